@@ -1,0 +1,133 @@
+//! The Plan: pure data describing every kernel object a lab needs, in the order apply
+//! creates them. Compile produces it from a [`Topology`](crate::topology::Topology) and a
+//! lab name; apply turns it into namespaces, links, addresses and routes; `topolab plan`
+//! prints it as the equivalent `ip` commands.
+//!
+//! Invariants (compile guarantees them, apply relies on them):
+//! - `nodes[i]` is namespace `nodes[i].netns`; [`IfaceRef`] indexes into `nodes` and
+//!   `nodes[n].ifaces`.
+//! - ifindexes are fixed here and unique within a namespace (`lo` is 1), so apply can
+//!   address interfaces, bridges and routes without asking the kernel first.
+//! - every veth appears once in `veths`, and both of its ends appear in `ifaces`.
+//! - routes only use gateways inside a subnet of an interface of the same node.
+//! - the same topology and lab name always give an identical Plan.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+use crate::topology::NodeKind;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// Lab name: the prefix of every namespace name.
+    pub lab: String,
+    pub nodes: Vec<NodePlan>,
+    pub veths: Vec<VethPlan>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NodePlan {
+    pub name: String,
+    pub kind: NodeKind,
+    /// Namespace name under /run/netns: `<lab>-<node>`.
+    pub netns: String,
+    /// Applied in order inside the namespace before any link exists (key like
+    /// `net.ipv4.ip_forward`, value as written to /proc/sys).
+    pub sysctls: Vec<(String, String)>,
+    /// Addresses on `lo` (router loopbacks); `lo` itself is always brought up.
+    pub loopback: Vec<IpNet>,
+    /// Switches: the Linux bridge that joins their ports.
+    pub bridge: Option<BridgePlan>,
+    pub ifaces: Vec<IfacePlan>,
+    pub routes: Vec<RoutePlan>,
+    /// Commands to start inside the namespace, `sh -c`, once everything is up.
+    pub run: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BridgePlan {
+    pub name: String,
+    pub ifindex: u32,
+    pub mac: Mac,
+    /// Kernel STP on (forward delay 2 s); otherwise loops were cut at compile time.
+    pub stp: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IfacePlan {
+    pub name: String,
+    pub ifindex: u32,
+    pub mac: Mac,
+    pub mtu: u32,
+    pub addrs: Vec<IpNet>,
+    /// Switch ports: how the port joins the node's bridge.
+    pub port: Option<PortRole>,
+    /// The other end of this veth.
+    pub peer: IfaceRef,
+    /// Index of the topology link this interface belongs to.
+    pub link: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortRole {
+    /// A bridge port.
+    Forwarding,
+    /// Left out of the bridge: this link would close an L2 loop (no STP on this switch).
+    Blocked,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct IfaceRef {
+    pub node: usize,
+    pub iface: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoutePlan {
+    /// Destination; `0.0.0.0/0` or `::/0` for a default route.
+    pub dst: IpNet,
+    pub via: IpAddr,
+    /// ifindex of the outgoing interface in this node's namespace.
+    pub dev: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VethPlan {
+    pub a: IfaceRef,
+    pub b: IfaceRef,
+    pub link: usize,
+}
+
+/// A MAC address; compile derives them from stable names (locally administered, unicast).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Mac(pub [u8; 6]);
+
+impl std::fmt::Display for Mac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let m = self.0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
+}
+
+impl Serialize for Mac {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl Plan {
+    pub fn node(&self, name: &str) -> Option<&NodePlan> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    pub fn iface(&self, r: IfaceRef) -> &IfacePlan {
+        &self.nodes[r.node].ifaces[r.iface]
+    }
+}

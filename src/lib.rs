@@ -1,0 +1,8 @@
+//! topolab: YAML topologies become network labs of Linux namespaces, veths and bridges.
+//!
+//! The pipeline (see DESIGN.md): `topology` (parse, check) → `compile` (Plan) →
+//! `lab` (apply, supervise, tear down). The library returns data and typed errors; the
+//! binary renders them.
+
+pub mod compile;
+pub mod topology;
