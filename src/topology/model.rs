@@ -51,6 +51,10 @@ pub struct Topology {
 pub struct Defaults {
     /// MTU of every link that does not set its own (default 1500).
     pub mtu: u32,
+    /// Engine for impaired links that do not choose one (default `auto`).
+    pub engine: Engine,
+    /// Lab seed: per-link seeds derive from it (default 1).
+    pub seed: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -94,7 +98,130 @@ pub struct Link {
     pub a: Endpoint,
     pub b: Endpoint,
     pub mtu: Option<u32>,
+    /// Link emulation (rate, delay, loss, …); `LinkEmulation::default()` is a plain veth.
+    pub emulation: LinkEmulation,
     pub span: Span,
+}
+
+/// Which engine carries an impaired link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// Kernel qdiscs where they can express the link, the userspace relay otherwise.
+    #[default]
+    Auto,
+    Kernel,
+    Userspace,
+}
+
+/// Emulation settings of one link: `both` applies to each direction, `a_to_b`/`b_to_a`
+/// override it field by field (see [`Impairment::overlay`]).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LinkEmulation {
+    pub both: Impairment,
+    pub a_to_b: Impairment,
+    pub b_to_a: Impairment,
+    /// `None`: the lab default (`defaults.engine`).
+    pub engine: Option<Engine>,
+    /// Seed of every random choice on this link; `None`: derived from the lab seed and link.
+    pub seed: Option<u64>,
+    /// Where `engine`, `seed` or the impairments were written (for errors compile finds).
+    pub span: Span,
+}
+
+/// One direction's impairments. Every field is optional so that overrides compose.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Impairment {
+    /// Bits per second.
+    pub rate: Option<u64>,
+    /// Bucket size in bytes (default: max(2×MTU, rate × 1 ms)).
+    pub burst: Option<u64>,
+    pub queue: Option<QueueLimit>,
+    pub delay: Option<std::time::Duration>,
+    pub jitter: Option<std::time::Duration>,
+    pub distribution: Option<Distribution>,
+    pub loss: Option<Loss>,
+    /// Probabilities in [0, 1].
+    pub duplicate: Option<f64>,
+    pub corrupt: Option<f64>,
+    pub reorder: Option<Reorder>,
+    /// Mahimahi-format delivery trace (one delivery opportunity per line, in ms).
+    pub trace: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueLimit {
+    Packets(u32),
+    Bytes(u64),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Distribution {
+    Uniform,
+    Normal,
+    Pareto,
+    ParetoNormal,
+}
+
+/// Loss models; probabilities in [0, 1].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Loss {
+    /// Independent drops with probability `p`; `correlation` as netem's (0 = none).
+    Random { p: f64, correlation: f64 },
+    /// Gilbert-Elliott: p = good→bad, r = bad→good, h = 1 - loss in bad, k = 1 - loss in good
+    /// (netem's `loss gemodel p r 1-h 1-k` convention: `bad_loss`, `good_loss` are loss
+    /// probabilities in each state).
+    GilbertElliott { p: f64, r: f64, bad_loss: f64, good_loss: f64 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Reorder {
+    /// Probability that a packet is sent ahead of the ones delayed before it.
+    pub p: f64,
+    /// Every `gap`-th packet is eligible (netem's gap; 0 or 1 = any).
+    pub gap: u32,
+}
+
+impl Impairment {
+    /// `self` with every field that `over` sets replaced by `over`'s value.
+    pub fn overlay(&self, over: &Impairment) -> Impairment {
+        Impairment {
+            rate: over.rate.or(self.rate),
+            burst: over.burst.or(self.burst),
+            queue: over.queue.or(self.queue),
+            delay: over.delay.or(self.delay),
+            jitter: over.jitter.or(self.jitter),
+            distribution: over.distribution.or(self.distribution),
+            loss: over.loss.or(self.loss),
+            duplicate: over.duplicate.or(self.duplicate),
+            corrupt: over.corrupt.or(self.corrupt),
+            reorder: over.reorder.or(self.reorder),
+            trace: over.trace.clone().or_else(|| self.trace.clone()),
+        }
+    }
+
+    /// True when this direction needs no emulation at all.
+    pub fn is_empty(&self) -> bool {
+        *self == Impairment::default()
+    }
+}
+
+impl LinkEmulation {
+    /// The effective impairment from endpoint `a` toward `b`.
+    pub fn a_to_b(&self) -> Impairment {
+        self.both.overlay(&self.a_to_b)
+    }
+
+    pub fn b_to_a(&self) -> Impairment {
+        self.both.overlay(&self.b_to_a)
+    }
+
+    pub fn is_plain(&self) -> bool {
+        self.a_to_b().is_empty() && self.b_to_a().is_empty()
+    }
 }
 
 /// Address pools. Each pool is carved into subnets of at least `prefix` length, in
