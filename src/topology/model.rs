@@ -6,9 +6,9 @@
 //! Each item keeps the [`Span`] of the YAML it came from so that later stages (compile's
 //! address allocator, for example) can still point at the user's line and column.
 //!
-//! Order is meaningful and stable: nodes and links appear in declaration order, generated
-//! items in place of the generator that made them. Compile relies on that order for
-//! deterministic names, addresses and MACs.
+//! Order is meaningful and stable: written nodes and links in declaration order, then the
+//! generated ones, generator by generator. Compile relies on that order for deterministic
+//! names, addresses and MACs.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
