@@ -5,4 +5,7 @@
 //! binary renders them.
 
 pub mod compile;
+pub mod lab;
+pub mod netlink;
+pub mod netns;
 pub mod topology;

@@ -6,3 +6,16 @@
 mod plan;
 
 pub use plan::*;
+
+/// Placeholder until the compiler lands: every topology fails to compile.
+pub fn compile(
+    topology: &crate::topology::Topology,
+    _lab: &str,
+) -> Result<Plan, crate::topology::TopologyError> {
+    Err(crate::topology::TopologyError::new(
+        crate::topology::ErrorKind::BadValue,
+        &topology.source,
+        Default::default(),
+        "compiler not built yet",
+    ))
+}

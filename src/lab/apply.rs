@@ -1,0 +1,248 @@
+//! Apply: a [`Plan`] becomes kernel state, through netlink only.
+//!
+//! ```text
+//!  phase 1, W worker threads         phase 2, one socket           phase 3, per namespace
+//!  ┌──────────────────────────┐      ┌───────────────────────┐     ┌──────────────────────┐
+//!  │ unshare + name namespace │      │ every veth, both ends │     │ addresses, routes,   │
+//!  │ sysctls, lo up, bridge   │ ───▶ │ placed in their ns by │ ──▶ │ 2nd bridge port of   │
+//!  │ open ns fd + nl socket   │      │ fd, up, port joined   │     │ switch–switch links  │
+//!  └──────────────────────────┘      └───────────────────────┘     └──────────────────────┘
+//! ```
+//! Phase 1 threads are spawned for this call and exit after it: a thread that unshared a
+//! namespace never runs anything else. Every request goes out in batches (see
+//! [`crate::netlink`]); ifindexes come from the Plan, so no phase waits for an answer
+//! before sending the next request. The journal names every namespace before it exists.
+
+use std::collections::HashSet;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::compile::{IfaceRef, Plan, PortRole};
+use crate::netlink::{BridgeOpts, Netlink, NetlinkError, Op, VethEnd};
+use crate::netns;
+
+use super::LabError;
+use super::journal::{Entry, Journal};
+
+/// Progress of a long apply, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub stage: Stage,
+    pub done: usize,
+    pub total: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Namespaces,
+    Links,
+    Addresses,
+}
+
+impl Stage {
+    pub fn label(self) -> &'static str {
+        match self {
+            Stage::Namespaces => "namespaces",
+            Stage::Links => "links",
+            Stage::Addresses => "addresses and routes",
+        }
+    }
+}
+
+pub type ProgressFn<'a> = &'a (dyn Fn(Progress) + Sync);
+
+/// A namespace made by phase 1: its fd and a netlink socket opened inside it.
+struct NsHandle {
+    fd: OwnedFd,
+    nl: Netlink,
+}
+
+pub fn apply(
+    plan: &Plan,
+    journal: &mut Journal,
+    workers: usize,
+    progress: ProgressFn<'_>,
+) -> Result<(), LabError> {
+    netns::ensure_dir().map_err(|e| LabError::Kernel {
+        what: "prepare /run/netns".into(),
+        source: e,
+    })?;
+    journal
+        .append(&Entry::Netns {
+            names: plan.nodes.iter().map(|n| n.netns.clone()).collect(),
+        })
+        .map_err(LabError::Journal)?;
+
+    let handles = create_namespaces(plan, workers, progress)?;
+    create_links(plan, &handles, progress)?;
+    configure(plan, handles, progress)
+}
+
+fn create_namespaces(
+    plan: &Plan,
+    workers: usize,
+    progress: ProgressFn<'_>,
+) -> Result<Vec<NsHandle>, LabError> {
+    let total = plan.nodes.len();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let slots: Vec<Mutex<Option<NsHandle>>> = (0..total).map(|_| Mutex::new(None)).collect();
+    let first_error: Mutex<Option<LabError>> = Mutex::new(None);
+
+    std::thread::scope(|s| {
+        for _ in 0..workers.clamp(1, total.max(1)) {
+            s.spawn(|| {
+                // This thread moves from namespace to namespace and exits at the end.
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= total || first_error.lock().unwrap().is_some() {
+                        return;
+                    }
+                    match setup_namespace(plan, i) {
+                        Ok(h) => *slots[i].lock().unwrap() = Some(h),
+                        Err(e) => {
+                            first_error.lock().unwrap().get_or_insert(e);
+                            return;
+                        }
+                    }
+                    let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+                    if d % 16 == 0 || d == total {
+                        progress(Progress {
+                            stage: Stage::Namespaces,
+                            done: d,
+                            total,
+                        });
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = first_error.into_inner().unwrap() {
+        return Err(e);
+    }
+    Ok(slots
+        .into_iter()
+        .map(|m| m.into_inner().unwrap().expect("every namespace was made"))
+        .collect())
+}
+
+/// Runs on a phase-1 worker thread, which is left inside the new namespace.
+fn setup_namespace(plan: &Plan, i: usize) -> Result<NsHandle, LabError> {
+    let node = &plan.nodes[i];
+    let kernel = |what: String| move |e: std::io::Error| LabError::Kernel { what, source: e };
+    let fd = netns::create_and_enter(&node.netns)
+        .map_err(kernel(format!("create namespace {}", node.netns)))?;
+    for (k, v) in &node.sysctls {
+        netns::write_sysctl(k, v).map_err(kernel(format!("{}: sysctl {k}={v}", node.name)))?;
+    }
+    let mut nl = Netlink::open().map_err(kernel(format!("{}: netlink socket", node.name)))?;
+    let mut ops = vec![Op::SetUp { ifindex: 1 }];
+    ops.extend(node.loopback.iter().map(|net| Op::AddAddr {
+        ifindex: 1,
+        net: *net,
+    }));
+    if let Some(b) = &node.bridge {
+        ops.push(Op::AddBridge(BridgeOpts {
+            name: b.name.clone(),
+            ifindex: b.ifindex,
+            mac: b.mac,
+            stp: b.stp,
+        }));
+    }
+    nl.run_all(&ops).map_err(|e| netlink_err(&node.name, e))?;
+    Ok(NsHandle { fd, nl })
+}
+
+/// Creates every veth, both ends up and in their namespaces.
+fn create_links(plan: &Plan, ns: &[NsHandle], progress: ProgressFn<'_>) -> Result<(), LabError> {
+    let mut nl = Netlink::open().map_err(|e| LabError::Kernel {
+        what: "netlink socket".into(),
+        source: e,
+    })?;
+    let ops: Vec<Op> = plan
+        .veths
+        .iter()
+        .map(|v| Op::AddVeth {
+            a: veth_end(plan, ns, v.a),
+            b: veth_end(plan, ns, v.b),
+        })
+        .collect();
+    let total = ops.len();
+    for (n, chunk) in ops.chunks(256).enumerate() {
+        nl.run_all(chunk).map_err(|e| netlink_err("links", e))?;
+        progress(Progress {
+            stage: Stage::Links,
+            done: (n * 256 + chunk.len()).min(total),
+            total,
+        });
+    }
+    Ok(())
+}
+
+fn veth_end(plan: &Plan, ns: &[NsHandle], r: IfaceRef) -> VethEnd {
+    let node = &plan.nodes[r.node];
+    let i = &node.ifaces[r.iface];
+    VethEnd {
+        name: i.name.clone(),
+        ifindex: i.ifindex,
+        mac: i.mac,
+        mtu: i.mtu,
+        netns: ns[r.node].fd.as_raw_fd(),
+        label: format!("{}:{}", node.name, i.name),
+    }
+}
+
+fn configure(plan: &Plan, ns: Vec<NsHandle>, progress: ProgressFn<'_>) -> Result<(), LabError> {
+    let total = plan.nodes.len();
+    // Peer ends cannot come up inside the create request (the veth driver refuses to
+    // open a peer before the pair is linked: ENOTCONN), so they come up here.
+    let peers: HashSet<IfaceRef> = plan.veths.iter().map(|v| v.b).collect();
+    for (i, (node, mut h)) in plan.nodes.iter().zip(ns).enumerate() {
+        let mut ops = Vec::new();
+        for (k, iface) in node.ifaces.iter().enumerate() {
+            if peers.contains(&IfaceRef { node: i, iface: k }) {
+                ops.push(Op::SetUp {
+                    ifindex: iface.ifindex,
+                });
+            }
+            // Bridge ports join here, from inside the switch's namespace (a master
+            // index in the create request fails with ENOTCONN on 6.18).
+            if let Some(b) = &node.bridge
+                && iface.port == Some(PortRole::Forwarding)
+            {
+                ops.push(Op::SetMaster {
+                    ifindex: iface.ifindex,
+                    master: b.ifindex,
+                });
+            }
+            ops.extend(iface.addrs.iter().map(|net| Op::AddAddr {
+                ifindex: iface.ifindex,
+                net: *net,
+            }));
+        }
+        ops.extend(node.routes.iter().map(|r| Op::AddRoute {
+            dst: r.dst,
+            via: r.via,
+            dev: r.dev,
+        }));
+        if !ops.is_empty() {
+            h.nl.run_all(&ops).map_err(|e| netlink_err(&node.name, e))?;
+        }
+        if (i + 1) % 64 == 0 || i + 1 == total {
+            progress(Progress {
+                stage: Stage::Addresses,
+                done: i + 1,
+                total,
+            });
+        }
+    }
+    Ok(())
+}
+
+fn netlink_err(node: &str, e: NetlinkError) -> LabError {
+    LabError::Netlink {
+        node: node.to_string(),
+        source: e,
+    }
+}

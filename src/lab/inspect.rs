@@ -1,0 +1,73 @@
+//! Live state of a lab for `inspect`: what the kernel says, node by node, next to what
+//! the Plan intended.
+
+use std::io;
+use std::os::fd::AsFd;
+
+use nix::sched::{CloneFlags, setns};
+use serde::{Deserialize, Serialize};
+
+use crate::compile::Plan;
+use crate::netlink::Netlink;
+use crate::netlink::dump::{AddrRow, LinkRow, RouteRow};
+use crate::netns;
+use crate::topology::NodeKind;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LabStatus {
+    pub name: String,
+    pub topology: String,
+    pub supervisor_pid: u32,
+    pub nodes: Vec<NodeStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub name: String,
+    pub kind: NodeKind,
+    pub netns: String,
+    pub links: Vec<LinkRow>,
+    pub addrs: Vec<AddrRow>,
+    pub routes: Vec<RouteRow>,
+    pub processes: Vec<ProcessStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProcessStatus {
+    pub cmd: String,
+    pub pid: u32,
+    /// Exit status once it has ended.
+    pub exit: Option<i32>,
+}
+
+/// Reads links, addresses and routes of every node, on one thread made for it that visits
+/// each namespace in turn and then exits.
+pub fn kernel_state(plan: &Plan) -> io::Result<Vec<NodeStatus>> {
+    let nodes: Vec<(String, NodeKind, String)> = plan
+        .nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.kind, n.netns.clone()))
+        .collect();
+    std::thread::Builder::new()
+        .name("inspect".into())
+        .spawn(move || {
+            let mut out = Vec::with_capacity(nodes.len());
+            for (name, kind, ns) in nodes {
+                let fd = netns::open(&ns)?;
+                setns(fd.as_fd(), CloneFlags::CLONE_NEWNET)?;
+                let mut nl = Netlink::open()?;
+                out.push(NodeStatus {
+                    name,
+                    kind,
+                    netns: ns,
+                    links: nl.links()?,
+                    addrs: nl.addrs()?,
+                    routes: nl.routes()?,
+                    processes: Vec::new(),
+                });
+            }
+            Ok(out)
+        })?
+        .join()
+        .map_err(|_| io::Error::other("inspect thread panicked"))?
+}

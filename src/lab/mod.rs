@@ -1,0 +1,506 @@
+//! A running lab: apply a Plan, own what was made, run commands in nodes, tear down.
+//!
+//! ```text
+//!  Lab::up(topology) ─compile─▶ Plan ─┬─ run dir /run/topolab/<lab>/ (lock, journal, plan)
+//!                                     ├─ apply (netns, veths, bridges, addrs, routes)
+//!                                     └─ `run:` processes (own process groups, logs/)
+//!  lab.node("h1").exec([..])  ──▶ child joins the node's namespace, output captured
+//!  lab.down() / Drop / clean  ──▶ teardown from the journal (stop processes, delete ns)
+//! ```
+//! The process holding a [`Lab`] is its supervisor: it holds an exclusive `flock` on the
+//! lab's `lock` file for its whole life, so a free lock means the lab is orphaned (its
+//! supervisor was killed) and `clean` may remove it. Teardown runs on `down`, on `Drop`
+//! (which covers panics that unwind) and, in the CLI, on SIGINT/SIGTERM.
+
+mod apply;
+pub mod control;
+pub mod inspect;
+pub mod journal;
+pub mod supervisor;
+pub mod teardown;
+
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+
+use nix::fcntl::{Flock, FlockArg};
+
+pub use apply::{Progress, Stage};
+use journal::{Entry, Journal, proc_start_time};
+pub use teardown::TeardownError;
+
+use crate::compile::{NodePlan, Plan};
+use crate::netlink::NetlinkError;
+use crate::netns;
+use crate::topology::{Topology, TopologyError};
+
+/// Where run directories live.
+pub const RUN_BASE: &str = "/run/topolab";
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum LabError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Topology(#[from] TopologyError),
+    #[error("topolab needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) to create namespaces")]
+    #[diagnostic(help("run it with sudo, or as root"))]
+    NotRoot,
+    #[error("invalid lab name `{name}`: {reason}")]
+    BadName { name: String, reason: String },
+    #[error("lab `{0}` is already running")]
+    #[diagnostic(help(
+        "see `topolab ls`; stop it with `topolab down {0}`, or pick another --name"
+    ))]
+    AlreadyRunning(String),
+    #[error("lab `{0}` has leftovers from a supervisor that is gone")]
+    #[diagnostic(help("run `topolab clean` to remove them"))]
+    Stale(String),
+    #[error("namespace `{0}` already exists and is not part of this lab")]
+    #[diagnostic(help("choose another lab name with --name, or remove it if it is yours"))]
+    NamespaceExists(String),
+    #[error("{what}: {source}")]
+    Kernel {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{node}: {source}")]
+    Netlink {
+        node: String,
+        #[source]
+        source: NetlinkError,
+    },
+    #[error("journal: {0}")]
+    Journal(#[source] io::Error),
+    #[error("run directory {}: {source}", path.display())]
+    RunDir {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{node}: cannot start `{cmd}`: {source}")]
+    Process {
+        node: String,
+        cmd: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("no node `{0}` in this lab")]
+    UnknownNode(String),
+    #[error("link {link}: link emulation (rate, delay, loss …) is not available in this build")]
+    #[diagnostic(help("remove the impairment keys from the link for now"))]
+    EmulationUnsupported { link: String },
+    #[error(transparent)]
+    Teardown(#[from] TeardownError),
+}
+
+/// How to bring a lab up.
+#[derive(Clone)]
+pub struct LabOptions {
+    /// Lab name (namespace prefix); default: the topology's `name`.
+    pub name: Option<String>,
+    /// Threads creating namespaces in parallel (default: available cores, at most 4).
+    pub workers: usize,
+    /// Parent of run directories (default `/run/topolab`).
+    pub run_base: PathBuf,
+    /// Called as apply progresses (for progress bars).
+    pub progress: Option<Arc<dyn Fn(Progress) + Send + Sync>>,
+}
+
+impl Default for LabOptions {
+    fn default() -> Self {
+        LabOptions {
+            name: None,
+            workers: std::thread::available_parallelism()
+                .map(|n| n.get().min(4))
+                .unwrap_or(2),
+            run_base: PathBuf::from(RUN_BASE),
+            progress: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for LabOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LabOptions")
+            .field("name", &self.name)
+            .field("workers", &self.workers)
+            .field("run_base", &self.run_base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A `run:` command we started.
+struct RunProc {
+    node: String,
+    cmd: String,
+    child: std::process::Child,
+}
+
+/// A running lab. Dropping it tears it down.
+pub struct Lab {
+    plan: Arc<Plan>,
+    dir: PathBuf,
+    journal: Journal,
+    procs: Vec<RunProc>,
+    _lock: Flock<File>,
+    torn_down: bool,
+}
+
+/// Output of a command run in a node.
+#[derive(Debug, Clone)]
+pub struct ExecOutput {
+    /// Exit code, or 128 + signal number if it was killed.
+    pub status: i32,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl ExecOutput {
+    pub fn success(&self) -> bool {
+        self.status == 0
+    }
+    pub fn stdout_str(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+    pub fn stderr_str(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+impl Lab {
+    /// Brings up `topology` under its own name.
+    pub async fn up(topology: &Topology) -> Result<Lab, LabError> {
+        Lab::up_with(topology, LabOptions::default()).await
+    }
+
+    pub async fn up_with(topology: &Topology, opts: LabOptions) -> Result<Lab, LabError> {
+        let name = opts.name.clone().unwrap_or_else(|| topology.name.clone());
+        check_name(&name)?;
+        if let Some(l) = topology.links.iter().find(|l| !l.emulation.is_plain()) {
+            return Err(LabError::EmulationUnsupported {
+                link: format!("{} — {}", l.a.node, l.b.node),
+            });
+        }
+        let plan = crate::compile::compile(topology, &name)?;
+        let source = topology.source.name.clone();
+        tokio::task::spawn_blocking(move || Lab::up_plan(plan, &source, &opts))
+            .await
+            .map_err(|e| LabError::Kernel {
+                what: "apply".into(),
+                source: io::Error::other(e.to_string()),
+            })?
+    }
+
+    /// Blocking core of `up`: creates the run directory, applies `plan`, starts `run:`.
+    /// Call it from a thread that may block (not a tokio worker).
+    pub fn up_plan(plan: Plan, source: &str, opts: &LabOptions) -> Result<Lab, LabError> {
+        if !nix::unistd::geteuid().is_root() {
+            return Err(LabError::NotRoot);
+        }
+        check_name(&plan.lab)?;
+        let (dir, lock) = claim_run_dir(&opts.run_base, &plan.lab)?;
+        let rundir = |source| LabError::RunDir {
+            path: dir.clone(),
+            source,
+        };
+        if let Some(n) = plan.nodes.iter().find(|n| netns::exists(&n.netns)) {
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(LabError::NamespaceExists(n.netns.clone()));
+        }
+        let mut journal = Journal::create(&dir).map_err(rundir)?;
+        let me = std::process::id();
+        journal
+            .append(&Entry::Lab {
+                name: plan.lab.clone(),
+                pid: me,
+                start: proc_start_time(me).unwrap_or(0),
+                topology: source.to_string(),
+            })
+            .map_err(LabError::Journal)?;
+        let plan_json = serde_json::to_vec_pretty(&plan).map_err(io::Error::other);
+        plan_json
+            .and_then(|j| std::fs::write(dir.join("plan.json"), j))
+            .map_err(rundir)?;
+
+        let mut lab = Lab {
+            plan: Arc::new(plan),
+            dir,
+            journal,
+            procs: Vec::new(),
+            _lock: lock,
+            torn_down: false,
+        };
+        let noop = |_: Progress| {};
+        let progress: &(dyn Fn(Progress) + Sync) = match &opts.progress {
+            Some(p) => p.as_ref(),
+            None => &noop,
+        };
+        // On any error `lab` drops here and tears down what the journal recorded.
+        let plan = lab.plan.clone();
+        apply::apply(&plan, &mut lab.journal, opts.workers, progress)?;
+        lab.start_run_commands()?;
+        Ok(lab)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.plan.lab
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    pub fn run_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A node of this lab by name. Unknown names fail when used.
+    pub fn node<'a>(&'a self, name: &'a str) -> Node<'a> {
+        Node { lab: self, name }
+    }
+
+    fn start_run_commands(&mut self) -> Result<(), LabError> {
+        let logs = self.dir.join("logs");
+        let plan = self.plan.clone();
+        for node in plan.nodes.iter().filter(|n| !n.run.is_empty()) {
+            for cmd in &node.run {
+                self.spawn_run(node, cmd, &logs)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn_run(&mut self, node: &NodePlan, cmd: &str, logs: &Path) -> Result<(), LabError> {
+        let err = |source| LabError::Process {
+            node: node.name.clone(),
+            cmd: cmd.to_string(),
+            source,
+        };
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(logs)
+            .map_err(err)?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(logs.join(format!("{}.log", node.name)))
+            .map_err(err)?;
+        let mut c = std::process::Command::new("/bin/sh");
+        c.arg("-c")
+            .arg(cmd)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(err)?)
+            .stderr(log);
+        netns::exec::prepare(&mut c, netns::open(&node.netns).map_err(err)?, true);
+        // Record intent first: a crash between spawn and the next line leaves a pid-less
+        // entry, which is harmless, never an unrecorded process.
+        self.journal
+            .append(&Entry::Process {
+                node: node.name.clone(),
+                pid: 0,
+                start: 0,
+                cmd: cmd.to_string(),
+            })
+            .map_err(LabError::Journal)?;
+        let child = c.spawn().map_err(err)?;
+        let pid = child.id();
+        let start = proc_start_time(pid).unwrap_or(0);
+        self.procs.push(RunProc {
+            node: node.name.clone(),
+            cmd: cmd.to_string(),
+            child,
+        });
+        self.journal
+            .append(&Entry::Process {
+                node: node.name.clone(),
+                pid,
+                start,
+                cmd: cmd.to_string(),
+            })
+            .map_err(LabError::Journal)
+    }
+
+    /// State of the `run:` processes: (node, command, pid, exit status if it ended).
+    pub fn processes(&mut self) -> Vec<(String, String, u32, Option<i32>)> {
+        self.procs
+            .iter_mut()
+            .map(|p| {
+                let st = p.child.try_wait().ok().flatten().map(status_code);
+                (p.node.clone(), p.cmd.clone(), p.child.id(), st)
+            })
+            .collect()
+    }
+
+    /// Tears the lab down: stops `run:` processes, deletes namespaces, removes the run dir.
+    pub async fn down(mut self) -> Result<(), LabError> {
+        tokio::task::spawn_blocking(move || self.teardown())
+            .await
+            .map_err(|e| LabError::Kernel {
+                what: "teardown".into(),
+                source: io::Error::other(e.to_string()),
+            })?
+            .map_err(LabError::from)
+    }
+
+    /// Blocking teardown (also what `Drop` does).
+    pub fn down_blocking(mut self) -> Result<(), TeardownError> {
+        self.teardown()
+    }
+
+    fn teardown(&mut self) -> Result<(), TeardownError> {
+        if self.torn_down {
+            return Ok(());
+        }
+        self.torn_down = true;
+        let mut errors = Vec::new();
+        let entries = Journal::read(&self.dir).unwrap_or_default();
+        let owned = teardown::Owned::from_entries(&entries);
+        teardown::stop_processes(&owned.processes, &mut errors);
+        for p in &mut self.procs {
+            let _ = p.child.wait();
+        }
+        teardown::delete_namespaces(&owned.namespaces, &mut errors);
+        if errors.is_empty()
+            && let Err(e) = std::fs::remove_dir_all(&self.dir)
+        {
+            errors.push((format!("remove {}", self.dir.display()), e));
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(TeardownError(errors))
+        }
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if let Err(e) = self.teardown() {
+            eprintln!("topolab: teardown of lab `{}`: {e}", self.plan.lab);
+        }
+    }
+}
+
+/// A node of a running lab.
+pub struct Node<'a> {
+    lab: &'a Lab,
+    name: &'a str,
+}
+
+impl Node<'_> {
+    pub fn plan(&self) -> Result<&NodePlan, LabError> {
+        self.lab
+            .plan
+            .node(self.name)
+            .ok_or_else(|| LabError::UnknownNode(self.name.to_string()))
+    }
+
+    /// A command that will run inside this node's namespace.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Result<tokio::process::Command, LabError> {
+        let plan = self.plan()?;
+        let ns = netns::open(&plan.netns).map_err(|e| LabError::Kernel {
+            what: format!("open namespace {}", plan.netns),
+            source: e,
+        })?;
+        let mut c = tokio::process::Command::new(program);
+        netns::exec::prepare_tokio(&mut c, ns, false);
+        c.kill_on_drop(true);
+        Ok(c)
+    }
+
+    /// Runs `argv` in the node and collects exit status, stdout and stderr separately.
+    pub async fn exec<I, S>(&self, argv: I) -> Result<ExecOutput, LabError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let argv: Vec<S> = argv.into_iter().collect();
+        let Some((prog, args)) = argv.split_first() else {
+            return Err(LabError::Process {
+                node: self.name.to_string(),
+                cmd: String::new(),
+                source: io::Error::new(io::ErrorKind::InvalidInput, "empty command"),
+            });
+        };
+        let mut c = self.command(prog)?;
+        c.args(args).stdin(Stdio::null());
+        let out = c.output().await.map_err(|e| LabError::Process {
+            node: self.name.to_string(),
+            cmd: prog.as_ref().to_string_lossy().into_owned(),
+            source: e,
+        })?;
+        Ok(ExecOutput {
+            status: status_code(out.status),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+}
+
+fn status_code(s: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt;
+    s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
+}
+
+/// Lab names become namespace and directory names: keep them tame.
+pub fn check_name(name: &str) -> Result<(), LabError> {
+    let bad = |reason: &str| {
+        Err(LabError::BadName {
+            name: name.to_string(),
+            reason: reason.to_string(),
+        })
+    };
+    if name.is_empty() || name.len() > 40 {
+        return bad("use 1 to 40 characters");
+    }
+    if !name.as_bytes()[0].is_ascii_alphanumeric()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    {
+        return bad("use letters, digits, '-', '_' and '.', starting with a letter or digit");
+    }
+    Ok(())
+}
+
+/// Makes `/run/topolab/<lab>` and takes its lock; refuses a live or stale lab.
+fn claim_run_dir(base: &Path, lab: &str) -> Result<(PathBuf, Flock<File>), LabError> {
+    let rundir = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| LabError::RunDir { path, source }
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(base)
+        .map_err(rundir(base))?;
+    let dir = base.join(lab);
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            return match teardown::try_lock(&dir) {
+                Ok(None) => Err(LabError::AlreadyRunning(lab.to_string())),
+                _ => Err(LabError::Stale(lab.to_string())),
+            };
+        }
+        Err(e) => return Err(rundir(&dir)(e)),
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(dir.join("lock"))
+        .map_err(rundir(&dir))?;
+    let mut lock =
+        Flock::lock(f, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| rundir(&dir)(e.into()))?;
+    let _ = writeln!(&mut *lock, "{}", std::process::id());
+    Ok((dir, lock))
+}

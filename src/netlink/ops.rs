@@ -1,0 +1,230 @@
+//! Typed requests: each [`Op`] knows its netlink message and how to describe itself.
+//!
+//! Kernel behaviour these rely on (checked on 6.x):
+//! - `RTM_NEWLINK` honours `ifi_index` for both veth ends (the peer's index rides in the
+//!   peer's own `ifinfomsg`), so apply fixes ifindexes up front and never asks for them.
+//! - The main end may be brought up in its create request; the peer may not (`veth_open`
+//!   returns ENOTCONN while the pair is not yet linked), so callers raise it afterwards.
+//! - `IFLA_NET_NS_FD` on the main message and inside `VETH_INFO_PEER` place each end
+//!   directly in its namespace; the link never exists in the caller's namespace.
+//! - `IFLA_MASTER` in a create request that places the device in another namespace fails
+//!   (ENOTCONN on 6.18), so ports join their bridge afterwards, from the bridge's namespace.
+
+use std::net::IpAddr;
+use std::os::fd::RawFd;
+
+use ipnet::IpNet;
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
+use netlink_packet_route::RouteNetlinkMessage;
+use netlink_packet_route::address::{AddressAttribute, AddressFlags};
+use netlink_packet_route::link::{
+    BridgeStpState, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage,
+};
+use rtnetlink::{
+    AddressMessageBuilder, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth,
+    RouteMessageBuilder,
+};
+
+use crate::compile::Mac;
+
+/// One end of a veth pair to create.
+#[derive(Debug, Clone)]
+pub struct VethEnd {
+    pub name: String,
+    pub ifindex: u32,
+    pub mac: Mac,
+    pub mtu: u32,
+    /// Namespace to place this end in (an open `/run/netns/…` or `/proc/…/ns/net` fd).
+    pub netns: RawFd,
+    /// Display name for errors ("h1:eth0").
+    pub label: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct BridgeOpts {
+    pub name: String,
+    pub ifindex: u32,
+    pub mac: Mac,
+    pub stp: bool,
+}
+
+#[derive(Debug, Clone)]
+pub enum Op {
+    /// Create a veth pair, each end in its namespace; `a` comes up, `b` stays down.
+    AddVeth {
+        a: VethEnd,
+        b: VethEnd,
+    },
+    /// Create a Linux bridge (up). With STP, forward delay is the minimum (2 s).
+    AddBridge(BridgeOpts),
+    SetUp {
+        ifindex: u32,
+    },
+    SetDown {
+        ifindex: u32,
+    },
+    SetMaster {
+        ifindex: u32,
+        master: u32,
+    },
+    AddAddr {
+        ifindex: u32,
+        net: IpNet,
+    },
+    AddRoute {
+        dst: IpNet,
+        via: IpAddr,
+        dev: u32,
+    },
+}
+
+impl Op {
+    pub(super) fn message(&self) -> (RouteNetlinkMessage, u16) {
+        let create = NLM_F_CREATE | NLM_F_EXCL;
+        match self {
+            Op::AddVeth { a, b } => {
+                let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
+                    .name(b.name.clone())
+                    .index(b.ifindex)
+                    .address(b.mac.0.to_vec())
+                    .mtu(b.mtu)
+                    .setns_by_fd(b.netns)
+                    .build();
+                // The builder's `index` only fills the header; keep it explicit.
+                peer.header.index = b.ifindex;
+                let mut msg = LinkVeth::new(&a.name, &b.name)
+                    .index(a.ifindex)
+                    .address(a.mac.0.to_vec())
+                    .mtu(a.mtu)
+                    .setns_by_fd(a.netns)
+                    .up()
+                    .build();
+                replace_veth_peer(&mut msg, peer);
+                (RouteNetlinkMessage::NewLink(msg), create)
+            }
+            Op::AddBridge(br) => {
+                let state = if br.stp {
+                    BridgeStpState::KernelStp
+                } else {
+                    BridgeStpState::Disabled
+                };
+                let mut b = LinkBridge::new(&br.name)
+                    .index(br.ifindex)
+                    .address(br.mac.0.to_vec())
+                    .stp_state(state)
+                    .up();
+                if br.stp {
+                    // Minimum the kernel accepts with STP on: 2 s, in centiseconds.
+                    b = b.forward_delay(200).hello_time(100).max_age(600);
+                }
+                (RouteNetlinkMessage::NewLink(b.build()), create)
+            }
+            Op::SetUp { ifindex } => {
+                let m = LinkUnspec::new_with_index(*ifindex).up().build();
+                (RouteNetlinkMessage::SetLink(m), 0)
+            }
+            Op::SetDown { ifindex } => {
+                let m = LinkUnspec::new_with_index(*ifindex).down().build();
+                (RouteNetlinkMessage::SetLink(m), 0)
+            }
+            Op::SetMaster { ifindex, master } => {
+                let m = LinkUnspec::new_with_index(*ifindex)
+                    .controller(*master)
+                    .build();
+                (RouteNetlinkMessage::SetLink(m), 0)
+            }
+            Op::AddAddr { ifindex, net } => {
+                let mut m = match net {
+                    IpNet::V4(n) => AddressMessageBuilder::<std::net::Ipv4Addr>::new()
+                        .index(*ifindex)
+                        .address(n.addr(), n.prefix_len())
+                        .build(),
+                    IpNet::V6(n) => {
+                        let mut m = AddressMessageBuilder::<std::net::Ipv6Addr>::new()
+                            .index(*ifindex)
+                            .address(n.addr(), n.prefix_len())
+                            .build();
+                        m.attributes
+                            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+                        m
+                    }
+                };
+                m.header.index = *ifindex;
+                (RouteNetlinkMessage::NewAddress(m), create)
+            }
+            Op::AddRoute { dst, via, dev } => {
+                let m = match (dst, via) {
+                    (IpNet::V4(d), IpAddr::V4(g)) => {
+                        RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+                            .destination_prefix(d.network(), d.prefix_len())
+                            .gateway(*g)
+                            .output_interface(*dev)
+                            .build()
+                    }
+                    (IpNet::V6(d), IpAddr::V6(g)) => {
+                        RouteMessageBuilder::<std::net::Ipv6Addr>::new()
+                            .destination_prefix(d.network(), d.prefix_len())
+                            .gateway(*g)
+                            .output_interface(*dev)
+                            .build()
+                    }
+                    // Mixed families never come out of compile; the kernel rejects them.
+                    (IpNet::V4(d), IpAddr::V6(g)) => {
+                        RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+                            .destination_prefix(d.network(), d.prefix_len())
+                            .via(*g)
+                            .output_interface(*dev)
+                            .build()
+                    }
+                    (IpNet::V6(d), IpAddr::V4(_)) => {
+                        RouteMessageBuilder::<std::net::Ipv6Addr>::new()
+                            .destination_prefix(d.network(), d.prefix_len())
+                            .output_interface(*dev)
+                            .build()
+                    }
+                };
+                (
+                    RouteNetlinkMessage::NewRoute(m),
+                    NLM_F_CREATE | NLM_F_REPLACE,
+                )
+            }
+        }
+    }
+
+    /// What this op does, for error messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Op::AddVeth { a, b } => format!("add veth {} — {}", a.label, b.label),
+            Op::AddBridge(b) => format!("add bridge {}", b.name),
+            Op::SetUp { ifindex } => format!("set ifindex {ifindex} up"),
+            Op::SetDown { ifindex } => format!("set ifindex {ifindex} down"),
+            Op::SetMaster { ifindex, master } => {
+                format!("attach ifindex {ifindex} to bridge ifindex {master}")
+            }
+            Op::AddAddr { ifindex, net } => format!("add address {net} on ifindex {ifindex}"),
+            Op::AddRoute { dst, via, dev } => {
+                format!("add route {dst} via {via} (ifindex {dev})")
+            }
+        }
+    }
+}
+
+/// Swaps the veth peer message that rtnetlink's builder made (name only) for ours.
+fn replace_veth_peer(msg: &mut LinkMessage, peer: LinkMessage) {
+    for attr in msg.attributes.iter_mut() {
+        if let LinkAttribute::LinkInfo(infos) = attr {
+            for info in infos.iter_mut() {
+                if let LinkInfo::Data(InfoData::Veth(v)) = info {
+                    *v = InfoVeth::Peer(peer);
+                    return;
+                }
+            }
+            infos.push(LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))));
+            return;
+        }
+    }
+    msg.attributes.push(LinkAttribute::LinkInfo(vec![
+        LinkInfo::Kind(InfoKind::Veth),
+        LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
+    ]));
+}
