@@ -9,3 +9,4 @@ pub mod lab;
 pub mod netlink;
 pub mod netns;
 pub mod topology;
+pub mod time;
