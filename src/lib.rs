@@ -8,5 +8,5 @@ pub mod compile;
 pub mod lab;
 pub mod netlink;
 pub mod netns;
-pub mod topology;
 pub mod time;
+pub mod topology;

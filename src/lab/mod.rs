@@ -369,6 +369,7 @@ impl Lab {
         teardown::delete_namespaces(&owned.namespaces, &mut errors);
         if errors.is_empty()
             && let Err(e) = std::fs::remove_dir_all(&self.dir)
+            && e.kind() != io::ErrorKind::NotFound
         {
             errors.push((format!("remove {}", self.dir.display()), e));
         }

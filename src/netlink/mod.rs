@@ -20,6 +20,7 @@
 
 pub mod dump;
 mod ops;
+pub mod tc;
 
 use std::io;
 
@@ -29,7 +30,7 @@ use netlink_packet_core::{
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 
-pub use ops::{BridgeOpts, Op, VethEnd};
+pub use ops::{BridgeOpts, Op, TcKind, VethEnd};
 
 /// A failed request: which operation, and what the kernel said.
 #[derive(Debug, thiserror::Error)]

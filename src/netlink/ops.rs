@@ -20,8 +20,9 @@ use netlink_packet_route::address::{AddressAttribute, AddressFlags};
 use netlink_packet_route::link::{
     BridgeStpState, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage,
 };
+use netlink_packet_route::tc::TcMessage;
 use rtnetlink::{
-    AddressMessageBuilder, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth,
+    AddressMessageBuilder, LinkBridge, LinkIfb, LinkMessageBuilder, LinkUnspec, LinkVeth,
     RouteMessageBuilder,
 };
 
@@ -76,6 +77,26 @@ pub enum Op {
         via: IpAddr,
         dev: u32,
     },
+    /// Create an IFB device (down; bring it up with `SetUp`).
+    AddIfb {
+        name: String,
+        ifindex: u32,
+    },
+    /// A traffic-control message (see [`super::tc`]); `what` describes it for errors.
+    Tc {
+        kind: TcKind,
+        msg: TcMessage,
+        what: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcKind {
+    AddQdisc,
+    /// Replace a qdisc's parameters in place (tc's `change`): queued packets survive.
+    ChangeQdisc,
+    DelQdisc,
+    AddFilter,
 }
 
 impl Op {
@@ -188,6 +209,19 @@ impl Op {
                     NLM_F_CREATE | NLM_F_REPLACE,
                 )
             }
+            Op::AddIfb { name, ifindex } => {
+                let m = LinkIfb::new(name).index(*ifindex).build();
+                (RouteNetlinkMessage::NewLink(m), create)
+            }
+            Op::Tc { kind, msg, .. } => {
+                let m = msg.clone();
+                match kind {
+                    TcKind::AddQdisc => (RouteNetlinkMessage::NewQueueDiscipline(m), create),
+                    TcKind::ChangeQdisc => (RouteNetlinkMessage::NewQueueDiscipline(m), 0),
+                    TcKind::DelQdisc => (RouteNetlinkMessage::DelQueueDiscipline(m), 0),
+                    TcKind::AddFilter => (RouteNetlinkMessage::NewTrafficFilter(m), create),
+                }
+            }
         }
     }
 
@@ -205,6 +239,8 @@ impl Op {
             Op::AddRoute { dst, via, dev } => {
                 format!("add route {dst} via {via} (ifindex {dev})")
             }
+            Op::AddIfb { name, .. } => format!("add ifb device {name}"),
+            Op::Tc { what, .. } => what.clone(),
         }
     }
 }
