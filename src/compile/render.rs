@@ -16,8 +16,9 @@
 //! `nodad` (usable at once). Bridge STP uses `forward_delay 200`: iproute2's man page
 //! says seconds, but the value goes to the kernel as centiseconds (2 s, the minimum).
 //!
-//! Words are shell-quoted only when they need it, so typical output reads like hand-written
-//! commands.
+//! Interface names always follow `name` or `dev`, so a name that is also an `ip` keyword
+//! (`down`, `up`, `master`) stays a name. Words are shell-quoted only when they need it, so
+//! typical output reads like hand-written commands.
 
 use std::fmt::Write;
 
@@ -44,7 +45,7 @@ impl Plan {
         }
         line(w, "# loopback up, sysctls");
         for n in &self.nodes {
-            line(w, &format!("ip -n {} link set lo up", q(&n.netns)));
+            line(w, &format!("ip -n {} link set dev lo up", q(&n.netns)));
             for (k, v) in &n.sysctls {
                 line(
                     w,
@@ -69,7 +70,7 @@ impl Plan {
                 line(
                     w,
                     &format!(
-                        "ip -n {} link add {} index {} address {} type bridge {stp}",
+                        "ip -n {} link add name {} index {} address {} type bridge {stp}",
                         q(&n.netns),
                         q(&b.name),
                         b.ifindex,
@@ -78,7 +79,7 @@ impl Plan {
                 );
                 line(
                     w,
-                    &format!("ip -n {} link set {} up", q(&n.netns), q(&b.name)),
+                    &format!("ip -n {} link set dev {} up", q(&n.netns), q(&b.name)),
                 );
             }
         }
@@ -89,7 +90,7 @@ impl Plan {
             line(
                 w,
                 &format!(
-                    "ip link add {} up type veth peer name {}",
+                    "ip link add name {} up type veth peer name {}",
                     self.veth_half(v.a),
                     self.veth_half(v.b)
                 ),
@@ -97,7 +98,7 @@ impl Plan {
             let (bn, bi) = (&self.nodes[v.b.node], self.iface(v.b));
             line(
                 w,
-                &format!("ip -n {} link set {} up", q(&bn.netns), q(&bi.name)),
+                &format!("ip -n {} link set dev {} up", q(&bn.netns), q(&bi.name)),
             );
         }
         let mut ports = Vec::new();
@@ -109,7 +110,7 @@ impl Plan {
                     .filter(|i| i.port == Some(PortRole::Forwarding))
                 {
                     ports.push(format!(
-                        "ip -n {} link set {} master {}",
+                        "ip -n {} link set dev {} master {}",
                         q(&n.netns),
                         q(&i.name),
                         q(&b.name)

@@ -198,11 +198,10 @@ fn ring_ports_are_blocked_on_both_switch_ends_and_stay_veths() {
         .map(|n| n.ifaces[0].addrs[0].trunc())
         .collect();
     assert_eq!(nets.len(), 1);
-    assert!(
-        plan.to_ip_commands()
-            .lines()
-            .all(|l| !l.contains("s3 link set eth3 master"))
-    );
+    let script = plan.to_ip_commands();
+    assert!(script.contains("ip -n r-s3 link set dev eth2 master br0\n"));
+    assert!(!script.contains("ip -n r-s3 link set dev eth3 master"));
+    assert!(!script.contains("ip -n r-s4 link set dev eth2 master"));
 }
 
 #[test]

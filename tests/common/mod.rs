@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: the topology builder and example topologies.
 #![allow(dead_code)]
 
 pub mod builder;
+pub mod topologies;
