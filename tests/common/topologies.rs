@@ -108,3 +108,56 @@ pub fn explicit() -> Topology {
         .mtu(1500)
         .build()
 }
+
+/// Three routers in a triangle, each with a LAN; one host sits on two LANs, one LAN is a
+/// ring of switches, and r3 also has a host on a point-to-point link.
+pub fn campus() -> Topology {
+    TopoBuilder::new("campus")
+        .router("r1")
+        .router("r2")
+        .router("r3")
+        .switch("a1")
+        .switch("b1")
+        .switch("b2")
+        .switch("b3")
+        .switch("c1")
+        .host("ha")
+        .host("hb1")
+        .host("hb2")
+        .host("hc")
+        .host("multi")
+        .host("stub")
+        .link("r1", "r2")
+        .link("r2", "r3")
+        .link("r3", "r1")
+        .link("r1", "a1")
+        .link("ha", "a1")
+        .link("r2", "b1")
+        .link("b1", "b2")
+        .link("b2", "b3")
+        .link("b3", "b1")
+        .link("hb1", "b2")
+        .link("hb2", "b3")
+        .link("r3", "c1")
+        .link("hc", "c1")
+        .link("multi", "a1")
+        .link("multi", "c1")
+        .link("r3", "stub")
+        .build()
+}
+
+/// Six routers in a line, a host at each end; IPv6 only.
+pub fn line6() -> Topology {
+    let mut b = TopoBuilder::new("line6")
+        .ipv4(false)
+        .host("left")
+        .host("right");
+    for i in 1..=6 {
+        b = b.router(&format!("r{i}"));
+    }
+    b = b.link("left", "r1");
+    for i in 1..6 {
+        b = b.link(&format!("r{i}"), &format!("r{}", i + 1));
+    }
+    b.link("r6", "right").build()
+}
