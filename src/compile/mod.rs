@@ -24,7 +24,8 @@
 //!   node's own `sysctl:` entries in key order; one with the same key as a built-in replaces
 //!   the built-in's value in place, so each key is written once;
 //! - every link becomes one veth (the `a` end, then the `b` end); a switch's interfaces are
-//!   bridge ports unless the link was blocked to cut a loop.
+//!   bridge ports unless the link was blocked to cut a loop. Blocked ends are still created
+//!   and brought up (a standby link, visible in `ip link`), just never enslaved.
 //!
 //! Errors are [`TopologyError`]s pointing at the YAML that caused them (an overlapping
 //! explicit subnet, an exhausted pool, a clashing interface name).

@@ -199,7 +199,7 @@ impl<'t> Model<'t> {
             }
             let domain = self.domains.len();
             let mut switches = vec![start];
-            let mut tree_links = Vec::new();
+            let mut in_tree = vec![false; self.topology.links.len()];
             let mut switch_links = Vec::new();
             lan_of[start] = Some(domain);
             let mut queue = VecDeque::from([start]);
@@ -214,7 +214,7 @@ impl<'t> Model<'t> {
                     if lan_of[other].is_none() {
                         lan_of[other] = Some(domain);
                         switches.push(other);
-                        tree_links.push(link);
+                        in_tree[link] = true;
                         queue.push_back(other);
                     }
                 }
@@ -223,7 +223,7 @@ impl<'t> Model<'t> {
             let stp = switches.iter().any(|&s| self.topology.nodes[s].stp);
             for &link in &switch_links {
                 self.link_domain[link] = domain;
-                if !stp && !tree_links.contains(&link) {
+                if !stp && !in_tree[link] {
                     self.blocked[link] = true;
                 }
             }

@@ -98,20 +98,27 @@ fn family_routes(
             continue;
         };
         let mut attached: Vec<(usize, Hop)> = Vec::new();
+        let mut seen = BTreeSet::new();
         for &end in &domain.members {
             let node = m.node_of(end);
-            if attached.iter().any(|(x, _)| *x == node) {
+            if seen.contains(&node) {
                 continue;
             }
             if let Some(a) = addrs.of(end).iter().find(|a| Family::of_net(a) == family) {
+                seen.insert(node);
                 let dev = ifaces.of(m, end).ifindex;
                 attached.push((node, Hop { via: a.addr(), dev }));
             }
         }
         // Only routers (and loopback owners, for their own loopback) can be next hops.
+        let gateways: Vec<(usize, Hop)> = attached
+            .iter()
+            .copied()
+            .filter(|&(y, _)| is_router(y) || owns_loopback[y])
+            .collect();
         for &(x, x_hop) in &attached {
-            for &(y, y_hop) in &attached {
-                if x != y && (is_router(y) || owns_loopback[y]) {
+            for &(y, y_hop) in &gateways {
+                if x != y {
                     nbrs[x].entry(y).or_insert(Hop {
                         via: y_hop.via,
                         dev: x_hop.dev,

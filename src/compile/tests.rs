@@ -254,3 +254,54 @@ fn macs_depend_on_the_topology_name_not_the_lab_name() {
     let c = compile_ok(&t2, "one");
     assert_ne!(a.nodes[0].ifaces[0].mac, c.nodes[0].ifaces[0].mac);
 }
+
+#[test]
+fn self_loops_and_isolated_nodes_compile() {
+    let t = TopoBuilder::new("odd")
+        .switch("s1")
+        .router("r1")
+        .host("lonely")
+        .switch("empty")
+        .link("s1", "s1")
+        .link("r1", "r1")
+        .link("r1", "s1")
+        .build();
+    let plan = compile_ok(&t, "odd");
+    let s1 = plan.node("s1").unwrap();
+    assert_eq!(s1.ifaces[0].port, Some(PortRole::Blocked));
+    assert_eq!(s1.ifaces[1].port, Some(PortRole::Blocked));
+    assert_eq!(s1.ifaces[2].port, Some(PortRole::Forwarding));
+    assert!(plan.node("lonely").unwrap().ifaces.is_empty());
+    assert!(plan.node("empty").unwrap().bridge.is_some());
+}
+
+#[test]
+fn a_large_lab_compiles_quickly() {
+    // 1000 hosts on one switch with a router, behind a chain of 100 routers.
+    let mut b = TopoBuilder::new("big").switch("s0");
+    for i in 0..1000 {
+        b = b.host(&format!("h{i}"));
+    }
+    for i in 0..100 {
+        b = b.router(&format!("r{i}"));
+    }
+    for i in 0..1000 {
+        b = b.link(&format!("h{i}"), "s0");
+    }
+    b = b.link("r0", "s0");
+    for i in 1..100 {
+        b = b.link(&format!("r{}", i - 1), &format!("r{i}"));
+    }
+    let t = b.build();
+    let start = std::time::Instant::now();
+    let plan = compile_ok(&t, "big");
+    let took = start.elapsed();
+    assert_eq!(
+        plan.node("h999").unwrap().ifaces[0].addrs[0].prefix_len(),
+        22
+    );
+    // Per family: the LAN, 98 remote chain links, 99 other loopbacks.
+    assert_eq!(plan.node("r99").unwrap().routes.len(), 2 * (1 + 98 + 99));
+    assert_eq!(plan.node("h0").unwrap().routes.len(), 2);
+    assert!(took.as_secs() < 10, "compile took {took:?}");
+}
