@@ -41,7 +41,7 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 
 use super::model::{DomainKind, EndRef, Model, Side};
-use super::space::{Family, Range, Space, block_size, fit, net, to_u128};
+use super::space::{Family, Range, Space, block_size, fit, from_u128, net, to_u128};
 use crate::topology::{ErrorKind, NodeKind, Pool, Span, TopologyError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -344,7 +344,7 @@ fn number_domains(
         };
         let mut n: u128 = 1;
         for end in order {
-            while n <= last && explicit.contains(&super::space::from_u128(family, base + n)) {
+            while n <= last && explicit.contains(&from_u128(family, base + n)) {
                 n += 1;
             }
             if n > last {

@@ -59,11 +59,20 @@ pub fn compile(topology: &Topology, lab: &str) -> Result<Plan, TopologyError> {
     let addrs = address::assign(&m)?;
     let mut routes = routes::routes(&m, &ifaces, &addrs);
 
+    let mut stp = vec![false; topology.nodes.len()];
+    for d in &m.domains {
+        if let model::DomainKind::Lan {
+            switches,
+            stp: true,
+        } = &d.kind
+        {
+            switches.iter().for_each(|&s| stp[s] = true);
+        }
+    }
+
     let mut nodes = Vec::with_capacity(topology.nodes.len());
     for (ni, node) in topology.nodes.iter().enumerate() {
-        let stp = m.domains.iter().any(|d| {
-            matches!(&d.kind, model::DomainKind::Lan { switches, stp: true } if switches.contains(&ni))
-        });
+        let stp = stp[ni];
         let bridge = ifaces.bridge_mac[ni].map(|mac| BridgePlan {
             name: ifaces::BRIDGE_NAME.into(),
             ifindex: ifaces::BRIDGE_IFINDEX,
