@@ -4,6 +4,11 @@
 //! `lab` (apply, supervise, tear down). The library returns data and typed errors; the
 //! binary renders them.
 
+// Lets the test-only topology builder (tests/common/builder.rs) name this crate
+// `topolab` both in integration tests and when included by the unit tests.
+#[cfg(test)]
+extern crate self as topolab;
+
 pub mod compile;
 pub mod lab;
 pub mod netlink;

@@ -1,21 +1,174 @@
-//! Compile: a checked [`Topology`](crate::topology::Topology) → petgraph model → [`Plan`].
+//! Compile: a checked [`Topology`] → petgraph model → [`Plan`].
 //!
-//! Pure and deterministic: no kernel, no clock, no randomness. The same topology and lab
-//! name always give the same Plan (names, ifindexes, MACs, addresses, routes).
+//! Pure and deterministic: no kernel, no clock, no randomness, no hash-map iteration order
+//! in the output. The same topology and lab name always give the same Plan (names,
+//! ifindexes, MACs, addresses, routes), so Plans are golden-tested without root and
+//! `topolab plan` can print one as `ip` commands ([`Plan::to_ip_commands`]).
+//!
+//! ```text
+//!   Topology ─▶ model.rs   graph, LAN / point-to-point domains, loop blocking
+//!            ─▶ ifaces.rs  names (ethN), ifindexes (lo 1, br0 100, ports 101…), MACs
+//!            ─▶ address.rs subnets per domain, interface addresses, router loopbacks
+//!            ─▶ routes.rs  static routes (routers: all prefixes; hosts: default + exceptions)
+//!            ─▶ mod.rs     sysctls, bridges, ports, veths ─▶ Plan
+//!   Plan     ─▶ render.rs  the equivalent iproute2 script
+//!   Topology ─▶ graph.rs   Graphviz / Mermaid drawings
+//! ```
+//!
+//! Each stage's rules are written at the top of its file. The ones decided here:
+//! - namespace of node `n` is `"{lab}-{n}"`;
+//! - sysctls, in order: hosts and routers `net.ipv6.conf.{all,default}.accept_dad=0`
+//!   (addresses are usable at once; the lab's MACs are unique by construction), routers also
+//!   `net.ipv4.ip_forward=1` and `net.ipv6.conf.all.forwarding=1`, switches
+//!   `net.ipv6.conf.{all,default}.disable_ipv6=1` (a bridge needs no addresses). Then the
+//!   node's own `sysctl:` entries in key order; one with the same key as a built-in replaces
+//!   the built-in's value in place, so each key is written once;
+//! - every link becomes one veth (the `a` end, then the `b` end); a switch's interfaces are
+//!   bridge ports unless the link was blocked to cut a loop. Blocked ends are still created
+//!   and brought up (a standby link, visible in `ip link`), just never enslaved.
+//!
+//! Errors are [`TopologyError`]s pointing at the YAML that caused them (an overlapping
+//! explicit subnet, an exhausted pool, a clashing interface name).
 
+// `TopologyError` (the contract's error type) carries its source text and labels, ~176 bytes;
+// errors are cold here, and the public signature is fixed, so the size is accepted.
+#![allow(clippy::result_large_err)]
+
+mod address;
+pub mod graph;
+mod ifaces;
+mod model;
 mod plan;
+mod render;
+mod routes;
+mod space;
+
+#[cfg(test)]
+#[path = "../../tests/common/builder.rs"]
+pub(crate) mod testutil;
 
 pub use plan::*;
 
-/// Placeholder until the compiler lands: every topology fails to compile.
-pub fn compile(
-    topology: &crate::topology::Topology,
-    _lab: &str,
-) -> Result<Plan, crate::topology::TopologyError> {
-    Err(crate::topology::TopologyError::new(
-        crate::topology::ErrorKind::BadValue,
-        &topology.source,
-        Default::default(),
-        "compiler not built yet",
-    ))
+use crate::topology::{Node, NodeKind, Topology, TopologyError};
+use model::Model;
+
+/// Compiles a checked topology into the Plan of lab `lab` (the namespace prefix).
+pub fn compile(topology: &Topology, lab: &str) -> Result<Plan, TopologyError> {
+    let m = Model::new(topology)?;
+    let ifaces = ifaces::Ifaces::new(&m)?;
+    let addrs = address::assign(&m)?;
+    let mut routes = routes::routes(&m, &ifaces, &addrs);
+
+    let mut stp = vec![false; topology.nodes.len()];
+    for d in &m.domains {
+        if let model::DomainKind::Lan {
+            switches,
+            stp: true,
+        } = &d.kind
+        {
+            switches.iter().for_each(|&s| stp[s] = true);
+        }
+    }
+
+    let mut nodes = Vec::with_capacity(topology.nodes.len());
+    for (ni, node) in topology.nodes.iter().enumerate() {
+        let stp = stp[ni];
+        let bridge = ifaces.bridge_mac[ni].map(|mac| BridgePlan {
+            name: ifaces::BRIDGE_NAME.into(),
+            ifindex: ifaces::BRIDGE_IFINDEX,
+            mac,
+            stp,
+        });
+        let ports = ifaces.nodes[ni]
+            .iter()
+            .map(|f| {
+                let peer_end = model::EndRef {
+                    link: f.end.link,
+                    side: f.end.side.other(),
+                };
+                IfacePlan {
+                    name: f.name.clone(),
+                    ifindex: f.ifindex,
+                    mac: f.mac,
+                    mtu: f.mtu,
+                    addrs: addrs.of(f.end).to_vec(),
+                    port: (node.kind == NodeKind::Switch).then_some(if m.blocked[f.end.link] {
+                        PortRole::Blocked
+                    } else {
+                        PortRole::Forwarding
+                    }),
+                    peer: IfaceRef {
+                        node: m.node_of(peer_end),
+                        iface: ifaces.slot[&peer_end],
+                    },
+                    link: f.end.link,
+                }
+            })
+            .collect();
+        nodes.push(NodePlan {
+            name: node.name.clone(),
+            kind: node.kind,
+            netns: format!("{lab}-{}", node.name),
+            sysctls: sysctls(node),
+            loopback: addrs.loopbacks[ni].clone(),
+            bridge,
+            ifaces: ports,
+            routes: std::mem::take(&mut routes[ni]),
+            run: node.run.clone(),
+        });
+    }
+    let veths = (0..topology.links.len())
+        .map(|link| {
+            let end = |side| {
+                let e = model::EndRef { link, side };
+                IfaceRef {
+                    node: m.node_of(e),
+                    iface: ifaces.slot[&e],
+                }
+            };
+            VethPlan {
+                a: end(model::Side::A),
+                b: end(model::Side::B),
+                link,
+            }
+        })
+        .collect();
+    Ok(Plan {
+        lab: lab.into(),
+        nodes,
+        veths,
+    })
 }
+
+fn sysctls(node: &Node) -> Vec<(String, String)> {
+    let builtin: &[(&str, &str)] = match node.kind {
+        NodeKind::Host => &[
+            ("net.ipv6.conf.all.accept_dad", "0"),
+            ("net.ipv6.conf.default.accept_dad", "0"),
+        ],
+        NodeKind::Router => &[
+            ("net.ipv6.conf.all.accept_dad", "0"),
+            ("net.ipv6.conf.default.accept_dad", "0"),
+            ("net.ipv4.ip_forward", "1"),
+            ("net.ipv6.conf.all.forwarding", "1"),
+        ],
+        NodeKind::Switch => &[
+            ("net.ipv6.conf.all.disable_ipv6", "1"),
+            ("net.ipv6.conf.default.disable_ipv6", "1"),
+        ],
+    };
+    let mut out: Vec<(String, String)> = builtin
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    for (k, v) in &node.sysctl {
+        match out.iter_mut().find(|(key, _)| key == k) {
+            Some(slot) => slot.1 = v.clone(),
+            None => out.push((k.clone(), v.clone())),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
