@@ -1,3 +1,125 @@
-fn main() {
-    println!("Hello, world!");
+//! The `topolab` command: parses arguments, calls the library, renders results.
+//!
+//! Commands that replace the process (`exec`, `shell`) run before any thread exists,
+//! because joining a namespace's mount view needs a single-threaded process. Everything
+//! else runs on one tokio runtime.
+
+mod cli;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Network labs from YAML: namespaces, veths and bridges, with hosts, routers and switches.
+///
+/// Start with `topolab up` (a small built-in lab), then `topolab exec quickstart h1 -- ip addr`
+/// in another terminal. `topolab <command> --help` explains each command.
+#[derive(Parser)]
+#[command(name = "topolab", version, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Bring a lab up from a topology file (no FILE: the built-in quickstart lab).
+    ///
+    /// In the foreground, Ctrl-C tears the lab down. With -d the supervisor detaches and the
+    /// lab runs until `topolab down LAB`.
+    Up(cli::up::UpArgs),
+    /// Tear a lab down (no LAB: the only running lab).
+    Down { lab: Option<String> },
+    /// List labs on this machine, running or orphaned.
+    Ls {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a running lab: nodes, interfaces, addresses, routes, processes.
+    Inspect {
+        lab: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a command inside a node; its stdin, stdout, stderr and exit status are yours.
+    ///
+    /// Example: topolab exec quickstart h1 -- ping -c 3 10.0.1.2
+    Exec {
+        lab: String,
+        node: String,
+        /// The command and its arguments (after `--`).
+        #[arg(last = true, required = true)]
+        cmd: Vec<String>,
+    },
+    /// Open an interactive shell inside a node.
+    Shell { lab: String, node: String },
+    /// Check a topology file and report every problem with its line and column.
+    Validate { file: PathBuf },
+    /// Print the Plan of a topology as the equivalent `ip` commands (a dry run).
+    Plan {
+        file: Option<PathBuf>,
+        /// Lab name to plan for (default: the topology's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Print the Plan as JSON instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Draw a topology as Graphviz dot or Mermaid.
+    Graph {
+        file: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = cli::files::GraphFormat::Dot)]
+        format: cli::files::GraphFormat,
+    },
+    /// Print the JSON Schema of topology files (for editor completion).
+    Schema,
+    /// Remove what crashed labs left behind, using their journals only.
+    Clean,
+    /// Measure topolab: lab build and teardown speed.
+    #[command(subcommand)]
+    Bench(cli::bench::BenchCmd),
+    /// Internal: the detached supervisor.
+    #[command(hide = true)]
+    Supervise(cli::up::UpArgs),
+}
+
+fn main() -> miette::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TOPOLAB_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.cmd {
+        // Process-replacing commands: no threads yet.
+        Command::Exec { lab, node, cmd } => cli::labs::exec(&lab, &node, &cmd),
+        Command::Shell { lab, node } => cli::labs::shell(&lab, &node),
+        Command::Validate { file } => cli::files::validate(&file),
+        Command::Plan { file, name, json } => cli::files::plan(file.as_deref(), name, json),
+        Command::Graph { file, format } => cli::files::graph(file.as_deref(), format),
+        Command::Schema => cli::files::schema(),
+        cmd => runtime()?.block_on(async move {
+            match cmd {
+                Command::Up(args) => cli::up::up(args).await,
+                Command::Supervise(args) => cli::up::supervise(args).await,
+                Command::Down { lab } => cli::labs::down(lab).await,
+                Command::Ls { json } => cli::labs::ls(json).await,
+                Command::Inspect { lab, json } => cli::labs::inspect(&lab, json).await,
+                Command::Clean => cli::labs::clean().await,
+                Command::Bench(b) => cli::bench::run(b).await,
+                _ => unreachable!("handled above"),
+            }
+        }),
+    }
+}
+
+fn runtime() -> miette::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| miette::miette!("cannot start the runtime: {e}"))
 }

@@ -15,11 +15,11 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::topology::NodeKind;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Plan {
     /// Lab name: the prefix of every namespace name.
     pub lab: String,
@@ -27,7 +27,7 @@ pub struct Plan {
     pub veths: Vec<VethPlan>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodePlan {
     pub name: String,
     pub kind: NodeKind,
@@ -46,7 +46,7 @@ pub struct NodePlan {
     pub run: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BridgePlan {
     pub name: String,
     pub ifindex: u32,
@@ -55,7 +55,7 @@ pub struct BridgePlan {
     pub stp: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IfacePlan {
     pub name: String,
     pub ifindex: u32,
@@ -70,7 +70,7 @@ pub struct IfacePlan {
     pub link: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum PortRole {
     /// A bridge port.
@@ -79,13 +79,13 @@ pub enum PortRole {
     Blocked,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct IfaceRef {
     pub node: usize,
     pub iface: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoutePlan {
     /// Destination; `0.0.0.0/0` or `::/0` for a default route.
     pub dst: IpNet,
@@ -94,7 +94,7 @@ pub struct RoutePlan {
     pub dev: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VethPlan {
     pub a: IfaceRef,
     pub b: IfaceRef,
@@ -119,6 +119,24 @@ impl std::fmt::Display for Mac {
 impl Serialize for Mac {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Mac {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let mut m = [0u8; 6];
+        let mut parts = s.split(':');
+        for b in m.iter_mut() {
+            let p = parts
+                .next()
+                .ok_or_else(|| serde::de::Error::custom("short MAC address"))?;
+            *b = u8::from_str_radix(p, 16).map_err(serde::de::Error::custom)?;
+        }
+        if parts.next().is_some() {
+            return Err(serde::de::Error::custom("long MAC address"));
+        }
+        Ok(Mac(m))
     }
 }
 

@@ -1,7 +1,94 @@
-//! Helpers shared by the integration tests: the topology builder, example topologies and
-//! a forwarding simulator over Plans.
+//! Helpers shared by the integration tests: the topology builder, example topologies, a
+//! forwarding simulator over Plans, and helpers for tests that need root and real
+//! namespaces (every such test uses a lab name unique to its process and purpose, and
+//! relies on `Lab`'s `Drop` or a guard here for teardown).
 #![allow(dead_code)]
 
 pub mod builder;
 pub mod sim;
 pub mod topologies;
+
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Skips the test (loudly) when not root: namespaces need CAP_SYS_ADMIN.
+#[macro_export]
+macro_rules! need_root {
+    () => {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIPPED {}: needs root (namespaces)", module_path!());
+            return;
+        }
+    };
+}
+
+/// A lab name unique to this test process and `tag` (≤ 40 bytes).
+pub fn lab_name(tag: &str) -> String {
+    format!("t{}{}", tag, std::process::id())
+}
+
+/// Named namespaces whose name starts with `prefix-`.
+pub fn namespaces_of(prefix: &str) -> BTreeSet<String> {
+    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|n| n.starts_with(&format!("{prefix}-")))
+        .map(String::from)
+        .collect()
+}
+
+/// Links of the root namespace (names only).
+pub fn root_links() -> BTreeSet<String> {
+    let out = Command::new("ip")
+        .args(["-o", "link", "show"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split(':').nth(1))
+        .map(|s| s.trim().split('@').next().unwrap_or("").to_string())
+        .collect()
+}
+
+/// PIDs of processes whose command line contains `marker`.
+pub fn processes_with(marker: &str) -> Vec<u32> {
+    let mut v = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains(marker) && pid != std::process::id() {
+                v.push(pid);
+            }
+        }
+    }
+    v
+}
+
+/// The built `topolab` binary.
+pub fn topolab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_topolab"))
+}
+
+pub fn repo_path(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// Runs `topolab down LAB` (best effort) when dropped: for tests that start detached labs.
+pub struct DownOnDrop(pub String);
+
+impl Drop for DownOnDrop {
+    fn drop(&mut self) {
+        let _ = topolab().args(["down", &self.0]).output();
+        // If the supervisor is gone, `down` removes leftovers from the journal; `clean`
+        // handles anything still orphaned.
+        if !namespaces_of(&self.0).is_empty() {
+            let _ = topolab().arg("clean").output();
+        }
+    }
+}

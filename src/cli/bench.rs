@@ -1,0 +1,267 @@
+//! `topolab bench up`: how fast labs are built and torn down, next to the kernel floor.
+//!
+//! For each size N and shape, bring a generated lab up and down `--repeat` times inside this
+//! process (which is then the supervisor, so its RSS is the supervisor's) and keep the
+//! median. For `star`, the same run times `../shared/bench/kernel-floor.sh N` — the same
+//! shape built the fastest simple way — and reports our times as multiples of it.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, Subcommand, ValueEnum};
+use miette::{IntoDiagnostic, miette};
+use serde::Serialize;
+
+use topolab::lab::{Lab, LabOptions};
+use topolab::topology::Topology;
+
+#[derive(Subcommand)]
+pub enum BenchCmd {
+    /// Lab build and teardown speed, with the kernel floor for comparison.
+    Up(UpBench),
+}
+
+#[derive(Args)]
+pub struct UpBench {
+    /// Lab sizes (nodes), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "100,500,1000")]
+    pub nodes: Vec<usize>,
+    /// Shapes, comma-separated: star (N hosts on one switch), linear (N/2 switches in a
+    /// chain, one host each), fattree (largest k whose fat tree has at most N nodes).
+    #[arg(long, value_delimiter = ',', default_value = "star")]
+    pub shape: Vec<Shape>,
+    /// Runs per configuration (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// Print JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the JSON here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The kernel-floor script (default: ../shared/bench/kernel-floor.sh, or
+    /// $TOPOLAB_KERNEL_FLOOR). Skipped with a note if it cannot be found.
+    #[arg(long)]
+    pub floor: Option<PathBuf>,
+    /// Namespace-creating threads (default: cores, at most 4).
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Shape {
+    Star,
+    Linear,
+    Fattree,
+}
+
+#[derive(Serialize)]
+struct Row {
+    shape: Shape,
+    requested: usize,
+    nodes: usize,
+    links: usize,
+    up_s: f64,
+    down_s: f64,
+    up_nodes_per_s: f64,
+    down_nodes_per_s: f64,
+    rss_mib: f64,
+    floor_up_s: Option<f64>,
+    floor_down_s: Option<f64>,
+    up_vs_floor: Option<f64>,
+    down_vs_floor: Option<f64>,
+}
+
+pub async fn run(cmd: BenchCmd) -> miette::Result<()> {
+    match cmd {
+        BenchCmd::Up(b) => up(b).await,
+    }
+}
+
+fn generator(shape: Shape, n: usize) -> String {
+    match shape {
+        Shape::Star => format!("star: {{hosts: {n}}}"),
+        Shape::Linear => format!("linear: {{switches: {}}}", (n / 2).max(1)),
+        Shape::Fattree => {
+            let mut k = 2;
+            while fattree_nodes(k + 2) <= n {
+                k += 2;
+            }
+            format!("fattree: {{k: {k}}}")
+        }
+    }
+}
+
+fn fattree_nodes(k: usize) -> usize {
+    k * k * k / 4 + 5 * k * k / 4
+}
+
+async fn up(b: UpBench) -> miette::Result<()> {
+    let floor = floor_script(b.floor.clone());
+    if floor.is_none() && !b.json {
+        eprintln!("note: kernel-floor.sh not found; floor columns stay empty (see --floor)");
+    }
+    let mut rows = Vec::new();
+    for &n in &b.nodes {
+        let floor_times = match (&floor, b.shape.contains(&Shape::Star)) {
+            (Some(script), true) => Some(median_floor(script, n, b.repeat)?),
+            _ => None,
+        };
+        for &shape in &b.shape {
+            let yaml = format!("name: bench{n}\ngenerate:\n  - {}\n", generator(shape, n));
+            let topo = Topology::from_str(&yaml, "<bench>")?;
+            let name = format!("tlb{}", std::process::id());
+            let mut ups = Vec::new();
+            let mut downs = Vec::new();
+            let mut rss = 0.0f64;
+            let (mut nodes, mut links) = (0, 0);
+            for _ in 0..b.repeat.max(1) {
+                let plan = topolab::compile::compile(&topo, &name)?;
+                nodes = plan.nodes.len();
+                links = plan.veths.len();
+                let mut opts = LabOptions::default();
+                if let Some(w) = b.workers {
+                    opts.workers = w;
+                }
+                let (up_s, down_s, r) = tokio::task::spawn_blocking(move || {
+                    let t = Instant::now();
+                    let lab = Lab::up_plan(plan, "<bench>", &opts)?;
+                    let up_s = t.elapsed().as_secs_f64();
+                    let r = rss_mib();
+                    let t = Instant::now();
+                    lab.down_blocking()?;
+                    Ok::<_, miette::Report>((up_s, t.elapsed().as_secs_f64(), r))
+                })
+                .await
+                .into_diagnostic()??;
+                ups.push(up_s);
+                downs.push(down_s);
+                rss = rss.max(r);
+            }
+            let (up_s, down_s) = (median(&mut ups), median(&mut downs));
+            let f = floor_times.filter(|_| shape == Shape::Star);
+            rows.push(Row {
+                shape,
+                requested: n,
+                nodes,
+                links,
+                up_s,
+                down_s,
+                up_nodes_per_s: nodes as f64 / up_s,
+                down_nodes_per_s: nodes as f64 / down_s,
+                rss_mib: rss,
+                floor_up_s: f.map(|f| f.0),
+                floor_down_s: f.map(|f| f.1),
+                up_vs_floor: f.map(|f| up_s / f.0),
+                down_vs_floor: f.map(|f| down_s / f.1),
+            });
+            if !b.json {
+                eprintln!("  done: {shape:?} {n}", shape = shape_name(shape));
+            }
+        }
+    }
+    let json = serde_json::to_string_pretty(&rows).into_diagnostic()?;
+    if let Some(p) = &b.out {
+        std::fs::write(p, &json).into_diagnostic()?;
+    }
+    if b.json {
+        println!("{json}");
+    } else {
+        print_table(&rows, b.repeat);
+    }
+    Ok(())
+}
+
+fn shape_name(s: Shape) -> &'static str {
+    match s {
+        Shape::Star => "star",
+        Shape::Linear => "linear",
+        Shape::Fattree => "fattree",
+    }
+}
+
+fn print_table(rows: &[Row], repeat: usize) {
+    println!(
+        "{:<8} {:>6} {:>6} {:>8} {:>8} {:>9} {:>9} {:>8} {:>9} {:>9} {:>7} {:>7}",
+        "shape",
+        "nodes",
+        "links",
+        "up s",
+        "down s",
+        "up n/s",
+        "down n/s",
+        "RSS MiB",
+        "floor up",
+        "floor dn",
+        "up ×",
+        "down ×"
+    );
+    let opt = |v: Option<f64>, p: usize| v.map(|x| format!("{x:.p$}")).unwrap_or("-".into());
+    for r in rows {
+        println!(
+            "{:<8} {:>6} {:>6} {:>8.3} {:>8.3} {:>9.0} {:>9.0} {:>8.1} {:>9} {:>9} {:>7} {:>7}",
+            shape_name(r.shape),
+            r.nodes,
+            r.links,
+            r.up_s,
+            r.down_s,
+            r.up_nodes_per_s,
+            r.down_nodes_per_s,
+            r.rss_mib,
+            opt(r.floor_up_s, 3),
+            opt(r.floor_down_s, 3),
+            opt(r.up_vs_floor, 2),
+            opt(r.down_vs_floor, 2),
+        );
+    }
+    println!("(median of {repeat} runs; × = our time / kernel floor, same N, same run)");
+}
+
+fn floor_script(arg: Option<PathBuf>) -> Option<PathBuf> {
+    arg.or_else(|| std::env::var_os("TOPOLAB_KERNEL_FLOOR").map(PathBuf::from))
+        .or_else(|| Some(PathBuf::from("../shared/bench/kernel-floor.sh")))
+        .filter(|p| p.exists())
+}
+
+/// Median (up, down) seconds of the floor script over `repeat` runs.
+fn median_floor(script: &PathBuf, n: usize, repeat: usize) -> miette::Result<(f64, f64)> {
+    let (mut ups, mut downs) = (Vec::new(), Vec::new());
+    for _ in 0..repeat.max(1) {
+        let out = std::process::Command::new("bash")
+            .arg(script)
+            .arg(n.to_string())
+            .output()
+            .into_diagnostic()?;
+        if !out.status.success() {
+            return Err(miette!(
+                "{} {n} failed: {}",
+                script.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).into_diagnostic()?;
+        ups.push(v["up_s"].as_f64().unwrap_or(f64::NAN));
+        downs.push(v["down_s"].as_f64().unwrap_or(f64::NAN));
+    }
+    Ok((median(&mut ups), median(&mut downs)))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Peak resident set of this process (the supervisor), MiB.
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}

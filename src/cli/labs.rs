@@ -1,0 +1,306 @@
+//! Commands on labs that exist: `ls`, `down`, `inspect`, `clean`, `exec`, `shell`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use miette::{IntoDiagnostic, miette};
+use serde::Serialize;
+
+use topolab::compile::Plan;
+use topolab::lab::control::{self, Request, Response};
+use topolab::lab::inspect::LabStatus;
+use topolab::lab::teardown;
+use topolab::lab::{RUN_BASE, journal};
+use topolab::netns;
+
+fn run_dir(lab: &str) -> PathBuf {
+    Path::new(RUN_BASE).join(lab)
+}
+
+/// Names of all lab directories, sorted.
+fn lab_names() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(RUN_BASE)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn read_plan(lab: &str) -> miette::Result<Plan> {
+    let dir = run_dir(lab);
+    if !dir.exists() {
+        let known = lab_names();
+        return Err(miette!(
+            help = if known.is_empty() {
+                "no lab is running; start one with `topolab up`".to_string()
+            } else {
+                format!("running labs: {}", known.join(", "))
+            },
+            "no lab named `{lab}`"
+        ));
+    }
+    let text = std::fs::read_to_string(dir.join("plan.json")).into_diagnostic()?;
+    serde_json::from_str(&text).into_diagnostic()
+}
+
+fn node_netns(lab: &str, node: &str) -> miette::Result<String> {
+    let plan = read_plan(lab)?;
+    match plan.node(node) {
+        Some(n) => Ok(n.netns.clone()),
+        None => Err(miette!(
+            help = format!(
+                "nodes of `{lab}`: {}",
+                plan.nodes
+                    .iter()
+                    .map(|n| n.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "lab `{lab}` has no node `{node}`"
+        )),
+    }
+}
+
+pub fn exec(lab: &str, node: &str, cmd: &[String]) -> miette::Result<()> {
+    let ns = node_netns(lab, node)?;
+    let err = netns::exec::exec_replace(&ns, cmd);
+    Err(miette!("{}: {err}", cmd[0]))
+}
+
+pub fn shell(lab: &str, node: &str) -> miette::Result<()> {
+    let ns = node_netns(lab, node)?;
+    // SAFETY: single-threaded here (no runtime yet).
+    unsafe {
+        std::env::set_var("TOPOLAB_LAB", lab);
+        std::env::set_var("TOPOLAB_NODE", node);
+        std::env::set_var("PS1", format!("[{lab}:{node}] \\w# "));
+    }
+    let argv: Vec<String> = if Path::new("/bin/bash").exists() {
+        vec!["/bin/bash".into(), "--norc".into(), "-i".into()]
+    } else {
+        vec!["/bin/sh".into(), "-i".into()]
+    };
+    let err = netns::exec::exec_replace(&ns, &argv);
+    Err(miette!("{}: {err}", argv[0]))
+}
+
+#[derive(Serialize)]
+struct LabRow {
+    name: String,
+    state: &'static str,
+    pid: Option<u32>,
+    nodes: usize,
+    topology: String,
+}
+
+pub async fn ls(json: bool) -> miette::Result<()> {
+    let mut rows = Vec::new();
+    for name in lab_names() {
+        let dir = run_dir(&name);
+        let entries = journal::Journal::read(&dir).unwrap_or_default();
+        let (pid, topology) = entries
+            .iter()
+            .find_map(|e| match e {
+                journal::Entry::Lab { pid, topology, .. } => Some((*pid, topology.clone())),
+                _ => None,
+            })
+            .unwrap_or((0, String::new()));
+        let running = matches!(teardown::try_lock(&dir), Ok(None));
+        let nodes = read_plan(&name).map(|p| p.nodes.len()).unwrap_or(0);
+        rows.push(LabRow {
+            name,
+            state: if running { "running" } else { "orphaned" },
+            pid: running.then_some(pid),
+            nodes,
+            topology,
+        });
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows).into_diagnostic()?);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("no labs (start one with `topolab up`)");
+        return Ok(());
+    }
+    println!(
+        "{:<20} {:<9} {:>7} {:>6}  TOPOLOGY",
+        "LAB", "STATE", "PID", "NODES"
+    );
+    for r in &rows {
+        println!(
+            "{:<20} {:<9} {:>7} {:>6}  {}",
+            r.name,
+            r.state,
+            r.pid.map(|p| p.to_string()).unwrap_or("-".into()),
+            r.nodes,
+            r.topology
+        );
+    }
+    if rows.iter().any(|r| r.state == "orphaned") {
+        println!("\norphaned labs lost their supervisor: `topolab clean` removes them");
+    }
+    Ok(())
+}
+
+pub async fn down(lab: Option<String>) -> miette::Result<()> {
+    let lab = match lab {
+        Some(l) => l,
+        None => {
+            let names = lab_names();
+            match names.as_slice() {
+                [one] => one.clone(),
+                [] => return Err(miette!("no lab is running")),
+                many => {
+                    return Err(miette!(
+                        help = format!("running labs: {}", many.join(", ")),
+                        "several labs exist: name the one to stop"
+                    ));
+                }
+            }
+        }
+    };
+    let dir = run_dir(&lab);
+    if !dir.exists() {
+        read_plan(&lab)?; // renders the "no lab named" error with the list
+    }
+    match teardown::try_lock(&dir) {
+        Ok(None) => {
+            let resp = tokio::task::spawn_blocking(move || {
+                control::call(&dir, &Request::Down, Duration::from_secs(300))
+            })
+            .await
+            .into_diagnostic()?
+            .into_diagnostic()?;
+            match resp {
+                Response::Done => println!("lab `{lab}` is down"),
+                Response::Error { message } => return Err(miette!("{message}")),
+                other => return Err(miette!("unexpected answer: {other:?}")),
+            }
+        }
+        _ => {
+            teardown::teardown_dir(&dir).into_diagnostic()?;
+            println!("lab `{lab}` had no supervisor; removed its leftovers");
+        }
+    }
+    Ok(())
+}
+
+pub async fn inspect(lab: &str, json: bool) -> miette::Result<()> {
+    read_plan(lab)?;
+    let dir = run_dir(lab);
+    let resp = tokio::task::spawn_blocking(move || {
+        control::call(&dir, &Request::Inspect, Duration::from_secs(60))
+    })
+    .await
+    .into_diagnostic()?
+    .map_err(|e| {
+        miette!(
+            help = "if its supervisor was killed, `topolab clean` removes the lab",
+            "cannot reach the supervisor of `{lab}`: {e}"
+        )
+    })?;
+    let status = match resp {
+        Response::Status { status } => status,
+        Response::Error { message } => return Err(miette!("{message}")),
+        other => return Err(miette!("unexpected answer: {other:?}")),
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&status).into_diagnostic()?
+        );
+    } else {
+        print_status(&status);
+    }
+    Ok(())
+}
+
+fn print_status(s: &LabStatus) {
+    println!(
+        "lab {}  (supervisor pid {}, topology {})",
+        s.name, s.supervisor_pid, s.topology
+    );
+    for n in &s.nodes {
+        println!("\n{} [{:?}] netns {}", n.name, n.kind, n.netns);
+        for l in n.links.iter().filter(|l| {
+            l.name != "lo"
+                || n.addrs
+                    .iter()
+                    .any(|a| a.ifindex == l.ifindex && !a.addr.addr().is_loopback())
+        }) {
+            let addrs: Vec<String> = n
+                .addrs
+                .iter()
+                .filter(|a| a.ifindex == l.ifindex && !a.addr.addr().is_loopback())
+                .map(|a| a.addr.to_string())
+                .collect();
+            let master = l
+                .master
+                .and_then(|m| n.links.iter().find(|x| x.ifindex == m))
+                .map(|m| format!(" port of {}", m.name))
+                .unwrap_or_default();
+            println!(
+                "  {:<8} {:<5} {} mtu {}{}  {}",
+                l.name,
+                if l.up { &l.oper } else { "down" },
+                l.mac.as_deref().unwrap_or("-"),
+                l.mtu.unwrap_or(0),
+                master,
+                addrs.join(" ")
+            );
+        }
+        for r in n.routes.iter().filter(|r| r.proto != "kernel") {
+            let dev = r
+                .dev
+                .and_then(|d| n.links.iter().find(|l| l.ifindex == d))
+                .map(|l| l.name.as_str())
+                .unwrap_or("?");
+            match r.via {
+                Some(v) => println!("  route {} via {v} dev {dev}", r.dst),
+                None => println!("  route {} dev {dev}", r.dst),
+            }
+        }
+        for p in &n.processes {
+            let state = match p.exit {
+                None => "running".to_string(),
+                Some(c) => format!("exited {c}"),
+            };
+            println!("  run [{}] pid {} {}", state, p.pid, p.cmd);
+        }
+    }
+}
+
+pub async fn clean() -> miette::Result<()> {
+    let orphans = teardown::orphans(Path::new(RUN_BASE)).into_diagnostic()?;
+    if orphans.is_empty() {
+        println!("nothing to clean: every lab on this machine has a live supervisor");
+        return Ok(());
+    }
+    let mut failed = 0;
+    for o in orphans {
+        let owned =
+            teardown::Owned::from_entries(&journal::Journal::read(&o.dir).unwrap_or_default());
+        match teardown::teardown_dir(&o.dir) {
+            Ok(()) => println!(
+                "removed lab `{}`: {} namespaces, {} processes (from its journal)",
+                o.name,
+                owned.namespaces.len(),
+                owned.processes.len()
+            ),
+            Err(e) => {
+                failed += 1;
+                eprintln!("lab `{}`: {e}", o.name);
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(miette!("{failed} lab(s) could not be fully removed"));
+    }
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! `topolab up`: bring a lab up and supervise it, in the foreground or detached.
+//!
+//! Detached mode re-executes this binary as a hidden `supervise` command in its own
+//! session. The child's stdout/stderr are a pipe the parent relays to the terminal until
+//! the child prints the ready marker; then the child points them at its log file and the
+//! parent exits 0. If the child dies first, the parent exits with its failure.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use miette::{IntoDiagnostic, WrapErr};
+
+use topolab::lab::{Lab, LabOptions, Progress, supervisor};
+use topolab::topology::Topology;
+
+const READY: &str = "\u{1}topolab-ready";
+
+#[derive(Args, Clone)]
+pub struct UpArgs {
+    /// Topology file (YAML). Without it: the built-in quickstart lab.
+    pub file: Option<PathBuf>,
+    /// Lab name (default: the topology's `name`). Namespaces are called LAB-NODE.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Detach: leave the lab running in the background; stop it with `topolab down LAB`.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Threads creating namespaces in parallel (default: number of cores, at most 4).
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+pub fn load(file: Option<&std::path::Path>) -> miette::Result<Topology> {
+    match file {
+        Some(f) => Ok(Topology::load(f)?),
+        None => Ok(Topology::quickstart()),
+    }
+}
+
+pub async fn up(args: UpArgs) -> miette::Result<()> {
+    let topology = load(args.file.as_deref())?;
+    let name = args.name.clone().unwrap_or_else(|| topology.name.clone());
+    // Compile here so that mistakes are reported before anything starts.
+    topolab::compile::compile(&topology, &name)?;
+    if args.detach {
+        return detach(&args);
+    }
+    let lab = bring_up(&topology, &args).await?;
+    print_summary(&lab, args.file.is_none(), false);
+    println!("Press Ctrl-C to tear the lab down.");
+    supervisor::serve(lab).await?;
+    println!("lab `{name}` is down");
+    Ok(())
+}
+
+/// The detached supervisor (hidden command, started by `up -d`).
+pub async fn supervise(args: UpArgs) -> miette::Result<()> {
+    let topology = load(args.file.as_deref())?;
+    let lab = bring_up(&topology, &args).await?;
+    print_summary(&lab, args.file.is_none(), true);
+    let log = lab.run_dir().join("supervisor.log");
+    println!("{READY}");
+    let _ = std::io::stdout().flush();
+    redirect_output(&log);
+    supervisor::serve(lab).await?;
+    Ok(())
+}
+
+async fn bring_up(topology: &Topology, args: &UpArgs) -> miette::Result<Lab> {
+    let mut opts = LabOptions {
+        name: args.name.clone(),
+        ..LabOptions::default()
+    };
+    if let Some(w) = args.workers {
+        opts.workers = w;
+    }
+    let name = opts.name.clone().unwrap_or_else(|| topology.name.clone());
+    let bar = (topology.nodes.len() > 20).then(|| progress_bar(topology.nodes.len()));
+    if let Some(bar) = &bar {
+        let bar = bar.clone();
+        opts.progress = Some(Arc::new(move |p: Progress| {
+            bar.set_length(p.total as u64);
+            bar.set_position(p.done as u64);
+            bar.set_message(p.stage.label());
+        }));
+    }
+    install_panic_teardown(&opts.run_base.join(&name));
+    let started = std::time::Instant::now();
+    let lab = Lab::up_with(topology, opts).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let lab = lab.wrap_err_with(|| format!("bringing up lab `{name}`"))?;
+    eprintln!(
+        "lab `{}` up: {} nodes, {} links in {:.2} s",
+        lab.name(),
+        lab.plan().nodes.len(),
+        lab.plan().veths.len(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(lab)
+}
+
+fn progress_bar(n: usize) -> ProgressBar {
+    let bar = ProgressBar::new(n as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg:>22} [{bar:40}] {pos}/{len} ({elapsed})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+/// A panic anywhere in the supervisor ends the lab: tear it down from its journal, then
+/// let the default hook report the panic.
+fn install_panic_teardown(run_dir: &std::path::Path) {
+    let dir = run_dir.to_path_buf();
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = topolab::lab::teardown::teardown_dir(&dir);
+        default(info);
+    }));
+}
+
+fn print_summary(lab: &Lab, quickstart: bool, detached: bool) {
+    let plan = lab.plan();
+    let name = lab.name();
+    let hosts: Vec<&str> = plan
+        .nodes
+        .iter()
+        .filter(|n| n.kind == topolab::topology::NodeKind::Host)
+        .map(|n| n.name.as_str())
+        .collect();
+    println!();
+    for n in plan.nodes.iter().take(12) {
+        let addrs: Vec<String> = n
+            .ifaces
+            .iter()
+            .flat_map(|i| i.addrs.iter().map(move |a| format!("{}={a}", i.name)))
+            .chain(n.loopback.iter().map(|a| format!("lo={a}")))
+            .collect();
+        println!(
+            "  {:<10} {:<7} {}",
+            n.name,
+            format!("{:?}", n.kind).to_lowercase(),
+            addrs.join("  ")
+        );
+    }
+    if plan.nodes.len() > 12 {
+        println!(
+            "  … and {} more (topolab inspect {name})",
+            plan.nodes.len() - 12
+        );
+    }
+    println!();
+    if let (Some(a), Some(b)) = (hosts.first(), hosts.last()) {
+        let target = plan
+            .node(b)
+            .and_then(|n| n.ifaces.iter().flat_map(|i| &i.addrs).next())
+            .map(|a| a.addr().to_string())
+            .unwrap_or_else(|| b.to_string());
+        println!("Try, in another terminal:");
+        println!("  topolab exec {name} {a} -- ping -c 3 {target}   (needs ping installed)");
+        println!("  topolab shell {name} {a}");
+        println!("  topolab inspect {name}");
+    }
+    if quickstart || detached {
+        println!("  topolab down {name}");
+    }
+}
+
+fn detach(args: &UpArgs) -> miette::Result<()> {
+    let exe = std::env::current_exe().into_diagnostic()?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("supervise");
+    if let Some(f) = &args.file {
+        cmd.arg(std::fs::canonicalize(f).into_diagnostic()?);
+    }
+    if let Some(n) = &args.name {
+        cmd.arg("--name").arg(n);
+    }
+    if let Some(w) = args.workers {
+        cmd.arg("--workers").arg(w.to_string());
+    }
+    let (r, w) = std::io::pipe().into_diagnostic()?;
+    cmd.stdin(Stdio::null())
+        .stdout(w.try_clone().into_diagnostic()?)
+        .stderr(w)
+        .process_group(0);
+    // SAFETY: setsid is async-signal-safe; the child leaves our session so that a Ctrl-C
+    // in this terminal does not reach it.
+    unsafe {
+        cmd.pre_exec(|| {
+            nix::unistd::setsid()?;
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().into_diagnostic()?;
+    drop(cmd);
+    for line in BufReader::new(r).lines() {
+        let Ok(line) = line else { break };
+        if line == READY {
+            return Ok(());
+        }
+        println!("{line}");
+    }
+    let status = child.wait().into_diagnostic()?;
+    std::process::exit(status.code().unwrap_or(1).max(1));
+}
+
+/// Points stdout and stderr at the supervisor log (after detaching).
+fn redirect_output(log: &std::path::Path) {
+    use std::os::fd::AsFd;
+    if let Ok(f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
+        let _ = nix::unistd::dup2_stdout(f.as_fd());
+        let _ = nix::unistd::dup2_stderr(f.as_fd());
+    }
+}
