@@ -76,6 +76,12 @@ impl TopologyError {
 
     /// `file:line:col: message` — the one-line form for logs and tests.
     pub fn one_line(&self) -> String {
-        format!("{}:{}:{}: {}", self.src.name(), self.line, self.column, self.message)
+        format!(
+            "{}:{}:{}: {}",
+            self.src.name(),
+            self.line,
+            self.column,
+            self.message
+        )
     }
 }

@@ -9,6 +9,7 @@
 
 mod error;
 mod model;
+pub mod units;
 
 pub use error::{ErrorKind, TopologyError};
 pub use model::*;

@@ -174,7 +174,12 @@ pub enum Loss {
     /// Gilbert-Elliott: p = good→bad, r = bad→good, h = 1 - loss in bad, k = 1 - loss in good
     /// (netem's `loss gemodel p r 1-h 1-k` convention: `bad_loss`, `good_loss` are loss
     /// probabilities in each state).
-    GilbertElliott { p: f64, r: f64, bad_loss: f64, good_loss: f64 },
+    GilbertElliott {
+        p: f64,
+        r: f64,
+        bad_loss: f64,
+        good_loss: f64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
