@@ -9,7 +9,11 @@
 
 mod error;
 mod model;
+mod names;
+mod parse;
+mod spec;
 pub mod units;
 
 pub use error::{ErrorKind, TopologyError};
 pub use model::*;
+pub use names::check_lab_name;
