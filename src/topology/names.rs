@@ -126,7 +126,7 @@ pub fn did_you_mean<'a>(
 }
 
 /// `did you mean `x`?` when one is close, else a list of the valid choices.
-pub fn suggestion<'a>(word: &str, candidates: &[&'a str], what: &str) -> String {
+pub fn suggestion(word: &str, candidates: &[&str], what: &str) -> String {
     match did_you_mean(word, candidates.iter().copied()) {
         Some(close) => format!("did you mean `{close}`?"),
         None => format!("{what}: {}", candidates.join(", ")),
