@@ -82,14 +82,29 @@ fn convert(err: &Error, source: &Source) -> TopologyError {
                 help,
             )
         }
+        Error::Eof { .. }
+            if source
+                .text
+                .lines()
+                .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) =>
+        {
+            (
+                ErrorKind::Syntax,
+                "the file is empty".into(),
+                "a topology needs at least a lab name, like `name: mylab`".into(),
+            )
+        }
+        Error::MultipleDocuments { .. } => (
+            ErrorKind::Syntax,
+            "more than one YAML document in the file".into(),
+            "a topology file holds one document: remove the second `---`".into(),
+        ),
         other => {
             let message = strip_location(&other.to_string());
             let help = if message.contains("tab") {
                 "indent with spaces: YAML does not allow tabs for indentation".into()
             } else if message.contains("invalid type") || message.starts_with("expected") {
-                "this value has the wrong shape; see `topolab validate --schema` or \
-                 topologies/quickstart.yaml for the format"
-                    .into()
+                "this value has the wrong shape; topologies/quickstart.yaml shows the format".into()
             } else {
                 "check the YAML syntax near here".into()
             };
@@ -192,6 +207,19 @@ mod tests {
             column: 2,
         };
         assert_eq!(fill_offset(span, "é\nµx\n").offset, 5);
+    }
+
+    #[test]
+    fn empty_and_multi_document_files() {
+        let e = err("# only a comment\n");
+        assert_eq!(e.message, "the file is empty");
+        let e = err("name: x\n---\nname: y\n");
+        assert!(
+            e.message.contains("more than one YAML document"),
+            "{}",
+            e.message
+        );
+        assert_eq!(e.line, 3);
     }
 
     #[test]
