@@ -90,7 +90,7 @@ fn convert(err: &Error, source: &Source) -> TopologyError {
         {
             (
                 ErrorKind::Syntax,
-                "the file is empty".into(),
+                EMPTY.into(),
                 "a topology needs at least a lab name, like `name: mylab`".into(),
             )
         }
@@ -99,6 +99,21 @@ fn convert(err: &Error, source: &Source) -> TopologyError {
             "more than one YAML document in the file".into(),
             "a topology file holds one document: remove the second `---`".into(),
         ),
+        Error::Unexpected { expected, .. } => {
+            let what = match *expected {
+                "mapping start" => "a mapping (`key: value`)",
+                "sequence start" => "a list",
+                "string scalar" => "a string",
+                other => other,
+            };
+            (
+                ErrorKind::Syntax,
+                format!("expected {what} here"),
+                "this value has the wrong shape (or a bracket above is not closed); \
+                 topologies/quickstart.yaml shows the format"
+                    .into(),
+            )
+        }
         other => {
             let message = strip_location(&other.to_string());
             let help = if message.contains("tab") {
@@ -111,8 +126,22 @@ fn convert(err: &Error, source: &Source) -> TopologyError {
             (ErrorKind::Syntax, message, help)
         }
     };
+    // An empty file's end is past its last line; point at its start instead.
+    let span = if matches!(err, Error::Eof { .. }) && kind == ErrorKind::Syntax && message == EMPTY
+    {
+        Span {
+            offset: 0,
+            len: 0,
+            line: 1,
+            column: 1,
+        }
+    } else {
+        span
+    };
     TopologyError::new(kind, source, span, message).with_help(help)
 }
+
+const EMPTY: &str = "the file is empty";
 
 /// serde-saphyr's messages end in ` at line L, column C`; the diagnostic has its own.
 fn strip_location(message: &str) -> String {
