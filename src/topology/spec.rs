@@ -698,3 +698,7 @@ impl JsonSchema for Scalar {
         json_schema!({ "type": ["string", "number", "boolean"] })
     }
 }
+
+#[cfg(test)]
+#[path = "spec_tests.rs"]
+mod tests;
