@@ -29,6 +29,8 @@ pub enum ErrorKind {
     BadUnit,
     BadValue,
     BadLink,
+    /// A file the topology refers to (a link's `trace`) does not exist.
+    MissingFile,
     Io,
 }
 

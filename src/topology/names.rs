@@ -1,0 +1,211 @@
+//! Name rules and "did you mean" suggestions, shared by the parser (unknown keys) and the
+//! checker (lab, node, interface and sysctl names; unknown nodes).
+//!
+//! Lab and node names become parts of namespace names (`<lab>-<node>` under `/run/netns`),
+//! so they are restricted to a portable character set and short lengths. Interface names
+//! follow the kernel's `dev_valid_name` rules, plus `lo` is reserved.
+
+/// Longest lab name, in bytes.
+pub const MAX_LAB_NAME: usize = 40;
+/// Longest node name, in bytes.
+pub const MAX_NODE_NAME: usize = 32;
+/// Longest interface name, in bytes (`IFNAMSIZ` - 1).
+pub const MAX_IFACE_NAME: usize = 15;
+
+/// `[A-Za-z0-9][A-Za-z0-9_.-]*`; `what` names the thing for messages.
+fn check_charset(name: &str, what: &str) -> Result<(), String> {
+    let Some(first) = name.chars().next() else {
+        return Err(format!("{what} is empty"));
+    };
+    if !first.is_ascii_alphanumeric() {
+        return Err(format!("{what} `{name}` must start with a letter or digit"));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "_.-".contains(*c)))
+    {
+        return Err(format!(
+            "{what} `{name}` contains `{}`; only letters, digits, `_`, `.` and `-` are allowed",
+            bad.escape_default()
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a lab name (`name:` in the file, or `topolab up --name`): letters, digits, `_`,
+/// `.`, `-`, starting with a letter or digit, at most 40 bytes.
+pub fn check_lab_name(name: &str) -> Result<(), String> {
+    check_charset(name, "lab name")?;
+    if name.len() > MAX_LAB_NAME {
+        return Err(format!(
+            "lab name `{name}` is {} bytes long; the limit is {MAX_LAB_NAME}",
+            name.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a node name: the lab-name character set, at most 32 bytes.
+pub fn check_node_name(name: &str) -> Result<(), String> {
+    check_charset(name, "node name")?;
+    if name.len() > MAX_NODE_NAME {
+        return Err(format!(
+            "node name `{name}` is {} bytes long; the limit is {MAX_NODE_NAME}",
+            name.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Why an interface name is rejected.
+#[derive(Debug, PartialEq, Eq)]
+pub enum IfaceProblem {
+    TooLong(String),
+    Invalid(String),
+}
+
+/// Checks an interface name as the kernel would (`dev_valid_name`), and reserves `lo`.
+pub fn check_iface_name(name: &str) -> Result<(), IfaceProblem> {
+    if name.is_empty() {
+        return Err(IfaceProblem::Invalid("interface name is empty".into()));
+    }
+    if name.len() > MAX_IFACE_NAME {
+        return Err(IfaceProblem::TooLong(format!(
+            "interface name `{name}` is {} bytes long; Linux allows at most {MAX_IFACE_NAME}",
+            name.len()
+        )));
+    }
+    if name == "." || name == ".." {
+        return Err(IfaceProblem::Invalid(format!(
+            "`{name}` is not a valid interface name"
+        )));
+    }
+    if name == "lo" {
+        return Err(IfaceProblem::Invalid(
+            "`lo` is the loopback interface; links cannot use it".into(),
+        ));
+    }
+    if let Some(bad) = name
+        .chars()
+        .find(|c| *c == '/' || *c == ':' || c.is_whitespace())
+    {
+        return Err(IfaceProblem::Invalid(format!(
+            "interface name `{name}` contains `{}`; `/`, `:` and whitespace are not allowed",
+            bad.escape_default()
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a sysctl key such as `net.ipv4.ip_forward` (dots or slashes as separators).
+pub fn check_sysctl_key(key: &str) -> Result<(), String> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || "_.-/".contains(c);
+    if key.is_empty()
+        || key.starts_with(['.', '/'])
+        || key.contains("..")
+        || !key.chars().all(ok_char)
+    {
+        return Err(format!("`{key}` is not a sysctl name"));
+    }
+    Ok(())
+}
+
+/// The candidate closest to `word`, if it is close enough to be a likely typo: at most one
+/// edit (a transposition counts as one) per three characters, and at least one allowed.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (strsim::damerau_levenshtein(word, c), c))
+        .filter(|(distance, _)| *distance <= limit)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, c)| c)
+}
+
+/// `did you mean `x`?` when one is close, else a list of the valid choices.
+pub fn suggestion(word: &str, candidates: &[&str], what: &str) -> String {
+    match did_you_mean(word, candidates.iter().copied()) {
+        Some(close) => format!("did you mean `{close}`?"),
+        None => format!("{what}: {}", candidates.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lab_names() {
+        assert!(check_lab_name("quickstart").is_ok());
+        assert!(check_lab_name("lab_1.a-b").is_ok());
+        assert!(check_lab_name(&"a".repeat(40)).is_ok());
+        assert!(
+            check_lab_name(&"a".repeat(41))
+                .unwrap_err()
+                .contains("limit is 40")
+        );
+        assert!(check_lab_name("").is_err());
+        assert!(check_lab_name("-lab").unwrap_err().contains("must start"));
+        assert!(
+            check_lab_name("my lab")
+                .unwrap_err()
+                .contains("contains ` `")
+        );
+        assert!(check_lab_name("lab/x").is_err());
+    }
+
+    #[test]
+    fn node_names() {
+        assert!(check_node_name("h1").is_ok());
+        assert!(check_node_name(&"n".repeat(32)).is_ok());
+        assert!(check_node_name(&"n".repeat(33)).is_err());
+        assert!(check_node_name("r1:eth0").unwrap_err().contains("`:`"));
+        assert!(check_node_name("_x").is_err());
+    }
+
+    #[test]
+    fn iface_names() {
+        assert_eq!(check_iface_name("eth0"), Ok(()));
+        assert_eq!(check_iface_name("averyverylong15"), Ok(()));
+        assert!(matches!(
+            check_iface_name("averyveryverylongname0"),
+            Err(IfaceProblem::TooLong(_))
+        ));
+        for bad in ["", "lo", ".", "..", "a/b", "a b", "a:b", "a\tb"] {
+            assert!(
+                matches!(check_iface_name(bad), Err(IfaceProblem::Invalid(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn sysctl_keys() {
+        assert!(check_sysctl_key("net.ipv4.ip_forward").is_ok());
+        assert!(check_sysctl_key("net/ipv4/conf/eth0.100/rp_filter").is_ok());
+        for bad in ["", ".net", "/net", "net..x", "net.ipv4 x", "net;rm"] {
+            assert!(check_sysctl_key(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(did_you_mean("h9", ["h1", "s1"]), Some("h1"));
+        assert_eq!(
+            did_you_mean("nodez", ["name", "nodes", "links"]),
+            Some("nodes")
+        );
+        assert_eq!(did_you_mean("zzz", ["name", "nodes"]), None);
+        assert_eq!(
+            suggestion("stra", &["star", "tree"], "generators"),
+            "did you mean `star`?"
+        );
+        assert_eq!(
+            suggestion("qq", &["star", "tree"], "generators"),
+            "generators: star, tree"
+        );
+    }
+}

@@ -1,0 +1,704 @@
+//! The topology file as written: serde types that mirror the YAML, one to one.
+//!
+//! These types say what *shape* a file may have and nothing more: every struct denies
+//! unknown keys, and every value that a later error may need to point at is wrapped in
+//! [`Spanned`], so `check` can report the exact line and column. Meaning (unit parsing,
+//! name rules, references between nodes and links, generator expansion) lives in `check`.
+//!
+//! ```text
+//!   YAML text ──serde-saphyr──▶ Spec ──check──▶ Topology (model.rs)
+//! ```
+//!
+//! Values with two spellings (a link as `[a, b]` or as a mapping, a loss as `1%` or as a
+//! mapping, a pool as a CIDR or as `{pool, prefix}`) have hand-written `Deserialize` impls
+//! that switch on the YAML node type with a visitor. serde's `untagged` would buffer the
+//! input and lose every span inside it; a visitor hands the long form straight to the
+//! derived impl through [`MapAccessDeserializer`], so nested [`Spanned`] values keep theirs.
+//! Maps whose order matters (nodes, sysctls, link addresses) are read into [`Entries`], a
+//! vector of pairs in file order; duplicate keys are rejected by the YAML parser.
+//!
+//! The JSON schema (`json_schema()`) is derived from these same types: `Spanned<T>` fields
+//! say `#[schemars(with = "T")]`, and the hand-deserialized types borrow the schema of a
+//! small "forms" type that spells out their alternatives.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::marker::PhantomData;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Deserialize;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::{Location, Spanned};
+
+use super::model::Span;
+
+/// A whole topology file.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "topolab topology")]
+pub struct Spec {
+    /// Lab name: `[A-Za-z0-9][A-Za-z0-9_.-]*`, at most 40 bytes.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// Lab-wide defaults for links.
+    #[serde(default)]
+    pub defaults: Option<DefaultsSpec>,
+    /// Automatic address pools.
+    #[serde(default)]
+    pub addressing: Option<AddressingSpec>,
+    /// Node name → node; an empty value is a host.
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, Option<NodeSpec>>>")]
+    pub nodes: Option<Entries<Spanned<Option<NodeSpec>>>>,
+    /// Links, as `[a, b]` or as a mapping with `endpoints:` and settings.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<LinkSpec>>")]
+    pub links: Option<Vec<Spanned<LinkSpec>>>,
+    /// Generated topologies (Mininet-style), each entry with exactly one generator key.
+    #[serde(default)]
+    #[schemars(with = "Option<Vec<GeneratorSpec>>")]
+    pub generate: Option<Vec<Spanned<GeneratorSpec>>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultsSpec {
+    /// MTU of every link that does not set its own (68..=65535, default 1500).
+    #[schemars(with = "Option<u32>")]
+    pub mtu: Option<Spanned<u64>>,
+    /// Engine for impaired links (default `auto`).
+    pub engine: Option<EngineSpec>,
+    /// Lab seed; per-link seeds derive from it (default 1).
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineSpec {
+    Auto,
+    Kernel,
+    Userspace,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddressingSpec {
+    /// Give L3 interfaces IPv4 addresses (default true).
+    pub ipv4: Option<bool>,
+    /// Give L3 interfaces IPv6 addresses (default true).
+    pub ipv6: Option<bool>,
+    /// Switch segments (default 10.0.0.0/8, carved into /24s).
+    #[schemars(with = "Option<PoolSpec>")]
+    pub lan4: Option<Spanned<PoolSpec>>,
+    /// Switch segments (default fd00:0:1::/48, carved into /64s).
+    #[schemars(with = "Option<PoolSpec>")]
+    pub lan6: Option<Spanned<PoolSpec>>,
+    /// Router-to-router links (default 172.16.0.0/12, carved into /30s).
+    #[schemars(with = "Option<PoolSpec>")]
+    pub p2p4: Option<Spanned<PoolSpec>>,
+    /// Router-to-router links (default fd00:0:2::/48, carved into /64s).
+    #[schemars(with = "Option<PoolSpec>")]
+    pub p2p6: Option<Spanned<PoolSpec>>,
+    /// Router loopbacks (default 192.168.255.0/24, one /32 each).
+    #[schemars(with = "Option<PoolSpec>")]
+    pub loopback4: Option<Spanned<PoolSpec>>,
+    /// Router loopbacks (default fd00:0:ff::/64, one /128 each).
+    #[schemars(with = "Option<PoolSpec>")]
+    pub loopback6: Option<Spanned<PoolSpec>>,
+}
+
+/// An address pool: `10.0.0.0/8` (default carve prefix) or `{pool: 10.0.0.0/8, prefix: 24}`.
+#[derive(Debug)]
+pub enum PoolSpec {
+    Short(String),
+    Long(PoolLong),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PoolLong {
+    /// The pool, in CIDR notation, without host bits.
+    #[schemars(with = "String")]
+    pub pool: Spanned<String>,
+    /// Prefix length of each carved subnet.
+    #[schemars(with = "Option<u8>")]
+    pub prefix: Option<Spanned<u64>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeKindSpec {
+    Host,
+    Router,
+    Switch,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// host (default), router or switch.
+    #[schemars(with = "Option<NodeKindSpec>")]
+    pub kind: Option<Spanned<NodeKindSpec>>,
+    /// Switches only: run the kernel's spanning tree.
+    #[schemars(with = "Option<bool>")]
+    pub stp: Option<Spanned<bool>>,
+    /// Loopback addresses (`10.255.0.1/32`, or a bare address for a host route).
+    #[schemars(with = "Option<StrList>")]
+    pub loopback: Option<Spanned<StrList>>,
+    /// Sysctls set inside the node's namespace: key → string, number or bool.
+    #[schemars(with = "Option<BTreeMap<String, Scalar>>")]
+    pub sysctl: Option<Entries<Spanned<Scalar>>>,
+    /// Commands started inside the namespace once the lab is up.
+    #[schemars(with = "Option<StrList>")]
+    pub run: Option<Spanned<StrList>>,
+}
+
+/// A link: `[a, b]` or a mapping (see [`LinkLong`]).
+#[derive(Debug)]
+pub enum LinkSpec {
+    Short(Vec<Spanned<String>>),
+    Long(Box<LinkLong>),
+}
+
+/// The long form of a link: endpoints plus settings. The impairment keys at this level
+/// apply to both directions; `a_to_b` / `b_to_a` override them key by key.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkLong {
+    /// Exactly two endpoints, `node` or `node:iface`.
+    #[schemars(with = "[String; 2]")]
+    pub endpoints: Spanned<Vec<Spanned<String>>>,
+    /// This link's MTU (68..=65535).
+    #[schemars(with = "Option<u32>")]
+    pub mtu: Option<Spanned<u64>>,
+    /// Explicit addresses per endpoint node: at most one per address family.
+    #[schemars(with = "Option<BTreeMap<String, StrList>>")]
+    pub addresses: Option<Entries<Spanned<StrList>>>,
+    #[schemars(with = "Option<EngineSpec>")]
+    pub engine: Option<Spanned<EngineSpec>>,
+    /// Seed of this link's random choices (default: derived from the lab seed).
+    pub seed: Option<u64>,
+    /// Overrides for the direction from the first endpoint to the second.
+    #[schemars(with = "Option<ImpairmentSpec>")]
+    pub a_to_b: Option<Spanned<ImpairmentSpec>>,
+    /// Overrides for the direction from the second endpoint to the first.
+    #[schemars(with = "Option<ImpairmentSpec>")]
+    pub b_to_a: Option<Spanned<ImpairmentSpec>>,
+    /// Rate in bits per second: `100mbit`, `1gbit`, `64kbit` (`bps` means bits too).
+    #[schemars(with = "Option<Scalar>")]
+    pub rate: Option<Spanned<Scalar>>,
+    /// Token bucket size in bytes: `32KB`, `64KiB`.
+    #[schemars(with = "Option<Scalar>")]
+    pub burst: Option<Spanned<Scalar>>,
+    /// Queue limit: packets (`100`, `100p`) or bytes (`64KB`).
+    #[schemars(with = "Option<Scalar>")]
+    pub queue: Option<Spanned<Scalar>>,
+    /// One-way delay: `10ms`, `1.5ms`, `250us`.
+    #[schemars(with = "Option<Scalar>")]
+    pub delay: Option<Spanned<Scalar>>,
+    /// Delay variation; needs `delay`.
+    #[schemars(with = "Option<Scalar>")]
+    pub jitter: Option<Spanned<Scalar>>,
+    #[schemars(with = "Option<DistributionSpec>")]
+    pub distribution: Option<Spanned<DistributionSpec>>,
+    #[schemars(with = "Option<LossSpec>")]
+    pub loss: Option<Spanned<LossSpec>>,
+    /// Percentage of packets duplicated.
+    #[schemars(with = "Option<Scalar>")]
+    pub duplicate: Option<Spanned<Scalar>>,
+    /// Percentage of packets with a flipped bit.
+    #[schemars(with = "Option<Scalar>")]
+    pub corrupt: Option<Spanned<Scalar>>,
+    #[schemars(with = "Option<ReorderSpec>")]
+    pub reorder: Option<Spanned<ReorderSpec>>,
+    /// Mahimahi delivery trace, relative to the topology file's directory.
+    #[schemars(with = "Option<String>")]
+    pub trace: Option<Spanned<String>>,
+}
+
+impl LinkLong {
+    /// The impairment keys written at link level (they apply to both directions).
+    pub fn both(&self) -> ImpairmentSpec {
+        ImpairmentSpec {
+            rate: self.rate.clone(),
+            burst: self.burst.clone(),
+            queue: self.queue.clone(),
+            delay: self.delay.clone(),
+            jitter: self.jitter.clone(),
+            distribution: self.distribution.clone(),
+            loss: self.loss.clone(),
+            duplicate: self.duplicate.clone(),
+            corrupt: self.corrupt.clone(),
+            reorder: self.reorder.clone(),
+            trace: self.trace.clone(),
+        }
+    }
+}
+
+/// One direction's impairments (`a_to_b`, `b_to_a`); same keys and units as on the link.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImpairmentSpec {
+    #[schemars(with = "Option<Scalar>")]
+    pub rate: Option<Spanned<Scalar>>,
+    #[schemars(with = "Option<Scalar>")]
+    pub burst: Option<Spanned<Scalar>>,
+    #[schemars(with = "Option<Scalar>")]
+    pub queue: Option<Spanned<Scalar>>,
+    #[schemars(with = "Option<Scalar>")]
+    pub delay: Option<Spanned<Scalar>>,
+    #[schemars(with = "Option<Scalar>")]
+    pub jitter: Option<Spanned<Scalar>>,
+    #[schemars(with = "Option<DistributionSpec>")]
+    pub distribution: Option<Spanned<DistributionSpec>>,
+    #[schemars(with = "Option<LossSpec>")]
+    pub loss: Option<Spanned<LossSpec>>,
+    #[schemars(with = "Option<Scalar>")]
+    pub duplicate: Option<Spanned<Scalar>>,
+    #[schemars(with = "Option<Scalar>")]
+    pub corrupt: Option<Spanned<Scalar>>,
+    #[schemars(with = "Option<ReorderSpec>")]
+    pub reorder: Option<Spanned<ReorderSpec>>,
+    #[schemars(with = "Option<String>")]
+    pub trace: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DistributionSpec {
+    Uniform,
+    Normal,
+    Pareto,
+    Paretonormal,
+}
+
+/// Loss: `1%`, `{percent: 1%, correlation: 25%}` or `{gilbert_elliott: {p, r, …}}`.
+#[derive(Debug, Clone)]
+pub enum LossSpec {
+    Short(Scalar),
+    Long(Box<LossLong>),
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LossLong {
+    /// Random loss percentage.
+    #[schemars(with = "Option<Scalar>")]
+    pub percent: Option<Spanned<Scalar>>,
+    /// netem-style correlation of successive drops.
+    #[schemars(with = "Option<Scalar>")]
+    pub correlation: Option<Spanned<Scalar>>,
+    /// Two-state loss model instead of `percent`.
+    #[schemars(with = "Option<GilbertElliottSpec>")]
+    pub gilbert_elliott: Option<Spanned<GilbertElliottSpec>>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GilbertElliottSpec {
+    /// Probability of moving from the good to the bad state.
+    #[schemars(with = "Scalar")]
+    pub p: Spanned<Scalar>,
+    /// Probability of moving from the bad to the good state.
+    #[schemars(with = "Scalar")]
+    pub r: Spanned<Scalar>,
+    /// Loss in the bad state (default 100%).
+    #[schemars(with = "Option<Scalar>")]
+    pub bad_loss: Option<Spanned<Scalar>>,
+    /// Loss in the good state (default 0%).
+    #[schemars(with = "Option<Scalar>")]
+    pub good_loss: Option<Spanned<Scalar>>,
+}
+
+/// Reordering: `5%` or `{percent: 5%, gap: 3}`.
+#[derive(Debug, Clone)]
+pub enum ReorderSpec {
+    Short(Scalar),
+    Long(ReorderLong),
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReorderLong {
+    #[schemars(with = "Scalar")]
+    pub percent: Spanned<Scalar>,
+    /// Every `gap`-th packet is eligible.
+    #[schemars(with = "Option<u32>")]
+    pub gap: Option<Spanned<u64>>,
+}
+
+/// One `generate:` entry: a mapping that should hold exactly one generator key. Every key
+/// is kept (known ones parsed, unknown ones as `None`) so that `check` can point at an
+/// unknown or extra key itself.
+#[derive(Debug)]
+pub struct GeneratorSpec {
+    pub entries: Vec<(Spanned<String>, Option<GeneratorKind>)>,
+}
+
+/// The generator keys `GeneratorSpec` understands.
+pub const GENERATORS: &[&str] = &["star", "linear", "tree", "ring", "fattree"];
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GeneratorKind {
+    /// Mininet SingleSwitchTopo: `s1` and hosts `h1..hN`.
+    Star(StarSpec),
+    /// Mininet LinearTopo: a chain of switches with hosts on each.
+    Linear(ChainSpec),
+    /// Mininet TreeTopo.
+    Tree(TreeSpec),
+    /// A linear topology closed into a ring (at least 3 switches).
+    Ring(ChainSpec),
+    /// A k-ary fat tree (k even).
+    Fattree(FatTreeSpec),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StarSpec {
+    #[schemars(with = "u32")]
+    pub hosts: Spanned<u64>,
+    /// Prepended to every generated name.
+    #[schemars(with = "Option<String>")]
+    pub prefix: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChainSpec {
+    #[schemars(with = "u32")]
+    pub switches: Spanned<u64>,
+    /// Default 1.
+    #[schemars(with = "Option<u32>")]
+    pub hosts_per_switch: Option<Spanned<u64>>,
+    #[schemars(with = "Option<String>")]
+    pub prefix: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TreeSpec {
+    #[schemars(with = "u32")]
+    pub depth: Spanned<u64>,
+    #[schemars(with = "u32")]
+    pub fanout: Spanned<u64>,
+    #[schemars(with = "Option<String>")]
+    pub prefix: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FatTreeSpec {
+    #[schemars(with = "u32")]
+    pub k: Spanned<u64>,
+    #[schemars(with = "Option<String>")]
+    pub prefix: Option<Spanned<String>>,
+}
+
+/// A scalar kept as text: a string, or a number or bool written without quotes (`0`,
+/// `1500`, `true`). Units and meaning are `check`'s business.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scalar(pub String);
+
+/// One string or a list of strings.
+#[derive(Debug, Clone)]
+pub enum StrList {
+    /// Its span is the enclosing `Spanned`'s.
+    One(String),
+    Many(Vec<Spanned<String>>),
+}
+
+/// A mapping read as `(key, value)` pairs in file order. A null value reads as empty.
+#[derive(Debug)]
+pub struct Entries<V>(pub Vec<(Spanned<String>, V)>);
+
+/// The [`Span`] of a location, or `Span::default()` when the parser did not know it.
+pub fn loc_span(loc: &Location) -> Span {
+    if *loc == Location::UNKNOWN {
+        return Span::default();
+    }
+    let s = loc.span();
+    Span {
+        offset: s.byte_offset().unwrap_or(0) as usize,
+        len: s.byte_len().unwrap_or(0) as usize,
+        line: loc.line() as u32,
+        column: loc.column() as u32,
+    }
+}
+
+/// Where a spanned value is used (its alias, if it came through one), else where defined.
+pub fn span<T>(s: &Spanned<T>) -> Span {
+    if s.referenced != Location::UNKNOWN {
+        loc_span(&s.referenced)
+    } else {
+        loc_span(&s.defined)
+    }
+}
+
+// ---- hand-written Deserialize impls for the either-or forms --------------------------------
+
+/// Implements `Deserialize` with a visitor: `$scalar` handles strings/numbers (given a
+/// [`Scalar`]), `$map` handles mappings (given a `MapAccessDeserializer`).
+macro_rules! either_form {
+    ($ty:ident, $expecting:literal, scalar: $scalar:expr, map: $map:expr) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    fn visit_str<E: de::Error>(self, v: &str) -> Result<$ty, E> {
+                        let scalar: fn(Scalar) -> Result<$ty, E> = $scalar;
+                        scalar(Scalar(v.to_owned()))
+                    }
+                    fn visit_u64<E: de::Error>(self, v: u64) -> Result<$ty, E> {
+                        self.visit_str(&v.to_string())
+                    }
+                    fn visit_i64<E: de::Error>(self, v: i64) -> Result<$ty, E> {
+                        self.visit_str(&v.to_string())
+                    }
+                    fn visit_f64<E: de::Error>(self, v: f64) -> Result<$ty, E> {
+                        self.visit_str(&v.to_string())
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<$ty, A::Error> {
+                        $map(MapAccessDeserializer::new(m))
+                    }
+                }
+                d.deserialize_any(V)
+            }
+        }
+    };
+}
+
+either_form!(PoolSpec, "a CIDR like 10.0.0.0/8, or {pool: 10.0.0.0/8, prefix: 24}",
+    scalar: |s| Ok(PoolSpec::Short(s.0)),
+    map: |m| PoolLong::deserialize(m).map(PoolSpec::Long));
+
+either_form!(LossSpec, "a percentage like 1%, or {percent: 1%, correlation: 25%}, \
+    or {gilbert_elliott: {p: 1%, r: 20%}}",
+    scalar: |s| Ok(LossSpec::Short(s)),
+    map: |m| LossLong::deserialize(m).map(|l| LossSpec::Long(Box::new(l))));
+
+either_form!(ReorderSpec, "a percentage like 5%, or {percent: 5%, gap: 3}",
+    scalar: |s| Ok(ReorderSpec::Short(s)),
+    map: |m| ReorderLong::deserialize(m).map(ReorderSpec::Long));
+
+impl<'de> Deserialize<'de> for LinkSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = LinkSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a link: [a, b] or {endpoints: [a, b], …}")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<LinkSpec, A::Error> {
+                let mut ends = Vec::new();
+                while let Some(end) = seq.next_element::<Spanned<String>>()? {
+                    ends.push(end);
+                }
+                Ok(LinkSpec::Short(ends))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<LinkSpec, A::Error> {
+                LinkLong::deserialize(MapAccessDeserializer::new(m))
+                    .map(|long| LinkSpec::Long(Box::new(long)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for GeneratorSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = GeneratorSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a generator like {star: {hosts: 4}}")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<GeneratorSpec, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(key) = m.next_key::<Spanned<String>>()? {
+                    let kind = match key.value.as_str() {
+                        "star" => Some(GeneratorKind::Star(m.next_value()?)),
+                        "linear" => Some(GeneratorKind::Linear(m.next_value()?)),
+                        "tree" => Some(GeneratorKind::Tree(m.next_value()?)),
+                        "ring" => Some(GeneratorKind::Ring(m.next_value()?)),
+                        "fattree" => Some(GeneratorKind::Fattree(m.next_value()?)),
+                        _ => {
+                            m.next_value::<de::IgnoredAny>()?;
+                            None
+                        }
+                    };
+                    entries.push((key, kind));
+                }
+                Ok(GeneratorSpec { entries })
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, number or boolean")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_owned()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Scalar, E> {
+                Ok(Scalar(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for StrList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StrList;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or a list of strings")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<StrList, E> {
+                Ok(StrList::One(v.to_owned()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StrList, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Spanned<String>>()? {
+                    items.push(item);
+                }
+                Ok(StrList::Many(items))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for Entries<V> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Vis<V>(PhantomData<V>);
+        impl<'de, V: Deserialize<'de>> Visitor<'de> for Vis<V> {
+            type Value = Entries<V>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping")
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Entries<V>, E> {
+                Ok(Entries(Vec::new()))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Entries<V>, E> {
+                Ok(Entries(Vec::new()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Entries<V>, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(key) = m.next_key::<Spanned<String>>()? {
+                    pairs.push((key, m.next_value::<V>()?));
+                }
+                Ok(Entries(pairs))
+            }
+        }
+        d.deserialize_any(Vis(PhantomData))
+    }
+}
+
+// ---- schemas of the hand-deserialized types ----------------------------------------------
+
+/// Gives `$ty` the schema of `$forms` (a type that only exists to describe the forms).
+macro_rules! schema_from {
+    ($ty:ident, $forms:ty) => {
+        impl JsonSchema for $ty {
+            fn schema_name() -> Cow<'static, str> {
+                stringify!($ty).into()
+            }
+            fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+                <$forms>::json_schema(generator)
+            }
+        }
+    };
+}
+
+mod forms {
+    //! Schema-only types: each spells out the alternatives one hand-written impl accepts.
+    #![allow(dead_code, clippy::large_enum_variant)]
+
+    use schemars::JsonSchema;
+
+    use super::{GeneratorKind, LinkLong, LossLong, PoolLong, ReorderLong, Scalar};
+
+    #[derive(JsonSchema)]
+    #[serde(untagged)]
+    pub enum Pool {
+        Short(String),
+        Long(PoolLong),
+    }
+
+    #[derive(JsonSchema)]
+    #[serde(untagged)]
+    pub enum Loss {
+        Short(Scalar),
+        Long(LossLong),
+    }
+
+    #[derive(JsonSchema)]
+    #[serde(untagged)]
+    pub enum Reorder {
+        Short(Scalar),
+        Long(ReorderLong),
+    }
+
+    #[derive(JsonSchema)]
+    #[serde(untagged)]
+    pub enum Link {
+        Short([String; 2]),
+        Long(LinkLong),
+    }
+
+    #[derive(JsonSchema)]
+    #[serde(untagged)]
+    pub enum StrList {
+        One(String),
+        Many(Vec<String>),
+    }
+
+    #[derive(JsonSchema)]
+    #[serde(transparent)]
+    pub struct Generator(GeneratorKind);
+}
+
+schema_from!(PoolSpec, forms::Pool);
+schema_from!(LossSpec, forms::Loss);
+schema_from!(ReorderSpec, forms::Reorder);
+schema_from!(LinkSpec, forms::Link);
+schema_from!(StrList, forms::StrList);
+schema_from!(GeneratorSpec, forms::Generator);
+
+impl JsonSchema for Scalar {
+    fn schema_name() -> Cow<'static, str> {
+        "Scalar".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": ["string", "number", "boolean"] })
+    }
+}
+
+#[cfg(test)]
+#[path = "spec_tests.rs"]
+mod tests;

@@ -1,0 +1,78 @@
+//! Every example in topologies/ loads, and the generated ones have the documented size.
+
+use std::path::Path;
+
+use topolab::topology::{NodeKind, Topology};
+
+fn load(name: &str) -> Topology {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("topologies")
+        .join(name);
+    Topology::load(&path).unwrap_or_else(|e| panic!("{}", e.one_line()))
+}
+
+fn count(t: &Topology, kind: NodeKind) -> usize {
+    t.nodes.iter().filter(|n| n.kind == kind).count()
+}
+
+#[test]
+fn every_example_loads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies");
+    let mut loaded = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            let t = Topology::load(&path).unwrap_or_else(|e| panic!("{}", e.one_line()));
+            assert!(!t.nodes.is_empty(), "{}", path.display());
+            loaded += 1;
+        }
+    }
+    assert!(loaded >= 8, "only {loaded} examples found");
+}
+
+#[test]
+fn example_sizes() {
+    let sizes = [
+        ("quickstart.yaml", 2, 2, 4, 7),
+        ("linear.yaml", 4, 0, 4, 7),
+        ("tree.yaml", 3, 0, 4, 6),
+        ("ring.yaml", 4, 0, 4, 8),
+        ("fattree.yaml", 20, 0, 16, 48),
+        ("star.yaml", 1, 0, 8, 8),
+        ("routers.yaml", 0, 3, 3, 6),
+        ("mixed.yaml", 3, 2, 6, 10),
+    ];
+    for (file, switches, routers, hosts, links) in sizes {
+        let t = load(file);
+        let got = (
+            count(&t, NodeKind::Switch),
+            count(&t, NodeKind::Router),
+            count(&t, NodeKind::Host),
+            t.links.len(),
+        );
+        assert_eq!(
+            got,
+            (switches, routers, hosts, links),
+            "{file}: (switches, routers, hosts, links)"
+        );
+    }
+}
+
+#[test]
+fn quickstart_is_the_embedded_file() {
+    let embedded = Topology::quickstart();
+    let file = load("quickstart.yaml");
+    assert_eq!(embedded.name, file.name);
+    let names = |t: &Topology| t.nodes.iter().map(|n| n.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(&embedded), names(&file));
+}
+
+#[test]
+fn routers_example_has_explicit_settings() {
+    let t = load("routers.yaml");
+    let link = &t.links[0];
+    assert_eq!(link.mtu, Some(9000));
+    assert_eq!(link.a.iface.as_deref(), Some("to-r2"));
+    assert_eq!(link.a.addrs.len(), 2);
+    assert_eq!(t.node("r1").unwrap().loopback.len(), 1);
+}
