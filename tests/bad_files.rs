@@ -64,7 +64,8 @@ fn every_bad_file_fails_where_its_header_says() {
             )),
             Err(e) => {
                 let got = (e.line, e.column);
-                if want.message.is_empty() || !e.message.contains(&want.message) || got != want.at {
+                if want.message.is_empty() || !e.message().contains(&want.message) || got != want.at
+                {
                     failures.push(format!(
                         "{name}: want `{}` at {}:{}, got {:?} at {}:{}\n    {}\n    help: {}",
                         want.message,
@@ -74,7 +75,7 @@ fn every_bad_file_fails_where_its_header_says() {
                         got.0,
                         got.1,
                         e.one_line(),
-                        e.help.as_deref().unwrap_or("-"),
+                        e.help_text().unwrap_or("-"),
                     ));
                 }
             }
@@ -94,7 +95,7 @@ fn every_error_has_a_hint() {
     for path in bad_files() {
         let e = Topology::load(&path).expect_err("bad file");
         assert!(
-            e.help.as_deref().is_some_and(|h| !h.is_empty()),
+            e.help_text().is_some_and(|h| !h.is_empty()),
             "{}: no hint",
             e.one_line()
         );

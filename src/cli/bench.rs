@@ -130,7 +130,7 @@ async fn up(b: UpBench) -> miette::Result<()> {
                     let up_s = t.elapsed().as_secs_f64();
                     let r = rss_mib();
                     let t = Instant::now();
-                    lab.down_blocking()?;
+                    lab.down_blocking().map_err(topolab::lab::LabError::from)?;
                     Ok::<_, miette::Report>((up_s, t.elapsed().as_secs_f64(), r))
                 })
                 .await

@@ -40,8 +40,8 @@ pub fn plan(file: Option<&Path>, name: Option<String>, json: bool) -> miette::Re
 pub fn graph(file: Option<&Path>, format: GraphFormat) -> miette::Result<()> {
     let t = load(file)?;
     let out = match format {
-        GraphFormat::Dot => topolab::compile::to_dot(&t),
-        GraphFormat::Mermaid => topolab::compile::to_mermaid(&t),
+        GraphFormat::Dot => topolab::compile::graph::to_dot(&t),
+        GraphFormat::Mermaid => topolab::compile::graph::to_mermaid(&t),
     };
     print!("{out}");
     Ok(())

@@ -190,8 +190,7 @@ fn detach(args: &UpArgs) -> miette::Result<()> {
     let (r, w) = std::io::pipe().into_diagnostic()?;
     cmd.stdin(Stdio::null())
         .stdout(w.try_clone().into_diagnostic()?)
-        .stderr(w)
-        .process_group(0);
+        .stderr(w);
     // SAFETY: setsid is async-signal-safe; the child leaves our session so that a Ctrl-C
     // in this terminal does not reach it.
     unsafe {

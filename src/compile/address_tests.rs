@@ -192,7 +192,7 @@ fn overlapping_explicit_subnets_of_two_domains_are_an_error_at_the_later_one() {
         (e.line, e.column),
         (t.links[1].b.span.line, t.links[1].b.span.column)
     );
-    assert!(e.help.as_deref().unwrap().contains("line"));
+    assert!(e.help_text().unwrap().contains("line"));
 }
 
 #[test]
@@ -243,11 +243,8 @@ fn exhausted_user_pool_points_at_the_pool_and_names_its_key() {
     assert_eq!(e.kind, ErrorKind::PoolExhausted);
     assert_eq!(e.line, t.addressing.lan4.span.line);
     assert!(e.line > 0);
-    assert!(
-        e.help.as_deref().unwrap().contains("addressing.lan4"),
-        "{e:?}"
-    );
-    assert!(e.message.contains("s3"), "{}", e.message);
+    assert!(e.help_text().unwrap().contains("addressing.lan4"), "{e:?}");
+    assert!(e.message().contains("s3"), "{}", e.message());
 }
 
 #[test]
@@ -262,7 +259,7 @@ fn exhausted_default_pool_points_at_what_needed_the_room() {
     let e = err(&t);
     assert_eq!(e.kind, ErrorKind::PoolExhausted);
     assert_eq!(e.line, t.links[1].span.line);
-    assert!(e.help.as_deref().unwrap().contains("addressing.p2p4"));
+    assert!(e.help_text().unwrap().contains("addressing.p2p4"));
 
     let mut t = TopoBuilder::new("x").router("r1").router("r2").build();
     t.addressing.loopback6.net = "fd00:0:ff::/127".parse().unwrap();

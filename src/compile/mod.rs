@@ -30,10 +30,6 @@
 //! Errors are [`TopologyError`]s pointing at the YAML that caused them (an overlapping
 //! explicit subnet, an exhausted pool, a clashing interface name).
 
-// `TopologyError` (the contract's error type) carries its source text and labels, ~176 bytes;
-// errors are cold here, and the public signature is fixed, so the size is accepted.
-#![allow(clippy::result_large_err)]
-
 mod address;
 pub mod graph;
 mod ifaces;

@@ -107,7 +107,7 @@ fn create_namespaces(
                         }
                     }
                     let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    if d % 16 == 0 || d == total {
+                    if d.is_multiple_of(16) || d == total {
                         progress(Progress {
                             stage: Stage::Namespaces,
                             done: d,
@@ -229,7 +229,7 @@ fn configure(plan: &Plan, ns: Vec<NsHandle>, progress: ProgressFn<'_>) -> Result
         if !ops.is_empty() {
             h.nl.run_all(&ops).map_err(|e| netlink_err(&node.name, e))?;
         }
-        if (i + 1) % 64 == 0 || i + 1 == total {
+        if (i + 1).is_multiple_of(64) || i + 1 == total {
             progress(Progress {
                 stage: Stage::Addresses,
                 done: i + 1,

@@ -22,7 +22,7 @@ fn assert_err(text: &str, kind: ErrorKind, at: (u32, u32), message: &str) -> Top
     let e = err(text);
     assert_eq!(e.kind, kind, "{}", e.one_line());
     assert_eq!((e.line, e.column), at, "{}", e.one_line());
-    assert!(e.message.contains(message), "{}", e.one_line());
+    assert!(e.message().contains(message), "{}", e.one_line());
     e
 }
 
@@ -169,7 +169,11 @@ fn lab_and_node_names() {
         (3, 3),
         "node name",
     );
-    assert!(e.help.unwrap().contains("separates node and interface"));
+    assert!(
+        e.help_text()
+            .unwrap()
+            .contains("separates node and interface")
+    );
 }
 
 #[test]
@@ -180,7 +184,7 @@ fn unknown_node_suggests() {
         (4, 6),
         "unknown node `h9`",
     );
-    assert_eq!(e.help.as_deref(), Some("did you mean `h1`?"));
+    assert_eq!(e.help_text(), Some("did you mean `h1`?"));
 }
 
 #[test]
@@ -189,7 +193,7 @@ fn iface_errors_point_inside_the_endpoint() {
     assert_err(text, ErrorKind::IfaceNameTooLong, (4, 14), "at most 15");
     let text = "name: x\nnodes: {h1: , h2: , s1: {kind: switch}}\nlinks:\n  - [h1, s1:p1]\n  - [h2, s1:p1]\n";
     let e = assert_err(text, ErrorKind::DuplicateIface, (5, 13), "used twice");
-    assert!(e.help.unwrap().contains("line 4"));
+    assert!(e.help_text().unwrap().contains("line 4"));
     assert_err(
         "name: x\nnodes: {h1: , h2: }\nlinks:\n  - [h1, 'h2:lo']\n",
         ErrorKind::BadName,
@@ -278,7 +282,7 @@ fn pool_errors() {
         "host bits",
     );
     let e = err("name: x\naddressing: {lan4: 10.0.0.1/8}\n");
-    assert_eq!(e.help.as_deref(), Some("did you mean `10.0.0.0/8`?"));
+    assert_eq!(e.help_text(), Some("did you mean `10.0.0.0/8`?"));
     assert_err(
         "name: x\naddressing: {lan4: \"fd00::/48\"}\n",
         ErrorKind::BadAddress,
@@ -390,7 +394,7 @@ fn generator_errors() {
         "unknown generator",
     );
     let e = err("name: x\ngenerate:\n  - stra: {hosts: 2}\n");
-    assert_eq!(e.help.as_deref(), Some("did you mean `star`?"));
+    assert_eq!(e.help_text(), Some("did you mean `star`?"));
     assert_err(
         "name: x\ngenerate:\n  - star: {hosts: 2}\n    ring: {switches: 3}\n",
         ErrorKind::BadValue,
@@ -437,7 +441,11 @@ fn generated_duplicates() {
         (4, 5),
         "`h1`",
     );
-    assert!(e.help.unwrap().contains("give the generator a prefix:"));
+    assert!(
+        e.help_text()
+            .unwrap()
+            .contains("give the generator a prefix:")
+    );
     assert_err(
         "name: x\ngenerate:\n  - star: {hosts: 2}\n  - linear: {switches: 2}\n",
         ErrorKind::DuplicateName,

@@ -34,21 +34,47 @@ pub enum ErrorKind {
     Io,
 }
 
-#[derive(Debug, thiserror::Error, Diagnostic)]
-#[error("{message}")]
+/// A user's mistake in a topology file, with where it is and how to fix it.
+///
+/// Small on purpose (the snippet source and texts live behind one `Box`) so that every
+/// `Result` carrying it stays cheap to move.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", self.detail.message)]
 pub struct TopologyError {
     pub kind: ErrorKind,
-    pub message: String,
-    #[source_code]
-    src: NamedSource<Arc<str>>,
-    #[label("{label}")]
-    at: Option<SourceSpan>,
-    label: String,
-    #[help]
-    pub help: Option<String>,
     /// 1-based; 0 when the error has no location.
     pub line: u32,
     pub column: u32,
+    detail: Box<Detail>,
+}
+
+#[derive(Debug)]
+struct Detail {
+    message: String,
+    src: NamedSource<Arc<str>>,
+    at: Option<SourceSpan>,
+    label: String,
+    help: Option<String>,
+}
+
+impl Diagnostic for TopologyError {
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.detail
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn std::fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.detail.src)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
+        let at = self.detail.at?;
+        Some(Box::new(std::iter::once(
+            miette::LabeledSpan::new_with_span(Some(self.detail.label.clone()), at),
+        )))
+    }
 }
 
 impl TopologyError {
@@ -56,34 +82,44 @@ impl TopologyError {
         let at = (span.line > 0).then(|| SourceSpan::new(span.offset.into(), span.len));
         TopologyError {
             kind,
-            message: message.into(),
-            src: NamedSource::new(source.name.clone(), source.text.clone()),
-            at,
-            label: "here".into(),
-            help: None,
             line: span.line,
             column: span.column,
+            detail: Box::new(Detail {
+                message: message.into(),
+                src: NamedSource::new(source.name.clone(), source.text.clone()),
+                at,
+                label: "here".into(),
+                help: None,
+            }),
         }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
+        self.detail.help = Some(help.into());
         self
     }
 
     pub fn with_label(mut self, label: impl Into<String>) -> Self {
-        self.label = label.into();
+        self.detail.label = label.into();
         self
+    }
+
+    pub fn message(&self) -> &str {
+        &self.detail.message
+    }
+
+    pub fn help_text(&self) -> Option<&str> {
+        self.detail.help.as_deref()
     }
 
     /// `file:line:col: message` — the one-line form for logs and tests.
     pub fn one_line(&self) -> String {
         format!(
             "{}:{}:{}: {}",
-            self.src.name(),
+            self.detail.src.name(),
             self.line,
             self.column,
-            self.message
+            self.detail.message
         )
     }
 }

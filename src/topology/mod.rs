@@ -16,11 +16,6 @@
 //! directory), [`Topology::quickstart`] (the embedded default lab), and [`json_schema`]
 //! for editors.
 
-// `TopologyError` is ~176 bytes (it carries the file for miette's snippet). Errors are cold
-// (the first one ends the check), so returning it unboxed costs nothing that matters, and
-// boxing would change the public error type that `compile` shares.
-#![allow(clippy::result_large_err)]
-
 mod addressing;
 mod check;
 mod emulation;

@@ -186,8 +186,8 @@ mod tests {
         let e = err("name: x\nnodez: {}\n");
         assert_eq!(e.kind, ErrorKind::UnknownKey);
         assert_eq!((e.line, e.column), (2, 1));
-        assert_eq!(e.message, "unknown key `nodez`");
-        assert_eq!(e.help.as_deref(), Some("did you mean `nodes`?"));
+        assert_eq!(e.message(), "unknown key `nodez`");
+        assert_eq!(e.help_text(), Some("did you mean `nodes`?"));
     }
 
     #[test]
@@ -201,23 +201,23 @@ mod tests {
     fn missing_name() {
         let e = err("nodes: {h1: }\n");
         assert_eq!(e.kind, ErrorKind::MissingField);
-        assert!(e.message.contains("`name`"));
+        assert!(e.message().contains("`name`"));
     }
 
     #[test]
     fn unknown_kind_value() {
         let e = err("name: x\nnodes:\n  r1: {kind: roter}\n");
         assert_eq!(e.kind, ErrorKind::BadValue);
-        assert_eq!(e.help.as_deref(), Some("did you mean `router`?"));
+        assert_eq!(e.help_text(), Some("did you mean `router`?"));
     }
 
     #[test]
     fn tabs_are_syntax_errors_with_offsets() {
         let e = err("name: x\nnodes:\n\th1:\n");
         assert_eq!(e.kind, ErrorKind::Syntax);
-        assert!(e.help.unwrap().contains("tabs"));
+        assert!(e.help_text().unwrap().contains("tabs"));
         assert_eq!(e.line, 3);
-        assert!(!e.message.contains(" at line "));
+        assert!(!e.message().contains(" at line "));
     }
 
     #[test]
@@ -241,12 +241,12 @@ mod tests {
     #[test]
     fn empty_and_multi_document_files() {
         let e = err("# only a comment\n");
-        assert_eq!(e.message, "the file is empty");
+        assert_eq!(e.message(), "the file is empty");
         let e = err("name: x\n---\nname: y\n");
         assert!(
-            e.message.contains("more than one YAML document"),
+            e.message().contains("more than one YAML document"),
             "{}",
-            e.message
+            e.message()
         );
         assert_eq!(e.line, 3);
     }

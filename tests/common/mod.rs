@@ -8,7 +8,6 @@ pub mod builder;
 pub mod sim;
 pub mod topologies;
 
-
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
