@@ -227,7 +227,12 @@ fn print_status(s: &LabStatus) {
         s.name, s.supervisor_pid, s.topology
     );
     for n in &s.nodes {
-        println!("\n{} [{:?}] netns {}", n.name, n.kind, n.netns);
+        println!(
+            "\n{} [{}] netns {}",
+            n.name,
+            format!("{:?}", n.kind).to_lowercase(),
+            n.netns
+        );
         for l in n.links.iter().filter(|l| {
             l.name != "lo"
                 || n.addrs

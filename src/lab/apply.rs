@@ -74,9 +74,16 @@ pub fn apply(
         })
         .map_err(LabError::Journal)?;
 
+    let t = std::time::Instant::now();
     let handles = create_namespaces(plan, workers, progress)?;
+    tracing::debug!(elapsed = ?t.elapsed(), "namespaces");
+    let t = std::time::Instant::now();
     create_links(plan, &handles, progress)?;
-    configure(plan, handles, progress)
+    tracing::debug!(elapsed = ?t.elapsed(), "links");
+    let t = std::time::Instant::now();
+    let r = configure(plan, handles, progress);
+    tracing::debug!(elapsed = ?t.elapsed(), "addresses and routes");
+    r
 }
 
 fn create_namespaces(
@@ -163,9 +170,14 @@ fn create_links(plan: &Plan, ns: &[NsHandle], progress: ProgressFn<'_>) -> Resul
     let ops: Vec<Op> = plan
         .veths
         .iter()
-        .map(|v| Op::AddVeth {
-            a: veth_end(plan, ns, v.a),
-            b: veth_end(plan, ns, v.b),
+        .map(|v| {
+            let (a, b) = main_end_first(plan, v.a, v.b);
+            let mut main = veth_end(plan, ns, a);
+            main.master = bridge_of(plan, a);
+            Op::AddVeth {
+                a: main,
+                b: veth_end(plan, ns, b),
+            }
         })
         .collect();
     let total = ops.len();
@@ -180,6 +192,25 @@ fn create_links(plan: &Plan, ns: &[NsHandle], progress: ProgressFn<'_>) -> Resul
     Ok(())
 }
 
+/// The end created as the veth's main device: a bridge port if there is one, so that it
+/// joins its bridge in the create request.
+fn main_end_first(plan: &Plan, a: IfaceRef, b: IfaceRef) -> (IfaceRef, IfaceRef) {
+    if bridge_of(plan, a).is_none() && bridge_of(plan, b).is_some() {
+        (b, a)
+    } else {
+        (a, b)
+    }
+}
+
+/// The bridge ifindex an interface must join, if it is a forwarding switch port.
+fn bridge_of(plan: &Plan, r: IfaceRef) -> Option<u32> {
+    let node = &plan.nodes[r.node];
+    match (node.ifaces[r.iface].port, &node.bridge) {
+        (Some(PortRole::Forwarding), Some(b)) => Some(b.ifindex),
+        _ => None,
+    }
+}
+
 fn veth_end(plan: &Plan, ns: &[NsHandle], r: IfaceRef) -> VethEnd {
     let node = &plan.nodes[r.node];
     let i = &node.ifaces[r.iface];
@@ -189,6 +220,7 @@ fn veth_end(plan: &Plan, ns: &[NsHandle], r: IfaceRef) -> VethEnd {
         mac: i.mac,
         mtu: i.mtu,
         netns: ns[r.node].fd.as_raw_fd(),
+        master: None,
         label: format!("{}:{}", node.name, i.name),
     }
 }
@@ -196,24 +228,26 @@ fn veth_end(plan: &Plan, ns: &[NsHandle], r: IfaceRef) -> VethEnd {
 fn configure(plan: &Plan, ns: Vec<NsHandle>, progress: ProgressFn<'_>) -> Result<(), LabError> {
     let total = plan.nodes.len();
     // Peer ends cannot come up inside the create request (the veth driver refuses to
-    // open a peer before the pair is linked: ENOTCONN), so they come up here.
-    let peers: HashSet<IfaceRef> = plan.veths.iter().map(|v| v.b).collect();
+    // open a peer before the pair is linked: ENOTCONN), so they come up here, and a
+    // bridge port that was a peer joins its bridge here.
+    let peers: HashSet<IfaceRef> = plan
+        .veths
+        .iter()
+        .map(|v| main_end_first(plan, v.a, v.b).1)
+        .collect();
     for (i, (node, mut h)) in plan.nodes.iter().zip(ns).enumerate() {
         let mut ops = Vec::new();
         for (k, iface) in node.ifaces.iter().enumerate() {
-            if peers.contains(&IfaceRef { node: i, iface: k }) {
+            let me = IfaceRef { node: i, iface: k };
+            if peers.contains(&me) {
+                if let Some(master) = bridge_of(plan, me) {
+                    ops.push(Op::SetMaster {
+                        ifindex: iface.ifindex,
+                        master,
+                    });
+                }
                 ops.push(Op::SetUp {
                     ifindex: iface.ifindex,
-                });
-            }
-            // Bridge ports join here, from inside the switch's namespace (a master
-            // index in the create request fails with ENOTCONN on 6.18).
-            if let Some(b) = &node.bridge
-                && iface.port == Some(PortRole::Forwarding)
-            {
-                ops.push(Op::SetMaster {
-                    ifindex: iface.ifindex,
-                    master: b.ifindex,
                 });
             }
             ops.extend(iface.addrs.iter().map(|net| Op::AddAddr {

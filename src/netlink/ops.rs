@@ -7,8 +7,8 @@
 //!   returns ENOTCONN while the pair is not yet linked), so callers raise it afterwards.
 //! - `IFLA_NET_NS_FD` on the main message and inside `VETH_INFO_PEER` place each end
 //!   directly in its namespace; the link never exists in the caller's namespace.
-//! - `IFLA_MASTER` in a create request that places the device in another namespace fails
-//!   (ENOTCONN on 6.18), so ports join their bridge afterwards, from the bridge's namespace.
+//! - `IFLA_MASTER` in a create request is resolved in the new device's namespace, so the
+//!   main end of a veth can join its bridge in the same request (the peer cannot).
 
 use std::net::IpAddr;
 use std::os::fd::RawFd;
@@ -37,6 +37,8 @@ pub struct VethEnd {
     pub mtu: u32,
     /// Namespace to place this end in (an open `/run/netns/…` or `/proc/…/ns/net` fd).
     pub netns: RawFd,
+    /// Bridge to join at creation (honoured on the main end `a` only).
+    pub master: Option<u32>,
     /// Display name for errors ("h1:eth0").
     pub label: String,
 }
@@ -113,13 +115,16 @@ impl Op {
                     .build();
                 // The builder's `index` only fills the header; keep it explicit.
                 peer.header.index = b.ifindex;
-                let mut msg = LinkVeth::new(&a.name, &b.name)
+                let mut builder = LinkVeth::new(&a.name, &b.name)
                     .index(a.ifindex)
                     .address(a.mac.0.to_vec())
                     .mtu(a.mtu)
                     .setns_by_fd(a.netns)
-                    .up()
-                    .build();
+                    .up();
+                if let Some(m) = a.master {
+                    builder = builder.controller(m);
+                }
+                let mut msg = builder.build();
                 replace_veth_peer(&mut msg, peer);
                 (RouteNetlinkMessage::NewLink(msg), create)
             }
