@@ -53,6 +53,25 @@ enum Command {
         #[arg(last = true, required = true)]
         cmd: Vec<String>,
     },
+    /// Change a link of a running lab: `down`, `up`, `set KEY=VALUE…`, or `show`.
+    ///
+    /// Ends are `node` or `node:iface`, in either order. `set` keeps every parameter it does
+    /// not name; prefix a key with `a_to_b.` or `b_to_a.` for one direction. Keys: rate,
+    /// burst, queue, delay, jitter, distribution, loss, loss_correlation, duplicate,
+    /// corrupt, reorder, reorder_gap.
+    ///
+    /// Example: topolab link demo h1 r1 set delay=20ms loss=1%
+    Link {
+        lab: String,
+        a: String,
+        b: String,
+        /// down | up | show | set KEY=VALUE…
+        #[arg(required = true, num_args = 1..)]
+        action: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Open an interactive shell inside a node.
     Shell { lab: String, node: String },
     /// Check a topology file and report every problem with its line and column.
@@ -109,6 +128,13 @@ fn main() -> miette::Result<()> {
                 Command::Down { lab } => cli::labs::down(lab).await,
                 Command::Ls { json } => cli::labs::ls(json).await,
                 Command::Inspect { lab, json } => cli::labs::inspect(&lab, json).await,
+                Command::Link {
+                    lab,
+                    a,
+                    b,
+                    action,
+                    json,
+                } => cli::labs::link(&lab, &a, &b, &action, json).await,
                 Command::Clean => cli::labs::clean().await,
                 Command::Bench(b) => cli::bench::run(b).await,
                 _ => unreachable!("handled above"),

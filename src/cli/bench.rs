@@ -43,9 +43,14 @@ pub struct UpBench {
     /// $TOPOLAB_KERNEL_FLOOR). Skipped with a note if it cannot be found.
     #[arg(long)]
     pub floor: Option<PathBuf>,
-    /// Namespace-creating threads (default: cores, at most 4).
+    /// Threads creating namespaces (default 1).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Seconds to wait before each timed run (then until the CPUs are idle), so that the
+    /// kernel's background cleanup of the previous run's namespaces does not slow the next
+    /// one down.
+    #[arg(long, default_value_t = 3.0)]
+    pub settle: f64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
@@ -105,7 +110,7 @@ async fn up(b: UpBench) -> miette::Result<()> {
     let mut rows = Vec::new();
     for &n in &b.nodes {
         let floor_times = match (&floor, b.shape.contains(&Shape::Star)) {
-            (Some(script), true) => Some(median_floor(script, n, b.repeat)?),
+            (Some(script), true) => Some(median_floor(script, n, b.repeat, b.settle)?),
             _ => None,
         };
         for &shape in &b.shape {
@@ -117,6 +122,7 @@ async fn up(b: UpBench) -> miette::Result<()> {
             let mut rss = 0.0f64;
             let (mut nodes, mut links) = (0, 0);
             for _ in 0..b.repeat.max(1) {
+                settle(b.settle);
                 let plan = topolab::compile::compile(&topo, &name)?;
                 nodes = plan.nodes.len();
                 links = plan.veths.len();
@@ -225,9 +231,15 @@ fn floor_script(arg: Option<PathBuf>) -> Option<PathBuf> {
 }
 
 /// Median (up, down) seconds of the floor script over `repeat` runs.
-fn median_floor(script: &PathBuf, n: usize, repeat: usize) -> miette::Result<(f64, f64)> {
+fn median_floor(
+    script: &PathBuf,
+    n: usize,
+    repeat: usize,
+    settle_s: f64,
+) -> miette::Result<(f64, f64)> {
     let (mut ups, mut downs) = (Vec::new(), Vec::new());
     for _ in 0..repeat.max(1) {
+        settle(settle_s);
         let out = std::process::Command::new("bash")
             .arg(script)
             .arg(n.to_string())
@@ -245,6 +257,45 @@ fn median_floor(script: &PathBuf, n: usize, repeat: usize) -> miette::Result<(f6
         downs.push(v["down_s"].as_f64().unwrap_or(f64::NAN));
     }
     Ok((median(&mut ups), median(&mut downs)))
+}
+
+/// Waits `s` seconds, then until the machine is idle (under 5% CPU busy over 250 ms; at
+/// most 30 s more): the kernel frees deleted namespaces in the background, and a timed
+/// run that overlaps that work measures the previous run, not itself.
+fn settle(s: f64) {
+    if s <= 0.0 {
+        return;
+    }
+    std::thread::sleep(std::time::Duration::from_secs_f64(s));
+    let deadline = Instant::now() + std::time::Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let a = cpu_jiffies();
+        std::thread::sleep(std::time::Duration::from_millis(250));
+        let b = cpu_jiffies();
+        if let (Some((busy_a, all_a)), Some((busy_b, all_b))) = (a, b) {
+            let all = all_b.saturating_sub(all_a).max(1);
+            if (busy_b.saturating_sub(busy_a)) * 100 < all * 5 {
+                return;
+            }
+        } else {
+            return;
+        }
+    }
+}
+
+/// (busy, total) jiffies of all CPUs from /proc/stat.
+fn cpu_jiffies() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let v: Vec<u64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().sum();
+    let idle = v.get(3)? + v.get(4).unwrap_or(&0);
+    Some((total - idle, total))
 }
 
 fn median(v: &mut [f64]) -> f64 {

@@ -309,3 +309,95 @@ pub async fn clean() -> miette::Result<()> {
     }
     Ok(())
 }
+
+pub async fn link(lab: &str, a: &str, b: &str, words: &[String], json: bool) -> miette::Result<()> {
+    use topolab::lab::links::LinkAction;
+    read_plan(lab)?;
+    let action = match words[0].as_str() {
+        "down" => Some(LinkAction::Down),
+        "up" => Some(LinkAction::Up),
+        "show" => None,
+        "set" => {
+            if words.len() < 2 {
+                return Err(miette!(
+                    help = "example: topolab link LAB A B set delay=20ms loss=1%",
+                    "`set` needs at least one KEY=VALUE"
+                ));
+            }
+            let (a_to_b, b_to_a) = topolab::topology::changes::parse_changes(&words[1..])
+                .map_err(|e| miette!("{e}"))?;
+            Some(LinkAction::Set { a_to_b, b_to_a })
+        }
+        other => {
+            return Err(miette!(
+                help = "topolab link LAB A B down|up|show|set KEY=VALUE…",
+                "unknown link action `{other}`"
+            ));
+        }
+    };
+    let dir = run_dir(lab);
+    let request = match action {
+        Some(action) => Request::Link {
+            a: a.into(),
+            b: b.into(),
+            action,
+        },
+        None => Request::Inspect,
+    };
+    let resp = tokio::task::spawn_blocking(move || {
+        control::call(&dir, &request, Duration::from_secs(30))
+    })
+    .await
+    .into_diagnostic()?
+    .map_err(|e| miette!("cannot reach the supervisor of `{lab}`: {e}"))?;
+    let status = match resp {
+        Response::Link { status } => *status,
+        Response::Status { status } => {
+            let plan = read_plan(lab)?;
+            let idx = topolab::lab::links::Links::find(&plan, a, b)?;
+            status
+                .links
+                .into_iter()
+                .find(|l| l.link == idx)
+                .ok_or_else(|| miette!("link not reported"))?
+        }
+        Response::Error { message } => return Err(miette!("{message}")),
+        other => return Err(miette!("unexpected answer: {other:?}")),
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status).into_diagnostic()?);
+    } else {
+        print_link(&status);
+    }
+    Ok(())
+}
+
+fn print_link(l: &topolab::lab::links::LinkStatus) {
+    println!(
+        "link {}: {} — {}  [{}] {}",
+        l.link,
+        l.a,
+        l.b,
+        if l.up { "up" } else { "down" },
+        format!("{:?}", l.engine).to_lowercase()
+    );
+    println!("  {}", l.reason);
+    for (dir, imp, c) in [
+        ("a→b", &l.a_to_b, &l.counters_a_to_b),
+        ("b→a", &l.b_to_a, &l.counters_b_to_a),
+    ] {
+        println!("  {dir} {}", topolab::topology::describe_impairment(imp));
+        if let Some(c) = c {
+            println!(
+                "      passed {} pkts {} B, lost {}, queue drops {}, duplicated {}, reordered {}, corrupted {}",
+                c.passed_packets,
+                c.passed_bytes,
+                c.dropped_loss,
+                c.dropped_queue,
+                c.duplicated,
+                c.reordered,
+                c.corrupted
+            );
+        }
+    }
+}

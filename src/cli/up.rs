@@ -30,7 +30,7 @@ pub struct UpArgs {
     /// Detach: leave the lab running in the background; stop it with `topolab down LAB`.
     #[arg(short, long)]
     pub detach: bool,
-    /// Threads creating namespaces in parallel (default: number of cores, at most 4).
+    /// Threads creating namespaces (default 1; more rarely helps: the kernel serializes it).
     #[arg(long)]
     pub workers: Option<usize>,
 }

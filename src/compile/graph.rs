@@ -24,6 +24,7 @@ pub fn to_dot(t: &Topology) -> String {
             NodeKind::Host => "box",
             NodeKind::Router => "ellipse",
             NodeKind::Switch => "box3d",
+            NodeKind::Fabric => "point",
         };
         let _ = writeln!(s, "  {} [shape={shape}];", dot_id(&n.name));
     }
@@ -72,6 +73,7 @@ pub fn to_mermaid(t: &Topology) -> String {
             NodeKind::Host => format!("[\"{label}\"]"),
             NodeKind::Router => format!("((\"{label}\"))"),
             NodeKind::Switch => format!("{{{{\"{label}\"}}}}"),
+            NodeKind::Fabric => format!("(\"{label}\")"),
         };
         let _ = writeln!(s, "  n{i}{shape}");
     }

@@ -10,7 +10,8 @@
 //!            ─▶ ifaces.rs  names (ethN), ifindexes (lo 1, br0 100, ports 101…), MACs
 //!            ─▶ address.rs subnets per domain, interface addresses, router loopbacks
 //!            ─▶ routes.rs  static routes (routers: all prefixes; hosts: default + exceptions)
-//!            ─▶ mod.rs     sysctls, bridges, ports, veths ─▶ Plan
+//!            ─▶ mod.rs     sysctls, bridges, ports, veths
+//!            ─▶ emulation.rs engines per link, IFB shapers, the relay fabric ─▶ Plan
 //!   Plan     ─▶ render.rs  the equivalent iproute2 script
 //!   Topology ─▶ graph.rs   Graphviz / Mermaid drawings
 //! ```
@@ -31,6 +32,7 @@
 //! explicit subnet, an exhausted pool, a clashing interface name).
 
 mod address;
+pub mod emulation;
 pub mod graph;
 mod ifaces;
 mod model;
@@ -98,6 +100,7 @@ pub fn compile(topology: &Topology, lab: &str) -> Result<Plan, TopologyError> {
                         iface: ifaces.slot[&peer_end],
                     },
                     link: f.end.link,
+                    offloads: true,
                 }
             })
             .collect();
@@ -110,6 +113,7 @@ pub fn compile(topology: &Topology, lab: &str) -> Result<Plan, TopologyError> {
             bridge,
             ifaces: ports,
             routes: std::mem::take(&mut routes[ni]),
+            shapers: vec![],
             run: node.run.clone(),
         });
     }
@@ -129,11 +133,14 @@ pub fn compile(topology: &Topology, lab: &str) -> Result<Plan, TopologyError> {
             }
         })
         .collect();
-    Ok(Plan {
+    let mut plan = Plan {
         lab: lab.into(),
         nodes,
         veths,
-    })
+        links: vec![],
+    };
+    emulation::plan_links(topology, lab, &mut plan)?;
+    Ok(plan)
 }
 
 fn sysctls(node: &Node) -> Vec<(String, String)> {
@@ -148,7 +155,7 @@ fn sysctls(node: &Node) -> Vec<(String, String)> {
             ("net.ipv4.ip_forward", "1"),
             ("net.ipv6.conf.all.forwarding", "1"),
         ],
-        NodeKind::Switch => &[
+        NodeKind::Switch | NodeKind::Fabric => &[
             ("net.ipv6.conf.all.disable_ipv6", "1"),
             ("net.ipv6.conf.default.disable_ipv6", "1"),
         ],

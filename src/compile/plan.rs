@@ -17,17 +17,19 @@ use std::net::IpAddr;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use crate::topology::NodeKind;
+use crate::topology::{Impairment, NodeKind};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// Lab name: the prefix of every namespace name.
     pub lab: String,
     pub nodes: Vec<NodePlan>,
     pub veths: Vec<VethPlan>,
+    /// Every topology link, in topology order, with the engine that carries it.
+    pub links: Vec<LinkPlan>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodePlan {
     pub name: String,
     pub kind: NodeKind,
@@ -42,11 +44,13 @@ pub struct NodePlan {
     pub bridge: Option<BridgePlan>,
     pub ifaces: Vec<IfacePlan>,
     pub routes: Vec<RoutePlan>,
+    /// Kernel-engine shapers on traffic arriving at this node.
+    pub shapers: Vec<ShaperPlan>,
     /// Commands to start inside the namespace, `sh -c`, once everything is up.
     pub run: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BridgePlan {
     pub name: String,
     pub ifindex: u32,
@@ -55,7 +59,7 @@ pub struct BridgePlan {
     pub stp: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IfacePlan {
     pub name: String,
     pub ifindex: u32,
@@ -68,6 +72,9 @@ pub struct IfacePlan {
     pub peer: IfaceRef,
     /// Index of the topology link this interface belongs to.
     pub link: usize,
+    /// TX checksum offload, TSO and GSO stay on (false: turned off so that every frame
+    /// the node sends is one wire packet — links with per-packet impairments).
+    pub offloads: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,7 +92,7 @@ pub struct IfaceRef {
     pub iface: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RoutePlan {
     /// Destination; `0.0.0.0/0` or `::/0` for a default route.
     pub dst: IpNet,
@@ -94,10 +101,61 @@ pub struct RoutePlan {
     pub dev: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VethPlan {
     pub a: IfaceRef,
     pub b: IfaceRef,
+    pub link: usize,
+}
+
+/// One topology link as the lab carries it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkPlan {
+    pub link: usize,
+    /// The nodes' own ends (`a` and `b` as written in the topology).
+    pub a: IfaceRef,
+    pub b: IfaceRef,
+    pub engine: EngineChoice,
+    /// Why this engine, in words (`inspect` shows it).
+    pub reason: String,
+    pub a_to_b: Impairment,
+    pub b_to_a: Impairment,
+    /// Seeds of the two directions' random streams.
+    pub seed_a_to_b: u64,
+    pub seed_b_to_a: u64,
+    /// Userspace engine: the fabric-namespace ends facing `a` and `b`.
+    pub relay: Option<RelayPlan>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineChoice {
+    /// A plain veth: nothing to emulate.
+    Plain,
+    /// tbf on an IFB at the receiving end.
+    Kernel,
+    /// Relayed through the supervisor's impairment pipeline.
+    Userspace,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RelayPlan {
+    pub a: IfaceRef,
+    pub b: IfaceRef,
+    /// Offloads are off on the nodes' ends: every frame is one packet.
+    pub per_packet: bool,
+}
+
+/// A kernel-engine shaper: traffic arriving on `ifindex` is redirected to an IFB device
+/// whose root qdisc is a token bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShaperPlan {
+    pub ifindex: u32,
+    pub ifb: String,
+    pub ifb_ifindex: u32,
+    pub rate_bps: u64,
+    pub burst: u32,
+    pub limit: u32,
     pub link: usize,
 }
 

@@ -159,6 +159,52 @@ impl Plan {
                 );
             }
         }
+        if self.nodes.iter().any(|n| !n.shapers.is_empty()) {
+            line(w, "# kernel link engine: tbf on an IFB at the receiving end");
+        }
+        for n in &self.nodes {
+            let ns = q(&n.netns);
+            for sh in &n.shapers {
+                let dev = q(dev_name(n, sh.ifindex));
+                let ifb = q(&sh.ifb);
+                line(w, &format!("ip -n {ns} link add name {ifb} index {} type ifb", sh.ifb_ifindex));
+                line(w, &format!("ip -n {ns} link set dev {ifb} up"));
+                line(w, &format!("ip netns exec {ns} tc qdisc add dev {dev} ingress"));
+                line(
+                    w,
+                    &format!(
+                        "ip netns exec {ns} tc filter add dev {dev} parent ffff: protocol all \
+                         u32 match u32 0 0 action mirred egress redirect dev {ifb}"
+                    ),
+                );
+                line(
+                    w,
+                    &format!(
+                        "ip netns exec {ns} tc qdisc add dev {ifb} root tbf rate {}bit \
+                         burst {} limit {}",
+                        sh.rate_bps, sh.burst, sh.limit
+                    ),
+                );
+            }
+        }
+        for l in self.links.iter().filter(|l| l.relay.is_some()) {
+            let r = l.relay.expect("filtered");
+            line(
+                w,
+                &format!(
+                    "# link {}: userspace engine — the topolab supervisor relays {} ⇄ {} in {}{}",
+                    l.link,
+                    self.iface(r.a).name,
+                    self.iface(r.b).name,
+                    self.nodes[r.a.node].netns,
+                    if r.per_packet {
+                        " (offloads off on the nodes' ends: ethtool -K DEV tx off tso off gso off)"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+        }
         s
     }
 

@@ -14,13 +14,13 @@
 //! before sending the next request. The journal names every namespace before it exists.
 
 use std::collections::HashSet;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::compile::{IfaceRef, Plan, PortRole};
 use crate::netlink::{BridgeOpts, Netlink, NetlinkError, Op, VethEnd};
-use crate::netns;
+use crate::{link, netns};
 
 use super::LabError;
 use super::journal::{Entry, Journal};
@@ -52,10 +52,12 @@ impl Stage {
 
 pub type ProgressFn<'a> = &'a (dyn Fn(Progress) + Sync);
 
-/// A namespace made by phase 1: its fd and a netlink socket opened inside it.
+/// A namespace made by phase 1: its fd and sockets opened inside it.
 struct NsHandle {
     fd: OwnedFd,
     nl: Netlink,
+    /// For ethtool ioctls, when some interface of the node needs its offloads changed.
+    ioctl: Option<OwnedFd>,
 }
 
 pub fn apply(
@@ -158,7 +160,12 @@ fn setup_namespace(plan: &Plan, i: usize) -> Result<NsHandle, LabError> {
         }));
     }
     nl.run_all(&ops).map_err(|e| netlink_err(&node.name, e))?;
-    Ok(NsHandle { fd, nl })
+    let ioctl = if node.ifaces.iter().any(|i| !i.offloads) {
+        Some(netns::ethtool::ioctl_socket().map_err(kernel(format!("{}: socket", node.name)))?)
+    } else {
+        None
+    };
+    Ok(NsHandle { fd, nl, ioctl })
 }
 
 /// Creates every veth, both ends up and in their namespaces.
@@ -260,6 +267,19 @@ fn configure(plan: &Plan, ns: Vec<NsHandle>, progress: ProgressFn<'_>) -> Result
             via: r.via,
             dev: r.dev,
         }));
+        for shaper in &node.shapers {
+            ops.extend(link::kernel::shaper_ops(shaper));
+        }
+        if let Some(sock) = &h.ioctl {
+            for iface in node.ifaces.iter().filter(|i| !i.offloads) {
+                netns::ethtool::set_tx_offloads(sock.as_fd(), &iface.name, false).map_err(
+                    |e| LabError::Kernel {
+                        what: format!("{}: offloads off on {}", node.name, iface.name),
+                        source: e,
+                    },
+                )?;
+            }
+        }
         if !ops.is_empty() {
             h.nl.run_all(&ops).map_err(|e| netlink_err(&node.name, e))?;
         }

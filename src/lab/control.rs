@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::inspect::LabStatus;
+use super::links::{LinkAction, LinkStatus};
 
 pub const SOCKET: &str = "control.sock";
 
@@ -18,6 +19,12 @@ pub enum Request {
     Ping,
     Inspect,
     Down,
+    /// Link `a`–`b` (`node` or `node:iface`): down, up, or new parameters.
+    Link {
+        a: String,
+        b: String,
+        action: LinkAction,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -25,6 +32,7 @@ pub enum Request {
 pub enum Response {
     Pong { name: String, pid: u32 },
     Status { status: Box<LabStatus> },
+    Link { status: Box<LinkStatus> },
     Done,
     Error { message: String },
 }

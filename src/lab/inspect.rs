@@ -19,6 +19,8 @@ pub struct LabStatus {
     pub topology: String,
     pub supervisor_pid: u32,
     pub nodes: Vec<NodeStatus>,
+    /// Every link with its engine, parameters and counters.
+    pub links: Vec<super::links::LinkStatus>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

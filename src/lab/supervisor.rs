@@ -111,6 +111,19 @@ async fn handle(stream: UnixStream, lab: &mut Option<Lab>) -> bool {
                 message: "lab is down".into(),
             },
         },
+        Ok(Request::Link { a, b, action }) => match lab {
+            Some(l) => match l.link(&a, &b, action).await {
+                Ok(status) => Response::Link {
+                    status: Box::new(status),
+                },
+                Err(e) => Response::Error {
+                    message: render(&e),
+                },
+            },
+            None => Response::Error {
+                message: "lab is down".into(),
+            },
+        },
         Ok(Request::Down) => {
             stopped = true;
             match lab.take() {
@@ -155,5 +168,15 @@ pub async fn status(lab: &mut Lab) -> io::Result<LabStatus> {
         topology,
         supervisor_pid: std::process::id(),
         nodes,
+        links: lab.links(),
     })
+}
+
+/// An error with its help text, for a client that only gets a string.
+fn render(e: &LabError) -> String {
+    use miette::Diagnostic;
+    match e.help() {
+        Some(h) => format!("{e}\n  help: {h}"),
+        None => e.to_string(),
+    }
 }

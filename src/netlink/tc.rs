@@ -7,10 +7,7 @@
 //! (iproute2) sends for the same command, captured with strace on this machine kind.
 //! We do not send `TCA_TBF_RTAB`: with `linklayer` set to Ethernet the kernel computes
 //! transmit times itself and ignores the table (`tbf_change`).
-//!
-//! Why tbf and these numbers (KERNEL.md): TCP goodput reaches the 1448/1514 payload
-//! ceiling when burst = max(2×MTU, rate × 1 ms); a 1-MTU burst gives 82% at 100 Mbit and
-//! 38% at 1 Gbit; an unset queue limit adds over a second of delay at 10 Mbit.
+//! The compiler chooses burst and limit (`compile::emulation`); this only encodes them.
 
 use netlink_packet_core::DefaultNla;
 use netlink_packet_route::tc::{
@@ -39,21 +36,6 @@ pub struct Tbf {
 }
 
 impl Tbf {
-    /// The burst KERNEL.md measured as exact: max(2×MTU, rate × 1 ms).
-    pub fn default_burst(rate_bps: u64, mtu: u32) -> u32 {
-        let per_ms = rate_bps / 8 / 1000;
-        per_ms.max(2 * u64::from(mtu)).min(u64::from(u32::MAX)) as u32
-    }
-
-    /// A queue of 50 ms at the rate, but at least 10 full frames (and the burst).
-    pub fn default_limit(rate_bps: u64, mtu: u32, burst: u32) -> u32 {
-        let fifty_ms = rate_bps / 8 / 20;
-        fifty_ms
-            .max(10 * u64::from(mtu))
-            .max(u64::from(burst))
-            .min(u64::from(u32::MAX)) as u32
-    }
-
     /// `TCA_OPTIONS` content for tbf: PARMS, (RATE64,) BURST.
     pub fn options(&self) -> Vec<TcOption> {
         let bytes_per_s = self.rate_bps / 8;
@@ -263,12 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_follow_kernel_md() {
-        assert_eq!(Tbf::default_burst(100_000_000, 1500), 12_500);
-        assert_eq!(Tbf::default_burst(1_000_000, 1500), 3000);
-        assert_eq!(Tbf::default_limit(10_000_000, 1500, 3000), 62_500);
-        assert_eq!(Tbf::default_limit(1_000_000, 1500, 3000), 15_000);
-        // Above 34 Gbit/s the rate needs RATE64.
+    fn rates_above_34_gbit_need_rate64() {
         let t = Tbf {
             rate_bps: 40_000_000_000,
             burst: 5_000_000,
@@ -276,4 +253,5 @@ mod tests {
         };
         assert_eq!(t.options().len(), 3);
     }
+
 }

@@ -13,6 +13,7 @@
 //! Deleting a namespace is unmount + unlink; the kernel destroys it (and every link in it)
 //! in the background once the last reference (mount, open fd, socket, process) is gone.
 
+pub mod ethtool;
 pub mod exec;
 
 use std::fs::{File, OpenOptions};

@@ -26,6 +26,7 @@ mod model;
 mod names;
 mod parse;
 mod spec;
+pub mod changes;
 pub mod units;
 
 use std::path::Path;

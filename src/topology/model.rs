@@ -66,6 +66,9 @@ pub enum NodeKind {
     Router,
     /// A Linux bridge in its own namespace; no addresses of its own.
     Switch,
+    /// Internal, never written by users: the hidden namespace that holds the ends of links
+    /// relayed by the userspace engine (shown by `inspect`).
+    Fabric,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -104,7 +107,7 @@ pub struct Link {
 }
 
 /// Which engine carries an impaired link.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Engine {
     /// Kernel qdiscs where they can express the link, the userspace relay otherwise.
@@ -116,7 +119,7 @@ pub enum Engine {
 
 /// Emulation settings of one link: `both` applies to each direction, `a_to_b`/`b_to_a`
 /// override it field by field (see [`Impairment::overlay`]).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct LinkEmulation {
     pub both: Impairment,
     pub a_to_b: Impairment,
@@ -130,7 +133,7 @@ pub struct LinkEmulation {
 }
 
 /// One direction's impairments. Every field is optional so that overrides compose.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct Impairment {
     /// Bits per second.
     pub rate: Option<u64>,
@@ -149,14 +152,14 @@ pub struct Impairment {
     pub trace: Option<std::path::PathBuf>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum QueueLimit {
     Packets(u32),
     Bytes(u64),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Distribution {
     Uniform,
@@ -166,7 +169,7 @@ pub enum Distribution {
 }
 
 /// Loss models; probabilities in [0, 1].
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Loss {
     /// Independent drops with probability `p`; `correlation` as netem's (0 = none).
@@ -182,7 +185,7 @@ pub enum Loss {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Reorder {
     /// Probability that a packet is sent ahead of the ones delayed before it.
     pub p: f64,
@@ -211,6 +214,31 @@ impl Impairment {
     /// True when this direction needs no emulation at all.
     pub fn is_empty(&self) -> bool {
         *self == Impairment::default()
+    }
+
+    /// True when some stage acts on individual packets (loss, duplication, corruption,
+    /// reordering): the engine must then see one wire packet per frame.
+    pub fn per_packet(&self) -> bool {
+        self.loss.is_some()
+            || self.duplicate.is_some()
+            || self.corrupt.is_some()
+            || self.reorder.is_some()
+    }
+
+    /// The first parameter a token-bucket shaper (tbf) cannot express, if any.
+    pub fn beyond_rate(&self) -> Option<&'static str> {
+        [
+            (self.delay.is_some(), "delay"),
+            (self.jitter.is_some(), "jitter"),
+            (self.distribution.is_some(), "distribution"),
+            (self.loss.is_some(), "loss"),
+            (self.duplicate.is_some(), "duplicate"),
+            (self.corrupt.is_some(), "corrupt"),
+            (self.reorder.is_some(), "reorder"),
+            (self.trace.is_some(), "trace"),
+        ]
+        .into_iter()
+        .find_map(|(set, name)| set.then_some(name))
     }
 }
 
@@ -258,5 +286,71 @@ pub struct Pool {
 impl Topology {
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.name == name)
+    }
+}
+
+/// One line of text for an impairment ("rate 10 Mbit/s, delay 5 ms, loss 1%"), or "plain".
+pub fn describe_impairment(i: &Impairment) -> String {
+    let pct = |p: f64| format!("{}%", (p * 1e6).round() / 1e4);
+    let mut parts = Vec::new();
+    if let Some(r) = i.rate {
+        parts.push(format!("rate {}", crate::topology::model::fmt_rate(r)));
+    }
+    if let Some(b) = i.burst {
+        parts.push(format!("burst {b} B"));
+    }
+    match i.queue {
+        Some(QueueLimit::Packets(n)) => parts.push(format!("queue {n} pkts")),
+        Some(QueueLimit::Bytes(n)) => parts.push(format!("queue {n} B")),
+        None => {}
+    }
+    if let Some(d) = i.delay {
+        parts.push(format!("delay {d:?}"));
+    }
+    if let Some(j) = i.jitter {
+        parts.push(format!("jitter {j:?}"));
+    }
+    if let Some(d) = i.distribution {
+        parts.push(format!("{d:?}").to_lowercase());
+    }
+    match i.loss {
+        Some(Loss::Random { p, correlation }) if correlation > 0.0 => {
+            parts.push(format!("loss {} (correlation {})", pct(p), pct(correlation)))
+        }
+        Some(Loss::Random { p, .. }) => parts.push(format!("loss {}", pct(p))),
+        Some(Loss::GilbertElliott { p, r, bad_loss, good_loss }) => parts.push(format!(
+            "loss gilbert-elliott p {} r {} bad {} good {}",
+            pct(p),
+            pct(r),
+            pct(bad_loss),
+            pct(good_loss)
+        )),
+        None => {}
+    }
+    if let Some(d) = i.duplicate {
+        parts.push(format!("duplicate {}", pct(d)));
+    }
+    if let Some(c) = i.corrupt {
+        parts.push(format!("corrupt {}", pct(c)));
+    }
+    if let Some(r) = i.reorder {
+        parts.push(format!("reorder {} gap {}", pct(r.p), r.gap));
+    }
+    if let Some(t) = &i.trace {
+        parts.push(format!("trace {}", t.display()));
+    }
+    if parts.is_empty() {
+        "plain".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
+fn fmt_rate(bps: u64) -> String {
+    match bps {
+        b if b >= 1_000_000_000 && b % 1_000_000 == 0 => format!("{} Gbit/s", b as f64 / 1e9),
+        b if b >= 1_000_000 => format!("{} Mbit/s", b as f64 / 1e6),
+        b if b >= 1_000 => format!("{} kbit/s", b as f64 / 1e3),
+        b => format!("{b} bit/s"),
     }
 }

@@ -1,0 +1,382 @@
+//! Links of a running lab: the relays of userspace links, the shapers of kernel links, and
+//! the live operations (`down`, `up`, `set`) that `topolab link` and the library perform.
+//!
+//! A `set` overlays the given parameters on the link's current ones, direction by
+//! direction, so a change never loses the link's other settings (Mininet #1127). The
+//! engine stays the one chosen at `up`: a userspace link takes any change in place (its
+//! queue, RNG streams and counters survive); a kernel link takes rate, burst and queue
+//! changes (the tbf is changed in place); a plain veth has nothing to change — give it an
+//! engine in the topology to shape it live.
+
+use std::collections::BTreeMap;
+use std::io;
+
+use serde::{Deserialize, Serialize};
+
+use crate::compile::{EngineChoice, IfaceRef, LinkPlan, Plan, ShaperPlan, emulation};
+use crate::link::kernel;
+use crate::link::pipeline::{Counters, Trace};
+use crate::link::relay::{DirectionConfig, Relay, open_socket};
+use crate::netlink::{Netlink, Op};
+use crate::netns;
+use crate::topology::Impairment;
+
+use super::LabError;
+
+/// What to do to a link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkAction {
+    Down,
+    Up,
+    /// Parameters to overlay on each direction's current ones.
+    Set {
+        a_to_b: Impairment,
+        b_to_a: Impairment,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkStatus {
+    pub link: usize,
+    /// "node:iface" of each end.
+    pub a: String,
+    pub b: String,
+    pub engine: EngineChoice,
+    pub reason: String,
+    pub up: bool,
+    pub a_to_b: Impairment,
+    pub b_to_a: Impairment,
+    /// Userspace links: what the relay did, per direction.
+    pub counters_a_to_b: Option<Counters>,
+    pub counters_b_to_a: Option<Counters>,
+}
+
+struct LinkState {
+    a_to_b: Impairment,
+    b_to_a: Impairment,
+    up: bool,
+    /// Kernel links: the shaper of each direction (0: at b for a→b, 1: at a for b→a),
+    /// and whether its IFB device exists.
+    shapers: [Option<ShaperPlan>; 2],
+    ifb_made: [bool; 2],
+    per_packet: bool,
+}
+
+pub struct Links {
+    states: Vec<LinkState>,
+    relays: BTreeMap<usize, Relay>,
+}
+
+fn label(plan: &Plan, r: IfaceRef) -> String {
+    format!("{}:{}", plan.nodes[r.node].name, plan.iface(r).name)
+}
+
+fn load_trace(imp: &Impairment) -> Result<Option<Trace>, LabError> {
+    let Some(path) = &imp.trace else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| LabError::Kernel {
+        what: format!("read trace {}", path.display()),
+        source: e,
+    })?;
+    Trace::parse(&text).map(Some).map_err(|e| LabError::Kernel {
+        what: format!("trace {}", path.display()),
+        source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
+    })
+}
+
+impl Links {
+    /// Starts the relays of userspace links (after apply made the fabric namespace).
+    pub fn start(plan: &Plan) -> Result<Links, LabError> {
+        let mut states = Vec::with_capacity(plan.links.len());
+        for l in &plan.links {
+            let shaper = |to: IfaceRef| {
+                plan.nodes[to.node]
+                    .shapers
+                    .iter()
+                    .find(|s| s.link == l.link && s.ifindex == plan.iface(to).ifindex)
+                    .cloned()
+            };
+            let shapers = [shaper(l.b), shaper(l.a)];
+            states.push(LinkState {
+                a_to_b: l.a_to_b.clone(),
+                b_to_a: l.b_to_a.clone(),
+                up: true,
+                ifb_made: [shapers[0].is_some(), shapers[1].is_some()],
+                shapers,
+                per_packet: l.relay.is_some_and(|r| r.per_packet),
+            });
+        }
+        let mut relays = BTreeMap::new();
+        let relayed: Vec<&LinkPlan> = plan.links.iter().filter(|l| l.relay.is_some()).collect();
+        if let Some(first) = relayed.first() {
+            let fabric = &plan.nodes[first.relay.expect("filtered").a.node];
+            let ns = netns::open(&fabric.netns).map_err(|e| LabError::Kernel {
+                what: format!("open namespace {}", fabric.netns),
+                source: e,
+            })?;
+            // Sockets are made inside the fabric namespace, on a thread made for that.
+            let ends: Vec<(u32, u32)> = relayed
+                .iter()
+                .map(|l| {
+                    let r = l.relay.expect("filtered");
+                    (plan.iface(r.a).ifindex, plan.iface(r.b).ifindex)
+                })
+                .collect();
+            let sockets = netns::run_in(ns, move || {
+                ends.into_iter()
+                    .map(|(a, b)| Ok((open_socket(a)?, open_socket(b)?)))
+                    .collect::<io::Result<Vec<_>>>()
+            })
+            .map_err(|e| LabError::Kernel {
+                what: "open relay sockets in the fabric namespace".into(),
+                source: e,
+            })?;
+            for (l, (sa, sb)) in relayed.into_iter().zip(sockets) {
+                let cfg = |imp: &Impairment, seed| -> Result<DirectionConfig, LabError> {
+                    Ok(DirectionConfig {
+                        impairment: imp.clone(),
+                        trace: load_trace(imp)?,
+                        seed,
+                    })
+                };
+                let relay = Relay::start(
+                    &format!("relay{}", l.link),
+                    sa,
+                    sb,
+                    plan.iface(l.a).mtu,
+                    cfg(&l.a_to_b, l.seed_a_to_b)?,
+                    cfg(&l.b_to_a, l.seed_b_to_a)?,
+                )
+                .map_err(|e| LabError::Kernel {
+                    what: format!("start relay of link {}", l.link),
+                    source: e,
+                })?;
+                relays.insert(l.link, relay);
+            }
+        }
+        Ok(Links { states, relays })
+    }
+
+    /// Finds the link between `a` and `b` ("node" or "node:iface", either order).
+    pub fn find(plan: &Plan, a: &str, b: &str) -> Result<usize, LabError> {
+        let matches = |r: IfaceRef, sel: &str| {
+            let (node, iface) = match sel.split_once(':') {
+                Some((n, i)) => (n, Some(i)),
+                None => (sel, None),
+            };
+            plan.nodes[r.node].name == node && iface.is_none_or(|i| plan.iface(r).name == i)
+        };
+        let found: Vec<usize> = plan
+            .links
+            .iter()
+            .filter(|l| {
+                (matches(l.a, a) && matches(l.b, b)) || (matches(l.a, b) && matches(l.b, a))
+            })
+            .map(|l| l.link)
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(*one),
+            [] => Err(LabError::NoSuchLink {
+                a: a.into(),
+                b: b.into(),
+            }),
+            many => Err(LabError::AmbiguousLink {
+                a: a.into(),
+                b: b.into(),
+                choices: many
+                    .iter()
+                    .map(|&i| {
+                        let l = &plan.links[i];
+                        format!("{} {}", label(plan, l.a), label(plan, l.b))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }),
+        }
+    }
+
+    pub fn status(&self, plan: &Plan) -> Vec<LinkStatus> {
+        plan.links
+            .iter()
+            .map(|l| {
+                let s = &self.states[l.link];
+                let relay = self.relays.get(&l.link);
+                LinkStatus {
+                    link: l.link,
+                    a: label(plan, l.a),
+                    b: label(plan, l.b),
+                    engine: l.engine,
+                    reason: l.reason.clone(),
+                    up: s.up,
+                    a_to_b: s.a_to_b.clone(),
+                    b_to_a: s.b_to_a.clone(),
+                    counters_a_to_b: relay.map(|r| r.counters(0)),
+                    counters_b_to_a: relay.map(|r| r.counters(1)),
+                }
+            })
+            .collect()
+    }
+
+    /// Performs `action` on link `idx`.
+    pub fn act(&mut self, plan: &Plan, idx: usize, action: &LinkAction) -> Result<(), LabError> {
+        let l = &plan.links[idx];
+        match action {
+            LinkAction::Down | LinkAction::Up => {
+                let up = *action == LinkAction::Up;
+                for end in [l.a, l.b] {
+                    let ifindex = plan.iface(end).ifindex;
+                    let op = if up {
+                        Op::SetUp { ifindex }
+                    } else {
+                        Op::SetDown { ifindex }
+                    };
+                    run_ops(plan, end.node, vec![op])?;
+                }
+                self.states[idx].up = up;
+                Ok(())
+            }
+            LinkAction::Set { a_to_b, b_to_a } => self.set(plan, idx, a_to_b, b_to_a),
+        }
+    }
+
+    fn set(
+        &mut self,
+        plan: &Plan,
+        idx: usize,
+        a_to_b: &Impairment,
+        b_to_a: &Impairment,
+    ) -> Result<(), LabError> {
+        let l = &plan.links[idx];
+        let state = &self.states[idx];
+        let new = [state.a_to_b.overlay(a_to_b), state.b_to_a.overlay(b_to_a)];
+        let refuse = |why: String| LabError::LinkChange {
+            link: format!("{} — {}", label(plan, l.a), label(plan, l.b)),
+            why,
+        };
+        match l.engine {
+            EngineChoice::Plain => Err(refuse(
+                "it is a plain veth (no engine); give it an impairment or `engine: userspace` \
+                 in the topology to change it live"
+                    .into(),
+            )),
+            EngineChoice::Kernel => {
+                if let Some(p) = new[0].beyond_rate().or(new[1].beyond_rate()) {
+                    return Err(refuse(format!(
+                        "it runs on the kernel engine (rate only here); `{p}` needs \
+                         `engine: userspace` in the topology"
+                    )));
+                }
+                for (dir, (imp, to)) in [(&new[0], l.b), (&new[1], l.a)].into_iter().enumerate() {
+                    self.reshape(plan, idx, dir, imp, to)?;
+                }
+                let s = &mut self.states[idx];
+                [s.a_to_b, s.b_to_a] = new;
+                Ok(())
+            }
+            EngineChoice::Userspace => {
+                let relay = self.relays.get(&idx).ok_or_else(|| refuse("its relay is not running".into()))?;
+                let per_packet = new[0].per_packet() || new[1].per_packet();
+                if per_packet && !state.per_packet {
+                    for end in [l.a, l.b] {
+                        set_offloads(plan, end, false)?;
+                    }
+                }
+                for (dir, imp) in new.iter().enumerate() {
+                    relay.reconfigure(dir, imp.clone(), load_trace(imp)?);
+                }
+                let s = &mut self.states[idx];
+                s.per_packet |= per_packet;
+                [s.a_to_b, s.b_to_a] = new;
+                Ok(())
+            }
+        }
+    }
+
+    /// Brings direction `dir`'s shaper (at node end `to`) in line with `imp`.
+    fn reshape(
+        &mut self,
+        plan: &Plan,
+        idx: usize,
+        dir: usize,
+        imp: &Impairment,
+        to: IfaceRef,
+    ) -> Result<(), LabError> {
+        let s = &mut self.states[idx];
+        let iface = plan.iface(to);
+        let wanted = imp.rate.map(|rate| {
+            let burst = imp
+                .burst
+                .map(|b| b.min(u64::from(u32::MAX)) as u32)
+                .unwrap_or_else(|| emulation::default_burst(rate, iface.mtu));
+            ShaperPlan {
+                ifindex: iface.ifindex,
+                ifb: format!("ifb{}", iface.ifindex),
+                ifb_ifindex: iface.ifindex + emulation::IFB_IFINDEX_OFFSET,
+                rate_bps: rate,
+                burst,
+                limit: match imp.queue {
+                    Some(crate::topology::QueueLimit::Bytes(n)) => {
+                        n.min(u64::from(u32::MAX)) as u32
+                    }
+                    Some(crate::topology::QueueLimit::Packets(n)) => n.saturating_mul(iface.mtu),
+                    None => emulation::default_limit(rate, iface.mtu, burst),
+                },
+                link: idx,
+            }
+        });
+        let ops = match (&s.shapers[dir], &wanted) {
+            (None, None) => vec![],
+            (Some(_), Some(w)) => kernel::change_ops(w),
+            (Some(old), None) => kernel::remove_ops(old),
+            (None, Some(w)) if s.ifb_made[dir] => {
+                // The IFB and redirect exist; only the tbf was removed.
+                kernel::shaper_ops(w).split_off(4)
+            }
+            (None, Some(w)) => kernel::shaper_ops(w),
+        };
+        if !ops.is_empty() {
+            run_ops(plan, to.node, ops)?;
+        }
+        s.ifb_made[dir] |= wanted.is_some();
+        s.shapers[dir] = wanted;
+        Ok(())
+    }
+}
+
+/// Runs netlink ops inside node `node`'s namespace (on a thread made for it).
+fn run_ops(plan: &Plan, node: usize, ops: Vec<Op>) -> Result<(), LabError> {
+    let n = &plan.nodes[node];
+    let ns = netns::open(&n.netns).map_err(|e| LabError::Kernel {
+        what: format!("open namespace {}", n.netns),
+        source: e,
+    })?;
+    let name = n.name.clone();
+    netns::run_in(ns, move || {
+        Netlink::open()?
+            .run_all(&ops)
+            .map_err(|e| io::Error::new(e.source.kind(), e.to_string()))
+    })
+    .map_err(|e| LabError::Kernel {
+        what: name,
+        source: e,
+    })
+}
+
+fn set_offloads(plan: &Plan, end: IfaceRef, on: bool) -> Result<(), LabError> {
+    let n = &plan.nodes[end.node];
+    let ifname = plan.iface(end).name.clone();
+    let ns = netns::open(&n.netns).map_err(|e| LabError::Kernel {
+        what: format!("open namespace {}", n.netns),
+        source: e,
+    })?;
+    netns::run_in(ns, move || {
+        let sock = netns::ethtool::ioctl_socket()?;
+        netns::ethtool::set_tx_offloads(std::os::fd::AsFd::as_fd(&sock), &ifname, on)
+    })
+    .map_err(|e| LabError::Kernel {
+        what: format!("{}: offloads", n.name),
+        source: e,
+    })
+}

@@ -1,0 +1,314 @@
+//! The userspace engine's I/O driver: moves frames between the two fabric-side ends of a
+//! relayed link through one [`Pipeline`] per direction.
+//!
+//! ```text
+//!   node A                 fabric namespace (hidden)                     node B
+//!   eth0 ══ veth ══ lNa ──AF_PACKET──▶ [thread a→b: Pipeline] ──AF_PACKET──▶ lNb ══ veth ══ eth0
+//!                   lNa ◀──AF_PACKET── [thread b→a: Pipeline] ◀──AF_PACKET── lNb
+//! ```
+//! Sockets are opened inside the fabric namespace (on a thread made for it) and keep that
+//! namespace; the relay threads themselves never switch namespace. Each socket is bound to
+//! one fabric end and carries a `virtio_net_hdr` on every frame (`PACKET_VNET_HDR`), so
+//! super-frames and partial checksums cross unchanged when offloads are on (fast
+//! pass-through), while links with per-packet impairments have offloads turned off on the
+//! nodes' ends so that every frame is one wire packet. `PACKET_IGNORE_OUTGOING` keeps a
+//! socket from reading back the frames the other direction wrote to it.
+//!
+//! Timing: each direction thread sleeps in `ppoll` until its socket is readable, a
+//! control message arrives (eventfd) or the pipeline's next departure is due; the thread's
+//! timer slack is 1 ns so a 10 ms delay is 10 ms, not 10.05 ms.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use nix::poll::{PollFd, PollFlags};
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use nix::sys::time::TimeSpec;
+
+use super::pipeline::{Counters, Packet, Pipeline, Trace};
+use crate::time::Instant;
+use crate::topology::Impairment;
+
+/// Length of the `virtio_net_hdr` that `PACKET_VNET_HDR` puts before every frame.
+pub const VNET_HDR_LEN: usize = 10;
+const VIRTIO_NET_HDR_GSO_NONE: u8 = 0;
+const SOL_PACKET: libc::c_int = 263;
+const PACKET_VNET_HDR: libc::c_int = 15;
+const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+
+/// One direction's settings.
+#[derive(Debug, Clone)]
+pub struct DirectionConfig {
+    pub impairment: Impairment,
+    pub trace: Option<Trace>,
+    pub seed: u64,
+}
+
+enum Ctl {
+    Reconfigure(Impairment, Option<Trace>),
+    Stop,
+}
+
+struct Direction {
+    ctl: Sender<Ctl>,
+    wake: Arc<EventFd>,
+    counters: Arc<Mutex<Counters>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// A running relay: two threads, stopped when dropped.
+pub struct Relay {
+    dirs: [Direction; 2],
+}
+
+/// Opens an AF_PACKET socket bound to `ifindex` in the calling thread's namespace.
+pub fn open_socket(ifindex: u32) -> io::Result<OwnedFd> {
+    let proto = (libc::ETH_P_ALL as u16).to_be();
+    // SAFETY: plain socket(2); the fd is owned right away.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            i32::from(proto),
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh, valid descriptor we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    setsockopt(fd.as_fd(), SOL_PACKET, PACKET_VNET_HDR, 1)?;
+    setsockopt(fd.as_fd(), SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)?;
+    // Room for bursts at 10 Gbit/s; FORCE works for root regardless of rmem_max.
+    let _ = setsockopt(fd.as_fd(), libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, 8 << 20);
+    let _ = setsockopt(fd.as_fd(), libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, 8 << 20);
+    // SAFETY: sockaddr_ll is plain data; zeroed then filled.
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = proto;
+    sll.sll_ifindex = ifindex as i32;
+    // SAFETY: sll is a valid sockaddr_ll of the size we pass.
+    let r = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sll as *const libc::sockaddr_ll).cast(),
+            std::mem::size_of::<libc::sockaddr_ll>() as u32,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
+fn setsockopt(fd: BorrowedFd<'_>, level: libc::c_int, opt: libc::c_int, v: libc::c_int) -> io::Result<()> {
+    // SAFETY: passes a valid int of the stated size.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            opt,
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as u32,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+impl Relay {
+    /// Starts relaying between `a` and `b` (sockets from [`open_socket`]).
+    pub fn start(
+        name: &str,
+        a: OwnedFd,
+        b: OwnedFd,
+        mtu: u32,
+        a_to_b: DirectionConfig,
+        b_to_a: DirectionConfig,
+    ) -> io::Result<Relay> {
+        let a = Arc::new(a);
+        let b = Arc::new(b);
+        let d0 = spawn(format!("{name}>"), a.clone(), b.clone(), mtu, a_to_b)?;
+        let d1 = spawn(format!("{name}<"), b, a, mtu, b_to_a)?;
+        Ok(Relay { dirs: [d0, d1] })
+    }
+
+    /// Changes one direction's impairments (0: a→b, 1: b→a) without losing queued frames.
+    pub fn reconfigure(&self, dir: usize, imp: Impairment, trace: Option<Trace>) {
+        let d = &self.dirs[dir];
+        let _ = d.ctl.send(Ctl::Reconfigure(imp, trace));
+        let _ = d.wake.write(1);
+    }
+
+    /// Counters of direction `dir` (refreshed by the relay thread at least every 50 ms).
+    pub fn counters(&self, dir: usize) -> Counters {
+        self.dirs[dir].counters.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        for d in &self.dirs {
+            let _ = d.ctl.send(Ctl::Stop);
+            let _ = d.wake.write(1);
+        }
+        for d in &mut self.dirs {
+            if let Some(t) = d.thread.take() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+fn spawn(
+    name: String,
+    rx: Arc<OwnedFd>,
+    tx: Arc<OwnedFd>,
+    mtu: u32,
+    cfg: DirectionConfig,
+) -> io::Result<Direction> {
+    let (ctl_tx, ctl_rx) = channel();
+    let wake = Arc::new(EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?);
+    let counters = Arc::new(Mutex::new(Counters::default()));
+    let pipeline = Pipeline::new(&cfg.impairment, mtu, cfg.seed, cfg.trace);
+    let (w, c) = (wake.clone(), counters.clone());
+    let thread = std::thread::Builder::new()
+        .name(name)
+        .spawn(move || run(rx, tx, pipeline, ctl_rx, w, c))?;
+    Ok(Direction {
+        ctl: ctl_tx,
+        wake,
+        counters,
+        thread: Some(thread),
+    })
+}
+
+/// How many frames a super-frame stands for, and the bytes it occupies on the wire.
+fn wire_size(frame: &[u8]) -> (u32, u64) {
+    let payload = frame.len().saturating_sub(VNET_HDR_LEN) as u64;
+    if frame.len() < VNET_HDR_LEN || frame[1] == VIRTIO_NET_HDR_GSO_NONE {
+        return (1, payload);
+    }
+    let hdr_len = u64::from(u16::from_le_bytes([frame[2], frame[3]])).min(payload);
+    let gso = u64::from(u16::from_le_bytes([frame[4], frame[5]]));
+    if gso == 0 {
+        return (1, payload);
+    }
+    let segs = (payload - hdr_len).div_ceil(gso).max(1);
+    (segs as u32, payload + (segs - 1) * hdr_len)
+}
+
+fn run(
+    rx: Arc<OwnedFd>,
+    tx: Arc<OwnedFd>,
+    mut pipe: Pipeline,
+    ctl: Receiver<Ctl>,
+    wake: Arc<EventFd>,
+    counters: Arc<Mutex<Counters>>,
+) {
+    // SAFETY: prctl with an integer argument.
+    unsafe {
+        libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
+    }
+    let mut buf = vec![0u8; VNET_HDR_LEN + 65_536 + 64];
+    let mut published = Instant::monotonic();
+    loop {
+        let now = Instant::monotonic();
+        while let Some(p) = pipe.poll_transmit(now) {
+            // A full socket buffer means the receiving side is slower than the link:
+            // the frame is lost, as on a real wire.
+            // SAFETY: sends from a valid buffer of the stated length.
+            unsafe {
+                libc::send(tx.as_raw_fd(), p.data.as_ptr().cast(), p.data.len(), 0);
+            }
+        }
+        if now.saturating_duration_since(published).as_millis() >= 50 {
+            if let Ok(mut c) = counters.lock() {
+                *c = pipe.counters().clone();
+            }
+            published = now;
+        }
+        let timeout = pipe.poll_timeout().map(|t| {
+            let d = t.saturating_duration_since(Instant::monotonic());
+            TimeSpec::from_duration(d)
+        });
+        // Wake at least every 50 ms to publish counters.
+        let cap = TimeSpec::from_duration(std::time::Duration::from_millis(50));
+        let timeout = Some(match timeout {
+            Some(t) if t < cap => t,
+            _ => cap,
+        });
+        let (readable, woken) = {
+            let mut fds = [
+                PollFd::new(rx.as_fd(), PollFlags::POLLIN),
+                PollFd::new(wake.as_fd(), PollFlags::POLLIN),
+            ];
+            match nix::poll::ppoll(&mut fds, timeout, None) {
+                Ok(_) => (
+                    fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)),
+                    fds[1].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)),
+                ),
+                Err(nix::errno::Errno::EINTR) => (false, false),
+                Err(_) => return,
+            }
+        };
+        if woken {
+            let _ = wake.read();
+            while let Ok(c) = ctl.try_recv() {
+                match c {
+                    Ctl::Reconfigure(imp, trace) => pipe.reconfigure(&imp, trace),
+                    Ctl::Stop => return,
+                }
+            }
+        }
+        if readable {
+            for _ in 0..64 {
+                // SAFETY: receives into a valid buffer of the stated length.
+                let n = unsafe {
+                    libc::recv(
+                        rx.as_raw_fd(),
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        libc::MSG_DONTWAIT,
+                    )
+                };
+                if n <= 0 {
+                    break;
+                }
+                let frame = &buf[..n as usize];
+                let (segments, wire_bytes) = wire_size(frame);
+                pipe.handle(
+                    Instant::monotonic(),
+                    Packet {
+                        data: frame.to_vec(),
+                        segments,
+                        wire_bytes,
+                    },
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_size_of_plain_and_gso_frames() {
+        let mut f = vec![0u8; VNET_HDR_LEN + 1514];
+        assert_eq!(wire_size(&f), (1, 1514));
+        // TCPv4 GSO: 66 bytes of headers, 1448-byte segments, 10 segments of payload.
+        f = vec![0u8; VNET_HDR_LEN + 66 + 14_480];
+        f[1] = 1; // VIRTIO_NET_HDR_GSO_TCPV4
+        f[2..4].copy_from_slice(&66u16.to_le_bytes());
+        f[4..6].copy_from_slice(&1448u16.to_le_bytes());
+        assert_eq!(wire_size(&f), (10, 10 * 1514));
+    }
+}
