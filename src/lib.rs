@@ -6,6 +6,7 @@
 
 pub mod compile;
 pub mod lab;
+pub mod link;
 pub mod netlink;
 pub mod netns;
 pub mod topology;
