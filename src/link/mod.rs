@@ -35,4 +35,5 @@
 //! No input panics: zero rates, empty frames, probabilities of 1 (or NaN) and absurd sizes
 //! all have a defined outcome.
 
+mod loss;
 mod rng;
