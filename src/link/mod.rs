@@ -35,5 +35,6 @@
 //! No input panics: zero rates, empty frames, probabilities of 1 (or NaN) and absurd sizes
 //! all have a defined outcome.
 
+mod dist;
 mod loss;
 mod rng;
