@@ -38,3 +38,6 @@
 mod dist;
 mod loss;
 mod rng;
+pub mod trace;
+
+pub use trace::{Trace, TraceError};
