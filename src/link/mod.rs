@@ -38,6 +38,7 @@
 mod dist;
 mod loss;
 mod rng;
+mod shaper;
 pub mod trace;
 
 pub use trace::{Trace, TraceError};
