@@ -37,8 +37,15 @@
 
 mod dist;
 mod loss;
+pub mod pipeline;
 mod rng;
 mod shaper;
+pub mod stats;
 pub mod trace;
 
+#[cfg(test)]
+mod tests;
+
+pub use pipeline::{Packet, Pipeline};
+pub use stats::Counters;
 pub use trace::{Trace, TraceError};
