@@ -26,7 +26,10 @@
 //! **Order.** The delayed line is FIFO: a frame never departs before the frame delayed
 //! before it (netem lets jitter reorder frames, which surprises users; here only `reorder`
 //! does). The express line holds frames sent ahead by `reorder`, also in order; the two
-//! lines merge by (departure, arrival order). A duplicate follows its original.
+//! lines merge by (departure, arrival order). A duplicate follows its original. The price
+//! of FIFO: when frames arrive closer together than the jitter spread, a late sample holds
+//! back the frames behind it, so observed delays skew above the configured distribution
+//! (the distribution is exact for frames spaced wider than the spread).
 //!
 //! **Time** only moves forward: an instant earlier than one already seen (by `handle` or
 //! `poll_transmit`) is taken as the latest one seen. The pipeline never reads a clock.
@@ -34,10 +37,11 @@
 //! **Determinism.** Each stage draws from its own stream (`rng.rs`) and, while configured,
 //! takes a fixed number of words per arriving frame whatever happens to the frame (the loss
 //! stage one or two, jitter one, reorder one, duplicate one, corrupt four: a decision and a
-//! bit position for the original and for a possible duplicate). So the decisions a stage
-//! makes for the n-th frame depend only on the seed, n and that stage's own parameters:
-//! changing the jitter does not move a single loss, changing the loss does not change the
-//! delay of any frame that survives.
+//! bit position for the original and for a possible duplicate). So the words a stage uses
+//! for the n-th arriving frame depend only on the seed, n and whether the stage is
+//! configured: changing the jitter does not move a single loss, and changing the loss does
+//! not change the jitter sample of any frame that survives (its departure can still move,
+//! through the queue and FIFO order, which the lost frames no longer occupy).
 //!
 //! **Reconfigure** swaps parameters between two frames: frames already handled keep their
 //! fate and departure; streams, counters, loss-model memory, the reorder gap counter, the
