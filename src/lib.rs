@@ -11,7 +11,9 @@ extern crate self as topolab;
 
 pub mod compile;
 pub mod lab;
+pub mod link;
 pub mod netlink;
 pub mod netns;
 pub mod time;
+pub mod tools;
 pub mod topology;

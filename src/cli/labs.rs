@@ -326,7 +326,10 @@ pub async fn link(lab: &str, a: &str, b: &str, words: &[String], json: bool) -> 
             }
             let (a_to_b, b_to_a) = topolab::topology::changes::parse_changes(&words[1..])
                 .map_err(|e| miette!("{e}"))?;
-            Some(LinkAction::Set { a_to_b, b_to_a })
+            Some(LinkAction::Set {
+                a_to_b: Box::new(a_to_b),
+                b_to_a: Box::new(b_to_a),
+            })
         }
         other => {
             return Err(miette!(
@@ -344,12 +347,11 @@ pub async fn link(lab: &str, a: &str, b: &str, words: &[String], json: bool) -> 
         },
         None => Request::Inspect,
     };
-    let resp = tokio::task::spawn_blocking(move || {
-        control::call(&dir, &request, Duration::from_secs(30))
-    })
-    .await
-    .into_diagnostic()?
-    .map_err(|e| miette!("cannot reach the supervisor of `{lab}`: {e}"))?;
+    let resp =
+        tokio::task::spawn_blocking(move || control::call(&dir, &request, Duration::from_secs(30)))
+            .await
+            .into_diagnostic()?
+            .map_err(|e| miette!("cannot reach the supervisor of `{lab}`: {e}"))?;
     let status = match resp {
         Response::Link { status } => *status,
         Response::Status { status } => {
@@ -365,7 +367,10 @@ pub async fn link(lab: &str, a: &str, b: &str, words: &[String], json: bool) -> 
         other => return Err(miette!("unexpected answer: {other:?}")),
     };
     if json {
-        println!("{}", serde_json::to_string_pretty(&status).into_diagnostic()?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&status).into_diagnostic()?
+        );
     } else {
         print_link(&status);
     }

@@ -197,7 +197,10 @@ fn add_fabric(t: &Topology, lab: &str, plan: &mut Plan, links: &mut [LinkPlan]) 
                 link: li,
                 offloads: true,
             });
-            ends[k] = IfaceRef { node: f, iface: idx };
+            ends[k] = IfaceRef {
+                node: f,
+                iface: idx,
+            };
             node_iface.peer = ends[k];
             node_iface.offloads = !per_packet;
             veths.push(VethPlan {
@@ -243,10 +246,19 @@ mod tests {
         let pick = |r, a: &Impairment, b: &Impairment| choose(r, a, b).map(|x| x.0);
         assert_eq!(pick(Engine::Auto, &none, &none), Ok(EngineChoice::Plain));
         assert_eq!(pick(Engine::Kernel, &none, &none), Ok(EngineChoice::Plain));
-        assert_eq!(pick(Engine::Userspace, &none, &none), Ok(EngineChoice::Userspace));
+        assert_eq!(
+            pick(Engine::Userspace, &none, &none),
+            Ok(EngineChoice::Userspace)
+        );
         assert_eq!(pick(Engine::Auto, &rate, &none), Ok(EngineChoice::Kernel));
-        assert_eq!(pick(Engine::Auto, &rate, &delay), Ok(EngineChoice::Userspace));
-        assert_eq!(pick(Engine::Userspace, &rate, &none), Ok(EngineChoice::Userspace));
+        assert_eq!(
+            pick(Engine::Auto, &rate, &delay),
+            Ok(EngineChoice::Userspace)
+        );
+        assert_eq!(
+            pick(Engine::Userspace, &rate, &none),
+            Ok(EngineChoice::Userspace)
+        );
         let err = choose(Engine::Kernel, &none, &delay).unwrap_err();
         assert!(err.contains("`delay`"), "{err}");
     }

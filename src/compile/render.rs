@@ -160,16 +160,28 @@ impl Plan {
             }
         }
         if self.nodes.iter().any(|n| !n.shapers.is_empty()) {
-            line(w, "# kernel link engine: tbf on an IFB at the receiving end");
+            line(
+                w,
+                "# kernel link engine: tbf on an IFB at the receiving end",
+            );
         }
         for n in &self.nodes {
             let ns = q(&n.netns);
             for sh in &n.shapers {
                 let dev = q(dev_name(n, sh.ifindex));
                 let ifb = q(&sh.ifb);
-                line(w, &format!("ip -n {ns} link add name {ifb} index {} type ifb", sh.ifb_ifindex));
+                line(
+                    w,
+                    &format!(
+                        "ip -n {ns} link add name {ifb} index {} type ifb",
+                        sh.ifb_ifindex
+                    ),
+                );
                 line(w, &format!("ip -n {ns} link set dev {ifb} up"));
-                line(w, &format!("ip netns exec {ns} tc qdisc add dev {dev} ingress"));
+                line(
+                    w,
+                    &format!("ip netns exec {ns} tc qdisc add dev {dev} ingress"),
+                );
                 line(
                     w,
                     &format!(

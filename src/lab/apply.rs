@@ -272,12 +272,12 @@ fn configure(plan: &Plan, ns: Vec<NsHandle>, progress: ProgressFn<'_>) -> Result
         }
         if let Some(sock) = &h.ioctl {
             for iface in node.ifaces.iter().filter(|i| !i.offloads) {
-                netns::ethtool::set_tx_offloads(sock.as_fd(), &iface.name, false).map_err(
-                    |e| LabError::Kernel {
+                netns::ethtool::set_tx_offloads(sock.as_fd(), &iface.name, false).map_err(|e| {
+                    LabError::Kernel {
                         what: format!("{}: offloads off on {}", node.name, iface.name),
                         source: e,
-                    },
-                )?;
+                    }
+                })?;
             }
         }
         if !ops.is_empty() {

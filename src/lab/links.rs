@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::compile::{EngineChoice, IfaceRef, LinkPlan, Plan, ShaperPlan, emulation};
 use crate::link::kernel;
-use crate::link::pipeline::{Counters, Trace};
 use crate::link::relay::{DirectionConfig, Relay, open_socket};
+use crate::link::{Counters, Trace};
 use crate::netlink::{Netlink, Op};
 use crate::netns;
 use crate::topology::Impairment;
@@ -31,8 +31,8 @@ pub enum LinkAction {
     Up,
     /// Parameters to overlay on each direction's current ones.
     Set {
-        a_to_b: Impairment,
-        b_to_a: Impairment,
+        a_to_b: Box<Impairment>,
+        b_to_a: Box<Impairment>,
     },
 }
 
@@ -276,7 +276,10 @@ impl Links {
                 Ok(())
             }
             EngineChoice::Userspace => {
-                let relay = self.relays.get(&idx).ok_or_else(|| refuse("its relay is not running".into()))?;
+                let relay = self
+                    .relays
+                    .get(&idx)
+                    .ok_or_else(|| refuse("its relay is not running".into()))?;
                 let per_packet = new[0].per_packet() || new[1].per_packet();
                 if per_packet && !state.per_packet {
                     for end in [l.a, l.b] {

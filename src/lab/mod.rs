@@ -14,9 +14,9 @@
 
 mod apply;
 pub mod control;
-pub mod links;
 pub mod inspect;
 pub mod journal;
+pub mod links;
 pub mod supervisor;
 pub mod teardown;
 
@@ -93,11 +93,17 @@ pub enum LabError {
     #[error("no node `{0}` in this lab")]
     UnknownNode(String),
     #[error("no link between `{a}` and `{b}`")]
-    #[diagnostic(help("name the two ends as `node` or `node:iface`; `topolab inspect` lists links"))]
+    #[diagnostic(help(
+        "name the two ends as `node` or `node:iface`; `topolab inspect` lists links"
+    ))]
     NoSuchLink { a: String, b: String },
     #[error("several links join `{a}` and `{b}`: {choices}")]
     #[diagnostic(help("name the interfaces, as `node:iface`"))]
-    AmbiguousLink { a: String, b: String, choices: String },
+    AmbiguousLink {
+        a: String,
+        b: String,
+        choices: String,
+    },
     #[error("link {link} cannot change that way: {why}")]
     LinkChange { link: String, why: String },
     #[error(transparent)]

@@ -28,7 +28,7 @@ use nix::poll::{PollFd, PollFlags};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::time::TimeSpec;
 
-use super::pipeline::{Counters, Packet, Pipeline, Trace};
+use super::{Counters, Packet, Pipeline, Trace};
 use crate::time::Instant;
 use crate::topology::Impairment;
 
@@ -48,7 +48,7 @@ pub struct DirectionConfig {
 }
 
 enum Ctl {
-    Reconfigure(Impairment, Option<Trace>),
+    Reconfigure(Box<(Impairment, Option<Trace>)>),
     Stop,
 }
 
@@ -104,7 +104,12 @@ pub fn open_socket(ifindex: u32) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-fn setsockopt(fd: BorrowedFd<'_>, level: libc::c_int, opt: libc::c_int, v: libc::c_int) -> io::Result<()> {
+fn setsockopt(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    opt: libc::c_int,
+    v: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: passes a valid int of the stated size.
     let r = unsafe {
         libc::setsockopt(
@@ -142,13 +147,17 @@ impl Relay {
     /// Changes one direction's impairments (0: a→b, 1: b→a) without losing queued frames.
     pub fn reconfigure(&self, dir: usize, imp: Impairment, trace: Option<Trace>) {
         let d = &self.dirs[dir];
-        let _ = d.ctl.send(Ctl::Reconfigure(imp, trace));
+        let _ = d.ctl.send(Ctl::Reconfigure(Box::new((imp, trace))));
         let _ = d.wake.write(1);
     }
 
     /// Counters of direction `dir` (refreshed by the relay thread at least every 50 ms).
     pub fn counters(&self, dir: usize) -> Counters {
-        self.dirs[dir].counters.lock().map(|c| c.clone()).unwrap_or_default()
+        self.dirs[dir]
+            .counters
+            .lock()
+            .map(|c| c.clone())
+            .unwrap_or_default()
     }
 }
 
@@ -174,7 +183,10 @@ fn spawn(
     cfg: DirectionConfig,
 ) -> io::Result<Direction> {
     let (ctl_tx, ctl_rx) = channel();
-    let wake = Arc::new(EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)?);
+    let wake = Arc::new(EventFd::from_value_and_flags(
+        0,
+        EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK,
+    )?);
     let counters = Arc::new(Mutex::new(Counters::default()));
     let pipeline = Pipeline::new(&cfg.impairment, mtu, cfg.seed, cfg.trace);
     let (w, c) = (wake.clone(), counters.clone());
@@ -251,8 +263,12 @@ fn run(
             ];
             match nix::poll::ppoll(&mut fds, timeout, None) {
                 Ok(_) => (
-                    fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)),
-                    fds[1].revents().is_some_and(|r| r.contains(PollFlags::POLLIN)),
+                    fds[0]
+                        .revents()
+                        .is_some_and(|r| r.contains(PollFlags::POLLIN)),
+                    fds[1]
+                        .revents()
+                        .is_some_and(|r| r.contains(PollFlags::POLLIN)),
                 ),
                 Err(nix::errno::Errno::EINTR) => (false, false),
                 Err(_) => return,
@@ -262,7 +278,10 @@ fn run(
             let _ = wake.read();
             while let Ok(c) = ctl.try_recv() {
                 match c {
-                    Ctl::Reconfigure(imp, trace) => pipe.reconfigure(&imp, trace),
+                    Ctl::Reconfigure(c) => {
+                        let (imp, trace) = *c;
+                        pipe.reconfigure(&imp, trace)
+                    }
                     Ctl::Stop => return,
                 }
             }

@@ -253,5 +253,4 @@ mod tests {
         };
         assert_eq!(t.options().len(), 3);
     }
-
 }

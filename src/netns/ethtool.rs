@@ -72,7 +72,7 @@ pub fn ioctl_socket() -> io::Result<std::os::fd::OwnedFd> {
             nix::sys::socket::SockFlag::SOCK_CLOEXEC,
             None,
         )
-        .map(|fd| std::net::UdpSocket::from(fd))
+        .map(std::net::UdpSocket::from)
         .map_err(io::Error::from)
     })?;
     Ok(s.into())

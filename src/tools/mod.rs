@@ -63,7 +63,8 @@ impl Stats {
         v.sort_by(|a, b| a.total_cmp(b));
         let n = v.len();
         let mean = v.iter().sum::<f64>() / n as f64;
-        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n.max(2).saturating_sub(1) as f64;
+        let var =
+            v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n.max(2).saturating_sub(1) as f64;
         let pct = |p: f64| v[((p * (n - 1) as f64).round() as usize).min(n - 1)];
         Some(Stats {
             n,

@@ -99,7 +99,12 @@ fn total_retrans(s: &TcpStream) -> u64 {
 }
 
 /// Measures TCP goodput from `src_ns` to `dst` (an address in `dst_ns`).
-pub fn throughput(src_ns: &str, dst_ns: &str, dst: IpAddr, cfg: &TcpConfig) -> io::Result<TcpReport> {
+pub fn throughput(
+    src_ns: &str,
+    dst_ns: &str,
+    dst: IpAddr,
+    cfg: &TcpConfig,
+) -> io::Result<TcpReport> {
     let listener = socket_in(dst_ns, move || TcpListener::bind(SocketAddr::new(dst, 0)))?;
     let target = SocketAddr::new(dst, listener.local_addr()?.port());
     let received = Arc::new(AtomicU64::new(0));
@@ -129,7 +134,9 @@ pub fn throughput(src_ns: &str, dst_ns: &str, dst: IpAddr, cfg: &TcpConfig) -> i
 
     let mut conns = Vec::new();
     for _ in 0..streams {
-        let c = socket_in(src_ns, move || TcpStream::connect_timeout(&target, Duration::from_secs(5)))?;
+        let c = socket_in(src_ns, move || {
+            TcpStream::connect_timeout(&target, Duration::from_secs(5))
+        })?;
         set_congestion(&c, &cfg.congestion)?;
         conns.push(c);
     }
@@ -145,7 +152,9 @@ pub fn throughput(src_ns: &str, dst_ns: &str, dst: IpAddr, cfg: &TcpConfig) -> i
                 while now_ns() < end {
                     match c.write(&buf) {
                         Ok(_) => {}
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut => {}
+                        Err(e)
+                            if e.kind() == io::ErrorKind::WouldBlock
+                                || e.kind() == io::ErrorKind::TimedOut => {}
                         Err(_) => break,
                     }
                 }

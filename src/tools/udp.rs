@@ -60,7 +60,12 @@ fn unspecified(dst: SocketAddr) -> SocketAddr {
 
 /// Sends `cfg.count` probes from namespace `src_ns` to `dst` (an address of a node whose
 /// namespace is `dst_ns`) and reports what arrived.
-pub fn one_way(src_ns: &str, dst_ns: &str, dst: SocketAddr, cfg: ProbeConfig) -> io::Result<OneWay> {
+pub fn one_way(
+    src_ns: &str,
+    dst_ns: &str,
+    dst: SocketAddr,
+    cfg: ProbeConfig,
+) -> io::Result<OneWay> {
     let rx = bind_in(dst_ns, SocketAddr::new(dst.ip(), 0))?;
     let port = rx.local_addr()?.port();
     let target = SocketAddr::new(dst.ip(), port);
@@ -130,7 +135,12 @@ pub fn one_way(src_ns: &str, dst_ns: &str, dst: SocketAddr, cfg: ProbeConfig) ->
 
 /// Round-trip times of `cfg.count` probes from `src_ns` to an echo responder at `dst`
 /// (in `dst_ns`); `None` for probes never answered.
-pub fn rtt(src_ns: &str, dst_ns: &str, dst: SocketAddr, cfg: ProbeConfig) -> io::Result<Vec<Option<u64>>> {
+pub fn rtt(
+    src_ns: &str,
+    dst_ns: &str,
+    dst: SocketAddr,
+    cfg: ProbeConfig,
+) -> io::Result<Vec<Option<u64>>> {
     let echo = bind_in(dst_ns, SocketAddr::new(dst.ip(), 0))?;
     let port = echo.local_addr()?.port();
     echo.set_read_timeout(Some(Duration::from_millis(50)))?;
@@ -183,7 +193,9 @@ pub fn rtt(src_ns: &str, dst_ns: &str, dst: SocketAddr, cfg: ProbeConfig) -> io:
     }
     std::thread::sleep(cfg.linger);
     done.store(true, Ordering::Relaxed);
-    let rtts = receiver.join().map_err(|_| io::Error::other("receiver panicked"))?;
+    let rtts = receiver
+        .join()
+        .map_err(|_| io::Error::other("receiver panicked"))?;
     stop.store(true, Ordering::Relaxed);
     let _ = responder.join();
     Ok(rtts)

@@ -110,9 +110,18 @@ mod tests {
 
     #[test]
     fn errors_name_the_word() {
-        for bad in ["delay", "delay=10 ms s", "colour=red", "x_to_y.delay=1ms", "loss=150%"] {
+        for bad in [
+            "delay",
+            "delay=10 ms s",
+            "colour=red",
+            "x_to_y.delay=1ms",
+            "loss=150%",
+        ] {
             let e = parse_changes(&[bad]).unwrap_err();
-            assert!(e.starts_with(&format!("`{bad}`")) || e.contains('`'), "{bad}: {e}");
+            assert!(
+                e.starts_with(&format!("`{bad}`")) || e.contains('`'),
+                "{bad}: {e}"
+            );
         }
     }
 }

@@ -17,6 +17,7 @@
 //! for editors.
 
 mod addressing;
+pub mod changes;
 mod check;
 mod emulation;
 mod error;
@@ -26,7 +27,6 @@ mod model;
 mod names;
 mod parse;
 mod spec;
-pub mod changes;
 pub mod units;
 
 use std::path::Path;

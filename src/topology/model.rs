@@ -27,7 +27,7 @@ pub struct Source {
 
 /// A location in the source: byte offset and length for snippets, 1-based line and column
 /// for messages and tests. `Span::default()` means "not from the file" (generated).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Span {
     pub offset: usize,
     pub len: usize,
@@ -314,11 +314,18 @@ pub fn describe_impairment(i: &Impairment) -> String {
         parts.push(format!("{d:?}").to_lowercase());
     }
     match i.loss {
-        Some(Loss::Random { p, correlation }) if correlation > 0.0 => {
-            parts.push(format!("loss {} (correlation {})", pct(p), pct(correlation)))
-        }
+        Some(Loss::Random { p, correlation }) if correlation > 0.0 => parts.push(format!(
+            "loss {} (correlation {})",
+            pct(p),
+            pct(correlation)
+        )),
         Some(Loss::Random { p, .. }) => parts.push(format!("loss {}", pct(p))),
-        Some(Loss::GilbertElliott { p, r, bad_loss, good_loss }) => parts.push(format!(
+        Some(Loss::GilbertElliott {
+            p,
+            r,
+            bad_loss,
+            good_loss,
+        }) => parts.push(format!(
             "loss gilbert-elliott p {} r {} bad {} good {}",
             pct(p),
             pct(r),

@@ -151,6 +151,7 @@ impl TopoBuilder {
                 NodeKind::Host => "host",
                 NodeKind::Router => "router",
                 NodeKind::Switch => "switch",
+                NodeKind::Fabric => unreachable!("users never write fabric nodes"),
             };
             let mut extra = String::new();
             if n.stp {
