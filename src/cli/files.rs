@@ -19,7 +19,7 @@ pub fn validate(file: &Path) -> miette::Result<()> {
         "{}: ok — {} nodes, {} links, lab name `{}`",
         file.display(),
         plan.nodes.len(),
-        plan.veths.len(),
+        plan.links.len(),
         t.name
     );
     Ok(())

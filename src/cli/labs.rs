@@ -226,6 +226,15 @@ fn print_status(s: &LabStatus) {
         "lab {}  (supervisor pid {}, topology {})",
         s.name, s.supervisor_pid, s.topology
     );
+    let emulated: Vec<_> = s
+        .links
+        .iter()
+        .filter(|l| l.engine != topolab::compile::EngineChoice::Plain)
+        .collect();
+    if !emulated.is_empty() {
+        println!();
+        emulated.into_iter().for_each(print_link);
+    }
     for n in &s.nodes {
         println!(
             "\n{} [{}] netns {}",

@@ -100,7 +100,7 @@ async fn bring_up(topology: &Topology, args: &UpArgs) -> miette::Result<Lab> {
         "lab `{}` up: {} nodes, {} links in {:.2} s",
         lab.name(),
         lab.plan().nodes.len(),
-        lab.plan().veths.len(),
+        lab.plan().links.len(),
         started.elapsed().as_secs_f64()
     );
     Ok(lab)

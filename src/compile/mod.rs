@@ -19,7 +19,9 @@
 //! Each stage's rules are written at the top of its file. The ones decided here:
 //! - namespace of node `n` is `"{lab}-{n}"`;
 //! - sysctls, in order: hosts and routers `net.ipv6.conf.{all,default}.accept_dad=0`
-//!   (addresses are usable at once; the lab's MACs are unique by construction), routers also
+//!   (addresses are usable at once; the lab's MACs are unique by construction) and
+//!   `net.ipv6.conf.all.keep_addr_on_down=1` (a link taken down and up keeps its IPv6
+//!   addresses, as IPv4 does), routers also
 //!   `net.ipv4.ip_forward=1` and `net.ipv6.conf.all.forwarding=1`, switches
 //!   `net.ipv6.conf.{all,default}.disable_ipv6=1` (a bridge needs no addresses). Then the
 //!   node's own `sysctl:` entries in key order; one with the same key as a built-in replaces
@@ -148,10 +150,12 @@ fn sysctls(node: &Node) -> Vec<(String, String)> {
         NodeKind::Host => &[
             ("net.ipv6.conf.all.accept_dad", "0"),
             ("net.ipv6.conf.default.accept_dad", "0"),
+            ("net.ipv6.conf.all.keep_addr_on_down", "1"),
         ],
         NodeKind::Router => &[
             ("net.ipv6.conf.all.accept_dad", "0"),
             ("net.ipv6.conf.default.accept_dad", "0"),
+            ("net.ipv6.conf.all.keep_addr_on_down", "1"),
             ("net.ipv4.ip_forward", "1"),
             ("net.ipv6.conf.all.forwarding", "1"),
         ],

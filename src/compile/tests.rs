@@ -111,6 +111,7 @@ fn sysctls_by_kind_then_node_entries_override_in_place() {
         kv(&[
             ("net.ipv6.conf.all.accept_dad", "1"),
             ("net.ipv6.conf.default.accept_dad", "0"),
+            ("net.ipv6.conf.all.keep_addr_on_down", "1"),
             ("net.core.somaxconn", "1024"),
         ])
     );
@@ -119,6 +120,7 @@ fn sysctls_by_kind_then_node_entries_override_in_place() {
         kv(&[
             ("net.ipv6.conf.all.accept_dad", "0"),
             ("net.ipv6.conf.default.accept_dad", "0"),
+            ("net.ipv6.conf.all.keep_addr_on_down", "1"),
             ("net.ipv4.ip_forward", "1"),
             ("net.ipv6.conf.all.forwarding", "1"),
         ])

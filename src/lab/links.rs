@@ -224,15 +224,29 @@ impl Links {
         let l = &plan.links[idx];
         match action {
             LinkAction::Down | LinkAction::Up => {
+                // Both ends, like pulling the cable. The kernel drops routes through an
+                // interface that goes down, so `up` puts the Plan's routes back.
                 let up = *action == LinkAction::Up;
                 for end in [l.a, l.b] {
                     let ifindex = plan.iface(end).ifindex;
-                    let op = if up {
-                        Op::SetUp { ifindex }
+                    let ops = if up {
+                        std::iter::once(Op::SetUp { ifindex })
+                            .chain(
+                                plan.nodes[end.node]
+                                    .routes
+                                    .iter()
+                                    .filter(|r| r.dev == ifindex)
+                                    .map(|r| Op::AddRoute {
+                                        dst: r.dst,
+                                        via: r.via,
+                                        dev: r.dev,
+                                    }),
+                            )
+                            .collect()
                     } else {
-                        Op::SetDown { ifindex }
+                        vec![Op::SetDown { ifindex }]
                     };
-                    run_ops(plan, end.node, vec![op])?;
+                    run_ops(plan, end.node, ops)?;
                 }
                 self.states[idx].up = up;
                 Ok(())
