@@ -351,8 +351,10 @@ async fn kernel_link_changes_rate_live_and_refuses_delay() {
     let _serial = SERIAL.lock().await;
     let (t, name) = pair("krl", "    rate: 50Mbit\n", 9);
     let mut lab = up(&t, &name).await;
-    let mut slow = Impairment::default();
-    slow.rate = Some(5_000_000);
+    let slow = Impairment {
+        rate: Some(5_000_000),
+        ..Default::default()
+    };
     lab.link(
         "h1",
         "h2",
@@ -373,8 +375,10 @@ async fn kernel_link_changes_rate_live_and_refuses_delay() {
         "{} bit/s after lowering the rate to 5 Mbit/s",
         r.bits_per_s
     );
-    let mut delay = Impairment::default();
-    delay.delay = Some(Duration::from_millis(10));
+    let delay = Impairment {
+        delay: Some(Duration::from_millis(10)),
+        ..Default::default()
+    };
     let err = lab
         .link(
             "h1",
