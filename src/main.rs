@@ -72,6 +72,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure between two nodes of a running lab with the built-in probes (no iperf or
+    /// ping needed): `throughput` (TCP), `udp` (one-way delay and loss), `ping` (ICMP echo).
+    #[command(subcommand)]
+    Probe(cli::probe::ProbeCmd),
     /// Open an interactive shell inside a node.
     Shell { lab: String, node: String },
     /// Check a topology file and report every problem with its line and column.
@@ -96,7 +100,7 @@ enum Command {
     Schema,
     /// Remove what crashed labs left behind, using their journals only.
     Clean,
-    /// Measure topolab: lab build and teardown speed.
+    /// Measure topolab: lab build/teardown speed (`up`), link fidelity (`links`).
     #[command(subcommand)]
     Bench(cli::bench::BenchCmd),
     /// Internal: the detached supervisor.
@@ -136,6 +140,7 @@ fn main() -> miette::Result<()> {
                     json,
                 } => cli::labs::link(&lab, &a, &b, &action, json).await,
                 Command::Clean => cli::labs::clean().await,
+                Command::Probe(p) => cli::probe::run(p).await,
                 Command::Bench(b) => cli::bench::run(b).await,
                 _ => unreachable!("handled above"),
             }

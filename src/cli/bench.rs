@@ -19,6 +19,8 @@ use topolab::topology::Topology;
 pub enum BenchCmd {
     /// Lab build and teardown speed, with the kernel floor for comparison.
     Up(UpBench),
+    /// Link fidelity: configured vs measured throughput, delay, jitter, loss and rate.
+    Links(super::bench_links::LinksBench),
 }
 
 #[derive(Args)]
@@ -81,6 +83,7 @@ struct Row {
 pub async fn run(cmd: BenchCmd) -> miette::Result<()> {
     match cmd {
         BenchCmd::Up(b) => up(b).await,
+        BenchCmd::Links(b) => super::bench_links::run(b).await,
     }
 }
 

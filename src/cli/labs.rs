@@ -31,7 +31,7 @@ fn lab_names() -> Vec<String> {
     v
 }
 
-fn read_plan(lab: &str) -> miette::Result<Plan> {
+pub fn read_plan(lab: &str) -> miette::Result<Plan> {
     let dir = run_dir(lab);
     if !dir.exists() {
         let known = lab_names();

@@ -1,6 +1,8 @@
 //! The CLI's commands, one module per group. The library does the work; these render.
 
 pub mod bench;
+pub mod bench_links;
 pub mod files;
 pub mod labs;
+pub mod probe;
 pub mod up;

@@ -47,8 +47,23 @@ impl OneWay {
     }
 }
 
+/// A UDP socket bound inside `ns`, with a large receive buffer: a probe receiver that
+/// falls behind for a few milliseconds on a busy machine must not count its own overflow
+/// as link loss.
 fn bind_in(ns: &str, addr: SocketAddr) -> io::Result<UdpSocket> {
-    socket_in(ns, move || UdpSocket::bind(addr))
+    let s = socket_in(ns, move || UdpSocket::bind(addr))?;
+    let size: libc::c_int = 16 << 20;
+    // SAFETY: passes a valid int of the stated size.
+    unsafe {
+        libc::setsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(&s),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as u32,
+        );
+    }
+    Ok(s)
 }
 
 fn unspecified(dst: SocketAddr) -> SocketAddr {

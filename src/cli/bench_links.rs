@@ -1,0 +1,408 @@
+//! `topolab bench links`: link fidelity, configured vs measured, on a two-host lab.
+//!
+//! Every case brings up its own lab (h1 ═ h2, IPv4, IPv6 off so no background frames)
+//! with the engine under test, measures with the built-in probes, and tears it down:
+//! - throughput: one TCP stream (cubic) over a plain veth, an unimpaired relayed link, and a
+//!   per-packet relayed link (offloads off, loss 0.01%);
+//! - delay 1/10/50/100 ms: RTT over ≥1000 UDP probes at 100/s vs 2 × delay + the plain
+//!   veth's RTT measured the same way;
+//! - jitter: one-way delay standard deviation vs configured σ (normal);
+//! - loss 0.1/1/10%: ≥100k one-way UDP probes, measured rate and its 99% Wilson interval;
+//! - rate 1/10/100/1000 Mbit/s on each engine: TCP goodput vs the 1448/1514 payload
+//!   ceiling (95.6% of the rate).
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use clap::Args;
+use miette::{IntoDiagnostic, miette};
+use serde::Serialize;
+
+use topolab::compile::EngineChoice;
+use topolab::lab::{Lab, LabOptions};
+use topolab::tools::{Stats, tcp, udp, wilson};
+use topolab::topology::Topology;
+
+#[derive(Args)]
+pub struct LinksBench {
+    /// Print JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the JSON here.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+    /// Seconds per TCP measurement.
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
+    /// Probes per delay/jitter case (at 100/s).
+    #[arg(long, default_value_t = 1000)]
+    pub rtt_probes: u64,
+    /// Probes per loss case.
+    #[arg(long, default_value_t = 100_000)]
+    pub loss_probes: u64,
+}
+
+#[derive(Serialize, Default)]
+struct Report {
+    throughput: Vec<ThroughputRow>,
+    delay: Vec<DelayRow>,
+    jitter: Vec<JitterRow>,
+    loss: Vec<LossRow>,
+    rate: Vec<RateRow>,
+    notes: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct ThroughputRow {
+    case: String,
+    engine: EngineChoice,
+    gbit_s: f64,
+    vs_plain: f64,
+    retransmits: u64,
+}
+
+#[derive(Serialize)]
+struct DelayRow {
+    delay_ms: f64,
+    expected_rtt_ms: f64,
+    rtt: Stats,
+    error_ms: f64,
+    lost: usize,
+}
+
+#[derive(Serialize)]
+struct JitterRow {
+    delay_ms: f64,
+    jitter_ms: f64,
+    one_way: Stats,
+}
+
+#[derive(Serialize)]
+struct LossRow {
+    configured: f64,
+    sent: u64,
+    lost: u64,
+    measured: f64,
+    ci99: (f64, f64),
+    within: bool,
+}
+
+#[derive(Serialize)]
+struct RateRow {
+    engine: EngineChoice,
+    rate_mbit: f64,
+    goodput_mbit: f64,
+    vs_ceiling: f64,
+    retransmits: u64,
+}
+
+const CEILING: f64 = 1448.0 / 1514.0;
+
+struct Pair {
+    lab: Lab,
+    src: String,
+    dst: String,
+    addr: IpAddr,
+}
+
+async fn pair(settings: &str) -> miette::Result<Pair> {
+    let yaml = format!(
+        "name: bench\naddressing: {{ipv6: false}}\n\
+         nodes:\n  h1: {{sysctl: {{net.ipv6.conf.all.disable_ipv6: 1, net.ipv6.conf.default.disable_ipv6: 1}}}}\n\
+         \x20 h2: {{sysctl: {{net.ipv6.conf.all.disable_ipv6: 1, net.ipv6.conf.default.disable_ipv6: 1}}}}\n\
+         links:\n  - endpoints: [h1, h2]\n{settings}"
+    );
+    let topo = Topology::from_str(&yaml, "<bench links>")?;
+    let lab = Lab::up_with(
+        &topo,
+        LabOptions {
+            name: Some(format!("tlbl{}", std::process::id())),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let node = |n: &str| lab.plan().node(n).expect("node").clone();
+    let (h1, h2) = (node("h1"), node("h2"));
+    // Resolve ARP first (lossy cases may need a few tries).
+    let _ = lab
+        .node("h1")
+        .exec([
+            "sh",
+            "-c",
+            &format!(
+                "ping -n -c 1 -W 1 {0} >/dev/null || ping -n -c 3 -W 1 {0} >/dev/null",
+                h2.ifaces[0].addrs[0].addr()
+            ),
+        ])
+        .await;
+    Ok(Pair {
+        src: h1.netns.clone(),
+        dst: h2.netns.clone(),
+        addr: h2.ifaces[0].addrs[0].addr(),
+        lab,
+    })
+}
+
+fn engine_of(p: &Pair) -> EngineChoice {
+    p.lab.links()[0].engine
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> miette::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .into_diagnostic()?
+        .into_diagnostic()
+}
+
+async fn tcp_run(p: &Pair, seconds: f64) -> miette::Result<tcp::TcpReport> {
+    let (src, dst, addr) = (p.src.clone(), p.dst.clone(), p.addr);
+    let cfg = tcp::TcpConfig {
+        duration: Duration::from_secs_f64(seconds),
+        ..Default::default()
+    };
+    blocking(move || tcp::throughput(&src, &dst, addr, &cfg)).await
+}
+
+async fn rtt_run(p: &Pair, count: u64) -> miette::Result<Vec<Option<u64>>> {
+    let (src, dst, addr) = (p.src.clone(), p.dst.clone(), p.addr);
+    let cfg = udp::ProbeConfig {
+        count,
+        interval: Duration::from_millis(10),
+        size: 64,
+        linger: Duration::from_millis(500),
+    };
+    blocking(move || udp::rtt(&src, &dst, SocketAddr::new(addr, 0), cfg)).await
+}
+
+async fn one_way_run(p: &Pair, count: u64, interval: Duration) -> miette::Result<udp::OneWay> {
+    let (src, dst, addr) = (p.src.clone(), p.dst.clone(), p.addr);
+    let cfg = udp::ProbeConfig {
+        count,
+        interval,
+        size: 64,
+        linger: Duration::from_millis(800),
+    };
+    blocking(move || udp::one_way(&src, &dst, SocketAddr::new(addr, 0), cfg)).await
+}
+
+fn progress(json: bool, msg: &str) {
+    if !json {
+        eprintln!("  {msg}");
+    }
+}
+
+pub async fn run(b: LinksBench) -> miette::Result<()> {
+    let mut r = Report::default();
+    r.notes.push(
+        "kernel engine: tbf only (this kernel has no sch_netem), so delay, jitter and loss \
+         rows are userspace-engine rows"
+            .into(),
+    );
+
+    // Throughput.
+    let mut plain_bps = 0.0;
+    for (case, settings) in [
+        ("plain veth", ""),
+        ("relayed, unimpaired", "    engine: userspace\n"),
+        ("relayed, per-packet (loss 0.01%)", "    loss: 0.01%\n"),
+    ] {
+        progress(b.json, &format!("throughput: {case}"));
+        let p = pair(settings).await?;
+        let t = tcp_run(&p, b.seconds).await?;
+        if case == "plain veth" {
+            plain_bps = t.bits_per_s;
+        }
+        r.throughput.push(ThroughputRow {
+            case: case.into(),
+            engine: engine_of(&p),
+            gbit_s: t.bits_per_s / 1e9,
+            vs_plain: t.bits_per_s / plain_bps.max(1.0),
+            retransmits: t.retransmits,
+        });
+        p.lab.down().await?;
+    }
+
+    // Delay: the plain veth's RTT first, measured the same way.
+    progress(b.json, "delay: plain veth baseline");
+    let p = pair("").await?;
+    let base: Vec<u64> = rtt_run(&p, b.rtt_probes)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    let base = Stats::of(&base).ok_or_else(|| miette!("no RTT samples on the plain veth"))?;
+    p.lab.down().await?;
+    r.notes.push(format!(
+        "plain veth RTT over {} probes: mean {:.3} ms, p50 {:.3}, p99 {:.3}",
+        base.n, base.mean_ms, base.p50_ms, base.p99_ms
+    ));
+    for ms in [1.0, 10.0, 50.0, 100.0] {
+        progress(b.json, &format!("delay {ms} ms"));
+        let p = pair(&format!("    delay: {ms}ms\n")).await?;
+        let rtts = rtt_run(&p, b.rtt_probes).await?;
+        let lost = rtts.iter().filter(|x| x.is_none()).count();
+        let got: Vec<u64> = rtts.into_iter().flatten().collect();
+        let s = Stats::of(&got).ok_or_else(|| miette!("no RTT samples at delay {ms} ms"))?;
+        let expected = 2.0 * ms + base.mean_ms;
+        r.delay.push(DelayRow {
+            delay_ms: ms,
+            expected_rtt_ms: expected,
+            error_ms: s.mean_ms - expected,
+            rtt: s,
+            lost,
+        });
+        p.lab.down().await?;
+    }
+
+    // Jitter.
+    for (d, j) in [(10.0, 1.0), (50.0, 5.0)] {
+        progress(b.json, &format!("jitter {j} ms on {d} ms"));
+        let p = pair(&format!(
+            "    delay: {d}ms\n    jitter: {j}ms\n    distribution: normal\n"
+        ))
+        .await?;
+        let ow = one_way_run(&p, b.rtt_probes, Duration::from_millis(10)).await?;
+        let s = Stats::of(&ow.delays_ns).ok_or_else(|| miette!("no samples"))?;
+        r.jitter.push(JitterRow {
+            delay_ms: d,
+            jitter_ms: j,
+            one_way: s,
+        });
+        p.lab.down().await?;
+    }
+
+    // Loss.
+    for pct in [0.1, 1.0, 10.0] {
+        progress(b.json, &format!("loss {pct}%"));
+        let p = pair(&format!("    loss: {pct}%\n")).await?;
+        let ow = one_way_run(&p, b.loss_probes, Duration::from_micros(50)).await?;
+        let lost = ow.sent - ow.received.min(ow.sent);
+        let ci = wilson(lost, ow.sent, 2.576);
+        let conf = pct / 100.0;
+        r.loss.push(LossRow {
+            configured: conf,
+            sent: ow.sent,
+            lost,
+            measured: lost as f64 / ow.sent as f64,
+            ci99: ci,
+            within: ci.0 <= conf && conf <= ci.1,
+        });
+        p.lab.down().await?;
+    }
+
+    // Rate, on each engine.
+    for engine in ["kernel", "userspace"] {
+        for mbit in [1.0, 10.0, 100.0, 1000.0] {
+            progress(b.json, &format!("rate {mbit} Mbit/s, {engine}"));
+            let p = pair(&format!("    rate: {mbit}Mbit\n    engine: {engine}\n")).await?;
+            let secs = if mbit < 5.0 {
+                b.seconds * 2.0
+            } else {
+                b.seconds
+            };
+            let t = tcp_run(&p, secs).await?;
+            r.rate.push(RateRow {
+                engine: engine_of(&p),
+                rate_mbit: mbit,
+                goodput_mbit: t.bits_per_s / 1e6,
+                vs_ceiling: t.bits_per_s / (mbit * 1e6 * CEILING),
+                retransmits: t.retransmits,
+            });
+            p.lab.down().await?;
+        }
+    }
+
+    let json = serde_json::to_string_pretty(&r).into_diagnostic()?;
+    if let Some(o) = &b.out {
+        std::fs::write(o, &json).into_diagnostic()?;
+    }
+    if b.json {
+        println!("{json}");
+    } else {
+        print(&r);
+    }
+    Ok(())
+}
+
+fn print(r: &Report) {
+    println!("\nTCP throughput, one stream (cubic)");
+    println!(
+        "{:<36} {:>10} {:>9} {:>9} {:>8}",
+        "case", "engine", "Gbit/s", "vs plain", "retrans"
+    );
+    for t in &r.throughput {
+        println!(
+            "{:<36} {:>10} {:>9.2} {:>8.0}% {:>8}",
+            t.case,
+            format!("{:?}", t.engine).to_lowercase(),
+            t.gbit_s,
+            t.vs_plain * 100.0,
+            t.retransmits
+        );
+    }
+    println!("\nDelay (userspace engine): RTT over UDP probes at 100/s");
+    println!(
+        "{:>9} {:>13} {:>9} {:>9} {:>9} {:>9} {:>6}",
+        "delay ms", "expected ms", "mean", "p50", "p99", "error", "lost"
+    );
+    for d in &r.delay {
+        println!(
+            "{:>9} {:>13.3} {:>9.3} {:>9.3} {:>9.3} {:>+9.3} {:>6}",
+            d.delay_ms,
+            d.expected_rtt_ms,
+            d.rtt.mean_ms,
+            d.rtt.p50_ms,
+            d.rtt.p99_ms,
+            d.error_ms,
+            d.lost
+        );
+    }
+    println!("\nJitter (userspace engine, normal): one-way delay");
+    println!(
+        "{:>9} {:>10} {:>10} {:>12} {:>7}",
+        "delay ms", "σ conf ms", "σ meas ms", "mean ms", "n"
+    );
+    for j in &r.jitter {
+        println!(
+            "{:>9} {:>10} {:>10.3} {:>12.3} {:>7}",
+            j.delay_ms, j.jitter_ms, j.one_way.std_ms, j.one_way.mean_ms, j.one_way.n
+        );
+    }
+    println!("\nLoss (userspace engine): one-way UDP probes");
+    println!(
+        "{:>10} {:>8} {:>7} {:>10} {:>22} {:>7}",
+        "configured", "sent", "lost", "measured", "99% interval", "within"
+    );
+    for l in &r.loss {
+        println!(
+            "{:>9.2}% {:>8} {:>7} {:>9.3}% {:>10.3}% – {:>7.3}% {:>7}",
+            l.configured * 100.0,
+            l.sent,
+            l.lost,
+            l.measured * 100.0,
+            l.ci99.0 * 100.0,
+            l.ci99.1 * 100.0,
+            if l.within { "yes" } else { "NO" }
+        );
+    }
+    println!("\nRate: TCP goodput vs the 1448/1514 ceiling (95.6% of the rate)");
+    println!(
+        "{:>10} {:>10} {:>13} {:>11} {:>8}",
+        "engine", "Mbit/s", "goodput Mbit", "vs ceiling", "retrans"
+    );
+    for x in &r.rate {
+        println!(
+            "{:>10} {:>10} {:>13.2} {:>10.1}% {:>8}",
+            format!("{:?}", x.engine).to_lowercase(),
+            x.rate_mbit,
+            x.goodput_mbit,
+            x.vs_ceiling * 100.0,
+            x.retransmits
+        );
+    }
+    for n in &r.notes {
+        println!("note: {n}");
+    }
+}
