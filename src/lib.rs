@@ -14,6 +14,7 @@ pub mod lab;
 pub mod link;
 pub mod netlink;
 pub mod netns;
+pub mod scenario;
 pub mod time;
 pub mod tools;
 pub mod topology;

@@ -222,6 +222,10 @@ fn wire_size(frame: &[u8]) -> (u32, u64) {
 /// The relay wakes this long before a departure and spins the rest: a timer wakeup on a
 /// virtual machine is late by tens of microseconds, a spin is not.
 const SPIN: std::time::Duration = std::time::Duration::from_micros(100);
+/// While frames are in flight the relay also wakes at least this often: on this machine
+/// kind it lowered the median one-way delay of a 10 ms link by about 0.1 ms (a long timer
+/// sleep lets the virtual CPU go idle, and waking it is slow).
+const TICK: std::time::Duration = std::time::Duration::from_micros(200);
 /// Frame buffers: a whole 64 KB super-frame plus its virtio header.
 const BUF_LEN: usize = VNET_HDR_LEN + 65_536 + 64;
 /// Frames moved per recvmmsg / sendmmsg call.
@@ -276,7 +280,7 @@ fn run(
             // Sleep until the socket is readable, a control message arrives, SPIN before
             // the next departure, or 50 ms pass (to publish counters).
             let cap = std::time::Duration::from_millis(50);
-            let t = wait.map_or(cap, |w| (w - SPIN).min(cap));
+            let t = wait.map_or(cap, |w| (w - SPIN).min(TICK));
             let mut fds = [
                 PollFd::new(rx.as_fd(), PollFlags::POLLIN),
                 PollFd::new(wake.as_fd(), PollFlags::POLLIN),
