@@ -72,6 +72,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Run scenario files: bring each lab up, run its steps, report, tear down.
+    ///
+    /// Exits 1 if any step failed. `--junit` and `--json` write reports for CI; `--jobs N`
+    /// runs N scenarios at once, each in its own lab.
+    Test(cli::test::TestArgs),
     /// Measure between two nodes of a running lab with the built-in probes (no iperf or
     /// ping needed): `throughput` (TCP), `udp` (one-way delay and loss), `ping` (ICMP echo).
     #[command(subcommand)]
@@ -141,6 +146,7 @@ fn main() -> miette::Result<()> {
                 } => cli::labs::link(&lab, &a, &b, &action, json).await,
                 Command::Clean => cli::labs::clean().await,
                 Command::Probe(p) => cli::probe::run(p).await,
+                Command::Test(t) => cli::test::test(t).await,
                 Command::Bench(b) => cli::bench::run(b).await,
                 _ => unreachable!("handled above"),
             }

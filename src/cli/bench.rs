@@ -21,6 +21,8 @@ pub enum BenchCmd {
     Up(UpBench),
     /// Link fidelity: configured vs measured throughput, delay, jitter, loss and rate.
     Links(super::bench_links::LinksBench),
+    /// The built-in TCP throughput probe next to iperf3 on a plain veth.
+    Probes(super::bench_probes::ProbesBench),
 }
 
 #[derive(Args)]
@@ -84,6 +86,7 @@ pub async fn run(cmd: BenchCmd) -> miette::Result<()> {
     match cmd {
         BenchCmd::Up(b) => up(b).await,
         BenchCmd::Links(b) => super::bench_links::run(b).await,
+        BenchCmd::Probes(b) => super::bench_probes::run(b).await,
     }
 }
 

@@ -2,7 +2,9 @@
 
 pub mod bench;
 pub mod bench_links;
+pub mod bench_probes;
 pub mod files;
 pub mod labs;
 pub mod probe;
+pub mod test;
 pub mod up;

@@ -21,7 +21,8 @@
 //! - sysctls, in order: hosts and routers `net.ipv6.conf.{all,default}.accept_dad=0`
 //!   (addresses are usable at once; the lab's MACs are unique by construction) and
 //!   `net.ipv6.conf.all.keep_addr_on_down=1` (a link taken down and up keeps its IPv6
-//!   addresses, as IPv4 does), routers also
+//!   addresses, as IPv4 does) and `net.ipv4.ping_group_range=0 2147483647` (ICMP echo
+//!   sockets for everyone: the built-in ping probe needs no raw socket), routers also
 //!   `net.ipv4.ip_forward=1` and `net.ipv6.conf.all.forwarding=1`, switches
 //!   `net.ipv6.conf.{all,default}.disable_ipv6=1` (a bridge needs no addresses). Then the
 //!   node's own `sysctl:` entries in key order; one with the same key as a built-in replaces
@@ -151,11 +152,13 @@ fn sysctls(node: &Node) -> Vec<(String, String)> {
             ("net.ipv6.conf.all.accept_dad", "0"),
             ("net.ipv6.conf.default.accept_dad", "0"),
             ("net.ipv6.conf.all.keep_addr_on_down", "1"),
+            ("net.ipv4.ping_group_range", "0 2147483647"),
         ],
         NodeKind::Router => &[
             ("net.ipv6.conf.all.accept_dad", "0"),
             ("net.ipv6.conf.default.accept_dad", "0"),
             ("net.ipv6.conf.all.keep_addr_on_down", "1"),
+            ("net.ipv4.ping_group_range", "0 2147483647"),
             ("net.ipv4.ip_forward", "1"),
             ("net.ipv6.conf.all.forwarding", "1"),
         ],

@@ -112,6 +112,7 @@ fn sysctls_by_kind_then_node_entries_override_in_place() {
             ("net.ipv6.conf.all.accept_dad", "1"),
             ("net.ipv6.conf.default.accept_dad", "0"),
             ("net.ipv6.conf.all.keep_addr_on_down", "1"),
+            ("net.ipv4.ping_group_range", "0 2147483647"),
             ("net.core.somaxconn", "1024"),
         ])
     );
@@ -121,6 +122,7 @@ fn sysctls_by_kind_then_node_entries_override_in_place() {
             ("net.ipv6.conf.all.accept_dad", "0"),
             ("net.ipv6.conf.default.accept_dad", "0"),
             ("net.ipv6.conf.all.keep_addr_on_down", "1"),
+            ("net.ipv4.ping_group_range", "0 2147483647"),
             ("net.ipv4.ip_forward", "1"),
             ("net.ipv6.conf.all.forwarding", "1"),
         ])

@@ -360,6 +360,58 @@ impl Lab {
         Ok(links.status(&plan).swap_remove(idx))
     }
 
+    /// Stops node `name`'s `run:` processes (their whole process groups): SIGTERM, then
+    /// SIGKILL after the grace period. Returns how many were running.
+    pub fn stop_node(&mut self, name: &str) -> Result<usize, LabError> {
+        self.plan
+            .node(name)
+            .ok_or_else(|| LabError::UnknownNode(name.into()))?;
+        let (mine, rest): (Vec<RunProc>, Vec<RunProc>) = std::mem::take(&mut self.procs)
+            .into_iter()
+            .partition(|p| p.node == name);
+        self.procs = rest;
+        let mut running = std::collections::BTreeMap::new();
+        for p in &mine {
+            let pid = p.child.id();
+            if let Some(start) = proc_start_time(pid) {
+                running.insert(pid, start);
+            }
+        }
+        let mut errors = Vec::new();
+        teardown::stop_processes(&running, &mut errors);
+        for mut p in mine {
+            let _ = p.child.wait();
+            self.journal
+                .append(&Entry::Reaped { pid: p.child.id() })
+                .map_err(LabError::Journal)?;
+        }
+        match errors.into_iter().next() {
+            Some((what, e)) => Err(LabError::Kernel { what, source: e }),
+            None => Ok(running.len()),
+        }
+    }
+
+    /// Starts node `name`'s `run:` commands again (after [`Lab::stop_node`]). Commands
+    /// already running are left alone. Returns how many were started.
+    pub fn start_node(&mut self, name: &str) -> Result<usize, LabError> {
+        let plan = self.plan.clone();
+        let node = plan
+            .node(name)
+            .ok_or_else(|| LabError::UnknownNode(name.into()))?;
+        let logs = self.dir.join("logs");
+        let mut started = 0;
+        for cmd in &node.run {
+            let running = self.procs.iter_mut().any(|p| {
+                p.node == name && p.cmd == *cmd && p.child.try_wait().ok().flatten().is_none()
+            });
+            if !running {
+                self.spawn_run(node, cmd, &logs)?;
+                started += 1;
+            }
+        }
+        Ok(started)
+    }
+
     /// State of the `run:` processes: (node, command, pid, exit status if it ended).
     pub fn processes(&mut self) -> Vec<(String, String, u32, Option<i32>)> {
         self.procs

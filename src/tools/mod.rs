@@ -6,6 +6,8 @@
 //! born in. Timing uses `CLOCK_MONOTONIC`, which all namespaces of one machine share, so a
 //! receiver can subtract a sender's timestamp to get a one-way delay.
 
+pub mod capture;
+pub mod ping;
 pub mod tcp;
 pub mod udp;
 

@@ -1,0 +1,97 @@
+//! `topolab test`: run scenarios (in parallel with `--jobs`), print a report, write JUnit
+//! and JSON, exit non-zero if anything failed. Ctrl-C or SIGTERM tears every lab down
+//! before exiting.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Args;
+use miette::IntoDiagnostic;
+use tokio::signal::unix::{SignalKind, signal};
+
+use topolab::scenario::model::{Outcome, Scenario, ScenarioResult};
+use topolab::scenario::{self, report, run};
+
+#[derive(Args)]
+pub struct TestArgs {
+    /// Scenario files (no file: the built-in quickstart scenario on the quickstart lab).
+    pub scenarios: Vec<PathBuf>,
+    /// Write a JUnit XML report here (one test case per step).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Write a JSON report here (every measured value).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Scenarios run at the same time, each in its own lab.
+    #[arg(short, long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Where captures and other artifacts go (a folder per lab).
+    #[arg(long, default_value = "topolab-artifacts")]
+    pub artifacts: PathBuf,
+}
+
+pub async fn test(a: TestArgs) -> miette::Result<()> {
+    // Every file is checked before anything runs.
+    let scenarios: Vec<Arc<Scenario>> = if a.scenarios.is_empty() {
+        vec![Arc::new(scenario::default_scenario())]
+    } else {
+        let mut v = Vec::new();
+        for f in &a.scenarios {
+            v.push(Arc::new(scenario::load(f)?));
+        }
+        v
+    };
+    let sem = Arc::new(tokio::sync::Semaphore::new(a.jobs.max(1)));
+    let opts = run::RunOptions {
+        artifacts: a.artifacts.clone(),
+        lab_name: None,
+    };
+    let mut handles = Vec::new();
+    for s in &scenarios {
+        let (s, sem, opts) = (s.clone(), sem.clone(), opts.clone());
+        handles.push(tokio::spawn(async move {
+            let _permit = sem.acquire_owned().await.expect("semaphore open");
+            eprintln!("▶ {} ({})", s.name, s.source.name);
+            let r = run::run(&s, &opts).await;
+            eprintln!(
+                "■ {}: {} in {:.1} s",
+                r.name,
+                format!("{:?}", r.outcome).to_lowercase(),
+                r.seconds
+            );
+            r
+        }));
+    }
+    let mut sigint = signal(SignalKind::interrupt()).into_diagnostic()?;
+    let mut sigterm = signal(SignalKind::terminate()).into_diagnostic()?;
+    let all = futures::future::join_all(handles.iter_mut());
+    let results: Vec<ScenarioResult> = tokio::select! {
+        r = all => r.into_iter().filter_map(|r| r.ok()).collect(),
+        _ = sigint.recv() => return interrupted(handles).await,
+        _ = sigterm.recv() => return interrupted(handles).await,
+    };
+    print!("{}", report::human(&results));
+    if let Some(p) = &a.junit {
+        std::fs::write(p, report::junit(&results)).into_diagnostic()?;
+    }
+    if let Some(p) = &a.json {
+        let j = serde_json::to_string_pretty(&report::json(&results)).into_diagnostic()?;
+        std::fs::write(p, j).into_diagnostic()?;
+    }
+    if results.len() != scenarios.len() || results.iter().any(|r| r.outcome != Outcome::Passed) {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// Cancels every running scenario (their labs tear down as they are dropped), then exits.
+async fn interrupted(handles: Vec<tokio::task::JoinHandle<ScenarioResult>>) -> miette::Result<()> {
+    eprintln!("interrupted: tearing down running labs…");
+    for h in &handles {
+        h.abort();
+    }
+    for h in handles {
+        let _ = h.await;
+    }
+    std::process::exit(130);
+}

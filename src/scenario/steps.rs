@@ -1,0 +1,695 @@
+//! What each step type does and how its expectations are judged. Every failure message
+//! names the measured value and the expected one ("loss 40.0% (expected ≤ 0.0%)").
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::lab::links::LinkAction;
+use crate::tools::capture::Capture;
+use crate::tools::{Stats, ping, tcp, udp};
+
+use super::model::*;
+use super::refs;
+use super::run::{Ctx, Found, run_step, run_steps};
+
+pub fn kind(a: &Action) -> &'static str {
+    match a {
+        Action::Ping(_) => "ping",
+        Action::Pingall(_) => "pingall",
+        Action::Throughput(_) => "throughput",
+        Action::Exec(_) => "exec",
+        Action::Link(_) => "link",
+        Action::Node(_) => "node",
+        Action::Wait(_) => "wait",
+        Action::Capture(_) => "capture",
+        Action::Sleep(_) => "sleep",
+        Action::Parallel(_) => "parallel",
+        Action::Repeat { .. } => "repeat",
+    }
+}
+
+/// A short description, for timeline events.
+pub fn summary(a: &Action) -> String {
+    match a {
+        Action::Link(l) => match &l.op {
+            LinkOp::Down => format!("link {} — {} down", l.a, l.b),
+            LinkOp::Up => format!("link {} — {} up", l.a, l.b),
+            LinkOp::Set { .. } => format!("link {} — {} set", l.a, l.b),
+        },
+        Action::Node(n) => format!("node {} {}", n.node, if n.start { "start" } else { "stop" }),
+        Action::Exec(e) => format!("exec {}: {}", e.node, e.cmd),
+        Action::Capture(Capture_::Start { name, .. }) => format!("capture {name} start"),
+        Action::Capture(Capture_::Stop { name }) => format!("capture {name} stop"),
+        Action::Sleep(d) => format!("sleep {d:?}"),
+        other => kind(other).to_string(),
+    }
+}
+
+use super::model::Capture as Capture_;
+
+/// A step's timeout when it sets none.
+pub fn default_timeout(a: &Action) -> Duration {
+    let s = Duration::from_secs;
+    match a {
+        Action::Ping(p) => p.interval * p.count + s(15),
+        Action::Pingall(_) => s(120),
+        Action::Throughput(t) => t.duration + s(30),
+        Action::Exec(_) => s(60),
+        Action::Wait(_) => s(30),
+        Action::Sleep(d) => *d + s(5),
+        Action::Parallel(_) | Action::Repeat { .. } => s(3600),
+        Action::Link(_) | Action::Node(_) | Action::Capture(_) => s(30),
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", x * 100.0)
+}
+
+fn mbit(bps: f64) -> String {
+    format!("{:.3} Mbit/s", bps / 1e6)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+/// Runs one action; `timeout` is the step's (wait uses it as its deadline).
+pub async fn perform(ctx: &Ctx, a: &Action, timeout: Duration) -> Result<Found, String> {
+    let plan = &ctx.plan;
+    let x = |s: &str| refs::expand(s, plan, ctx.seed);
+    match a {
+        Action::Ping(p) => {
+            let src = refs::netns(plan, &x(&p.from)?)?;
+            let dst = refs::target(plan, &x(&p.to)?, p.family)?;
+            let cfg = ping::PingConfig {
+                count: p.count,
+                interval: p.interval,
+                size: p.size,
+                wait: Duration::from_secs(1),
+            };
+            let r = blocking(move || ping::ping(&src, dst, cfg)).await?;
+            let mut f = Found {
+                expected: serde_json::to_value(&p.expect).unwrap_or_default(),
+                ..Default::default()
+            };
+            judge_ping(&r, &p.expect, &mut f.failures);
+            f.measured = serde_json::to_value(&r).unwrap_or_default();
+            Ok(f)
+        }
+        Action::Pingall(p) => pingall(ctx, p).await,
+        Action::Throughput(t) => throughput(ctx, t).await,
+        Action::Exec(e) => exec(ctx, e, &x(&e.cmd)?).await,
+        Action::Link(l) => {
+            let action = match &l.op {
+                LinkOp::Down => LinkAction::Down,
+                LinkOp::Up => LinkAction::Up,
+                LinkOp::Set { a_to_b, b_to_a } => LinkAction::Set {
+                    a_to_b: a_to_b.clone(),
+                    b_to_a: b_to_a.clone(),
+                },
+            };
+            let status = ctx
+                .lab
+                .lock()
+                .await
+                .link(&l.a, &l.b, action)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(Found {
+                measured: serde_json::to_value(&status).unwrap_or_default(),
+                ..Default::default()
+            })
+        }
+        Action::Node(n) => {
+            let mut lab = ctx.lab.lock().await;
+            let count = if n.start {
+                lab.start_node(&n.node)
+            } else {
+                lab.stop_node(&n.node)
+            }
+            .map_err(|e| e.to_string())?;
+            Ok(Found {
+                measured: json!({ "processes": count }),
+                ..Default::default()
+            })
+        }
+        Action::Wait(w) => wait(ctx, w, timeout).await,
+        Action::Capture(c) => capture(ctx, c).await,
+        Action::Sleep(d) => {
+            tokio::time::sleep(*d).await;
+            Ok(Found::default())
+        }
+        Action::Parallel(steps) => {
+            let children = futures::future::join_all(steps.iter().map(|s| run_step(ctx, s))).await;
+            Ok(Found {
+                children,
+                ..Default::default()
+            })
+        }
+        Action::Repeat { times, steps } => {
+            let mut children = Vec::new();
+            for i in 1..=*times {
+                let mut round = run_steps(ctx, steps).await;
+                let failed = round
+                    .iter()
+                    .any(|r| r.outcome != Outcome::Passed && r.outcome != Outcome::Skipped);
+                for r in &mut round {
+                    r.name = format!("#{i} {}", r.name);
+                }
+                children.extend(round);
+                if failed && !steps.iter().all(|s| s.continue_on_failure) {
+                    break;
+                }
+            }
+            Ok(Found {
+                children,
+                ..Default::default()
+            })
+        }
+    }
+}
+
+fn judge_ping(r: &ping::PingReport, e: &PingExpect, fails: &mut Vec<String>) {
+    if let Some(max) = e.loss_max
+        && r.loss > max + 1e-9
+    {
+        fails.push(format!(
+            "loss {} ({}/{} answered; expected ≤ {})",
+            pct(r.loss),
+            r.received,
+            r.sent,
+            pct(max)
+        ));
+    }
+    if let Some(min) = e.loss_min
+        && r.loss < min - 1e-9
+    {
+        fails.push(format!("loss {} (expected ≥ {})", pct(r.loss), pct(min)));
+    }
+    let stat = |what: &str,
+                bound: Option<Duration>,
+                f: &mut Vec<String>,
+                get: fn(&Stats) -> f64,
+                above: bool| {
+        let Some(b) = bound else { return };
+        match &r.rtt {
+            None => f.push(format!(
+                "{what}: no reply (expected {} {:.3} ms)",
+                if above { "≤" } else { "≥" },
+                ms(b)
+            )),
+            Some(s) => {
+                let v = get(s);
+                if (above && v > ms(b)) || (!above && v < ms(b)) {
+                    f.push(format!(
+                        "{what} {v:.3} ms (expected {} {:.3} ms)",
+                        if above { "≤" } else { "≥" },
+                        ms(b)
+                    ));
+                }
+            }
+        }
+    };
+    stat("max RTT", e.rtt_max, fails, |s| s.max_ms, true);
+    stat("min RTT", e.rtt_min, fails, |s| s.min_ms, false);
+    stat("mean RTT", e.rtt_avg_max, fails, |s| s.mean_ms, true);
+}
+
+async fn pingall(ctx: &Ctx, p: &Pingall) -> Result<Found, String> {
+    let plan = ctx.plan.clone();
+    let nodes: Vec<String> = plan
+        .nodes
+        .iter()
+        .filter(|n| match n.kind {
+            crate::topology::NodeKind::Host => true,
+            crate::topology::NodeKind::Router => p.all_nodes,
+            _ => false,
+        })
+        .map(|n| n.name.clone())
+        .collect();
+    let mut pairs = Vec::new();
+    for a in &nodes {
+        for b in &nodes {
+            if a != b {
+                pairs.push((a.clone(), b.clone()));
+            }
+        }
+    }
+    let family = p.family;
+    let mut results = Vec::new();
+    for chunk in pairs.chunks(8) {
+        let tasks: Vec<_> = chunk
+            .iter()
+            .map(|(a, b)| {
+                let (a, b, plan) = (a.clone(), b.clone(), plan.clone());
+                tokio::task::spawn_blocking(move || {
+                    let src = refs::netns(&plan, &a)?;
+                    let dst = refs::target(&plan, &b, family)?;
+                    // Up to three tries: the first may wait for ARP/ND.
+                    for _ in 0..3 {
+                        let cfg = ping::PingConfig {
+                            count: 1,
+                            wait: Duration::from_millis(700),
+                            ..Default::default()
+                        };
+                        let r = ping::ping(&src, dst, cfg).map_err(|e| e.to_string())?;
+                        if r.received > 0 {
+                            return Ok::<_, String>((a, b, true, r.rtt.map(|s| s.mean_ms)));
+                        }
+                    }
+                    Ok((a, b, false, None))
+                })
+            })
+            .collect();
+        for t in tasks {
+            results.push(t.await.map_err(|e| e.to_string())??);
+        }
+    }
+    let mut f = Found::default();
+    match &p.matrix {
+        None => {
+            let bad: Vec<String> = results
+                .iter()
+                .filter(|r| !r.2)
+                .map(|r| format!("{} → {}", r.0, r.1))
+                .collect();
+            if !bad.is_empty() {
+                f.failures.push(format!(
+                    "{} of {} pairs unreachable (expected all reachable): {}",
+                    bad.len(),
+                    results.len(),
+                    bad.join(", ")
+                ));
+            }
+            f.expected = json!("every pair reachable");
+        }
+        Some(matrix) => {
+            for want in matrix {
+                match results.iter().find(|r| r.0 == want.from && r.1 == want.to) {
+                    Some(r) if r.2 != want.reachable => f.failures.push(format!(
+                        "{} → {}: {} (expected {})",
+                        want.from,
+                        want.to,
+                        if r.2 { "reachable" } else { "unreachable" },
+                        if want.reachable {
+                            "reachable"
+                        } else {
+                            "unreachable"
+                        }
+                    )),
+                    Some(_) => {}
+                    None => f.failures.push(format!(
+                        "{} → {}: not a pair of {} (expected {})",
+                        want.from,
+                        want.to,
+                        if p.all_nodes { "nodes" } else { "hosts" },
+                        if want.reachable {
+                            "reachable"
+                        } else {
+                            "unreachable"
+                        }
+                    )),
+                }
+            }
+            f.expected = serde_json::to_value(matrix).unwrap_or_default();
+        }
+    }
+    let reachable = results.iter().filter(|r| r.2).count();
+    f.measured = json!({
+        "pairs": results.iter().map(|r| json!({"from": r.0, "to": r.1, "reachable": r.2, "rtt_ms": r.3})).collect::<Vec<_>>(),
+        "reachable": reachable,
+        "total": results.len(),
+    });
+    Ok(f)
+}
+
+/// Intervals with no goodput: total seconds and the windows (merged when adjacent).
+fn outages(intervals: &[tcp::Interval]) -> (f64, Vec<(f64, f64)>) {
+    let mut windows: Vec<(f64, f64)> = Vec::new();
+    for i in intervals.iter().filter(|i| i.bytes == 0) {
+        match windows.last_mut() {
+            Some(w) if (w.1 - i.start_s).abs() < 1e-6 => w.1 = i.end_s,
+            _ => windows.push((i.start_s, i.end_s)),
+        }
+    }
+    (windows.iter().map(|w| w.1 - w.0).sum(), windows)
+}
+
+async fn throughput(ctx: &Ctx, t: &Throughput) -> Result<Found, String> {
+    let plan = &ctx.plan;
+    let src = refs::netns(plan, &refs::expand(&t.from, plan, ctx.seed)?)?;
+    let to = refs::expand(&t.to, plan, ctx.seed)?;
+    let dst_ip = refs::target(plan, &to, t.family)?;
+    let dst_node = plan
+        .nodes
+        .iter()
+        .find(|n| {
+            n.ifaces
+                .iter()
+                .flat_map(|i| &i.addrs)
+                .chain(&n.loopback)
+                .any(|a| a.addr() == dst_ip)
+        })
+        .ok_or_else(|| format!("no node of the lab has address {dst_ip}"))?;
+    let dst = dst_node.netns.clone();
+    let e = &t.expect;
+    let mut f = Found {
+        expected: serde_json::to_value(e).unwrap_or_default(),
+        ..Default::default()
+    };
+    let goodput = match t.protocol {
+        Protocol::Tcp => {
+            let cfg = tcp::TcpConfig {
+                duration: t.duration,
+                streams: t.streams as usize,
+                interval: t.interval,
+                congestion: t.congestion.clone(),
+                ..Default::default()
+            };
+            let r = blocking(move || tcp::throughput(&src, &dst, dst_ip, &cfg)).await?;
+            let (outage, windows) = outages(&r.intervals);
+            if let Some(max) = e.retransmits_max
+                && r.retransmits > max
+            {
+                f.failures
+                    .push(format!("{} retransmits (expected ≤ {max})", r.retransmits));
+            }
+            if let Some(min) = e.outage_min
+                && outage < min.as_secs_f64() - 1e-9
+            {
+                f.failures.push(format!(
+                    "outage {outage:.2} s {windows:?} (expected ≥ {:.2} s)",
+                    min.as_secs_f64()
+                ));
+            }
+            if let Some(max) = e.outage_max
+                && outage > max.as_secs_f64() + 1e-9
+            {
+                f.failures.push(format!(
+                    "outage {outage:.2} s {windows:?} (expected ≤ {:.2} s)",
+                    max.as_secs_f64()
+                ));
+            }
+            let bps = r.bits_per_s;
+            f.measured = json!({
+                "protocol": "tcp",
+                "bits_per_s": bps,
+                "bytes": r.bytes,
+                "seconds": r.seconds,
+                "retransmits": r.retransmits,
+                "intervals": r.intervals,
+                "outage_s": outage,
+                "outage_windows": windows,
+            });
+            bps
+        }
+        Protocol::Udp => {
+            let offered = t.offered.unwrap_or(10_000_000).max(1);
+            let size = t.size.max(16);
+            let interval = Duration::from_secs_f64(size as f64 * 8.0 / offered as f64);
+            let count = (t.duration.as_secs_f64() / interval.as_secs_f64())
+                .ceil()
+                .max(1.0) as u64;
+            let cfg = udp::ProbeConfig {
+                count,
+                interval,
+                size,
+                linger: Duration::from_millis(500),
+            };
+            let r =
+                blocking(move || udp::one_way(&src, &dst, SocketAddr::new(dst_ip, 0), cfg)).await?;
+            let loss = r.loss();
+            let stats = Stats::of(&r.delays_ns);
+            let bps = r.received as f64 * size as f64 * 8.0 / t.duration.as_secs_f64();
+            if let Some(max) = e.loss_max
+                && loss > max + 1e-9
+            {
+                f.failures.push(format!(
+                    "UDP loss {} ({} of {} lost; expected ≤ {})",
+                    pct(loss),
+                    r.sent - r.received.min(r.sent),
+                    r.sent,
+                    pct(max)
+                ));
+            }
+            if let (Some(max), Some(s)) = (e.jitter_max, &stats)
+                && s.std_ms > ms(max)
+            {
+                f.failures.push(format!(
+                    "jitter σ {:.3} ms (expected ≤ {:.3} ms)",
+                    s.std_ms,
+                    ms(max)
+                ));
+            }
+            f.measured = json!({
+                "protocol": "udp",
+                "offered_bits_per_s": offered,
+                "bits_per_s": bps,
+                "sent": r.sent,
+                "received": r.received,
+                "loss": loss,
+                "reordered": r.reordered,
+                "duplicates": r.duplicates,
+                "one_way_delay": stats,
+            });
+            bps
+        }
+    };
+    if let Some(min) = e.min
+        && goodput < min as f64
+    {
+        f.failures.push(format!(
+            "throughput {} (expected ≥ {})",
+            mbit(goodput),
+            mbit(min as f64)
+        ));
+    }
+    if let Some(max) = e.max
+        && goodput > max as f64
+    {
+        f.failures.push(format!(
+            "throughput {} (expected ≤ {})",
+            mbit(goodput),
+            mbit(max as f64)
+        ));
+    }
+    Ok(f)
+}
+
+async fn exec(ctx: &Ctx, e: &Exec, cmd: &str) -> Result<Found, String> {
+    let mut c = {
+        let lab = ctx.lab.lock().await;
+        lab.node(&e.node)
+            .command("/bin/sh")
+            .map_err(|err| err.to_string())?
+    };
+    c.arg("-c").arg(cmd).stdin(std::process::Stdio::null());
+    let out = c
+        .output()
+        .await
+        .map_err(|err| format!("{}: {err}", e.node))?;
+    let status = {
+        use std::os::unix::process::ExitStatusExt;
+        out.status
+            .code()
+            .unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0))
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let x = &e.expect;
+    let mut f = Found {
+        expected: serde_json::to_value(x).unwrap_or_default(),
+        ..Default::default()
+    };
+    let want = x.status.unwrap_or(0);
+    if status != want {
+        f.failures.push(format!(
+            "exit status {status} (expected {want}); stderr: {}",
+            clip(&stderr)
+        ));
+    }
+    let check = |name: &str,
+                 text: &str,
+                 contains: &Option<String>,
+                 matches: &Option<String>,
+                 f: &mut Vec<String>| {
+        if let Some(c) = contains
+            && !text.contains(c.as_str())
+        {
+            f.push(format!(
+                "{name} {:?} (expected to contain {c:?})",
+                clip(text)
+            ));
+        }
+        if let Some(m) = matches {
+            match regex::Regex::new(m) {
+                Ok(re) if !re.is_match(text) => {
+                    f.push(format!("{name} {:?} (expected to match /{m}/)", clip(text)))
+                }
+                Ok(_) => {}
+                Err(err) => f.push(format!("bad regular expression /{m}/: {err}")),
+            }
+        }
+    };
+    check(
+        "stdout",
+        &stdout,
+        &x.stdout_contains,
+        &x.stdout_matches,
+        &mut f.failures,
+    );
+    check(
+        "stderr",
+        &stderr,
+        &x.stderr_contains,
+        &x.stderr_matches,
+        &mut f.failures,
+    );
+    f.measured = json!({ "status": status, "stdout": stdout, "stderr": stderr });
+    Ok(f)
+}
+
+fn clip(s: &str) -> String {
+    let s = s.trim_end();
+    if s.chars().count() > 300 {
+        format!("{}…", s.chars().take(300).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+async fn wait(ctx: &Ctx, w: &Wait, timeout: Duration) -> Result<Found, String> {
+    // Leave a moment before the step's own timeout so that we report, not it.
+    let deadline = tokio::time::Instant::now() + timeout.saturating_sub(Duration::from_millis(500));
+    let started = tokio::time::Instant::now();
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let last = match holds(ctx, &w.until).await {
+            Ok(()) => {
+                return Ok(Found {
+                    measured: json!({
+                        "attempts": attempts,
+                        "seconds": started.elapsed().as_secs_f64(),
+                    }),
+                    ..Default::default()
+                });
+            }
+            Err(why) => why,
+        };
+        if tokio::time::Instant::now() + w.every >= deadline {
+            return Ok(Found {
+                failures: vec![format!(
+                    "still not true after {:.1} s and {attempts} attempts (expected within {:.1} s): {last}",
+                    started.elapsed().as_secs_f64(),
+                    timeout.as_secs_f64()
+                )],
+                measured: json!({ "attempts": attempts, "last": last }),
+                ..Default::default()
+            });
+        }
+        tokio::time::sleep(w.every).await;
+    }
+}
+
+/// Tests a condition once: Ok if it holds, else why not.
+async fn holds(ctx: &Ctx, c: &Condition) -> Result<(), String> {
+    let plan = ctx.plan.clone();
+    let x = |s: &str| refs::expand(s, &plan, ctx.seed);
+    match c {
+        Condition::Reachable { from, to, family } => {
+            let src = refs::netns(&plan, &x(from)?)?;
+            let dst = refs::target(&plan, &x(to)?, *family)?;
+            let cfg = ping::PingConfig {
+                count: 1,
+                wait: Duration::from_millis(500),
+                ..Default::default()
+            };
+            let r = blocking(move || ping::ping(&src, dst, cfg)).await?;
+            if r.received > 0 {
+                Ok(())
+            } else {
+                Err(format!("no echo reply from {dst}"))
+            }
+        }
+        Condition::TcpPort {
+            from,
+            to,
+            port,
+            family,
+        } => {
+            let src = refs::netns(&plan, &x(from)?)?;
+            let dst = SocketAddr::new(refs::target(&plan, &x(to)?, *family)?, *port);
+            blocking(move || {
+                crate::tools::socket_in(&src, move || {
+                    std::net::TcpStream::connect_timeout(&dst, Duration::from_secs(1))
+                })
+                .map(|_| ())
+            })
+            .await
+            .map_err(|e| format!("connect {dst}: {e}"))
+        }
+        Condition::Command { node, cmd } => {
+            let e = Exec {
+                node: node.clone(),
+                cmd: cmd.clone(),
+                expect: ExecExpect::default(),
+            };
+            let f = exec(ctx, &e, &x(cmd)?).await?;
+            if f.failures.is_empty() {
+                Ok(())
+            } else {
+                Err(f.failures.join("; "))
+            }
+        }
+    }
+}
+
+async fn capture(ctx: &Ctx, c: &Capture_) -> Result<Found, String> {
+    match c {
+        Capture_::Start { name, node, iface } => {
+            let ns = refs::netns(&ctx.plan, node)?;
+            let path = ctx.artifacts.join(format!("{name}.pcap"));
+            let (i, p) = (iface.clone(), path.clone());
+            let cap = blocking(move || Capture::start(&ns, &i, &p)).await?;
+            ctx.captures
+                .lock()
+                .map_err(|_| "capture table poisoned".to_string())?
+                .insert(name.clone(), cap);
+            Ok(Found {
+                measured: json!({ "file": path.display().to_string() }),
+                ..Default::default()
+            })
+        }
+        Capture_::Stop { name } => {
+            let cap = ctx
+                .captures
+                .lock()
+                .map_err(|_| "capture table poisoned".to_string())?
+                .remove(name)
+                .ok_or_else(|| format!("no capture named `{name}` is running"))?;
+            let (path, frames) = blocking(move || cap.stop()).await?;
+            let file = path.display().to_string();
+            ctx.kept
+                .lock()
+                .map_err(|_| "poisoned".to_string())?
+                .push(file.clone());
+            Ok(Found {
+                measured: json!({ "file": file, "frames": frames }),
+                ..Default::default()
+            })
+        }
+    }
+}
