@@ -195,11 +195,13 @@ fn progress(json: bool, msg: &str) {
 
 pub async fn run(b: LinksBench) -> miette::Result<()> {
     let mut r = Report::default();
-    r.notes.push(
-        "kernel engine: tbf only (this kernel has no sch_netem), so delay, jitter and loss \
-         rows are userspace-engine rows"
-            .into(),
-    );
+    let caps = topolab::link::caps::capabilities();
+    r.notes.push(format!(
+        "kernel probe: sch_netem {}, tbf {}; topolab's kernel engine shapes rate only (tbf), so \
+         the delay, jitter and loss rows are userspace-engine rows",
+        if caps.netem { "present" } else { "absent" },
+        if caps.tbf { "present" } else { "absent" }
+    ));
 
     // Throughput.
     let mut plain_bps = 0.0;

@@ -106,8 +106,7 @@ fn choose(
     match (requested, beyond) {
         (Engine::Userspace, _) => Ok((EngineChoice::Userspace, "engine: userspace".into())),
         (Engine::Kernel, Some(p)) => Err(format!(
-            "the kernel engine here can only shape rate (tbf; this kernel has no sch_netem), \
-             not `{p}`"
+            "the kernel engine only shapes rate (tbf), it cannot do `{p}`"
         )),
         (Engine::Kernel, None) => Ok((
             EngineChoice::Kernel,

@@ -21,6 +21,8 @@ pub struct LabStatus {
     pub nodes: Vec<NodeStatus>,
     /// Every link with its engine, parameters and counters.
     pub links: Vec<super::links::LinkStatus>,
+    /// What the kernel's traffic control offers (probed, never assumed).
+    pub kernel: crate::link::caps::Capabilities,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

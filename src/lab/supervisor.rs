@@ -169,6 +169,7 @@ pub async fn status(lab: &mut Lab) -> io::Result<LabStatus> {
         supervisor_pid: std::process::id(),
         nodes,
         links: lab.links(),
+        kernel: crate::link::caps::capabilities(),
     })
 }
 

@@ -35,6 +35,7 @@
 //! No input panics: zero rates, empty frames, probabilities of 1 (or NaN) and absurd sizes
 //! all have a defined outcome.
 
+pub mod caps;
 mod dist;
 pub mod kernel;
 mod loss;

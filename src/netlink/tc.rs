@@ -96,6 +96,21 @@ pub fn tbf_qdisc(ifindex: u32, tbf: &Tbf) -> TcMessage {
     m
 }
 
+/// `tc qdisc add dev IF root netem limit LIMIT`: netem with nothing configured. Its
+/// `TCA_OPTIONS` is not nested attributes but a bare `struct tc_netem_qopt` (24 bytes).
+/// Used to probe whether the kernel has `sch_netem`.
+pub fn netem_qdisc_plain(ifindex: u32, limit: u32) -> TcMessage {
+    let mut qopt = vec![0u8; 24];
+    qopt[4..8].copy_from_slice(&limit.to_ne_bytes());
+    let mut m = message(ifindex, 0, TC_H_ROOT, 0);
+    m.attributes.push(TcAttribute::Kind("netem".into()));
+    m.attributes
+        .push(TcAttribute::Other(DefaultNla::new(TCA_OPTIONS, qopt)));
+    m
+}
+
+const TCA_OPTIONS: u16 = 2;
+
 /// `tc qdisc add dev IF ingress`.
 pub fn ingress_qdisc(ifindex: u32) -> TcMessage {
     let mut m = message(ifindex, INGRESS_HANDLE, TC_H_INGRESS, 0);
@@ -241,6 +256,28 @@ mod tests {
             "\nours {}\ntc   {}",
             hex(&b),
             hex(&TC_REDIRECT)
+        );
+    }
+
+    /// `tc qdisc add dev lo root netem limit 1000` (lo = 1): the whole tcmsg payload.
+    const TC_NETEM_PLAIN: [u8; 60] = [
+        0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
+        0xff, 0x00, 0x00, 0x00, 0x00, 0x0a, 0x00, 0x01, 0x00, 0x6e, 0x65, 0x74, 0x65, 0x6d, 0x00,
+        0x00, 0x00, 0x1c, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0xe8, 0x03, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    ];
+
+    #[test]
+    fn netem_probe_matches_tc_bytes() {
+        let m = netem_qdisc_plain(1, 1000);
+        let mut b = vec![0u8; m.buffer_len()];
+        m.emit(&mut b);
+        assert_eq!(
+            b,
+            TC_NETEM_PLAIN,
+            "\nours {}\ntc   {}",
+            hex(&b),
+            hex(&TC_NETEM_PLAIN)
         );
     }
 
