@@ -1,4 +1,4 @@
-//! Scenarios: scripted lab tests with built-in probes.
+//! Scenarios: scripted lab tests with built-in probes and JUnit/JSON reports.
 //!
 //! ```text
 //!   scenario.yaml ──parse (spec.rs)──▶ ScenarioSpec ──check (check.rs)──▶ Scenario (model.rs)
@@ -23,6 +23,7 @@ mod expect;
 mod inline;
 pub mod model;
 pub mod refs;
+pub mod report;
 mod spec;
 mod summary;
 
