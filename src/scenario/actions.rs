@@ -26,7 +26,7 @@ use super::spec::{
     PingallSpec, ThroughputSpec, WaitSpec,
 };
 use crate::topology::changes::parse_changes;
-use crate::topology::names::{IfaceProblem, check_iface_name, check_node_name};
+use crate::topology::names::{IfaceProblem, check_iface_name, check_node_name, suggestion};
 use crate::topology::spec::{Entries, Scalar, span};
 use crate::topology::{ErrorKind, Span, TopologyError};
 
@@ -261,26 +261,32 @@ impl Checker<'_> {
         }
         let mut words = Vec::new();
         for (key, value) in entries {
-            if key.value.contains('=') {
+            let bare = key
+                .value
+                .strip_prefix("a_to_b.")
+                .or_else(|| key.value.strip_prefix("b_to_a."))
+                .unwrap_or(&key.value);
+            if !CHANGE_KEYS.contains(&bare) {
                 return Err(self
                     .err(
                         ErrorKind::UnknownKey,
                         span(key),
                         format!("unknown link setting `{}`", key.value),
                     )
-                    .with_help(CHANGE_KEYS));
+                    .with_help(suggestion(bare, CHANGE_KEYS, CHANGE_HELP)));
             }
             words.push(format!("{}={}", key.value, value.value.0));
             if let Err(e) = parse_changes(&words) {
-                let key_problem = e.contains("unknown key") || e.contains("directions");
-                let (kind, at) = if key_problem {
-                    (ErrorKind::UnknownKey, span(key))
-                } else {
-                    (ErrorKind::BadValue, span(value))
-                };
                 return Err(self
-                    .err(kind, at, format!("bad link setting {e}"))
-                    .with_help(CHANGE_KEYS));
+                    .err(
+                        ErrorKind::BadValue,
+                        span(value),
+                        format!("bad link setting {e}"),
+                    )
+                    .with_help(
+                        "values use the units of topology files, like `delay: 20ms`, \
+                         `rate: 10Mbit`, `loss: 1%`; `loss_correlation` needs `loss` before it",
+                    ));
             }
         }
         let (a_to_b, b_to_a) = parse_changes(&words).unwrap_or_default();
@@ -501,6 +507,21 @@ impl Checker<'_> {
     }
 }
 
-const CHANGE_KEYS: &str = "link settings: rate, burst, queue, delay, jitter, distribution, loss, \
-     loss_correlation, duplicate, corrupt, reorder, reorder_gap; prefix one with `a_to_b.` or \
-     `b_to_a.` for one direction";
+/// The keys `parse_changes` knows (without an `a_to_b.` / `b_to_a.` prefix).
+const CHANGE_KEYS: &[&str] = &[
+    "rate",
+    "burst",
+    "queue",
+    "delay",
+    "jitter",
+    "distribution",
+    "loss",
+    "loss_correlation",
+    "duplicate",
+    "corrupt",
+    "reorder",
+    "reorder_gap",
+];
+
+const CHANGE_HELP: &str =
+    "link settings (prefix one with `a_to_b.` or `b_to_a.` for one direction)";

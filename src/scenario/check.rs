@@ -271,7 +271,7 @@ impl Checker<'_> {
             "parallel" => Action::Parallel(self.step_list(req(&spec.parallel)?, "parallel")?),
             _ => {
                 let r = req(&spec.repeat)?;
-                let times = self.count(&r.value.times, "times", 1, u32::MAX.into())? as u32;
+                let times = self.count(&r.value.times, "times", 1, 1_000_000)? as u32;
                 let steps = self.step_list(&r.value.steps, "steps")?;
                 Action::Repeat { times, steps }
             }
@@ -449,7 +449,7 @@ impl Checker<'_> {
             };
             return Err(self
                 .err(
-                    ErrorKind::UnknownNode,
+                    ErrorKind::BadValue,
                     at,
                     format!("capture `{name}` is not running here"),
                 )

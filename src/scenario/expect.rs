@@ -381,8 +381,19 @@ impl Shown for f64 {
 }
 
 impl Shown for u64 {
+    /// A rate: `50 Mbit/s`, `1.5 Gbit/s`, `9600 bit/s`.
     fn shown(&self) -> String {
-        format!("{self} bit/s")
+        let (unit, scale) = match *self {
+            r if r >= 1_000_000_000 => ("Gbit/s", 1e9),
+            r if r >= 1_000_000 => ("Mbit/s", 1e6),
+            r if r >= 1_000 => ("kbit/s", 1e3),
+            _ => ("bit/s", 1.0),
+        };
+        let value = format!("{:.3}", *self as f64 / scale);
+        format!(
+            "{} {unit}",
+            value.trim_end_matches('0').trim_end_matches('.')
+        )
     }
 }
 
