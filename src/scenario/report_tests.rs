@@ -282,3 +282,44 @@ fn json_has_everything() {
     assert!(human(&[odd.clone()]).contains("in 0.0s"));
     assert!(junit(&[odd]).contains("time=\"0.000\""));
 }
+
+/// Compares with `tests/golden/<name>`; `TOPOLAB_BLESS=1` rewrites it (then review the diff;
+/// never edit by hand).
+fn golden(name: &str, actual: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("TOPOLAB_BLESS").is_some_and(|v| v == "1") {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; create it with TOPOLAB_BLESS=1 and review it",
+            path.display()
+        )
+    });
+    if let Some((i, (e, a))) = expected
+        .lines()
+        .chain(["<end>"])
+        .zip(actual.lines().chain(["<end>"]))
+        .enumerate()
+        .find(|(_, (e, a))| e != a)
+    {
+        panic!(
+            "{} differs at line {}:\n  expected: {e}\n  actual:   {a}\n\
+             (if intended: TOPOLAB_BLESS=1 cargo test --lib scenario::report)",
+            path.display(),
+            i + 1
+        );
+    }
+}
+
+#[test]
+fn golden_reports() {
+    let results = sample();
+    golden("scenario-report.txt", &human(&results));
+    golden("scenario-report.xml", &junit(&results));
+    let json = serde_json::to_string_pretty(&json(&results)).unwrap() + "\n";
+    golden("scenario-report.json", &json);
+}
