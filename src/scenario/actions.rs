@@ -1,6 +1,6 @@
 //! One checker per action: spec → model, defaults filled in, values in range.
 //!
-//! Defaults (also in the README's scenario section):
+//! Defaults (also in `scenarios/README.md`):
 //!
 //! ```text
 //!   ping        family ipv4, count 5, interval 200ms, size 56
