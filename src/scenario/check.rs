@@ -32,7 +32,7 @@ use super::model::{Action, Exec, ExecExpect, Scenario, Step, Timed, TopologyRef}
 use super::refs::parse_template;
 use super::spec::{ACTIONS, EVENT_ACTIONS, ScenarioSpec, StepSpec, TimedSpec, TopologySpec};
 use crate::topology::check::Ctx;
-use crate::topology::spec::{Scalar, span};
+use crate::topology::spec::{Scalar, loc_span, span};
 use crate::topology::units::{UnitError, parse_duration, parse_percent, parse_rate};
 use crate::topology::{ErrorKind, Source, Span, Topology, TopologyError};
 
@@ -125,7 +125,9 @@ impl Checker<'_> {
                 Ok(TopologyRef::File(path))
             }
             TopologySpec::Inline => {
-                let text = blank_outside(&self.ctx.source.text, at.offset).ok_or_else(|| {
+                // Where the mapping is written (through an alias: the anchored original).
+                let start = loc_span(&t.defined).offset;
+                let text = blank_outside(&self.ctx.source.text, start).ok_or_else(|| {
                     self.err(
                         ErrorKind::Syntax,
                         at,
