@@ -461,3 +461,39 @@ fn no_panics_on_odd_input() {
         .unwrap()
         .unwrap();
 }
+
+/// Every prefix and every one-line deletion of the example files is read without a panic
+/// (a panic in the parse thread would surface as the "internal error" diagnostic).
+#[test]
+fn mangled_examples_never_panic() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut variants: Vec<String> = text
+            .char_indices()
+            .map(|(i, _)| i)
+            .step_by(13)
+            .map(|i| text[..i].to_string())
+            .collect();
+        for skip in 0..lines.len() {
+            let mut v: Vec<&str> = lines.clone();
+            v.remove(skip);
+            variants.push(v.join("\n"));
+        }
+        for v in variants {
+            if let Err(e) = from_str(&v, "mangled.yaml") {
+                assert!(
+                    !e.message().starts_with("internal error"),
+                    "{}: {}\n{v}",
+                    path.display(),
+                    e.one_line()
+                );
+            }
+        }
+    }
+}
