@@ -198,7 +198,7 @@ impl Checker<'_> {
                      make this a separate step, or put it in a `sleep` step's `during`",
                 ));
         }
-        let action = self.action(spec, key)?;
+        let action = self.action(spec, key, at)?;
         let mut during = Vec::new();
         for event in spec.during.iter().flat_map(|d| &d.value) {
             during.push(self.event(event, timeout, &action)?);
@@ -251,28 +251,32 @@ impl Checker<'_> {
         }
     }
 
-    fn action(&mut self, spec: &StepSpec, key: &str) -> Result<Action, TopologyError> {
+    fn action(&mut self, spec: &StepSpec, key: &str, at: Span) -> Result<Action, TopologyError> {
         let expect = spec.expect.as_ref();
         Ok(match key {
-            "ping" => Action::Ping(self.ping(req(&spec.ping)?, expect)?),
+            "ping" => Action::Ping(self.ping(self.req(&spec.ping, at)?, expect)?),
             "pingall" => {
-                let p = req(&spec.pingall)?;
+                let p = self.req(&spec.pingall, at)?;
                 Action::Pingall(self.pingall(p.value.as_ref(), expect)?)
             }
-            "throughput" => Action::Throughput(self.throughput(req(&spec.throughput)?, expect)?),
+            "throughput" => {
+                Action::Throughput(self.throughput(self.req(&spec.throughput, at)?, expect)?)
+            }
             "exec" => {
-                let mut exec = self.exec(req(&spec.exec)?)?;
+                let mut exec = self.exec(self.req(&spec.exec, at)?)?;
                 exec.expect = self.exec_expect(expect)?;
                 Action::Exec(exec)
             }
-            "link" => Action::Link(self.link(req(&spec.link)?)?),
-            "node" => Action::Node(self.node(req(&spec.node)?)?),
-            "wait" => Action::Wait(self.wait(req(&spec.wait)?)?),
-            "capture" => Action::Capture(self.capture(req(&spec.capture)?)?),
-            "sleep" => Action::Sleep(self.duration(req(&spec.sleep)?)?),
-            "parallel" => Action::Parallel(self.step_list(req(&spec.parallel)?, "parallel")?),
+            "link" => Action::Link(self.link(self.req(&spec.link, at)?)?),
+            "node" => Action::Node(self.node(self.req(&spec.node, at)?)?),
+            "wait" => Action::Wait(self.wait(self.req(&spec.wait, at)?)?),
+            "capture" => Action::Capture(self.capture(self.req(&spec.capture, at)?)?),
+            "sleep" => Action::Sleep(self.duration(self.req(&spec.sleep, at)?)?),
+            "parallel" => {
+                Action::Parallel(self.step_list(self.req(&spec.parallel, at)?, "parallel")?)
+            }
             _ => {
-                let r = req(&spec.repeat)?;
+                let r = self.req(&spec.repeat, at)?;
                 let times = self.count(&r.value.times, "times", 1, 1_000_000)? as u32;
                 let steps = self.step_list(&r.value.steps, "steps")?;
                 Action::Repeat { times, steps }
@@ -297,11 +301,12 @@ impl Checker<'_> {
         .into_iter()
         .filter_map(|(k, on)| on.then_some(k))
         .collect();
-        let key = self.one_action(span(e), &present, EVENT_ACTIONS, "`during` event")?;
-        let at = self.duration(&spec.at)?;
+        let at = span(e);
+        let key = self.one_action(at, &present, EVENT_ACTIONS, "`during` event")?;
+        let offset = self.duration(&spec.at)?;
         let at_span = span(&spec.at);
         if let Some(limit) = step_timeout
-            && at > limit
+            && offset > limit
         {
             return Err(self
                 .err(
@@ -316,7 +321,7 @@ impl Checker<'_> {
                 .with_help("events run while their step runs: move it earlier or raise the step's `timeout`"));
         }
         if let Some((length, what)) = step_length(step)
-            && at > length
+            && offset > length
         {
             return Err(self
                 .err(
@@ -333,23 +338,32 @@ impl Checker<'_> {
                 ));
         }
         let action = match key {
-            "link" => Action::Link(self.link(req(&spec.link)?)?),
-            "node" => Action::Node(self.node(req(&spec.node)?)?),
+            "link" => Action::Link(self.link(self.req(&spec.link, at)?)?),
+            "node" => Action::Node(self.node(self.req(&spec.node, at)?)?),
             "exec" => {
                 // An event's command runs for its effect; its outcome is not checked.
-                let exec = self.exec(req(&spec.exec)?)?;
+                let exec = self.exec(self.req(&spec.exec, at)?)?;
                 Action::Exec(Exec {
                     expect: ExecExpect::default(),
                     ..exec
                 })
             }
-            "capture" => Action::Capture(self.capture(req(&spec.capture)?)?),
-            _ => Action::Sleep(self.duration(req(&spec.sleep)?)?),
+            "capture" => Action::Capture(self.capture(self.req(&spec.capture, at)?)?),
+            _ => Action::Sleep(self.duration(self.req(&spec.sleep, at)?)?),
         };
         Ok(Timed {
-            at,
+            at: offset,
             action,
-            span: span(e),
+            span: at,
+        })
+    }
+
+    /// The value of an action key `one_action` found present. `None` cannot happen; it
+    /// is reported like a step without an action rather than with a panic.
+    fn req<'v, T>(&self, v: &'v Option<T>, at: Span) -> Result<&'v T, TopologyError> {
+        v.as_ref().ok_or_else(|| {
+            self.err(ErrorKind::BadStep, at, "this step has no action")
+                .with_help(format!("give it exactly one of: {}", ACTIONS.join(", ")))
         })
     }
 
@@ -480,25 +494,6 @@ fn step_actions(s: &StepSpec) -> Vec<&'static str> {
     .zip(ACTIONS)
     .filter_map(|(on, key)| on.then_some(*key))
     .collect()
-}
-
-/// The value of an action key already known to be present.
-fn req<T>(v: &Option<T>) -> Result<&T, TopologyError> {
-    // `one_action` only returns keys whose field is `Some`; reaching `None` would be a bug
-    // in this module, reported as an error rather than a panic.
-    v.as_ref().ok_or_else(|| {
-        let source = Source {
-            name: "<scenario>".into(),
-            text: "".into(),
-        };
-        TopologyError::new(
-            ErrorKind::BadStep,
-            &source,
-            Span::default(),
-            "internal error: action key lost",
-        )
-        .with_help("please report this")
-    })
 }
 
 /// How long a step runs when that is known from its action alone.
