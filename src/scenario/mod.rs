@@ -1,32 +1,162 @@
 //! Scenarios: scripted lab tests with built-in probes and JUnit/JSON reports.
 //!
 //! ```text
-//!   scenario.yaml ──parse/check──▶ Scenario (model.rs)
+//!   scenario.yaml ──parse (spec.rs)──▶ ScenarioSpec ──check (check.rs)──▶ Scenario (model.rs)
+//!                       actions.rs, expect.rs, refs.rs, inline.rs ──┘
 //!                 ──run──────────▶ lab up → steps (with `during:` timelines) → lab down
-//!                 ──report───────▶ human summary, JUnit XML, JSON
+//!                 ──report (report.rs)──▶ human summary, JUnit XML, JSON
 //! ```
+//!
+//! Parsing and checking need no lab and touch nothing but files: [`load`] reads a scenario
+//! and, when it names a topology file, loads that too (a scenario whose lab cannot be built
+//! is reported before anything runs); an inline topology is checked in place, so its errors
+//! point into the scenario file. Errors are [`TopologyError`]s, the same diagnostics as
+//! topology files (kind, line, column, hint). Node names and `${…}` references are resolved
+//! by the runner against the running lab; here only their syntax is checked.
+//!
+//! Entry points: [`load`], [`from_str`], [`default_scenario`] (the embedded
+//! `scenarios/quickstart.yaml`), and [`topology`] (the checked topology a scenario names).
 
+mod actions;
+mod check;
+mod expect;
+mod inline;
 pub mod model;
-mod refs;
+pub mod refs;
+pub mod report;
+mod resolve;
 pub mod run;
+mod spec;
 mod steps;
+mod summary;
 
-// Placeholders until the scenario parser and reports land (helper branch `scen`).
-pub fn load(_path: &std::path::Path) -> Result<model::Scenario, crate::topology::TopologyError> {
-    unimplemented!("scenario parser not merged yet")
+use std::path::Path;
+
+use serde_saphyr::DuplicateKeyPolicy;
+
+pub use check::{DEFAULT_TIMEOUT, parse_long_duration};
+pub use model::*;
+pub use summary::fmt_duration;
+
+use crate::topology::parse::{FileKind, convert};
+use crate::topology::{ErrorKind, Source, Span, Topology, TopologyError};
+
+/// The embedded default scenario (`topolab test` without a file).
+const QUICKSTART: &str = include_str!("../../scenarios/quickstart.yaml");
+
+const SCENARIO: FileKind = FileKind {
+    what: "scenario",
+    needs_name: "a name and steps, like `name: smoke` and `steps: [{sleep: 1s}]`",
+    example_file: "scenarios/quickstart.yaml",
+};
+
+/// Reads, parses and checks a scenario file. A `topology:` path is resolved against the
+/// file's directory and loaded (its errors point into the topology file).
+pub fn load(path: &Path) -> Result<Scenario, TopologyError> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        let source = Source {
+            name: name.clone(),
+            text: "".into(),
+        };
+        TopologyError::new(
+            ErrorKind::Io,
+            &source,
+            Span::default(),
+            format!("cannot read `{name}`: {e}"),
+        )
+        .with_help("check the path and its permissions")
+    })?;
+    let source = Source {
+        name,
+        text: text.into(),
+    };
+    parse_and_check(source, Some(path.parent().unwrap_or(Path::new(""))))
 }
-pub fn default_scenario() -> model::Scenario {
-    unimplemented!("scenario parser not merged yet")
+
+/// Parses and checks scenario text; `source_name` names it in diagnostics. A `topology:`
+/// path is not opened (there is no directory to resolve it against).
+pub fn from_str(text: &str, source_name: &str) -> Result<Scenario, TopologyError> {
+    let source = Source {
+        name: source_name.to_string(),
+        text: text.into(),
+    };
+    parse_and_check(source, None)
 }
-pub mod report {
-    use super::model::ScenarioResult;
-    pub fn human(_r: &[ScenarioResult]) -> String {
-        String::new()
-    }
-    pub fn junit(_r: &[ScenarioResult]) -> String {
-        String::new()
-    }
-    pub fn json(_r: &[ScenarioResult]) -> serde_json::Value {
-        serde_json::Value::Null
+
+/// The embedded quickstart scenario: reachability, RTT bounds and routes on the quickstart
+/// lab (`scenarios/quickstart.yaml`).
+pub fn default_scenario() -> Scenario {
+    from_str(QUICKSTART, "<embedded quickstart scenario>")
+        .expect("the embedded quickstart scenario is valid (tested)")
+}
+
+/// The checked topology a scenario runs on. A file path is resolved against the directory
+/// of the scenario's source name (the path it was loaded from).
+pub fn topology(scenario: &Scenario) -> Result<Topology, TopologyError> {
+    let dir = Path::new(&scenario.source.name)
+        .parent()
+        .unwrap_or(Path::new(""));
+    match &scenario.topology {
+        TopologyRef::Quickstart => Ok(Topology::quickstart()),
+        TopologyRef::File(path) => Topology::load(dir.join(path)),
+        TopologyRef::Inline(text) => {
+            let source = Source {
+                name: scenario.source.name.clone(),
+                text: text.as_str().into(),
+            };
+            let spec = crate::topology::parse::parse(&source)?;
+            crate::topology::check::check(spec, source, Some(dir))
+        }
     }
 }
+
+/// Stack for parsing. serde's derived visitors recurse once per YAML nesting level and
+/// their frames are large in debug builds (about 100 KB a level for a step), so a scenario
+/// nested a few `parallel`s deep could overflow a 2 MB thread stack (test threads, tokio
+/// workers). Parsing runs on its own thread with this much stack (reserved, not touched),
+/// and the YAML depth is capped by [`MAX_DEPTH`], so no input can overflow it.
+const PARSE_STACK: usize = 64 << 20;
+
+/// Deepest YAML nesting accepted (a step inside `parallel` is two levels deeper).
+const MAX_DEPTH: usize = 64;
+
+fn parse_and_check(source: Source, base_dir: Option<&Path>) -> Result<Scenario, TopologyError> {
+    let fallback = source.clone();
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("scenario-parse".into())
+            .stack_size(PARSE_STACK)
+            .spawn_scoped(scope, || parse_and_check_here(source, base_dir));
+        match spawned {
+            Ok(handle) => handle.join().unwrap_or_else(|_| {
+                Err(TopologyError::new(
+                    ErrorKind::Syntax,
+                    &fallback,
+                    Span::default(),
+                    "internal error while reading this scenario",
+                )
+                .with_help("please report this file"))
+            }),
+            // No thread to be had: parse here (the depth cap still applies).
+            Err(_) => parse_and_check_here(fallback, base_dir),
+        }
+    })
+}
+
+fn parse_and_check_here(
+    source: Source,
+    base_dir: Option<&Path>,
+) -> Result<Scenario, TopologyError> {
+    let options = serde_saphyr::options! {
+        duplicate_keys: DuplicateKeyPolicy::Error,
+        with_snippet: false,
+        budget: serde_saphyr::budget! { max_depth: MAX_DEPTH },
+    };
+    let spec = serde_saphyr::from_str_with_options::<spec::ScenarioSpec>(&source.text, options)
+        .map_err(|e| convert(&e, &source, &SCENARIO))?;
+    check::check(spec, source, base_dir)
+}
+
+#[cfg(test)]
+mod tests;

@@ -90,26 +90,7 @@ pub fn lab_name_for(scenario: &str) -> String {
 }
 
 fn load_topology(s: &Scenario) -> Result<Topology, String> {
-    let t = match &s.topology {
-        TopologyRef::Quickstart => Topology::quickstart(),
-        TopologyRef::Inline(text) => {
-            Topology::from_str(text, &format!("{} (inline topology)", s.source.name))
-                .map_err(|e| e.one_line())?
-        }
-        TopologyRef::File(p) => {
-            let base = std::path::Path::new(&s.source.name)
-                .parent()
-                .map(|d| d.to_path_buf())
-                .unwrap_or_default();
-            let path = if p.is_absolute() {
-                p.clone()
-            } else {
-                base.join(p)
-            };
-            Topology::load(&path).map_err(|e| e.one_line())?
-        }
-    };
-    Ok(t)
+    super::topology(s).map_err(|e| e.one_line())
 }
 
 /// Runs one scenario from start to teardown.

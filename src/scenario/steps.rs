@@ -11,40 +11,15 @@ use crate::tools::capture::Capture;
 use crate::tools::{Stats, ping, tcp, udp};
 
 use super::model::*;
-use super::refs;
+use super::resolve as refs;
 use super::run::{Ctx, Found, run_step, run_steps};
 
 pub fn kind(a: &Action) -> &'static str {
-    match a {
-        Action::Ping(_) => "ping",
-        Action::Pingall(_) => "pingall",
-        Action::Throughput(_) => "throughput",
-        Action::Exec(_) => "exec",
-        Action::Link(_) => "link",
-        Action::Node(_) => "node",
-        Action::Wait(_) => "wait",
-        Action::Capture(_) => "capture",
-        Action::Sleep(_) => "sleep",
-        Action::Parallel(_) => "parallel",
-        Action::Repeat { .. } => "repeat",
-    }
+    a.kind()
 }
 
-/// A short description, for timeline events.
 pub fn summary(a: &Action) -> String {
-    match a {
-        Action::Link(l) => match &l.op {
-            LinkOp::Down => format!("link {} — {} down", l.a, l.b),
-            LinkOp::Up => format!("link {} — {} up", l.a, l.b),
-            LinkOp::Set { .. } => format!("link {} — {} set", l.a, l.b),
-        },
-        Action::Node(n) => format!("node {} {}", n.node, if n.start { "start" } else { "stop" }),
-        Action::Exec(e) => format!("exec {}: {}", e.node, e.cmd),
-        Action::Capture(Capture_::Start { name, .. }) => format!("capture {name} start"),
-        Action::Capture(Capture_::Stop { name }) => format!("capture {name} stop"),
-        Action::Sleep(d) => format!("sleep {d:?}"),
-        other => kind(other).to_string(),
-    }
+    a.summary()
 }
 
 use super::model::Capture as Capture_;

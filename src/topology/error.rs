@@ -1,5 +1,6 @@
 //! One diagnostic type for everything a user can get wrong in a topology file, whether
-//! `check` finds it (unknown node) or `compile` does (address pool exhausted).
+//! `check` finds it (unknown node) or `compile` does (address pool exhausted) — and in a
+//! scenario file, which is checked with the same machinery.
 //!
 //! It carries the file text so that `miette` can draw the snippet, and the 1-based line and
 //! column so that tests (and plain-text consumers) can check the location exactly.
@@ -32,6 +33,12 @@ pub enum ErrorKind {
     /// A file the topology refers to (a link's `trace`) does not exist.
     MissingFile,
     Io,
+    /// Scenario files: a step with no action or two, or a key its action does not take.
+    BadStep,
+    /// Scenario files: a malformed `${…}` reference.
+    BadReference,
+    /// Scenario files: an expectation's regular expression does not compile.
+    BadRegex,
 }
 
 /// A user's mistake in a topology file, with where it is and how to fix it.

@@ -18,15 +18,15 @@
 
 mod addressing;
 pub mod changes;
-mod check;
+pub(crate) mod check;
 mod emulation;
 mod error;
 mod generate;
 mod links;
 mod model;
-mod names;
-mod parse;
-mod spec;
+pub(crate) mod names;
+pub(crate) mod parse;
+pub(crate) mod spec;
 pub mod units;
 
 use std::path::Path;

@@ -22,14 +22,37 @@ pub fn parse(source: &Source) -> Result<Spec, TopologyError> {
         with_snippet: false,
     };
     serde_saphyr::from_str_with_options::<Spec>(&source.text, options)
-        .map_err(|e| convert(&e, source))
+        .map_err(|e| convert(&e, source, &TOPOLOGY))
 }
 
-fn convert(err: &Error, source: &Source) -> TopologyError {
+/// The words that make [`convert`]'s hints fit the kind of file being read.
+pub(crate) struct FileKind {
+    /// "topology", "scenario".
+    pub what: &'static str,
+    /// What a missing `name:` or an empty file needs ("a lab name, like `name: mylab`").
+    pub needs_name: &'static str,
+    /// A file that shows the format.
+    pub example_file: &'static str,
+}
+
+const TOPOLOGY: FileKind = FileKind {
+    what: "topology",
+    needs_name: "a lab name, like `name: mylab`",
+    example_file: "topologies/quickstart.yaml",
+};
+
+/// Turns a serde-saphyr error into a diagnostic with a stable kind, a location and a hint.
+/// Shared by topology and scenario files (`kind` words the hints).
+pub(crate) fn convert(err: &Error, source: &Source, kind: &FileKind) -> TopologyError {
     let err = err.without_snippet();
     if let Error::AliasError { error, .. } = err {
-        return convert(error, source);
+        return convert(error, source, kind);
     }
+    let FileKind {
+        what,
+        needs_name,
+        example_file,
+    } = *kind;
     let span = err
         .location()
         .map(|l| fill_offset(loc_span(&l), &source.text))
@@ -59,7 +82,7 @@ fn convert(err: &Error, source: &Source) -> TopologyError {
         }
         Error::SerdeMissingField { field, .. } => {
             let help = if *field == "name" {
-                "every topology needs a lab name, like `name: mylab`".into()
+                format!("every {what} needs {needs_name}")
             } else {
                 format!("add `{field}:` here")
             };
@@ -91,13 +114,21 @@ fn convert(err: &Error, source: &Source) -> TopologyError {
             (
                 ErrorKind::Syntax,
                 EMPTY.into(),
-                "a topology needs at least a lab name, like `name: mylab`".into(),
+                format!("a {what} needs at least {needs_name}"),
             )
         }
+        Error::Budget {
+            breach: serde_saphyr::budget::BudgetBreach::Depth { depth },
+            ..
+        } => (
+            ErrorKind::Syntax,
+            format!("nested too deeply ({depth} levels)"),
+            format!("a {what} file nests mappings and lists less deeply than this"),
+        ),
         Error::MultipleDocuments { .. } => (
             ErrorKind::Syntax,
             "more than one YAML document in the file".into(),
-            "a topology file holds one document: remove the second `---`".into(),
+            format!("a {what} file holds one document: remove the second `---`"),
         ),
         Error::Unexpected { expected, .. } => {
             let what = match *expected {
@@ -109,9 +140,10 @@ fn convert(err: &Error, source: &Source) -> TopologyError {
             (
                 ErrorKind::Syntax,
                 format!("expected {what} here"),
-                "this value has the wrong shape (or a bracket above is not closed); \
-                 topologies/quickstart.yaml shows the format"
-                    .into(),
+                format!(
+                    "this value has the wrong shape (or a bracket above is not closed); \
+                     {example_file} shows the format"
+                ),
             )
         }
         other => {
@@ -119,7 +151,7 @@ fn convert(err: &Error, source: &Source) -> TopologyError {
             let help = if message.contains("tab") {
                 "indent with spaces: YAML does not allow tabs for indentation".into()
             } else if message.contains("invalid type") || message.starts_with("expected") {
-                "this value has the wrong shape; topologies/quickstart.yaml shows the format".into()
+                format!("this value has the wrong shape; {example_file} shows the format")
             } else {
                 "check the YAML syntax near here".into()
             };

@@ -1,0 +1,527 @@
+//! One checker per action: spec → model, defaults filled in, values in range.
+//!
+//! Defaults (also in `scenarios/README.md`):
+//!
+//! ```text
+//!   ping        family ipv4, count 5, interval 200ms, size 56
+//!   pingall     family ipv4, nodes hosts
+//!   throughput  family ipv4, protocol tcp, duration 5s, streams 1, interval 1s,
+//!               congestion cubic, size 1400 (udp); rate: none (the tool's default)
+//!   wait        every 200ms
+//! ```
+//!
+//! Node names are checked against the topology's name rules (`from`, `node`, link ends);
+//! targets (`to`) may be a node, `node:iface`, an address or a `${…}` reference, so only
+//! their references are checked. Expectations are `expect.rs`'s.
+
+use serde_saphyr::Spanned;
+
+use super::check::Checker;
+use super::model::{
+    Capture, Condition, Exec, ExecExpect, Family, LinkOp, LinkStep, NodeStep, Ping, Pingall,
+    Protocol, Throughput, Wait,
+};
+use super::spec::{
+    CONDITIONS, CaptureSpec, ExecSpec, ExpectSpec, LinkSpec, NodeSpec, NodesSpec, PingSpec,
+    PingallSpec, ThroughputSpec, WaitSpec,
+};
+use crate::topology::changes::parse_changes;
+use crate::topology::names::{IfaceProblem, check_iface_name, check_node_name, suggestion};
+use crate::topology::spec::{Entries, Scalar, span};
+use crate::topology::{ErrorKind, Span, TopologyError};
+
+use std::time::Duration;
+
+/// Largest ICMP / UDP payload over IPv4 (65535 − 20 − 8).
+const MAX_PAYLOAD: u64 = 65_507;
+
+impl Checker<'_> {
+    pub(super) fn ping(
+        &mut self,
+        p: &Spanned<PingSpec>,
+        expect: Option<&Spanned<ExpectSpec>>,
+    ) -> Result<Ping, TopologyError> {
+        let s = &p.value;
+        Ok(Ping {
+            from: self.node_name(&s.from)?,
+            to: self.target(&s.to)?,
+            family: s.family.unwrap_or(Family::Ipv4),
+            count: match &s.count {
+                Some(n) => self.count(n, "count", 1, 100_000)? as u32,
+                None => 5,
+            },
+            interval: self.opt_positive(&s.interval, "interval", Duration::from_millis(200))?,
+            size: match &s.size {
+                Some(n) => self.count(n, "size", 0, MAX_PAYLOAD)? as usize,
+                None => 56,
+            },
+            expect: self.ping_expect(expect)?,
+        })
+    }
+
+    pub(super) fn pingall(
+        &mut self,
+        p: Option<&PingallSpec>,
+        expect: Option<&Spanned<ExpectSpec>>,
+    ) -> Result<Pingall, TopologyError> {
+        let default = PingallSpec::default();
+        let s = p.unwrap_or(&default);
+        Ok(Pingall {
+            family: s.family.unwrap_or(Family::Ipv4),
+            all_nodes: s.nodes == Some(NodesSpec::All),
+            matrix: self.pingall_expect(expect)?,
+        })
+    }
+
+    pub(super) fn throughput(
+        &mut self,
+        t: &Spanned<ThroughputSpec>,
+        expect: Option<&Spanned<ExpectSpec>>,
+    ) -> Result<Throughput, TopologyError> {
+        let s = &t.value;
+        let protocol = s.protocol.unwrap_or(Protocol::Tcp);
+        let udp_only = |key: &str, at: Span| {
+            self.err(
+                ErrorKind::BadStep,
+                at,
+                format!("`{key}` applies to UDP throughput only"),
+            )
+            .with_help("add `protocol: udp`, or remove it")
+        };
+        if protocol == Protocol::Tcp {
+            if let Some(rate) = &s.rate {
+                return Err(udp_only("rate", span(rate)));
+            }
+            if let Some(size) = &s.size {
+                return Err(udp_only("size", span(size)));
+            }
+        }
+        if let (Protocol::Udp, Some(cc)) = (protocol, &s.congestion) {
+            return Err(self
+                .err(
+                    ErrorKind::BadStep,
+                    span(cc),
+                    "`congestion` applies to TCP throughput only",
+                )
+                .with_help("UDP has no congestion control; remove it"));
+        }
+        let duration = self.opt_positive(&s.duration, "duration", Duration::from_secs(5))?;
+        let interval = self.opt_positive(&s.interval, "interval", Duration::from_secs(1))?;
+        if let Some(i) = &s.interval
+            && interval > duration
+        {
+            return Err(self
+                .err(
+                    ErrorKind::BadValue,
+                    span(i),
+                    "the report interval is longer than the transfer",
+                )
+                .with_help(
+                    "make `interval` at most `duration` (outages are measured per interval)",
+                ));
+        }
+        let congestion = match &s.congestion {
+            Some(cc) => {
+                let ok = !cc.value.is_empty()
+                    && cc.value.len() <= 15
+                    && cc
+                        .value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_');
+                if !ok {
+                    return Err(self
+                        .err(
+                            ErrorKind::BadValue,
+                            span(cc),
+                            format!("`{}` is not a congestion control name", cc.value),
+                        )
+                        .with_help("kernel names like `cubic`, `reno` or `bbr`"));
+                }
+                cc.value.clone()
+            }
+            None => "cubic".into(),
+        };
+        Ok(Throughput {
+            from: self.node_name(&s.from)?,
+            to: self.target(&s.to)?,
+            family: s.family.unwrap_or(Family::Ipv4),
+            protocol,
+            duration,
+            streams: match &s.streams {
+                Some(n) => self.count(n, "streams", 1, 128)? as u32,
+                None => 1,
+            },
+            interval,
+            offered: s.rate.as_ref().map(|r| self.rate(r)).transpose()?,
+            size: match &s.size {
+                Some(n) => self.count(n, "size", 1, MAX_PAYLOAD)? as usize,
+                None => 1400,
+            },
+            congestion,
+            expect: self.throughput_expect(expect, protocol)?,
+        })
+    }
+
+    /// An `exec` (step or event) without expectations.
+    pub(super) fn exec(&mut self, e: &Spanned<ExecSpec>) -> Result<Exec, TopologyError> {
+        let (node, cmd) = self.command(&e.value)?;
+        Ok(Exec {
+            node,
+            cmd,
+            expect: ExecExpect::default(),
+        })
+    }
+
+    fn command(&self, e: &ExecSpec) -> Result<(String, String), TopologyError> {
+        let node = self.node_name(&e.node)?;
+        if e.cmd.value.trim().is_empty() {
+            return Err(self
+                .err(ErrorKind::BadValue, span(&e.cmd), "empty command")
+                .with_help("`cmd` is a shell command (run with `sh -c`), like `ip route`"));
+        }
+        let cmd = self.template(&e.cmd.value, span(&e.cmd))?;
+        Ok((node, cmd))
+    }
+
+    pub(super) fn link(&mut self, l: &Spanned<LinkSpec>) -> Result<LinkStep, TopologyError> {
+        let s = &l.value;
+        let a = self.endpoint(&s.a)?;
+        let b = self.endpoint(&s.b)?;
+        if a.0 == b.0 {
+            return Err(self
+                .err(
+                    ErrorKind::BadValue,
+                    span(&s.b),
+                    format!("a link joins two nodes; both ends here are `{}`", a.0),
+                )
+                .with_help("`a` and `b` are the two ends of the link, like `{a: r1, b: r2}`"));
+        }
+        let op = match (&s.set, &s.down, &s.up) {
+            (Some(set), None, None) => self.link_set(set)?,
+            (None, Some(on), None) | (None, None, Some(on)) if !on.value => {
+                let (word, other) = if s.down.is_some() {
+                    ("down", "up")
+                } else {
+                    ("up", "down")
+                };
+                return Err(self
+                    .err(
+                        ErrorKind::BadValue,
+                        span(on),
+                        format!("`{word}: false` does nothing"),
+                    )
+                    .with_help(format!(
+                        "write `{word}: true`, or `{other}: true` for the opposite"
+                    )));
+            }
+            (None, Some(_), None) => LinkOp::Down,
+            (None, None, Some(_)) => LinkOp::Up,
+            (None, None, None) => {
+                return Err(self
+                    .err(
+                        ErrorKind::MissingField,
+                        span(l),
+                        "a link step needs `set`, `down: true` or `up: true`",
+                    )
+                    .with_help("add exactly one of them"));
+            }
+            _ => {
+                let (second, at) = [
+                    ("down", s.down.as_ref().map(span)),
+                    ("up", s.up.as_ref().map(span)),
+                ]
+                .into_iter()
+                .filter_map(|(k, at)| at.map(|at| (k, at)))
+                .nth(if s.set.is_some() { 0 } else { 1 })
+                .unwrap_or(("up", span(l)));
+                return Err(self
+                    .err(
+                        ErrorKind::BadStep,
+                        at,
+                        format!("a link step does one thing; `{second}` is a second one"),
+                    )
+                    .with_help("use exactly one of `set`, `down: true`, `up: true` per step"));
+            }
+        };
+        Ok(LinkStep {
+            a: s.a.value.clone(),
+            b: s.b.value.clone(),
+            op,
+        })
+    }
+
+    /// `set: {delay: 20ms, b_to_a.rate: 10Mbit}` through `parse_changes`; an error points
+    /// at the first key or value it rejects.
+    fn link_set(&self, set: &Spanned<Entries<Spanned<Scalar>>>) -> Result<LinkOp, TopologyError> {
+        let entries = &set.value.0;
+        if entries.is_empty() {
+            return Err(self
+                .err(ErrorKind::BadValue, span(set), "`set` changes nothing")
+                .with_help("name what to change, like `set: {delay: 20ms, loss: 1%}`"));
+        }
+        let mut words = Vec::new();
+        for (key, value) in entries {
+            let bare = key
+                .value
+                .strip_prefix("a_to_b.")
+                .or_else(|| key.value.strip_prefix("b_to_a."))
+                .unwrap_or(&key.value);
+            if !CHANGE_KEYS.contains(&bare) {
+                return Err(self
+                    .err(
+                        ErrorKind::UnknownKey,
+                        span(key),
+                        format!("unknown link setting `{}`", key.value),
+                    )
+                    .with_help(suggestion(bare, CHANGE_KEYS, CHANGE_HELP)));
+            }
+            words.push(format!("{}={}", key.value, value.value.0));
+            if let Err(e) = parse_changes(&words) {
+                return Err(self
+                    .err(
+                        ErrorKind::BadValue,
+                        span(value),
+                        format!("bad link setting {e}"),
+                    )
+                    .with_help(
+                        "values use the units of topology files, like `delay: 20ms`, \
+                         `rate: 10Mbit`, `loss: 1%`; `loss_correlation` needs `loss` before it",
+                    ));
+            }
+        }
+        let (a_to_b, b_to_a) = parse_changes(&words).unwrap_or_default();
+        Ok(LinkOp::Set {
+            a_to_b: Box::new(a_to_b),
+            b_to_a: Box::new(b_to_a),
+        })
+    }
+
+    pub(super) fn node(&mut self, n: &Spanned<NodeSpec>) -> Result<NodeStep, TopologyError> {
+        let s = &n.value;
+        let node = self.node_name(&s.name)?;
+        let start = match (&s.start, &s.stop) {
+            (Some(on), None) | (None, Some(on)) if !on.value => {
+                return Err(self
+                    .err(ErrorKind::BadValue, span(on), "`false` does nothing here")
+                    .with_help("write `stop: true` or `start: true`"));
+            }
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (Some(_), Some(stop)) => {
+                return Err(self
+                    .err(
+                        ErrorKind::BadStep,
+                        span(stop),
+                        "a node step either starts or stops",
+                    )
+                    .with_help("use two steps to restart a node's processes"));
+            }
+            (None, None) => {
+                return Err(self
+                    .err(
+                        ErrorKind::MissingField,
+                        span(n),
+                        "a node step needs `stop: true` or `start: true`",
+                    )
+                    .with_help("it stops or starts the node's `run:` processes"));
+            }
+        };
+        Ok(NodeStep { node, start })
+    }
+
+    pub(super) fn wait(&mut self, w: &Spanned<WaitSpec>) -> Result<Wait, TopologyError> {
+        let s = &w.value;
+        let until = match (&s.reachable, &s.tcp_port, &s.command) {
+            (Some(r), None, None) => Condition::Reachable {
+                from: self.node_name(&r.value.from)?,
+                to: self.target(&r.value.to)?,
+                family: r.value.family.unwrap_or(Family::Ipv4),
+            },
+            (None, Some(t), None) => Condition::TcpPort {
+                from: self.node_name(&t.value.from)?,
+                to: self.target(&t.value.to)?,
+                port: self.count(&t.value.port, "port", 1, 65_535)? as u16,
+                family: t.value.family.unwrap_or(Family::Ipv4),
+            },
+            (None, None, Some(c)) => {
+                let (node, cmd) = self.command(&c.value)?;
+                Condition::Command { node, cmd }
+            }
+            (None, None, None) => {
+                return Err(self
+                    .err(ErrorKind::MissingField, span(w), "`wait` needs a condition")
+                    .with_help(format!("give one of: {}", CONDITIONS.join(", "))));
+            }
+            _ => {
+                let (second, at) = [
+                    ("tcp_port", s.tcp_port.as_ref().map(span)),
+                    ("command", s.command.as_ref().map(span)),
+                ]
+                .into_iter()
+                .filter_map(|(k, at)| at.map(|at| (k, at)))
+                .nth(if s.reachable.is_some() { 0 } else { 1 })
+                .unwrap_or(("command", span(w)));
+                return Err(self
+                    .err(
+                        ErrorKind::BadStep,
+                        at,
+                        format!("`wait` waits for one condition; `{second}` is a second one"),
+                    )
+                    .with_help("use one `wait` step per condition"));
+            }
+        };
+        Ok(Wait {
+            until,
+            every: self.opt_positive(&s.every, "every", Duration::from_millis(200))?,
+        })
+    }
+
+    pub(super) fn capture(&mut self, c: &Spanned<CaptureSpec>) -> Result<Capture, TopologyError> {
+        let s = &c.value;
+        match (&s.start, &s.stop) {
+            (Some(written), None) => {
+                let name = self.capture_name(written)?;
+                let Some(iface) = &s.iface else {
+                    return Err(self
+                        .err(ErrorKind::MissingField, span(c), "missing key `iface`")
+                        .with_help("say where to capture: `iface: h1:eth0`"));
+                };
+                let (node, Some(ifname)) = self.endpoint(iface)? else {
+                    return Err(self
+                        .err(
+                            ErrorKind::BadValue,
+                            span(iface),
+                            format!("`{}` names no interface", iface.value),
+                        )
+                        .with_help("write `node:iface`, like `h1:eth0`"));
+                };
+                self.capture_started(&name, span(written))?;
+                Ok(Capture::Start {
+                    name,
+                    node,
+                    iface: ifname,
+                })
+            }
+            (None, Some(written)) => {
+                if let Some(iface) = &s.iface {
+                    return Err(self
+                        .err(ErrorKind::BadStep, span(iface), "`iface` goes with `start`")
+                        .with_help("a stop names only the capture: `capture: {stop: cap1}`"));
+                }
+                let name = self.capture_name(written)?;
+                self.capture_stopped(&name, span(written))?;
+                Ok(Capture::Stop { name })
+            }
+            (Some(_), Some(stop)) => Err(self
+                .err(
+                    ErrorKind::BadStep,
+                    span(stop),
+                    "a capture step either starts or stops",
+                )
+                .with_help("use two steps: `{start: cap1, iface: h1:eth0}` … `{stop: cap1}`")),
+            (None, None) => Err(self
+                .err(
+                    ErrorKind::MissingField,
+                    span(c),
+                    "a capture step needs `start` or `stop`",
+                )
+                .with_help("`capture: {start: cap1, iface: h1:eth0}` … `capture: {stop: cap1}`")),
+        }
+    }
+
+    // ---- names and targets ------------------------------------------------------------
+
+    fn capture_name(&self, name: &Spanned<String>) -> Result<String, TopologyError> {
+        let n = &name.value;
+        let ok = n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+            && n.len() <= 64
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if !ok {
+            return Err(self
+                .err(ErrorKind::BadName, span(name), format!("bad capture name `{n}`"))
+                .with_help("a capture name becomes a file name (`<name>.pcap`): letters, digits, `_`, `.`, `-`, starting with a letter or digit"));
+        }
+        Ok(n.clone())
+    }
+
+    pub(super) fn node_name(&self, name: &Spanned<String>) -> Result<String, TopologyError> {
+        check_node_name(&name.value).map_err(|msg| {
+            self.err(ErrorKind::BadName, span(name), msg)
+                .with_help("a node of the lab, by name, like `h1`")
+        })?;
+        Ok(name.value.clone())
+    }
+
+    /// A node, `node:iface`, an address or a `${…}` reference.
+    fn target(&self, t: &Spanned<String>) -> Result<String, TopologyError> {
+        if t.value.trim().is_empty() {
+            return Err(self
+                .err(ErrorKind::BadValue, span(t), "empty target")
+                .with_help(
+                    "a node (`h3`), `node:iface`, an address or a reference like `${h3.ipv4}`",
+                ));
+        }
+        self.template(&t.value, span(t))
+    }
+
+    /// `node` or `node:iface`, each part checked by the topology's rules.
+    fn endpoint(&self, e: &Spanned<String>) -> Result<(String, Option<String>), TopologyError> {
+        let at = span(e);
+        let (node, iface) = match e.value.split_once(':') {
+            Some((n, i)) => (n, Some(i)),
+            None => (e.value.as_str(), None),
+        };
+        check_node_name(node).map_err(|msg| {
+            self.err(
+                ErrorKind::BadName,
+                self.ctx.sub_span(at, &e.value, 0, node.len()),
+                msg,
+            )
+            .with_help("write `node` or `node:iface`, like `r1` or `r1:eth1`")
+        })?;
+        if let Some(iface) = iface {
+            check_iface_name(iface).map_err(|p| {
+                let (kind, msg) = match p {
+                    IfaceProblem::TooLong(m) => (ErrorKind::IfaceNameTooLong, m),
+                    IfaceProblem::Invalid(m) => (ErrorKind::BadName, m),
+                };
+                let sub = self.ctx.sub_span(at, &e.value, node.len() + 1, iface.len());
+                self.err(kind, sub, msg)
+                    .with_help("write `node` or `node:iface`, like `r1` or `r1:eth1`")
+            })?;
+        }
+        Ok((node.to_string(), iface.map(str::to_string)))
+    }
+
+    fn opt_positive(
+        &self,
+        v: &Option<Spanned<Scalar>>,
+        key: &str,
+        default: Duration,
+    ) -> Result<Duration, TopologyError> {
+        match v {
+            Some(v) => self.positive_duration(v, &format!("`{key}`")),
+            None => Ok(default),
+        }
+    }
+}
+
+/// The keys `parse_changes` knows (without an `a_to_b.` / `b_to_a.` prefix).
+const CHANGE_KEYS: &[&str] = &[
+    "rate",
+    "burst",
+    "queue",
+    "delay",
+    "jitter",
+    "distribution",
+    "loss",
+    "loss_correlation",
+    "duplicate",
+    "corrupt",
+    "reorder",
+    "reorder_gap",
+];
+
+const CHANGE_HELP: &str =
+    "link settings (prefix one with `a_to_b.` or `b_to_a.` for one direction)";
