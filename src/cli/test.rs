@@ -47,8 +47,12 @@ pub async fn test(a: TestArgs) -> miette::Result<()> {
         lab_name: None,
     };
     let mut handles = Vec::new();
+    let mut labs = Vec::new();
     for s in &scenarios {
-        let (s, sem, opts) = (s.clone(), sem.clone(), opts.clone());
+        let (s, sem, mut opts) = (s.clone(), sem.clone(), opts.clone());
+        let lab = run::lab_name_for(&s.name);
+        labs.push(lab.clone());
+        opts.lab_name = Some(lab);
         handles.push(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore open");
             eprintln!("▶ {} ({})", s.name, s.source.name);
@@ -67,8 +71,8 @@ pub async fn test(a: TestArgs) -> miette::Result<()> {
     let all = futures::future::join_all(handles.iter_mut());
     let results: Vec<ScenarioResult> = tokio::select! {
         r = all => r.into_iter().filter_map(|r| r.ok()).collect(),
-        _ = sigint.recv() => return interrupted(handles).await,
-        _ = sigterm.recv() => return interrupted(handles).await,
+        _ = sigint.recv() => return interrupted(handles, &labs).await,
+        _ = sigterm.recv() => return interrupted(handles, &labs).await,
     };
     print!("{}", report::human(&results));
     if let Some(p) = &a.junit {
@@ -84,8 +88,15 @@ pub async fn test(a: TestArgs) -> miette::Result<()> {
     Ok(())
 }
 
-/// Cancels every running scenario (their labs tear down as they are dropped), then exits.
-async fn interrupted(handles: Vec<tokio::task::JoinHandle<ScenarioResult>>) -> miette::Result<()> {
+/// Cancels every running scenario, makes sure their labs are gone, then exits.
+///
+/// Cancelled scenarios drop their labs, and a dropped lab tears itself down; but a
+/// timeline task may still hold a lab until the runtime gets to drop it, and we are about
+/// to exit. So every lab that still has a run directory is torn down from its journal.
+async fn interrupted(
+    handles: Vec<tokio::task::JoinHandle<ScenarioResult>>,
+    labs: &[String],
+) -> miette::Result<()> {
     eprintln!("interrupted: tearing down running labs…");
     for h in &handles {
         h.abort();
@@ -93,5 +104,15 @@ async fn interrupted(handles: Vec<tokio::task::JoinHandle<ScenarioResult>>) -> m
     for h in handles {
         let _ = h.await;
     }
-    std::process::exit(130);
+    let mut failed = false;
+    for lab in labs {
+        let dir = std::path::Path::new(topolab::lab::RUN_BASE).join(lab);
+        if dir.exists()
+            && let Err(e) = topolab::lab::teardown::teardown_dir(&dir)
+        {
+            eprintln!("lab `{lab}`: {e}");
+            failed = true;
+        }
+    }
+    std::process::exit(if failed { 1 } else { 130 });
 }

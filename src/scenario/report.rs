@@ -244,11 +244,68 @@ fn human_step(out: &mut String, step: &StepResult, depth: usize) {
     {
         let _ = writeln!(out, "{detail}{}", one_line(m));
     }
+    if let Some(k) = key_figures(step) {
+        let _ = writeln!(out, "{detail}{k}");
+    }
     for e in &step.events {
         let _ = writeln!(out, "{detail}{}", event_line(e));
     }
     for child in &step.children {
         human_step(out, child, depth + 1);
+    }
+}
+
+/// The figures a reader looks for first, for steps that measure something.
+fn key_figures(step: &StepResult) -> Option<String> {
+    let m = &step.measured;
+    let f = |v: &serde_json::Value| v.as_f64();
+    match step.kind.as_str() {
+        "throughput" if m["protocol"] == "tcp" => {
+            let mut s = format!(
+                "goodput {:.2} Mbit/s, {} retransmits",
+                f(&m["bits_per_s"])? / 1e6,
+                m["retransmits"].as_u64().unwrap_or(0)
+            );
+            let windows = m["outage_windows"].as_array().filter(|w| !w.is_empty());
+            if let Some(w) = windows {
+                let list: Vec<String> = w
+                    .iter()
+                    .filter_map(|x| Some(format!("{:.1}–{:.1} s", f(&x[0])?, f(&x[1])?)))
+                    .collect();
+                s.push_str(&format!(
+                    ", outage {:.1} s ({})",
+                    f(&m["outage_s"]).unwrap_or(0.0),
+                    list.join(", ")
+                ));
+            }
+            Some(s)
+        }
+        "throughput" => Some(format!(
+            "goodput {:.2} Mbit/s of {:.2} offered, loss {:.2}%, jitter σ {:.3} ms",
+            f(&m["bits_per_s"])? / 1e6,
+            f(&m["offered_bits_per_s"])? / 1e6,
+            f(&m["loss"])? * 100.0,
+            f(&m["one_way_delay"]["std_ms"]).unwrap_or(0.0)
+        )),
+        "ping" => {
+            let (sent, received) = (m["sent"].as_u64()?, m["received"].as_u64()?);
+            let rtt = &m["rtt"];
+            Some(match f(&rtt["min_ms"]) {
+                Some(min) => format!(
+                    "{received}/{sent} answered, rtt min/avg/max {:.3}/{:.3}/{:.3} ms",
+                    min,
+                    f(&rtt["mean_ms"])?,
+                    f(&rtt["max_ms"])?
+                ),
+                None => format!("{received}/{sent} answered"),
+            })
+        }
+        "pingall" => Some(format!(
+            "{}/{} pairs reachable",
+            m["reachable"].as_u64()?,
+            m["total"].as_u64()?
+        )),
+        _ => None,
     }
 }
 

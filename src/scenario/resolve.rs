@@ -30,7 +30,11 @@ pub fn expand(s: &str, plan: &Plan, seed: u64) -> Result<String, String> {
                     format!(
                         "`{s}`: {node}{} has no {} address",
                         iface.map(|i| format!(":{i}")).unwrap_or_default(),
-                        if family == Family::Ipv6 { "IPv6" } else { "IPv4" }
+                        if family == Family::Ipv6 {
+                            "IPv6"
+                        } else {
+                            "IPv4"
+                        }
                     )
                 })?;
                 out.push_str(&a.to_string());
@@ -57,7 +61,11 @@ fn node_of<'a>(plan: &'a Plan, name: &str) -> Result<&'a NodePlan, String> {
 fn address(n: &NodePlan, iface: Option<&str>, family: Family) -> Option<IpAddr> {
     let want_v6 = family == Family::Ipv6;
     if iface.is_none()
-        && let Some(lo) = n.loopback.iter().map(|a| a.addr()).find(|a| a.is_ipv6() == want_v6)
+        && let Some(lo) = n
+            .loopback
+            .iter()
+            .map(|a| a.addr())
+            .find(|a| a.is_ipv6() == want_v6)
     {
         return Some(lo);
     }

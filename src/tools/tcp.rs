@@ -111,10 +111,17 @@ pub fn throughput(
     let streams = cfg.streams.max(1);
 
     let sink_count = received.clone();
+    // The receiving ends, so that the measurement can close them when its time is up
+    // instead of waiting for a stalled connection's FIN.
+    let accepted: Arc<std::sync::Mutex<Vec<TcpStream>>> = Arc::default();
+    let acc = accepted.clone();
     let sink = std::thread::spawn(move || -> io::Result<()> {
         let mut readers = Vec::new();
         for _ in 0..streams {
             let (mut c, _) = listener.accept()?;
+            if let (Ok(clone), Ok(mut list)) = (c.try_clone(), acc.lock()) {
+                list.push(clone);
+            }
             let n = sink_count.clone();
             readers.push(std::thread::spawn(move || {
                 let mut buf = vec![0u8; 256 * 1024];
@@ -185,6 +192,11 @@ pub fn throughput(
     let bytes = received.load(Ordering::Relaxed);
     let seconds = (end - start) as f64 / 1e9;
     let retransmits = writers.into_iter().map(|w| w.join().unwrap_or(0)).sum();
+    if let Ok(list) = accepted.lock() {
+        for c in list.iter() {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
     let _ = sink.join();
     Ok(TcpReport {
         bytes,
