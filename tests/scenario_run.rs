@@ -169,10 +169,16 @@ steps:
   - sleep: 1s
 "#;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_step_type_fails_for_the_right_reason() {
+#[test]
+fn every_step_type_fails_for_the_right_reason() {
     need_root!();
     let _serial = serial();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(every_step_type_fails());
+}
+
+async fn every_step_type_fails() {
     let s =
         scenario::from_str(FAILING, "failing.yaml").unwrap_or_else(|e| panic!("{}", e.one_line()));
     let dir = std::env::temp_dir().join(format!("tl-fail-{}", std::process::id()));
