@@ -78,7 +78,7 @@ enum Command {
     /// runs N scenarios at once, each in its own lab.
     Test(cli::test::TestArgs),
     /// Measure between two nodes of a running lab with the built-in probes (no iperf or
-    /// ping needed): `throughput` (TCP), `udp` (one-way delay and loss), `ping` (ICMP echo).
+    /// ping needed): `ping` (ICMP echo), `throughput` (TCP, iperf-like), `udp` (one-way delay, jitter, loss).
     #[command(subcommand)]
     Probe(cli::probe::ProbeCmd),
     /// Open an interactive shell inside a node.

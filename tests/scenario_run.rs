@@ -141,6 +141,9 @@ steps:
   - name: pingall sees the cut
     pingall: {family: ipv4}
     continue_on_failure: true
+  - name: a capture on an interface that does not exist
+    capture: {start: nope, iface: "h1:eth9"}
+    continue_on_failure: true
   - name: a plain link cannot be shaped live
     link: {a: h2, b: r1, set: {delay: 10ms}}
     continue_on_failure: true
@@ -230,6 +233,7 @@ async fn every_step_type_fails() {
         &["unreachable", "expected all reachable", "h1 → h3"],
     );
     failed("a plain link cannot be shaped live", &["plain veth"]);
+    failed("a capture on an interface that does not exist", &["eth9"]);
     failed("one branch of parallel fails", &["inside failed"]);
     let par = step("one branch of parallel fails");
     assert_eq!(par.children.len(), 2);

@@ -49,7 +49,18 @@ struct Report {
     jitter: Vec<JitterRow>,
     loss: Vec<LossRow>,
     rate: Vec<RateRow>,
+    live: Vec<LiveRow>,
     notes: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct LiveRow {
+    engine: EngineChoice,
+    change: String,
+    /// How long `link set` took to return (the change is in place when it returns).
+    call_ms: f64,
+    /// Userspace: from the call to the first probe that saw the new delay.
+    effect_ms: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -316,6 +327,81 @@ pub async fn run(b: LinksBench) -> miette::Result<()> {
         }
     }
 
+    // Live changes: how soon a `set` takes effect.
+    progress(
+        b.json,
+        "live change, userspace: delay 10 ms → 30 ms under 1000 probes/s",
+    );
+    let mut p = pair("    delay: 10ms\n").await?;
+    let (src, dst, addr) = (p.src.clone(), p.dst.clone(), p.addr);
+    let probes = tokio::task::spawn_blocking(move || {
+        udp::one_way(
+            &src,
+            &dst,
+            SocketAddr::new(addr, 0),
+            udp::ProbeConfig {
+                count: 3000,
+                interval: Duration::from_millis(1),
+                size: 64,
+                linger: Duration::from_millis(500),
+            },
+        )
+    });
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let (ab, ba) =
+        topolab::topology::changes::parse_changes(&["delay=30ms"]).map_err(|e| miette!("{e}"))?;
+    let t0 = topolab::tools::now_ns();
+    p.lab
+        .link(
+            "h1",
+            "h2",
+            topolab::lab::links::LinkAction::Set {
+                a_to_b: Box::new(ab),
+                b_to_a: Box::new(ba),
+            },
+        )
+        .await?;
+    let t1 = topolab::tools::now_ns();
+    let ow = probes.await.into_diagnostic()?.into_diagnostic()?;
+    let mut sorted = ow.seqs.clone();
+    sorted.sort_unstable();
+    let first_new = sorted
+        .iter()
+        .zip(&ow.delays_ns)
+        .filter(|(_, d)| **d >= 25_000_000)
+        .map(|(s, _)| ow.start_ns + s * 1_000_000)
+        .min();
+    r.live.push(LiveRow {
+        engine: engine_of(&p),
+        change: "delay 10 ms → 30 ms".into(),
+        call_ms: (t1 - t0) as f64 / 1e6,
+        effect_ms: first_new.map(|t| (t.saturating_sub(t0)) as f64 / 1e6),
+    });
+    p.lab.down().await?;
+    progress(b.json, "live change, kernel: rate 100 → 10 Mbit/s");
+    let mut p = pair("    rate: 100Mbit\n").await?;
+    let (ab, ba) =
+        topolab::topology::changes::parse_changes(&["rate=10Mbit"]).map_err(|e| miette!("{e}"))?;
+    let t0 = topolab::tools::now_ns();
+    p.lab
+        .link(
+            "h1",
+            "h2",
+            topolab::lab::links::LinkAction::Set {
+                a_to_b: Box::new(ab),
+                b_to_a: Box::new(ba),
+            },
+        )
+        .await?;
+    let t1 = topolab::tools::now_ns();
+    r.live.push(LiveRow {
+        engine: engine_of(&p),
+        change: "rate 100 → 10 Mbit/s".into(),
+        call_ms: (t1 - t0) as f64 / 1e6,
+        effect_ms: None,
+    });
+    p.lab.down().await?;
+
     let json = serde_json::to_string_pretty(&r).into_diagnostic()?;
     if let Some(o) = &b.out {
         std::fs::write(o, &json).into_diagnostic()?;
@@ -402,6 +488,20 @@ fn print(r: &Report) {
             x.goodput_mbit,
             x.vs_ceiling * 100.0,
             x.retransmits
+        );
+    }
+    println!("\nLive changes (`link set` on a running link)");
+    println!(
+        "{:>10} {:<24} {:>10} {:>12}",
+        "engine", "change", "call ms", "effect ms"
+    );
+    for l in &r.live {
+        println!(
+            "{:>10} {:<24} {:>10.2} {:>12}",
+            format!("{:?}", l.engine).to_lowercase(),
+            l.change,
+            l.call_ms,
+            l.effect_ms.map(|e| format!("{e:.2}")).unwrap_or("-".into())
         );
     }
     for n in &r.notes {

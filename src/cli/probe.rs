@@ -16,6 +16,22 @@ pub enum ProbeCmd {
     Throughput(ThroughputArgs),
     /// One-way delay, jitter and loss of UDP probes from FROM to TO.
     Udp(UdpArgs),
+    /// ICMP echo from FROM to TO (IPv4, or IPv6 with -6), like ping.
+    Ping(PingArgs),
+}
+
+#[derive(Args)]
+pub struct PingArgs {
+    #[command(flatten)]
+    pub ends: Ends,
+    #[arg(short = 'c', long, default_value_t = 5)]
+    pub count: u32,
+    /// Seconds between requests.
+    #[arg(short = 'i', long, default_value_t = 0.2)]
+    pub interval: f64,
+    /// Payload bytes.
+    #[arg(short = 's', long, default_value_t = 56)]
+    pub size: usize,
 }
 
 #[derive(Args)]
@@ -120,6 +136,46 @@ pub fn resolve(
 
 pub async fn run(cmd: ProbeCmd) -> miette::Result<()> {
     match cmd {
+        ProbeCmd::Ping(a) => {
+            let plan = super::labs::read_plan(&a.ends.lab)?;
+            let (src, _, ip) = resolve(&plan, &a.ends.from, &a.ends.to, a.ends.ipv6)?;
+            let cfg = topolab::tools::ping::PingConfig {
+                count: a.count,
+                interval: Duration::from_secs_f64(a.interval),
+                size: a.size,
+                wait: Duration::from_secs(1),
+            };
+            let r = tokio::task::spawn_blocking(move || topolab::tools::ping::ping(&src, ip, cfg))
+                .await
+                .into_diagnostic()?
+                .into_diagnostic()?;
+            if a.ends.json {
+                println!("{}", serde_json::to_string_pretty(&r).into_diagnostic()?);
+            } else {
+                for (i, rtt) in r.rtts_ns.iter().enumerate() {
+                    match rtt {
+                        Some(ns) => println!("{ip}: seq={i} time={:.3} ms", *ns as f64 / 1e6),
+                        None => println!("{ip}: seq={i} no reply"),
+                    }
+                }
+                print!(
+                    "{} sent, {} received, {:.1}% loss",
+                    r.sent,
+                    r.received,
+                    r.loss * 100.0
+                );
+                match &r.rtt {
+                    Some(s) => println!(
+                        ", rtt min/avg/max/σ {:.3}/{:.3}/{:.3}/{:.3} ms",
+                        s.min_ms, s.mean_ms, s.max_ms, s.std_ms
+                    ),
+                    None => println!(),
+                }
+            }
+            if r.received == 0 {
+                std::process::exit(1);
+            }
+        }
         ProbeCmd::Throughput(a) => {
             let plan = super::labs::read_plan(&a.ends.lab)?;
             let (src, dst, ip) = resolve(&plan, &a.ends.from, &a.ends.to, a.ends.ipv6)?;

@@ -47,7 +47,8 @@ pub struct LinkStatus {
     pub up: bool,
     pub a_to_b: Impairment,
     pub b_to_a: Impairment,
-    /// Userspace links: what the relay did, per direction.
+    /// What each direction's engine did: the relay's counters (userspace), or the tbf's
+    /// passed and queue-dropped counts (kernel).
     pub counters_a_to_b: Option<Counters>,
     pub counters_b_to_a: Option<Counters>,
 }
@@ -203,6 +204,11 @@ impl Links {
             .map(|l| {
                 let s = &self.states[l.link];
                 let relay = self.relays.get(&l.link);
+                let shaped = |dir: usize, at: IfaceRef| {
+                    s.shapers[dir]
+                        .as_ref()
+                        .and_then(|sh| kernel_counters(plan, at.node, sh.ifb_ifindex))
+                };
                 LinkStatus {
                     link: l.link,
                     a: label(plan, l.a),
@@ -212,8 +218,8 @@ impl Links {
                     up: s.up,
                     a_to_b: s.a_to_b.clone(),
                     b_to_a: s.b_to_a.clone(),
-                    counters_a_to_b: relay.map(|r| r.counters(0)),
-                    counters_b_to_a: relay.map(|r| r.counters(1)),
+                    counters_a_to_b: relay.map(|r| r.counters(0)).or_else(|| shaped(0, l.b)),
+                    counters_b_to_a: relay.map(|r| r.counters(1)).or_else(|| shaped(1, l.a)),
                 }
             })
             .collect()
@@ -360,6 +366,21 @@ impl Links {
         s.shapers[dir] = wanted;
         Ok(())
     }
+}
+
+/// A kernel shaper's counters, read from its tbf: what it passed, and what its queue
+/// dropped (the kernel engine has no other stage that drops).
+fn kernel_counters(plan: &Plan, node: usize, ifb_ifindex: u32) -> Option<Counters> {
+    let ns = netns::open(&plan.nodes[node].netns).ok()?;
+    let st = netns::run_in(ns, move || Netlink::open()?.root_qdisc_stats(ifb_ifindex))
+        .ok()
+        .flatten()?;
+    Some(Counters {
+        passed_packets: st.packets,
+        passed_bytes: st.bytes,
+        dropped_queue: st.drops,
+        ..Counters::default()
+    })
 }
 
 /// Runs netlink ops inside node `node`'s namespace (on a thread made for it).

@@ -46,7 +46,46 @@ pub struct RouteRow {
     pub proto: String,
 }
 
+/// Counters of a root qdisc.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct QdiscStats {
+    pub bytes: u64,
+    pub packets: u64,
+    pub drops: u64,
+}
+
 impl Netlink {
+    /// Counters of the root qdisc of `ifindex`, if it has one.
+    pub fn root_qdisc_stats(&mut self, ifindex: u32) -> io::Result<Option<QdiscStats>> {
+        use netlink_packet_route::tc::{TcAttribute, TcMessage, TcStats2};
+        let msgs = self.dump(RouteNetlinkMessage::GetQueueDiscipline(TcMessage::default()))?;
+        for m in msgs {
+            let RouteNetlinkMessage::NewQueueDiscipline(q) = m else {
+                continue;
+            };
+            if q.header.index != ifindex as i32 || u32::from(q.header.parent) != 0xffff_ffff {
+                continue;
+            }
+            let mut st = QdiscStats::default();
+            for a in &q.attributes {
+                if let TcAttribute::Stats2(v) = a {
+                    for x in v {
+                        match x {
+                            TcStats2::Basic(b) => {
+                                st.bytes = b.bytes;
+                                st.packets = u64::from(b.packets);
+                            }
+                            TcStats2::Queue(qs) => st.drops = u64::from(qs.drops),
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            return Ok(Some(st));
+        }
+        Ok(None)
+    }
+
     pub fn links(&mut self) -> io::Result<Vec<LinkRow>> {
         let msgs = self.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))?;
         Ok(msgs

@@ -52,7 +52,12 @@ impl Capture {
     pub fn start(ns: &str, ifname: &str, path: &Path) -> io::Result<Capture> {
         let name = ifname.to_string();
         let sock = socket_in(ns, move || {
-            let ifindex = nix::net::if_::if_nametoindex(name.as_str()).map_err(io::Error::from)?;
+            let ifindex = nix::net::if_::if_nametoindex(name.as_str()).map_err(|e| {
+                io::Error::new(
+                    io::Error::from(e).kind(),
+                    format!("capture on `{name}`: {e}"),
+                )
+            })?;
             let proto = (libc::ETH_P_ALL as u16).to_be();
             let s = Socket::new(
                 Domain::PACKET,

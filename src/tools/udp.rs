@@ -36,6 +36,8 @@ pub struct OneWay {
     pub duplicates: u64,
     /// Received sequence numbers (for replay comparisons).
     pub seqs: Vec<u64>,
+    /// When probe 0 was due (CLOCK_MONOTONIC ns); probe k was due `k × interval` later.
+    pub start_ns: u64,
 }
 
 impl OneWay {
@@ -145,6 +147,7 @@ pub fn one_way(
         reordered,
         duplicates,
         seqs: order,
+        start_ns: start,
     })
 }
 
