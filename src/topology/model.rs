@@ -137,7 +137,8 @@ pub struct LinkEmulation {
 pub struct Impairment {
     /// Bits per second.
     pub rate: Option<u64>,
-    /// Bucket size in bytes (default: max(2×MTU, rate × 1 ms)).
+    /// Bucket size in bytes (default: max(2×MTU, rate × 4 ms) on the kernel engine, whose
+    /// timer-driven refills run late on a busy machine; rate × 1 ms on the userspace engine).
     pub burst: Option<u64>,
     pub queue: Option<QueueLimit>,
     pub delay: Option<std::time::Duration>,
