@@ -40,6 +40,19 @@ pub struct LinksBench {
     /// Probes per loss case.
     #[arg(long, default_value_t = 100_000)]
     pub loss_probes: u64,
+    /// Rounds of the throughput cases, run alternately (the median is reported): single
+    /// TCP streams on a 2-core machine vary by tens of percent from run to run.
+    #[arg(long, default_value_t = 5)]
+    pub rounds: usize,
+    /// Only these sections, comma-separated.
+    #[arg(long, value_delimiter = ',', value_parser = ["throughput", "delay", "jitter", "loss", "rate", "live"])]
+    pub only: Vec<String>,
+}
+
+impl LinksBench {
+    fn wants(&self, section: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s == section)
+    }
 }
 
 #[derive(Serialize, Default)]
@@ -67,9 +80,14 @@ struct LiveRow {
 struct ThroughputRow {
     case: String,
     engine: EngineChoice,
+    /// Median over the rounds.
     gbit_s: f64,
+    /// Median of this case / median of the plain veth.
     vs_plain: f64,
+    /// Median retransmits per run.
     retransmits: u64,
+    /// Every round, in order.
+    rounds_gbit_s: Vec<f64>,
 }
 
 #[derive(Serialize)]
@@ -214,193 +232,220 @@ pub async fn run(b: LinksBench) -> miette::Result<()> {
         if caps.tbf { "present" } else { "absent" }
     ));
 
-    // Throughput.
-    let mut plain_bps = 0.0;
-    for (case, settings) in [
-        ("plain veth", ""),
-        ("relayed, unimpaired", "    engine: userspace\n"),
-        ("relayed, per-packet (loss 0.01%)", "    loss: 0.01%\n"),
-    ] {
-        progress(b.json, &format!("throughput: {case}"));
-        let p = pair(settings).await?;
-        let t = tcp_run(&p, b.seconds).await?;
-        if case == "plain veth" {
-            plain_bps = t.bits_per_s;
+    // Throughput: the cases alternate round by round, so that a slow spell of the machine
+    // falls on all of them alike; medians are reported.
+    if b.wants("throughput") {
+        let cases = [
+            ("plain veth", ""),
+            ("relayed, unimpaired", "    engine: userspace\n"),
+            ("relayed, per-packet (loss 0.01%)", "    loss: 0.01%\n"),
+        ];
+        let mut runs: Vec<Vec<(f64, u64)>> = vec![Vec::new(); cases.len()];
+        let mut engines = vec![EngineChoice::Plain; cases.len()];
+        for round in 1..=b.rounds.max(1) {
+            for (i, (case, settings)) in cases.iter().enumerate() {
+                progress(b.json, &format!("throughput round {round}: {case}"));
+                let p = pair(settings).await?;
+                let t = tcp_run(&p, b.seconds).await?;
+                engines[i] = engine_of(&p);
+                runs[i].push((t.bits_per_s, t.retransmits));
+                p.lab.down().await?;
+            }
         }
-        r.throughput.push(ThroughputRow {
-            case: case.into(),
-            engine: engine_of(&p),
-            gbit_s: t.bits_per_s / 1e9,
-            vs_plain: t.bits_per_s / plain_bps.max(1.0),
-            retransmits: t.retransmits,
-        });
-        p.lab.down().await?;
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let plain = median(&mut runs[0].iter().map(|r| r.0).collect());
+        for (i, (case, _)) in cases.iter().enumerate() {
+            let bps = median(&mut runs[i].iter().map(|r| r.0).collect());
+            let mut re: Vec<u64> = runs[i].iter().map(|r| r.1).collect();
+            re.sort_unstable();
+            r.throughput.push(ThroughputRow {
+                case: (*case).into(),
+                engine: engines[i],
+                gbit_s: bps / 1e9,
+                vs_plain: bps / plain.max(1.0),
+                retransmits: re[re.len() / 2],
+                rounds_gbit_s: runs[i].iter().map(|r| r.0 / 1e9).collect(),
+            });
+        }
     }
 
-    // Delay: the plain veth's RTT first, measured the same way.
-    progress(b.json, "delay: plain veth baseline");
-    let p = pair("").await?;
-    let base: Vec<u64> = rtt_run(&p, b.rtt_probes)
-        .await?
-        .into_iter()
-        .flatten()
-        .collect();
-    let base = Stats::of(&base).ok_or_else(|| miette!("no RTT samples on the plain veth"))?;
-    p.lab.down().await?;
-    r.notes.push(format!(
-        "plain veth RTT over {} probes: mean {:.3} ms, p50 {:.3}, p99 {:.3}",
-        base.n, base.mean_ms, base.p50_ms, base.p99_ms
-    ));
-    for ms in [1.0, 10.0, 50.0, 100.0] {
-        progress(b.json, &format!("delay {ms} ms"));
-        let p = pair(&format!("    delay: {ms}ms\n")).await?;
-        let rtts = rtt_run(&p, b.rtt_probes).await?;
-        let lost = rtts.iter().filter(|x| x.is_none()).count();
-        let got: Vec<u64> = rtts.into_iter().flatten().collect();
-        let s = Stats::of(&got).ok_or_else(|| miette!("no RTT samples at delay {ms} ms"))?;
-        let expected = 2.0 * ms + base.mean_ms;
-        r.delay.push(DelayRow {
-            delay_ms: ms,
-            expected_rtt_ms: expected,
-            error_ms: s.mean_ms - expected,
-            rtt: s,
-            lost,
-        });
+    if b.wants("delay") {
+        // Delay: the plain veth's RTT first, measured the same way.
+        progress(b.json, "delay: plain veth baseline");
+        let p = pair("").await?;
+        let base: Vec<u64> = rtt_run(&p, b.rtt_probes)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        let base = Stats::of(&base).ok_or_else(|| miette!("no RTT samples on the plain veth"))?;
         p.lab.down().await?;
-    }
-
-    // Jitter.
-    for (d, j) in [(10.0, 1.0), (50.0, 5.0)] {
-        progress(b.json, &format!("jitter {j} ms on {d} ms"));
-        let p = pair(&format!(
-            "    delay: {d}ms\n    jitter: {j}ms\n    distribution: normal\n"
-        ))
-        .await?;
-        let ow = one_way_run(&p, b.rtt_probes, Duration::from_millis(10)).await?;
-        let s = Stats::of(&ow.delays_ns).ok_or_else(|| miette!("no samples"))?;
-        r.jitter.push(JitterRow {
-            delay_ms: d,
-            jitter_ms: j,
-            one_way: s,
-        });
-        p.lab.down().await?;
-    }
-
-    // Loss.
-    for pct in [0.1, 1.0, 10.0] {
-        progress(b.json, &format!("loss {pct}%"));
-        let p = pair(&format!("    loss: {pct}%\n")).await?;
-        let ow = one_way_run(&p, b.loss_probes, Duration::from_micros(50)).await?;
-        let lost = ow.sent - ow.received.min(ow.sent);
-        let ci = wilson(lost, ow.sent, 2.576);
-        let conf = pct / 100.0;
-        r.loss.push(LossRow {
-            configured: conf,
-            sent: ow.sent,
-            lost,
-            measured: lost as f64 / ow.sent as f64,
-            ci99: ci,
-            within: ci.0 <= conf && conf <= ci.1,
-        });
-        p.lab.down().await?;
-    }
-
-    // Rate, on each engine.
-    for engine in ["kernel", "userspace"] {
-        for mbit in [1.0, 10.0, 100.0, 1000.0] {
-            progress(b.json, &format!("rate {mbit} Mbit/s, {engine}"));
-            let p = pair(&format!("    rate: {mbit}Mbit\n    engine: {engine}\n")).await?;
-            let secs = if mbit < 5.0 {
-                b.seconds * 2.0
-            } else {
-                b.seconds
-            };
-            let t = tcp_run(&p, secs).await?;
-            r.rate.push(RateRow {
-                engine: engine_of(&p),
-                rate_mbit: mbit,
-                goodput_mbit: t.bits_per_s / 1e6,
-                vs_ceiling: t.bits_per_s / (mbit * 1e6 * CEILING),
-                retransmits: t.retransmits,
+        r.notes.push(format!(
+            "plain veth RTT over {} probes: mean {:.3} ms, p50 {:.3}, p99 {:.3}",
+            base.n, base.mean_ms, base.p50_ms, base.p99_ms
+        ));
+        for ms in [1.0, 10.0, 50.0, 100.0] {
+            progress(b.json, &format!("delay {ms} ms"));
+            let p = pair(&format!("    delay: {ms}ms\n")).await?;
+            let rtts = rtt_run(&p, b.rtt_probes).await?;
+            let lost = rtts.iter().filter(|x| x.is_none()).count();
+            let got: Vec<u64> = rtts.into_iter().flatten().collect();
+            let s = Stats::of(&got).ok_or_else(|| miette!("no RTT samples at delay {ms} ms"))?;
+            let expected = 2.0 * ms + base.mean_ms;
+            r.delay.push(DelayRow {
+                delay_ms: ms,
+                expected_rtt_ms: expected,
+                error_ms: s.mean_ms - expected,
+                rtt: s,
+                lost,
             });
             p.lab.down().await?;
         }
     }
 
-    // Live changes: how soon a `set` takes effect.
-    progress(
-        b.json,
-        "live change, userspace: delay 10 ms → 30 ms under 1000 probes/s",
-    );
-    let mut p = pair("    delay: 10ms\n").await?;
-    let (src, dst, addr) = (p.src.clone(), p.dst.clone(), p.addr);
-    let probes = tokio::task::spawn_blocking(move || {
-        udp::one_way(
-            &src,
-            &dst,
-            SocketAddr::new(addr, 0),
-            udp::ProbeConfig {
-                count: 3000,
-                interval: Duration::from_millis(1),
-                size: 64,
-                linger: Duration::from_millis(500),
-            },
-        )
-    });
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    let (ab, ba) =
-        topolab::topology::changes::parse_changes(&["delay=30ms"]).map_err(|e| miette!("{e}"))?;
-    let t0 = topolab::tools::now_ns();
-    p.lab
-        .link(
-            "h1",
-            "h2",
-            topolab::lab::links::LinkAction::Set {
-                a_to_b: Box::new(ab),
-                b_to_a: Box::new(ba),
-            },
-        )
-        .await?;
-    let t1 = topolab::tools::now_ns();
-    let ow = probes.await.into_diagnostic()?.into_diagnostic()?;
-    let mut sorted = ow.seqs.clone();
-    sorted.sort_unstable();
-    let first_new = sorted
-        .iter()
-        .zip(&ow.delays_ns)
-        .filter(|(_, d)| **d >= 25_000_000)
-        .map(|(s, _)| ow.start_ns + s * 1_000_000)
-        .min();
-    r.live.push(LiveRow {
-        engine: engine_of(&p),
-        change: "delay 10 ms → 30 ms".into(),
-        call_ms: (t1 - t0) as f64 / 1e6,
-        effect_ms: first_new.map(|t| (t.saturating_sub(t0)) as f64 / 1e6),
-    });
-    p.lab.down().await?;
-    progress(b.json, "live change, kernel: rate 100 → 10 Mbit/s");
-    let mut p = pair("    rate: 100Mbit\n").await?;
-    let (ab, ba) =
-        topolab::topology::changes::parse_changes(&["rate=10Mbit"]).map_err(|e| miette!("{e}"))?;
-    let t0 = topolab::tools::now_ns();
-    p.lab
-        .link(
-            "h1",
-            "h2",
-            topolab::lab::links::LinkAction::Set {
-                a_to_b: Box::new(ab),
-                b_to_a: Box::new(ba),
-            },
-        )
-        .await?;
-    let t1 = topolab::tools::now_ns();
-    r.live.push(LiveRow {
-        engine: engine_of(&p),
-        change: "rate 100 → 10 Mbit/s".into(),
-        call_ms: (t1 - t0) as f64 / 1e6,
-        effect_ms: None,
-    });
-    p.lab.down().await?;
+    if b.wants("jitter") {
+        // Jitter.
+        for (d, j) in [(10.0, 1.0), (50.0, 5.0)] {
+            progress(b.json, &format!("jitter {j} ms on {d} ms"));
+            let p = pair(&format!(
+                "    delay: {d}ms\n    jitter: {j}ms\n    distribution: normal\n"
+            ))
+            .await?;
+            let ow = one_way_run(&p, b.rtt_probes, Duration::from_millis(10)).await?;
+            let s = Stats::of(&ow.delays_ns).ok_or_else(|| miette!("no samples"))?;
+            r.jitter.push(JitterRow {
+                delay_ms: d,
+                jitter_ms: j,
+                one_way: s,
+            });
+            p.lab.down().await?;
+        }
+    }
+
+    if b.wants("loss") {
+        // Loss.
+        for pct in [0.1, 1.0, 10.0] {
+            progress(b.json, &format!("loss {pct}%"));
+            let p = pair(&format!("    loss: {pct}%\n")).await?;
+            let ow = one_way_run(&p, b.loss_probes, Duration::from_micros(50)).await?;
+            let lost = ow.sent - ow.received.min(ow.sent);
+            let ci = wilson(lost, ow.sent, 2.576);
+            let conf = pct / 100.0;
+            r.loss.push(LossRow {
+                configured: conf,
+                sent: ow.sent,
+                lost,
+                measured: lost as f64 / ow.sent as f64,
+                ci99: ci,
+                within: ci.0 <= conf && conf <= ci.1,
+            });
+            p.lab.down().await?;
+        }
+    }
+
+    if b.wants("rate") {
+        // Rate, on each engine.
+        for engine in ["kernel", "userspace"] {
+            for mbit in [1.0, 10.0, 100.0, 1000.0] {
+                progress(b.json, &format!("rate {mbit} Mbit/s, {engine}"));
+                let p = pair(&format!("    rate: {mbit}Mbit\n    engine: {engine}\n")).await?;
+                let secs = if mbit < 5.0 {
+                    b.seconds * 2.0
+                } else {
+                    b.seconds
+                };
+                let t = tcp_run(&p, secs).await?;
+                r.rate.push(RateRow {
+                    engine: engine_of(&p),
+                    rate_mbit: mbit,
+                    goodput_mbit: t.bits_per_s / 1e6,
+                    vs_ceiling: t.bits_per_s / (mbit * 1e6 * CEILING),
+                    retransmits: t.retransmits,
+                });
+                p.lab.down().await?;
+            }
+        }
+    }
+
+    if b.wants("live") {
+        // Live changes: how soon a `set` takes effect.
+        progress(
+            b.json,
+            "live change, userspace: delay 10 ms → 30 ms under 1000 probes/s",
+        );
+        let mut p = pair("    delay: 10ms\n").await?;
+        let (src, dst, addr) = (p.src.clone(), p.dst.clone(), p.addr);
+        let probes = tokio::task::spawn_blocking(move || {
+            udp::one_way(
+                &src,
+                &dst,
+                SocketAddr::new(addr, 0),
+                udp::ProbeConfig {
+                    count: 3000,
+                    interval: Duration::from_millis(1),
+                    size: 64,
+                    linger: Duration::from_millis(500),
+                },
+            )
+        });
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let (ab, ba) = topolab::topology::changes::parse_changes(&["delay=30ms"])
+            .map_err(|e| miette!("{e}"))?;
+        let t0 = topolab::tools::now_ns();
+        p.lab
+            .link(
+                "h1",
+                "h2",
+                topolab::lab::links::LinkAction::Set {
+                    a_to_b: Box::new(ab),
+                    b_to_a: Box::new(ba),
+                },
+            )
+            .await?;
+        let t1 = topolab::tools::now_ns();
+        let ow = probes.await.into_diagnostic()?.into_diagnostic()?;
+        let mut sorted = ow.seqs.clone();
+        sorted.sort_unstable();
+        let first_new = sorted
+            .iter()
+            .zip(&ow.delays_ns)
+            .filter(|(_, d)| **d >= 25_000_000)
+            .map(|(s, _)| ow.start_ns + s * 1_000_000)
+            .min();
+        r.live.push(LiveRow {
+            engine: engine_of(&p),
+            change: "delay 10 ms → 30 ms".into(),
+            call_ms: (t1 - t0) as f64 / 1e6,
+            effect_ms: first_new.map(|t| (t.saturating_sub(t0)) as f64 / 1e6),
+        });
+        p.lab.down().await?;
+        progress(b.json, "live change, kernel: rate 100 → 10 Mbit/s");
+        let mut p = pair("    rate: 100Mbit\n").await?;
+        let (ab, ba) = topolab::topology::changes::parse_changes(&["rate=10Mbit"])
+            .map_err(|e| miette!("{e}"))?;
+        let t0 = topolab::tools::now_ns();
+        p.lab
+            .link(
+                "h1",
+                "h2",
+                topolab::lab::links::LinkAction::Set {
+                    a_to_b: Box::new(ab),
+                    b_to_a: Box::new(ba),
+                },
+            )
+            .await?;
+        let t1 = topolab::tools::now_ns();
+        r.live.push(LiveRow {
+            engine: engine_of(&p),
+            change: "rate 100 → 10 Mbit/s".into(),
+            call_ms: (t1 - t0) as f64 / 1e6,
+            effect_ms: None,
+        });
+        p.lab.down().await?;
+    }
 
     let json = serde_json::to_string_pretty(&r).into_diagnostic()?;
     if let Some(o) = &b.out {
@@ -415,94 +460,111 @@ pub async fn run(b: LinksBench) -> miette::Result<()> {
 }
 
 fn print(r: &Report) {
-    println!("\nTCP throughput, one stream (cubic)");
-    println!(
-        "{:<36} {:>10} {:>9} {:>9} {:>8}",
-        "case", "engine", "Gbit/s", "vs plain", "retrans"
-    );
-    for t in &r.throughput {
+    if !r.throughput.is_empty() {
         println!(
-            "{:<36} {:>10} {:>9.2} {:>8.0}% {:>8}",
-            t.case,
-            format!("{:?}", t.engine).to_lowercase(),
-            t.gbit_s,
-            t.vs_plain * 100.0,
-            t.retransmits
+            "\nTCP throughput, one stream (cubic); median of {} alternating rounds",
+            r.throughput[0].rounds_gbit_s.len()
         );
+        println!(
+            "{:<34} {:>10} {:>8} {:>9} {:>8}  rounds Gbit/s",
+            "case", "engine", "Gbit/s", "vs plain", "retrans"
+        );
+        for t in &r.throughput {
+            let rounds: Vec<String> = t.rounds_gbit_s.iter().map(|g| format!("{g:.1}")).collect();
+            println!(
+                "{:<34} {:>10} {:>8.2} {:>8.0}% {:>8}  {}",
+                t.case,
+                format!("{:?}", t.engine).to_lowercase(),
+                t.gbit_s,
+                t.vs_plain * 100.0,
+                t.retransmits,
+                rounds.join(" ")
+            );
+        }
     }
-    println!("\nDelay (userspace engine): RTT over UDP probes at 100/s");
-    println!(
-        "{:>9} {:>13} {:>9} {:>9} {:>9} {:>9} {:>6}",
-        "delay ms", "expected ms", "mean", "p50", "p99", "error", "lost"
-    );
-    for d in &r.delay {
+    if !r.delay.is_empty() {
+        println!("\nDelay (userspace engine): RTT over UDP probes at 100/s");
         println!(
-            "{:>9} {:>13.3} {:>9.3} {:>9.3} {:>9.3} {:>+9.3} {:>6}",
-            d.delay_ms,
-            d.expected_rtt_ms,
-            d.rtt.mean_ms,
-            d.rtt.p50_ms,
-            d.rtt.p99_ms,
-            d.error_ms,
-            d.lost
+            "{:>9} {:>13} {:>9} {:>9} {:>9} {:>9} {:>6}",
+            "delay ms", "expected ms", "mean", "p50", "p99", "error", "lost"
         );
+        for d in &r.delay {
+            println!(
+                "{:>9} {:>13.3} {:>9.3} {:>9.3} {:>9.3} {:>+9.3} {:>6}",
+                d.delay_ms,
+                d.expected_rtt_ms,
+                d.rtt.mean_ms,
+                d.rtt.p50_ms,
+                d.rtt.p99_ms,
+                d.error_ms,
+                d.lost
+            );
+        }
     }
-    println!("\nJitter (userspace engine, normal): one-way delay");
-    println!(
-        "{:>9} {:>10} {:>10} {:>12} {:>7}",
-        "delay ms", "σ conf ms", "σ meas ms", "mean ms", "n"
-    );
-    for j in &r.jitter {
+    if !r.jitter.is_empty() {
+        println!("\nJitter (userspace engine, normal): one-way delay");
         println!(
-            "{:>9} {:>10} {:>10.3} {:>12.3} {:>7}",
-            j.delay_ms, j.jitter_ms, j.one_way.std_ms, j.one_way.mean_ms, j.one_way.n
+            "{:>9} {:>10} {:>10} {:>12} {:>7}",
+            "delay ms", "σ conf ms", "σ meas ms", "mean ms", "n"
         );
+        for j in &r.jitter {
+            println!(
+                "{:>9} {:>10} {:>10.3} {:>12.3} {:>7}",
+                j.delay_ms, j.jitter_ms, j.one_way.std_ms, j.one_way.mean_ms, j.one_way.n
+            );
+        }
     }
-    println!("\nLoss (userspace engine): one-way UDP probes");
-    println!(
-        "{:>10} {:>8} {:>7} {:>10} {:>22} {:>7}",
-        "configured", "sent", "lost", "measured", "99% interval", "within"
-    );
-    for l in &r.loss {
+    if !r.loss.is_empty() {
+        println!("\nLoss (userspace engine): one-way UDP probes");
         println!(
-            "{:>9.2}% {:>8} {:>7} {:>9.3}% {:>10.3}% – {:>7.3}% {:>7}",
-            l.configured * 100.0,
-            l.sent,
-            l.lost,
-            l.measured * 100.0,
-            l.ci99.0 * 100.0,
-            l.ci99.1 * 100.0,
-            if l.within { "yes" } else { "NO" }
+            "{:>10} {:>8} {:>7} {:>10} {:>22} {:>7}",
+            "configured", "sent", "lost", "measured", "99% interval", "within"
         );
+        for l in &r.loss {
+            println!(
+                "{:>9.2}% {:>8} {:>7} {:>9.3}% {:>10.3}% – {:>7.3}% {:>7}",
+                l.configured * 100.0,
+                l.sent,
+                l.lost,
+                l.measured * 100.0,
+                l.ci99.0 * 100.0,
+                l.ci99.1 * 100.0,
+                if l.within { "yes" } else { "NO" }
+            );
+        }
     }
-    println!("\nRate: TCP goodput vs the 1448/1514 ceiling (95.6% of the rate)");
-    println!(
-        "{:>10} {:>10} {:>13} {:>11} {:>8}",
-        "engine", "Mbit/s", "goodput Mbit", "vs ceiling", "retrans"
-    );
-    for x in &r.rate {
+    if !r.rate.is_empty() {
+        println!("\nRate: TCP goodput vs the 1448/1514 ceiling (95.6% of the rate)");
         println!(
-            "{:>10} {:>10} {:>13.2} {:>10.1}% {:>8}",
-            format!("{:?}", x.engine).to_lowercase(),
-            x.rate_mbit,
-            x.goodput_mbit,
-            x.vs_ceiling * 100.0,
-            x.retransmits
+            "{:>10} {:>10} {:>13} {:>11} {:>8}",
+            "engine", "Mbit/s", "goodput Mbit", "vs ceiling", "retrans"
         );
+        for x in &r.rate {
+            println!(
+                "{:>10} {:>10} {:>13.2} {:>10.1}% {:>8}",
+                format!("{:?}", x.engine).to_lowercase(),
+                x.rate_mbit,
+                x.goodput_mbit,
+                x.vs_ceiling * 100.0,
+                x.retransmits
+            );
+        }
     }
-    println!("\nLive changes (`link set` on a running link)");
-    println!(
-        "{:>10} {:<24} {:>10} {:>12}",
-        "engine", "change", "call ms", "effect ms"
-    );
-    for l in &r.live {
+    if !r.live.is_empty() {
+        println!("\nLive changes (`link set` on a running link)");
         println!(
-            "{:>10} {:<24} {:>10.2} {:>12}",
-            format!("{:?}", l.engine).to_lowercase(),
-            l.change,
-            l.call_ms,
-            l.effect_ms.map(|e| format!("{e:.2}")).unwrap_or("-".into())
+            "{:>10} {:<24} {:>10} {:>12}",
+            "engine", "change", "call ms", "effect ms"
         );
+        for l in &r.live {
+            println!(
+                "{:>10} {:<24} {:>10.2} {:>12}",
+                format!("{:?}", l.engine).to_lowercase(),
+                l.change,
+                l.call_ms,
+                l.effect_ms.map(|e| format!("{e:.2}")).unwrap_or("-".into())
+            );
+        }
     }
     for n in &r.notes {
         println!("note: {n}");
