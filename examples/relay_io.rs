@@ -7,8 +7,9 @@
 //!   3. topolab's relay: veth ends parked in a fabric namespace, AF_PACKET with
 //!      PACKET_VNET_HDR, recvmmsg/sendmmsg batches (an unimpaired `engine: userspace` link),
 //!   4. and 5. the same two with every frame one wire packet (TAP: offloads off; topolab: a
-//!      link with a per-packet impairment, which turns the nodes' offloads off),
-//! alternating, and prints the medians. Run as root:
+//!      link with a per-packet impairment, which turns the nodes' offloads off).
+//!
+//! The cases alternate, and the medians are printed. Run as root:
 //!
 //! ```text
 //! cargo run --release --example relay_io -- [ROUNDS] [SECONDS]
