@@ -394,3 +394,49 @@ async fn kernel_link_changes_rate_live_and_refuses_delay() {
     assert!(err.contains("kernel engine"), "{err}");
     lab.down().await.unwrap();
 }
+
+/// Lowering a kernel link's rate right after TCP filled its queue must not strand the queue:
+/// tbf never re-checks queued super-frames against a smaller bucket, so a change in place
+/// left the direction stalled for good (new connections timed out; found by the `shaping`
+/// example scenario).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kernel_rate_lowered_under_load_keeps_the_link_passing() {
+    need_root!();
+    let _serial = SERIAL.lock().await;
+    let (t, name) = pair("krload", "    rate: 100Mbit\n    queue: 64KB\n", 11);
+    let mut lab = up(&t, &name).await;
+    let (src, dst, to) = (ns(&lab, "h1"), ns(&lab, "h2"), addr(&lab, "h2"));
+    let cfg = tcp::TcpConfig {
+        duration: Duration::from_secs(3),
+        ..Default::default()
+    };
+    let before = tcp::throughput(&src, &dst, to, &cfg).unwrap();
+    assert!(before.bytes > 0, "nothing passed before the change");
+    // At once, while the finished connection's last super-frames still sit in the queue.
+    let slow = Impairment {
+        rate: Some(20_000_000),
+        ..Default::default()
+    };
+    lab.link(
+        "h1",
+        "h2",
+        LinkAction::Set {
+            a_to_b: Box::new(slow.clone()),
+            b_to_a: Box::new(slow),
+        },
+    )
+    .await
+    .unwrap();
+    let cfg = tcp::TcpConfig {
+        duration: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let after = tcp::throughput(&src, &dst, to, &cfg)
+        .unwrap_or_else(|e| panic!("a new connection after lowering the rate: {e}"));
+    assert!(
+        after.bits_per_s > 2e6 && after.bits_per_s < 20e6,
+        "{} bit/s after lowering the rate to 20 Mbit/s",
+        after.bits_per_s
+    );
+    lab.down().await.unwrap();
+}

@@ -61,6 +61,9 @@ struct LinkState {
     /// and whether its IFB device exists.
     shapers: [Option<ShaperPlan>; 2],
     ifb_made: [bool; 2],
+    /// Kernel links: how many times each direction's tbf was replaced (which picks the
+    /// handle of the next replacement).
+    replaced: [u16; 2],
     per_packet: bool,
 }
 
@@ -105,6 +108,7 @@ impl Links {
                 b_to_a: l.b_to_a.clone(),
                 up: true,
                 ifb_made: [shapers[0].is_some(), shapers[1].is_some()],
+                replaced: [0; 2],
                 shapers,
                 per_packet: l.relay.is_some_and(|r| r.per_packet),
             });
@@ -351,6 +355,14 @@ impl Links {
         });
         let ops = match (&s.shapers[dir], &wanted) {
             (None, None) => vec![],
+            (Some(old), Some(w)) if w.burst < old.burst => {
+                // tbf never re-checks what it has queued against a smaller bucket: a queued
+                // super-frame larger than the new burst would never be sent and would stall
+                // the direction for good. A fresh tbf is grafted in its place instead (what
+                // was queued, at most `limit` bytes, is dropped; connections recover).
+                s.replaced[dir] = s.replaced[dir].wrapping_add(1);
+                kernel::replace_ops(w, s.replaced[dir])
+            }
             (Some(_), Some(w)) => kernel::change_ops(w),
             (Some(old), None) => kernel::remove_ops(old),
             (None, Some(w)) if s.ifb_made[dir] => {

@@ -6,7 +6,11 @@
 //!                                                                       └─ root tbf
 //! ```
 //! A live change replaces the tbf's parameters in place (`change`), so packets already
-//! queued and the link's TCP connections survive.
+//! queued and the link's TCP connections survive — except when the burst shrinks: tbf does
+//! not re-check queued packets against the new bucket, and a queued GSO super-frame larger
+//! than the new burst would wait forever (and everything behind it). Then a new tbf is
+//! grafted in the old one's place ([`replace_ops`]); the queued bytes (at most the queue
+//! limit) are dropped and TCP retransmits them.
 
 use crate::compile::ShaperPlan;
 use crate::netlink::tc::{self, Tbf};
@@ -54,6 +58,19 @@ pub fn change_ops(s: &ShaperPlan) -> Vec<Op> {
         kind: TcKind::ChangeQdisc,
         msg: tc::tbf_qdisc(s.ifb_ifindex, &tbf(s)),
         what: format!("change tbf on {} to {} bit/s", s.ifb, s.rate_bps),
+    }]
+}
+
+/// A new tbf in place of the existing one, atomically (`tc qdisc replace … root handle
+/// H: tbf …` with a handle the current qdisc does not have): the old one and its queue go.
+/// `generation` (1, 2, …) picks the handle, so consecutive replacements never reuse the
+/// handle of the qdisc they replace (the first tbf has a kernel-chosen `8xxx:` handle).
+pub fn replace_ops(s: &ShaperPlan, generation: u16) -> Vec<Op> {
+    let major = 0x100 + u32::from(generation % 0x7000);
+    vec![Op::Tc {
+        kind: TcKind::ReplaceQdisc,
+        msg: tc::tbf_qdisc_with_handle(s.ifb_ifindex, major << 16, &tbf(s)),
+        what: format!("replace tbf on {} with one at {} bit/s", s.ifb, s.rate_bps),
     }]
 }
 

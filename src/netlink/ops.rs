@@ -97,6 +97,9 @@ pub enum TcKind {
     AddQdisc,
     /// Replace a qdisc's parameters in place (tc's `change`): queued packets survive.
     ChangeQdisc,
+    /// Create-or-replace (tc's `replace`): with a handle the current qdisc does not have,
+    /// a new qdisc is grafted in place of the old one, whose queue is dropped.
+    ReplaceQdisc,
     DelQdisc,
     AddFilter,
 }
@@ -223,6 +226,10 @@ impl Op {
                 match kind {
                     TcKind::AddQdisc => (RouteNetlinkMessage::NewQueueDiscipline(m), create),
                     TcKind::ChangeQdisc => (RouteNetlinkMessage::NewQueueDiscipline(m), 0),
+                    TcKind::ReplaceQdisc => (
+                        RouteNetlinkMessage::NewQueueDiscipline(m),
+                        NLM_F_CREATE | NLM_F_REPLACE,
+                    ),
                     TcKind::DelQdisc => (RouteNetlinkMessage::DelQueueDiscipline(m), 0),
                     TcKind::AddFilter => (RouteNetlinkMessage::NewTrafficFilter(m), create),
                 }

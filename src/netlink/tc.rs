@@ -90,7 +90,12 @@ fn message(ifindex: u32, handle: u32, parent: u32, info: u32) -> TcMessage {
 
 /// `tc qdisc add dev IF root tbf …` (or `change`, with the same message and other flags).
 pub fn tbf_qdisc(ifindex: u32, tbf: &Tbf) -> TcMessage {
-    let mut m = message(ifindex, 0, TC_H_ROOT, 0);
+    tbf_qdisc_with_handle(ifindex, 0, tbf)
+}
+
+/// `tc qdisc replace dev IF root handle H tbf …` (the flags make it a replace).
+pub fn tbf_qdisc_with_handle(ifindex: u32, handle: u32, tbf: &Tbf) -> TcMessage {
+    let mut m = message(ifindex, handle, TC_H_ROOT, 0);
     m.attributes.push(TcAttribute::Kind("tbf".into()));
     m.attributes.push(TcAttribute::Options(tbf.options()));
     m
