@@ -83,11 +83,42 @@ struct Row {
 }
 
 pub async fn run(cmd: BenchCmd) -> miette::Result<()> {
-    match cmd {
-        BenchCmd::Up(b) => up(b).await,
-        BenchCmd::Links(b) => super::bench_links::run(b).await,
-        BenchCmd::Probes(b) => super::bench_probes::run(b).await,
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut sigint = signal(SignalKind::interrupt()).into_diagnostic()?;
+    let mut sigterm = signal(SignalKind::terminate()).into_diagnostic()?;
+    let mut bench = tokio::spawn(async move {
+        match cmd {
+            BenchCmd::Up(b) => up(b).await,
+            BenchCmd::Links(b) => super::bench_links::run(b).await,
+            BenchCmd::Probes(b) => super::bench_probes::run(b).await,
+        }
+    });
+    tokio::select! {
+        r = &mut bench => r.into_diagnostic()?,
+        _ = sigint.recv() => interrupted(bench).await,
+        _ = sigterm.recv() => interrupted(bench).await,
     }
+}
+
+/// Ctrl-C during a bench: stop it and remove its lab (the benches name their labs
+/// `tlb<pid>`, `tlbl<pid>`, `tlbp<pid>`), from the journal, then exit 130.
+async fn interrupted(bench: tokio::task::JoinHandle<miette::Result<()>>) -> ! {
+    eprintln!("interrupted: tearing down the bench's lab…");
+    bench.abort();
+    let _ = bench.await;
+    let pid = std::process::id();
+    let mut failed = false;
+    for prefix in ["tlb", "tlbl", "tlbp"] {
+        let lab = format!("{prefix}{pid}");
+        let dir = std::path::Path::new(topolab::lab::RUN_BASE).join(&lab);
+        if dir.exists()
+            && let Err(e) = topolab::lab::teardown::teardown_dir(&dir)
+        {
+            eprintln!("lab `{lab}`: {e}");
+            failed = true;
+        }
+    }
+    std::process::exit(if failed { 1 } else { 130 });
 }
 
 fn generator(shape: Shape, n: usize) -> String {
