@@ -53,24 +53,7 @@ const SCENARIO: FileKind = FileKind {
 /// Reads, parses and checks a scenario file. A `topology:` path is resolved against the
 /// file's directory and loaded (its errors point into the topology file).
 pub fn load(path: &Path) -> Result<Scenario, TopologyError> {
-    let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        let source = Source {
-            name: name.clone(),
-            text: "".into(),
-        };
-        TopologyError::new(
-            ErrorKind::Io,
-            &source,
-            Span::default(),
-            format!("cannot read `{name}`: {e}"),
-        )
-        .with_help("check the path and its permissions")
-    })?;
-    let source = Source {
-        name,
-        text: text.into(),
-    };
+    let source = Source::read(path)?;
     parse_and_check(source, Some(path.parent().unwrap_or(Path::new(""))))
 }
 

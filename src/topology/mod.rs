@@ -38,28 +38,38 @@ pub use names::check_lab_name;
 /// The embedded default lab (`topolab up` without a file).
 const QUICKSTART: &str = include_str!("../../topologies/quickstart.yaml");
 
+impl Source {
+    /// Reads a file for parsing (topology or scenario); a read error is an `Io` diagnostic
+    /// naming the path.
+    pub fn read(path: &Path) -> Result<Source, TopologyError> {
+        let name = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok(Source {
+                name,
+                text: text.into(),
+            }),
+            Err(e) => {
+                let source = Source {
+                    name: name.clone(),
+                    text: "".into(),
+                };
+                Err(TopologyError::new(
+                    ErrorKind::Io,
+                    &source,
+                    Span::default(),
+                    format!("cannot read `{name}`: {e}"),
+                )
+                .with_help("check the path and its permissions"))
+            }
+        }
+    }
+}
+
 impl Topology {
     /// Reads, parses and checks a topology file.
     pub fn load(path: impl AsRef<Path>) -> Result<Topology, TopologyError> {
         let path = path.as_ref();
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            let source = Source {
-                name: name.clone(),
-                text: "".into(),
-            };
-            TopologyError::new(
-                ErrorKind::Io,
-                &source,
-                Span::default(),
-                format!("cannot read `{name}`: {e}"),
-            )
-            .with_help("check the path and its permissions")
-        })?;
-        let source = Source {
-            name,
-            text: text.into(),
-        };
+        let source = Source::read(path)?;
         let spec = parse::parse(&source)?;
         check::check(spec, source, Some(path.parent().unwrap_or(Path::new(""))))
     }
