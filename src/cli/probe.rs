@@ -108,15 +108,7 @@ pub fn resolve(
     let src = node(from)?.netns.clone();
     if let Ok(ip) = to.parse::<IpAddr>() {
         let owner = plan
-            .nodes
-            .iter()
-            .find(|n| {
-                n.ifaces
-                    .iter()
-                    .flat_map(|i| &i.addrs)
-                    .chain(&n.loopback)
-                    .any(|a| a.addr() == ip)
-            })
+            .node_owning(ip)
             .ok_or_else(|| miette!("no node of `{}` has address {ip}", plan.lab))?;
         return Ok((src, owner.netns.clone(), ip));
     }

@@ -206,4 +206,15 @@ impl Plan {
     pub fn iface(&self, r: IfaceRef) -> &IfacePlan {
         &self.nodes[r.node].ifaces[r.iface]
     }
+
+    /// The node that has `ip` on one of its interfaces or its loopback.
+    pub fn node_owning(&self, ip: std::net::IpAddr) -> Option<&NodePlan> {
+        self.nodes.iter().find(|n| {
+            n.ifaces
+                .iter()
+                .flat_map(|i| &i.addrs)
+                .chain(&n.loopback)
+                .any(|a| a.addr() == ip)
+        })
+    }
 }

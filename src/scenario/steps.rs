@@ -328,15 +328,7 @@ async fn throughput(ctx: &Ctx, t: &Throughput) -> Result<Found, String> {
     let to = refs::expand(&t.to, plan, ctx.seed)?;
     let dst_ip = refs::target(plan, &to, t.family)?;
     let dst_node = plan
-        .nodes
-        .iter()
-        .find(|n| {
-            n.ifaces
-                .iter()
-                .flat_map(|i| &i.addrs)
-                .chain(&n.loopback)
-                .any(|a| a.addr() == dst_ip)
-        })
+        .node_owning(dst_ip)
         .ok_or_else(|| format!("no node of the lab has address {dst_ip}"))?;
     let dst = dst_node.netns.clone();
     let e = &t.expect;
