@@ -295,16 +295,9 @@ async fn live_set_keeps_other_settings_and_connections() {
     let mut buf = [0u8; 6];
     conn.read_exact(&mut buf).unwrap();
 
-    let (a_to_b, b_to_a) = topolab::topology::changes::parse_changes(&["delay=30ms"]).unwrap();
+    let changes = topolab::topology::changes::parse_changes(&["delay=30ms"]).unwrap();
     let st = lab
-        .link(
-            "h2",
-            "h1",
-            LinkAction::Set {
-                a_to_b: Box::new(a_to_b),
-                b_to_a: Box::new(b_to_a),
-            },
-        )
+        .link("h2", "h1", LinkAction::set(changes))
         .await
         .unwrap();
     assert_eq!(st.a_to_b.delay, Some(Duration::from_millis(30)));
@@ -355,16 +348,9 @@ async fn kernel_link_changes_rate_live_and_refuses_delay() {
         rate: Some(5_000_000),
         ..Default::default()
     };
-    lab.link(
-        "h1",
-        "h2",
-        LinkAction::Set {
-            a_to_b: Box::new(slow.clone()),
-            b_to_a: Box::new(slow),
-        },
-    )
-    .await
-    .unwrap();
+    lab.link("h1", "h2", LinkAction::set_both(slow))
+        .await
+        .unwrap();
     let cfg = tcp::TcpConfig {
         duration: Duration::from_secs(2),
         ..Default::default()
@@ -380,14 +366,7 @@ async fn kernel_link_changes_rate_live_and_refuses_delay() {
         ..Default::default()
     };
     let err = lab
-        .link(
-            "h1",
-            "h2",
-            LinkAction::Set {
-                a_to_b: Box::new(delay.clone()),
-                b_to_a: Box::new(delay),
-            },
-        )
+        .link("h1", "h2", LinkAction::set_both(delay))
         .await
         .unwrap_err()
         .to_string();
@@ -417,16 +396,9 @@ async fn kernel_rate_lowered_under_load_keeps_the_link_passing() {
         rate: Some(20_000_000),
         ..Default::default()
     };
-    lab.link(
-        "h1",
-        "h2",
-        LinkAction::Set {
-            a_to_b: Box::new(slow.clone()),
-            b_to_a: Box::new(slow),
-        },
-    )
-    .await
-    .unwrap();
+    lab.link("h1", "h2", LinkAction::set_both(slow))
+        .await
+        .unwrap();
     let cfg = tcp::TcpConfig {
         duration: Duration::from_secs(2),
         ..Default::default()

@@ -216,6 +216,18 @@ async fn one_way_run(p: &Pair, count: u64, interval: Duration) -> miette::Result
     blocking(move || udp::one_way(&src, &dst, SocketAddr::new(addr, 0), cfg)).await
 }
 
+/// Applies `change` (`KEY=VALUE`) to the pair's link; returns when the call started and
+/// ended (CLOCK_MONOTONIC ns).
+async fn timed_set(p: &mut Pair, change: &str) -> miette::Result<(u64, u64)> {
+    let changes =
+        topolab::topology::changes::parse_changes(&[change]).map_err(|e| miette!("{e}"))?;
+    let t0 = topolab::tools::now_ns();
+    p.lab
+        .link("h1", "h2", topolab::lab::links::LinkAction::set(changes))
+        .await?;
+    Ok((t0, topolab::tools::now_ns()))
+}
+
 fn progress(json: bool, msg: &str) {
     if !json {
         eprintln!("  {msg}");
@@ -392,20 +404,7 @@ pub async fn run(b: LinksBench) -> miette::Result<()> {
             )
         });
         tokio::time::sleep(Duration::from_millis(1000)).await;
-        let (ab, ba) = topolab::topology::changes::parse_changes(&["delay=30ms"])
-            .map_err(|e| miette!("{e}"))?;
-        let t0 = topolab::tools::now_ns();
-        p.lab
-            .link(
-                "h1",
-                "h2",
-                topolab::lab::links::LinkAction::Set {
-                    a_to_b: Box::new(ab),
-                    b_to_a: Box::new(ba),
-                },
-            )
-            .await?;
-        let t1 = topolab::tools::now_ns();
+        let (t0, t1) = timed_set(&mut p, "delay=30ms").await?;
         let ow = probes.await.into_diagnostic()?.into_diagnostic()?;
         let mut sorted = ow.seqs.clone();
         sorted.sort_unstable();
@@ -424,20 +423,7 @@ pub async fn run(b: LinksBench) -> miette::Result<()> {
         p.lab.down().await?;
         progress(b.json, "live change, kernel: rate 100 → 10 Mbit/s");
         let mut p = pair("    rate: 100Mbit\n").await?;
-        let (ab, ba) = topolab::topology::changes::parse_changes(&["rate=10Mbit"])
-            .map_err(|e| miette!("{e}"))?;
-        let t0 = topolab::tools::now_ns();
-        p.lab
-            .link(
-                "h1",
-                "h2",
-                topolab::lab::links::LinkAction::Set {
-                    a_to_b: Box::new(ab),
-                    b_to_a: Box::new(ba),
-                },
-            )
-            .await?;
-        let t1 = topolab::tools::now_ns();
+        let (t0, t1) = timed_set(&mut p, "rate=10Mbit").await?;
         r.live.push(LiveRow {
             engine: engine_of(&p),
             change: "rate 100 → 10 Mbit/s".into(),

@@ -333,12 +333,9 @@ pub async fn link(lab: &str, a: &str, b: &str, words: &[String], json: bool) -> 
                     "`set` needs at least one KEY=VALUE"
                 ));
             }
-            let (a_to_b, b_to_a) = topolab::topology::changes::parse_changes(&words[1..])
+            let changes = topolab::topology::changes::parse_changes(&words[1..])
                 .map_err(|e| miette!("{e}"))?;
-            Some(LinkAction::Set {
-                a_to_b: Box::new(a_to_b),
-                b_to_a: Box::new(b_to_a),
-            })
+            Some(LinkAction::set(changes))
         }
         other => {
             return Err(miette!(

@@ -36,6 +36,23 @@ pub enum LinkAction {
     },
 }
 
+impl LinkAction {
+    /// `Set` from per-direction overlays, as [`parse_changes`] returns them.
+    ///
+    /// [`parse_changes`]: crate::topology::changes::parse_changes
+    pub fn set((a_to_b, b_to_a): (Impairment, Impairment)) -> LinkAction {
+        LinkAction::Set {
+            a_to_b: Box::new(a_to_b),
+            b_to_a: Box::new(b_to_a),
+        }
+    }
+
+    /// `Set` with the same overlay on both directions.
+    pub fn set_both(imp: Impairment) -> LinkAction {
+        LinkAction::set((imp.clone(), imp))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LinkStatus {
     pub link: usize,
