@@ -1,110 +1,26 @@
-//! The error corpus: every `tests/bad/*.yaml` must fail to load with the error its header
-//! promises. Each file starts with
-//!
-//! ```yaml
-//! # expect: unknown node `h9`     (a substring of the error message)
-//! # at: 7:13                      (line:column the error points at)
-//! ```
-//!
-//! All mismatches are collected and reported together, each with the full error.
+//! The topology error corpus: every `tests/bad/*.yaml` must fail to load with the error its
+//! header promises (conventions in `tests/common/corpus.rs`).
 
-use std::path::{Path, PathBuf};
+mod common;
 
+use std::path::Path;
+
+use common::corpus;
 use topolab::topology::Topology;
-
-struct Expectation {
-    message: String,
-    at: (u32, u32),
-}
-
-fn header(path: &Path) -> Expectation {
-    let text = std::fs::read_to_string(path).unwrap();
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(&format!("# {name}:")))
-            .unwrap_or_else(|| panic!("{}: no `# {name}:` header", path.display()))
-            .trim()
-            .to_string()
-    };
-    let at = field("at");
-    let (line, column) = at.split_once(':').expect("at: LINE:COLUMN");
-    Expectation {
-        message: field("expect"),
-        at: (line.parse().expect("line"), column.parse().expect("column")),
-    }
-}
-
-fn bad_files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/bad");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    files
-}
 
 #[test]
 fn every_bad_file_fails_where_its_header_says() {
-    let files = bad_files();
-    assert!(
-        files.len() >= 30,
-        "the corpus has only {} files",
-        files.len()
-    );
-    let mut failures = Vec::new();
-    for path in &files {
-        let want = header(path);
-        let name = path.file_name().unwrap().to_string_lossy();
-        match Topology::load(path) {
-            Ok(_) => failures.push(format!(
-                "{name}: loaded, but should fail with `{}`",
-                want.message
-            )),
-            Err(e) => {
-                let got = (e.line, e.column);
-                if want.message.is_empty() || !e.message().contains(&want.message) || got != want.at
-                {
-                    failures.push(format!(
-                        "{name}: want `{}` at {}:{}, got {:?} at {}:{}\n    {}\n    help: {}",
-                        want.message,
-                        want.at.0,
-                        want.at.1,
-                        e.kind,
-                        got.0,
-                        got.1,
-                        e.one_line(),
-                        e.help_text().unwrap_or("-"),
-                    ));
-                }
-            }
-        }
-    }
-    assert!(
-        failures.is_empty(),
-        "{} of {} bad files misbehave:\n{}",
-        failures.len(),
-        files.len(),
-        failures.join("\n")
-    );
+    corpus::fails_where_headers_say("tests/bad", 30, |p| Topology::load(p));
 }
 
 #[test]
 fn every_error_has_a_hint() {
-    for path in bad_files() {
-        let e = Topology::load(&path).expect_err("bad file");
-        assert!(
-            e.help_text().is_some_and(|h| !h.is_empty()),
-            "{}: no hint",
-            e.one_line()
-        );
-    }
+    corpus::every_error_has_a_hint("tests/bad", |p| Topology::load(p));
 }
 
 #[test]
 fn missing_file_is_an_io_error() {
-    let e = Topology::load("/nonexistent/topolab/lab.yaml").expect_err("no such file");
+    let e = Topology::load(Path::new("/nonexistent/topolab/lab.yaml")).expect_err("no such file");
     assert_eq!(e.kind, topolab::topology::ErrorKind::Io);
     assert_eq!((e.line, e.column), (0, 0));
 }

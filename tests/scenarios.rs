@@ -3,19 +3,14 @@
 //! examples double as a tour of the format.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use topolab::scenario::{self, Action, Capture, Condition, LinkOp, Protocol, Step, TopologyRef};
 
+mod common;
+
 fn files() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
-        .collect();
-    files.sort();
-    files
+    common::corpus::yaml_files("scenarios")
 }
 
 #[test]

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod builder;
+pub mod corpus;
 pub mod sim;
 pub mod topologies;
 
