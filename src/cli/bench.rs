@@ -100,25 +100,18 @@ pub async fn run(cmd: BenchCmd) -> miette::Result<()> {
     }
 }
 
-/// Ctrl-C during a bench: stop it and remove its lab (the benches name their labs
-/// `tlb<pid>`, `tlbl<pid>`, `tlbp<pid>`), from the journal, then exit 130.
+/// The name of every lab a bench brings up (one at a time): `tlb<pid>`.
+pub(super) fn lab_name() -> String {
+    format!("tlb{}", std::process::id())
+}
+
+/// Ctrl-C during a bench: stop it and remove its lab from the journal, then exit 130.
 async fn interrupted(bench: tokio::task::JoinHandle<miette::Result<()>>) -> ! {
     eprintln!("interrupted: tearing down the bench's lab…");
     bench.abort();
     let _ = bench.await;
-    let pid = std::process::id();
-    let mut failed = false;
-    for prefix in ["tlb", "tlbl", "tlbp"] {
-        let lab = format!("{prefix}{pid}");
-        let dir = std::path::Path::new(topolab::lab::RUN_BASE).join(&lab);
-        if dir.exists()
-            && let Err(e) = topolab::lab::teardown::teardown_dir(&dir)
-        {
-            eprintln!("lab `{lab}`: {e}");
-            failed = true;
-        }
-    }
-    std::process::exit(if failed { 1 } else { 130 });
+    let ok = topolab::lab::teardown::teardown_leftovers(&[lab_name()]);
+    std::process::exit(if ok { 130 } else { 1 });
 }
 
 fn generator(shape: Shape, n: usize) -> String {
@@ -153,7 +146,7 @@ async fn up(b: UpBench) -> miette::Result<()> {
         for &shape in &b.shape {
             let yaml = format!("name: bench{n}\ngenerate:\n  - {}\n", generator(shape, n));
             let topo = Topology::from_str(&yaml, "<bench>")?;
-            let name = format!("tlb{}", std::process::id());
+            let name = lab_name();
             let mut ups = Vec::new();
             let mut downs = Vec::new();
             let mut rss = 0.0f64;

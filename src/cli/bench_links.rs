@@ -145,7 +145,7 @@ async fn pair(settings: &str) -> miette::Result<Pair> {
     let lab = Lab::up_with(
         &topo,
         LabOptions {
-            name: Some(format!("tlbl{}", std::process::id())),
+            name: Some(super::bench::lab_name()),
             ..Default::default()
         },
     )

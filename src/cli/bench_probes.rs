@@ -69,7 +69,7 @@ pub async fn run(b: ProbesBench) -> miette::Result<()> {
     let lab = Lab::up_with(
         &topo,
         LabOptions {
-            name: Some(format!("tlbp{}", std::process::id())),
+            name: Some(super::bench::lab_name()),
             ..Default::default()
         },
     )

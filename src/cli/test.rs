@@ -104,15 +104,6 @@ async fn interrupted(
     for h in handles {
         let _ = h.await;
     }
-    let mut failed = false;
-    for lab in labs {
-        let dir = std::path::Path::new(topolab::lab::RUN_BASE).join(lab);
-        if dir.exists()
-            && let Err(e) = topolab::lab::teardown::teardown_dir(&dir)
-        {
-            eprintln!("lab `{lab}`: {e}");
-            failed = true;
-        }
-    }
-    std::process::exit(if failed { 1 } else { 130 });
+    let ok = topolab::lab::teardown::teardown_leftovers(labs);
+    std::process::exit(if ok { 130 } else { 1 });
 }

@@ -124,6 +124,24 @@ pub fn teardown_dir(dir: &Path) -> Result<(), TeardownError> {
     }
 }
 
+/// After an interrupt: tears down each of `labs` (by name, under [`RUN_BASE`]) that still
+/// has a run directory, reporting failures on stderr. Returns whether all went.
+///
+/// [`RUN_BASE`]: super::RUN_BASE
+pub fn teardown_leftovers(labs: &[String]) -> bool {
+    let mut ok = true;
+    for lab in labs {
+        let dir = Path::new(super::RUN_BASE).join(lab);
+        if dir.exists()
+            && let Err(e) = teardown_dir(&dir)
+        {
+            eprintln!("lab `{lab}`: {e}");
+            ok = false;
+        }
+    }
+    ok
+}
+
 /// A lab whose supervisor is gone: its lock can be taken.
 pub struct Orphan {
     pub name: String,
