@@ -372,15 +372,7 @@ impl Links {
         });
         let ops = match (&s.shapers[dir], &wanted) {
             (None, None) => vec![],
-            (Some(old), Some(w)) if w.burst < old.burst => {
-                // tbf never re-checks what it has queued against a smaller bucket: a queued
-                // super-frame larger than the new burst would never be sent and would stall
-                // the direction for good. A fresh tbf is grafted in its place instead (what
-                // was queued, at most `limit` bytes, is dropped; connections recover).
-                s.replaced[dir] = s.replaced[dir].wrapping_add(1);
-                kernel::replace_ops(w, s.replaced[dir])
-            }
-            (Some(_), Some(w)) => kernel::change_ops(w),
+            (Some(old), Some(w)) => kernel::change_ops(old, w, &mut s.replaced[dir]),
             (Some(old), None) => kernel::remove_ops(old),
             (None, Some(w)) if s.ifb_made[dir] => {
                 // The IFB and redirect exist; only the tbf was removed.

@@ -9,7 +9,7 @@
 //! queued and the link's TCP connections survive — except when the burst shrinks: tbf does
 //! not re-check queued packets against the new bucket, and a queued GSO super-frame larger
 //! than the new burst would wait forever (and everything behind it). Then a new tbf is
-//! grafted in the old one's place ([`replace_ops`]); the queued bytes (at most the queue
+//! grafted in the old one's place (see [`change_ops`]); the queued bytes (at most the queue
 //! limit) are dropped and TCP retransmits them.
 
 use crate::compile::ShaperPlan;
@@ -52,25 +52,31 @@ pub fn shaper_ops(s: &ShaperPlan) -> Vec<Op> {
     ]
 }
 
-/// New parameters for an existing shaper.
-pub fn change_ops(s: &ShaperPlan) -> Vec<Op> {
-    vec![Op::Tc {
-        kind: TcKind::ChangeQdisc,
-        msg: tc::tbf_qdisc(s.ifb_ifindex, &tbf(s)),
-        what: format!("change tbf on {} to {} bit/s", s.ifb, s.rate_bps),
-    }]
-}
-
-/// A new tbf in place of the existing one, atomically (`tc qdisc replace … root handle
-/// H: tbf …` with a handle the current qdisc does not have): the old one and its queue go.
-/// `generation` (1, 2, …) picks the handle, so consecutive replacements never reuse the
-/// handle of the qdisc they replace (the first tbf has a kernel-chosen `8xxx:` handle).
-pub fn replace_ops(s: &ShaperPlan, generation: u16) -> Vec<Op> {
-    let major = 0x100 + u32::from(generation % 0x7000);
+/// Ops that turn shaper `old` into `new`: a change in place, keeping the queue — unless the
+/// burst shrinks. tbf never re-checks what it has queued against a smaller bucket, so a
+/// queued super-frame larger than the new burst would never be sent and would stall the
+/// direction for good; then a fresh tbf is grafted in place of the old one (`tc qdisc
+/// replace … root handle H: tbf …` with a handle the current qdisc does not have), and
+/// what was queued (at most the queue limit) is dropped. `replaced` counts those
+/// replacements and picks the handle, so consecutive ones never reuse the handle of the
+/// qdisc they replace (the first tbf has a kernel-chosen `8xxx:` handle).
+pub fn change_ops(old: &ShaperPlan, new: &ShaperPlan, replaced: &mut u16) -> Vec<Op> {
+    if new.burst >= old.burst {
+        return vec![Op::Tc {
+            kind: TcKind::ChangeQdisc,
+            msg: tc::tbf_qdisc(new.ifb_ifindex, &tbf(new)),
+            what: format!("change tbf on {} to {} bit/s", new.ifb, new.rate_bps),
+        }];
+    }
+    *replaced = replaced.wrapping_add(1);
+    let major = 0x100 + u32::from(*replaced % 0x7000);
     vec![Op::Tc {
         kind: TcKind::ReplaceQdisc,
-        msg: tc::tbf_qdisc_with_handle(s.ifb_ifindex, major << 16, &tbf(s)),
-        what: format!("replace tbf on {} with one at {} bit/s", s.ifb, s.rate_bps),
+        msg: tc::tbf_qdisc_with_handle(new.ifb_ifindex, major << 16, &tbf(new)),
+        what: format!(
+            "replace tbf on {} with one at {} bit/s",
+            new.ifb, new.rate_bps
+        ),
     }]
 }
 
@@ -81,4 +87,44 @@ pub fn remove_ops(s: &ShaperPlan) -> Vec<Op> {
         msg: tc::tbf_qdisc(s.ifb_ifindex, &tbf(s)),
         what: format!("remove tbf from {}", s.ifb),
     }]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shaper(rate_bps: u64, burst: u32) -> ShaperPlan {
+        ShaperPlan {
+            ifindex: 101,
+            ifb: "ifb101".into(),
+            ifb_ifindex: 1101,
+            rate_bps,
+            burst,
+            limit: 64_000,
+            link: 0,
+        }
+    }
+
+    fn kind_and_handle(ops: &[Op]) -> (TcKind, u32) {
+        match ops {
+            [Op::Tc { kind, msg, .. }] => (*kind, u32::from(msg.header.handle)),
+            other => panic!("want one tc op, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_change_keeps_the_tbf_unless_the_burst_shrinks() {
+        let mut replaced = 0;
+        let (fast, slow) = (shaper(100_000_000, 50_000), shaper(20_000_000, 10_000));
+        let up = change_ops(&slow, &fast, &mut replaced);
+        assert_eq!(kind_and_handle(&up), (TcKind::ChangeQdisc, 0));
+        let same = change_ops(&fast, &shaper(50_000_000, 50_000), &mut replaced);
+        assert_eq!(kind_and_handle(&same), (TcKind::ChangeQdisc, 0));
+        assert_eq!(replaced, 0);
+        // Shrinking: a fresh tbf, each time under a handle the previous one did not have.
+        let down = change_ops(&fast, &slow, &mut replaced);
+        assert_eq!(kind_and_handle(&down), (TcKind::ReplaceQdisc, 0x101 << 16));
+        let again = change_ops(&fast, &slow, &mut replaced);
+        assert_eq!(kind_and_handle(&again), (TcKind::ReplaceQdisc, 0x102 << 16));
+    }
 }
