@@ -155,7 +155,7 @@ fn setup_namespace(plan: &Plan, i: usize) -> Result<NsHandle, LabError> {
         ops.push(Op::AddBridge(BridgeOpts {
             name: b.name.clone(),
             ifindex: b.ifindex,
-            mac: b.mac,
+            mac: b.mac.0,
             stp: b.stp,
         }));
     }
@@ -224,7 +224,7 @@ fn veth_end(plan: &Plan, ns: &[NsHandle], r: IfaceRef) -> VethEnd {
     VethEnd {
         name: i.name.clone(),
         ifindex: i.ifindex,
-        mac: i.mac,
+        mac: i.mac.0,
         mtu: i.mtu,
         netns: ns[r.node].fd.as_raw_fd(),
         master: None,

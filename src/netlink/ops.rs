@@ -26,14 +26,15 @@ use rtnetlink::{
     RouteMessageBuilder,
 };
 
-use crate::compile::Mac;
+/// A MAC address (the netlink layer's own type: it knows nothing of the compiler).
+pub type MacAddr = [u8; 6];
 
 /// One end of a veth pair to create.
 #[derive(Debug, Clone)]
 pub struct VethEnd {
     pub name: String,
     pub ifindex: u32,
-    pub mac: Mac,
+    pub mac: MacAddr,
     pub mtu: u32,
     /// Namespace to place this end in (an open `/run/netns/…` or `/proc/…/ns/net` fd).
     pub netns: RawFd,
@@ -47,7 +48,7 @@ pub struct VethEnd {
 pub struct BridgeOpts {
     pub name: String,
     pub ifindex: u32,
-    pub mac: Mac,
+    pub mac: MacAddr,
     pub stp: bool,
 }
 
@@ -112,7 +113,7 @@ impl Op {
                 let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
                     .name(b.name.clone())
                     .index(b.ifindex)
-                    .address(b.mac.0.to_vec())
+                    .address(b.mac.to_vec())
                     .mtu(b.mtu)
                     .setns_by_fd(b.netns)
                     .build();
@@ -120,7 +121,7 @@ impl Op {
                 peer.header.index = b.ifindex;
                 let mut builder = LinkVeth::new(&a.name, &b.name)
                     .index(a.ifindex)
-                    .address(a.mac.0.to_vec())
+                    .address(a.mac.to_vec())
                     .mtu(a.mtu)
                     .setns_by_fd(a.netns)
                     .up();
@@ -139,7 +140,7 @@ impl Op {
                 };
                 let mut b = LinkBridge::new(&br.name)
                     .index(br.ifindex)
-                    .address(br.mac.0.to_vec())
+                    .address(br.mac.to_vec())
                     .stp_state(state)
                     .up();
                 if br.stp {

@@ -1,0 +1,80 @@
+//! The dependency rules of DESIGN.md, checked on the source: imports run one way, from the
+//! face down to the kernel. A module listed here must not name the modules above it.
+
+use std::path::Path;
+
+/// (module directory, modules it must never use)
+const RULES: &[(&str, &[&str])] = &[
+    (
+        "src/netlink",
+        &["compile", "topology", "lab", "scenario", "link", "tools"],
+    ),
+    (
+        "src/netns",
+        &["compile", "topology", "lab", "scenario", "link", "tools"],
+    ),
+    (
+        "src/topology",
+        &["netns", "netlink", "lab", "scenario", "tools"],
+    ),
+    (
+        "src/compile",
+        &["netns", "netlink", "lab", "scenario", "tools"],
+    ),
+    ("src/link", &["scenario", "lab"]),
+    ("src/tools", &["scenario", "lab"]),
+];
+
+fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The first segments named in `crate::{a, b::c}` on one line.
+fn braced(code: &str) -> Vec<String> {
+    let Some(i) = code.find("crate::{") else {
+        return Vec::new();
+    };
+    let rest = &code[i + "crate::{".len()..];
+    rest.split(['}', ','])
+        .map(|s| s.trim().split("::").next().unwrap_or("").to_string())
+        .collect()
+}
+
+#[test]
+fn lower_layers_never_import_higher_ones() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut bad = Vec::new();
+    for (dir, forbidden) in RULES {
+        let mut files = Vec::new();
+        rust_files(&root.join(dir), &mut files);
+        assert!(!files.is_empty(), "{dir} has no sources");
+        for f in files {
+            let text = std::fs::read_to_string(&f).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                let code = line.split("//").next().unwrap_or("");
+                for m in *forbidden {
+                    if code.contains(&format!("crate::{m}::"))
+                        || code.contains(&format!("crate::{m};"))
+                        || braced(code).iter().any(|u| u == m)
+                        || code.contains(&format!("topolab::{m}::"))
+                    {
+                        bad.push(format!(
+                            "{}:{}: uses `{m}`: {}",
+                            f.strip_prefix(root).unwrap().display(),
+                            n + 1,
+                            line.trim()
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "layering violations:\n{}", bad.join("\n"));
+}
