@@ -83,10 +83,7 @@ fn assert_reaches(plan: &Plan, from: &str, to: &str, v6: bool) {
 
 #[test]
 fn script_builds_a_working_lab() {
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("\n*** SKIPPED plan_script: needs root to create namespaces ***\n");
-        return;
-    }
+    need_root!();
     // h1, h2 on a bridged segment of two switches joined twice (one link blocked) with r1;
     // r1 – r2 point-to-point (r2's end is named `down`, an ip keyword); h3 behind r2.
     let t = TopoBuilder::new("plan")

@@ -13,11 +13,20 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Skips the test (loudly) when not root: namespaces need CAP_SYS_ADMIN.
+/// Skips the test (loudly) when not root: namespaces need CAP_SYS_ADMIN. With
+/// `TOPOLAB_REQUIRE_ROOT=1` (set by `.ci/run` and `scripts/test` as root) it fails instead,
+/// so a CI that lost root can never be green by skipping.
 #[macro_export]
 macro_rules! need_root {
     () => {
         if !nix::unistd::geteuid().is_root() {
+            if std::env::var_os("TOPOLAB_REQUIRE_ROOT").is_some_and(|v| v == "1") {
+                panic!(
+                    "{}: needs root (namespaces), and TOPOLAB_REQUIRE_ROOT=1 says every \
+                     root-only test must run",
+                    module_path!()
+                );
+            }
             eprintln!("SKIPPED {}: needs root (namespaces)", module_path!());
             return;
         }
