@@ -148,8 +148,10 @@ steps:
     link: {a: h2, b: r1, set: {delay: 10ms}}
     continue_on_failure: true
   - name: a node that does not exist
-    node: {name: h1, stop: true}
+    node: {name: h9, stop: true}
     continue_on_failure: true
+  - name: a node with nothing running stops at once
+    node: {name: h1, stop: true}
   - name: one branch of parallel fails
     parallel:
       - ping: {from: h1, to: h2, count: 2, interval: 100ms}
@@ -245,8 +247,12 @@ async fn every_step_type_fails() {
         "an outage longer than allowed",
         &["outage", "expected ≤ 1.00 s"],
     );
+    failed("a node that does not exist", &["no node `h9`"]);
     // The stop of h1's (absent) services succeeds: nothing was running.
-    assert_eq!(step("a node that does not exist").outcome, Outcome::Passed);
+    assert_eq!(
+        step("a node with nothing running stops at once").outcome,
+        Outcome::Passed
+    );
     // The last failure did not continue: the sleep was skipped.
     assert_eq!(r.steps.last().unwrap().outcome, Outcome::Skipped);
     // Failures, and one error (the refused link change): the scenario is an error.
@@ -293,4 +299,60 @@ fn an_interrupted_run_leaves_nothing_behind() {
         !std::path::Path::new("/run/topolab").join(&lab).exists(),
         "run dir left"
     );
+}
+
+/// h1 runs a process that ignores SIGTERM, so stopping h1 takes the whole grace period.
+const SLOW_STOP: &str = r#"
+name: a slow stop beside other steps
+topology:
+  name: slow
+  nodes:
+    h1: {run: ["trap '' TERM; while true; do sleep 0.05; done"]}
+    h2: {}
+    r1: {kind: router}
+  links: [[h1, r1], [h2, r1]]
+steps:
+  - sleep: 300ms
+  - parallel:
+      - name: exec in h2
+        exec: {node: h2, cmd: "sleep 0.2"}
+      - name: change a link
+        link: {a: h2, b: r1, down: true}
+      - name: stop h1
+        node: {name: h1, stop: true}
+"#;
+
+/// A node stop waits out its grace period without holding the lab: steps beside it (an
+/// exec, a link change) finish first. Order only, no timing bound.
+#[test]
+fn a_node_stop_does_not_hold_up_other_steps() {
+    need_root!();
+    let _serial = serial();
+    let s =
+        scenario::from_str(SLOW_STOP, "slow.yaml").unwrap_or_else(|e| panic!("{}", e.one_line()));
+    let dir = std::env::temp_dir().join(format!("tl-slow-{}", std::process::id()));
+    let r = tokio::runtime::Runtime::new().unwrap().block_on(run::run(
+        &s,
+        &run::RunOptions {
+            artifacts: dir.clone(),
+            lab_name: Some(common::lab_name("slow")),
+        },
+    ));
+    let par = &r.steps[1];
+    assert_eq!(par.outcome, Outcome::Passed, "{:#?}", r.steps);
+    let secs = |name: &str| {
+        par.children
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no step {name}"))
+            .seconds
+    };
+    let stop = secs("stop h1");
+    assert!(
+        secs("exec in h2") < stop && secs("change a link") < stop,
+        "steps waited for the stop: {:#?}",
+        par.children
+    );
+    assert!(common::namespaces_of(&r.lab).is_empty());
+    let _ = std::fs::remove_dir_all(dir);
 }

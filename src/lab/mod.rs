@@ -158,7 +158,8 @@ pub struct Lab {
     dir: PathBuf,
     journal: Journal,
     procs: Vec<RunProc>,
-    links: Option<links::Links>,
+    /// Shared with a blocking thread while a live change runs on it (see [`Lab::link`]).
+    links: Option<Arc<std::sync::Mutex<links::Links>>>,
     _lock: Flock<File>,
     torn_down: bool,
 }
@@ -251,7 +252,7 @@ impl Lab {
         // On any error `lab` drops here and tears down what the journal recorded.
         let plan = lab.plan.clone();
         apply::apply(&plan, &mut lab.journal, opts.workers, progress)?;
-        lab.links = Some(links::Links::start(&plan)?);
+        lab.links = Some(Arc::new(std::sync::Mutex::new(links::Links::start(&plan)?)));
         lab.start_run_commands()?;
         Ok(lab)
     }
@@ -340,7 +341,7 @@ impl Lab {
     pub fn links(&self) -> Vec<links::LinkStatus> {
         self.links
             .as_ref()
-            .map(|l| l.status(&self.plan))
+            .map(|l| lock(l).status(&self.plan))
             .unwrap_or_default()
     }
 
@@ -354,15 +355,34 @@ impl Lab {
     ) -> Result<links::LinkStatus, LabError> {
         let idx = links::Links::find(&self.plan, a, b)?;
         let plan = self.plan.clone();
-        let links = self.links.as_mut().ok_or(LabError::UnknownNode(a.into()))?;
-        // A few netlink requests on a short-lived thread: milliseconds, fine to wait for.
-        links.act(&plan, idx, &action)?;
-        Ok(links.status(&plan).swap_remove(idx))
+        let links = self.links.clone().ok_or(LabError::UnknownNode(a.into()))?;
+        // Netlink requests on namespace threads: off the runtime's workers. If this future
+        // is dropped, the change still completes and the links stay with the lab.
+        tokio::task::spawn_blocking(move || {
+            let mut links = lock(&links);
+            links.act(&plan, idx, &action)?;
+            Ok(links.status(&plan).swap_remove(idx))
+        })
+        .await
+        .map_err(|e| LabError::Kernel {
+            what: "link change".into(),
+            source: io::Error::other(e.to_string()),
+        })?
     }
 
     /// Stops node `name`'s `run:` processes (their whole process groups): SIGTERM, then
-    /// SIGKILL after the grace period. Returns how many were running.
+    /// SIGKILL after the grace period. Returns how many were running. Blocks for up to the
+    /// grace period: async callers that share the lab use [`Lab::take_node_processes`].
     pub fn stop_node(&mut self, name: &str) -> Result<usize, LabError> {
+        let mut stopping = self.take_node_processes(name)?;
+        let result = stopping.stop_blocking();
+        self.record_stopped(stopping)?;
+        result
+    }
+
+    /// Takes node `name`'s `run:` processes out of the lab, to be stopped without holding
+    /// the lab ([`Stopping::stop`]) and handed back with [`Lab::record_stopped`].
+    pub fn take_node_processes(&mut self, name: &str) -> Result<Stopping, LabError> {
         self.plan
             .node(name)
             .ok_or_else(|| LabError::UnknownNode(name.into()))?;
@@ -370,25 +390,17 @@ impl Lab {
             .into_iter()
             .partition(|p| p.node == name);
         self.procs = rest;
-        let mut running = std::collections::BTreeMap::new();
-        for p in &mine {
-            let pid = p.child.id();
-            if let Some(start) = proc_start_time(pid) {
-                running.insert(pid, start);
-            }
-        }
-        let mut errors = Vec::new();
-        teardown::stop_processes(&running, &mut errors);
-        for mut p in mine {
-            let _ = p.child.wait();
+        Ok(Stopping { procs: mine })
+    }
+
+    /// Journals the processes of `stopping` as reaped.
+    pub fn record_stopped(&mut self, stopping: Stopping) -> Result<(), LabError> {
+        for p in stopping.procs {
             self.journal
                 .append(&Entry::Reaped { pid: p.child.id() })
                 .map_err(LabError::Journal)?;
         }
-        match errors.into_iter().next() {
-            Some((what, e)) => Err(LabError::Kernel { what, source: e }),
-            None => Ok(running.len()),
-        }
+        Ok(())
     }
 
     /// Starts node `name`'s `run:` commands again (after [`Lab::stop_node`]). Commands
@@ -476,6 +488,52 @@ impl Drop for Lab {
     }
 }
 
+/// A node's processes on their way down (see [`Lab::take_node_processes`]).
+pub struct Stopping {
+    procs: Vec<RunProc>,
+}
+
+impl Stopping {
+    /// SIGTERM to each process group, SIGKILL after the grace period, then reap; on a
+    /// blocking thread, so the runtime and the lab stay free meanwhile.
+    pub async fn stop(mut self) -> (Stopping, Result<usize, LabError>) {
+        match tokio::task::spawn_blocking(move || {
+            let r = self.stop_blocking();
+            (self, r)
+        })
+        .await
+        {
+            Ok(done) => done,
+            Err(e) => (
+                Stopping { procs: Vec::new() },
+                Err(LabError::Kernel {
+                    what: "stop processes".into(),
+                    source: io::Error::other(e.to_string()),
+                }),
+            ),
+        }
+    }
+
+    fn stop_blocking(&mut self) -> Result<usize, LabError> {
+        let mut running = std::collections::BTreeMap::new();
+        for p in &self.procs {
+            let pid = p.child.id();
+            if let Some(start) = proc_start_time(pid) {
+                running.insert(pid, start);
+            }
+        }
+        let mut errors = Vec::new();
+        teardown::stop_processes(&running, &mut errors);
+        for p in &mut self.procs {
+            let _ = p.child.wait();
+        }
+        match errors.into_iter().next() {
+            Some((what, e)) => Err(LabError::Kernel { what, source: e }),
+            None => Ok(running.len()),
+        }
+    }
+}
+
 /// A node of a running lab.
 pub struct Node<'a> {
     lab: &'a Lab,
@@ -530,6 +588,12 @@ impl Node<'_> {
             stderr: out.stderr,
         })
     }
+}
+
+/// Locks the links; a panic while they were held leaves them usable (they hold no
+/// invariant a half-done change could break beyond that one link).
+fn lock(l: &std::sync::Mutex<links::Links>) -> std::sync::MutexGuard<'_, links::Links> {
+    l.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn status_code(s: std::process::ExitStatus) -> i32 {

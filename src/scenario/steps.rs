@@ -108,11 +108,18 @@ pub async fn perform(ctx: &Ctx, a: &Action, timeout: Duration) -> Result<Found, 
             })
         }
         Action::Node(n) => {
-            let mut lab = ctx.lab.lock().await;
             let count = if n.start {
-                lab.start_node(&n.node)
+                ctx.lab.lock().await.start_node(&n.node)
             } else {
-                lab.stop_node(&n.node)
+                // The grace period passes without holding the lab: other steps go on.
+                let stopping = ctx.lab.lock().await.take_node_processes(&n.node);
+                match stopping {
+                    Ok(stopping) => {
+                        let (stopped, count) = stopping.stop().await;
+                        ctx.lab.lock().await.record_stopped(stopped).and(count)
+                    }
+                    Err(e) => Err(e),
+                }
             }
             .map_err(|e| e.to_string())?;
             Ok(Found {

@@ -38,13 +38,22 @@ pub fn lab_name(tag: &str) -> String {
     format!("t{}{}", tag, std::process::id())
 }
 
-/// Named namespaces whose name starts with `prefix-`.
+/// Named namespaces whose name starts with `prefix-` (a lab's namespaces).
 pub fn namespaces_of(prefix: &str) -> BTreeSet<String> {
+    assert!(!prefix.is_empty(), "namespaces_of needs a lab name");
+    all_namespaces()
+        .into_iter()
+        .filter(|n| n.starts_with(&format!("{prefix}-")))
+        .collect()
+}
+
+/// Every named namespace on the machine.
+pub fn all_namespaces() -> BTreeSet<String> {
     let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    assert!(out.status.success(), "ip netns list failed");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_whitespace().next())
-        .filter(|n| n.starts_with(&format!("{prefix}-")))
         .map(String::from)
         .collect()
 }
