@@ -13,6 +13,7 @@
 //! (which covers panics that unwind) and, in the CLI, on SIGINT/SIGTERM.
 
 mod apply;
+pub mod cgroup;
 pub mod control;
 pub mod inspect;
 pub mod journal;
