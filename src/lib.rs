@@ -10,6 +10,7 @@
 extern crate self as topolab;
 
 pub mod compile;
+pub mod daemon;
 pub mod lab;
 pub mod link;
 pub mod netlink;

@@ -23,6 +23,7 @@ const RULES: &[(&str, &[&str])] = &[
     ),
     ("src/link", &["scenario", "lab"]),
     ("src/tools", &["scenario", "lab"]),
+    ("src/daemon", &["scenario", "lab", "compile", "topology"]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

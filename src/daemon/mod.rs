@@ -1,0 +1,161 @@
+//! Built-in daemons: `topolab daemon KIND …` runs one inside a node's namespace.
+//!
+//! ```text
+//!  supervisor ──journaled spawn (setns in pre_exec, own process group)──▶ topolab daemon echo
+//!      ▲                                                                   │  core (no I/O)
+//!      └── <run dir>/daemons/<node>.<service>.sock (0600, JSON lines) ◀────┘  tokio driver
+//! ```
+//! A daemon is a process, not a task in the supervisor: its sockets simply live in its
+//! node's namespace, a crash stays inside one node, and `kill -9` of it is a real fault.
+//! Each one runs a current-thread tokio runtime (no worker threads: an idle daemon costs
+//! little beyond the binary's shared text) and answers on a private control socket:
+//! `{"op":"status"}` → its kind, readiness, PID and counters; `{"op":"ping"}` → `pong`.
+//! The socket speaks the control socket's protocol (one JSON line each way), with a line
+//! limit and a read timeout so that no client can hold a daemon up.
+
+pub mod echo;
+
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixListener;
+
+/// The built-in daemon kinds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum DaemonKind {
+    /// TCP and UDP echo (RFC 862): a scenario target and the proof of the daemon path.
+    Echo,
+}
+
+impl DaemonKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DaemonKind::Echo => "echo",
+        }
+    }
+}
+
+/// A request on a daemon's control socket.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    Ping,
+    Status,
+}
+
+/// A daemon's answer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Response {
+    Pong,
+    Status(Status),
+    Error { message: String },
+}
+
+/// What a daemon says about itself.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Status {
+    pub kind: DaemonKind,
+    pub pid: u32,
+    /// Built-in readiness: the daemon serves what it is for.
+    pub ready: bool,
+    /// Kind-specific figures (counters, sessions …).
+    pub detail: serde_json::Value,
+}
+
+/// The longest request line a daemon reads.
+pub const MAX_LINE: usize = 64 * 1024;
+/// How long a daemon waits for a client's request line.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Something that can describe itself on the control socket.
+pub trait Describe: Send + Sync + 'static {
+    fn status(&self) -> Status;
+}
+
+/// Serves `path` (created 0600; an old socket file there is replaced) until the runtime
+/// ends. Each connection is its own task: a slow or idle client holds up nobody.
+pub async fn serve_control(path: &Path, me: Arc<dyn Describe>) -> io::Result<()> {
+    let _ = std::fs::remove_file(path);
+    let listener = UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let me = me.clone();
+        tokio::spawn(async move {
+            let (r, mut w) = stream.into_split();
+            let mut line = Vec::new();
+            let mut reader = BufReader::new(r.take(MAX_LINE as u64 + 1));
+            let read = tokio::time::timeout(READ_TIMEOUT, reader.read_until(b'\n', &mut line));
+            let resp = match read.await {
+                Ok(Ok(n)) if n > MAX_LINE => Response::Error {
+                    message: format!("request longer than {MAX_LINE} bytes"),
+                },
+                Ok(Ok(n)) if n > 0 => match serde_json::from_slice::<Request>(&line) {
+                    Ok(Request::Ping) => Response::Pong,
+                    Ok(Request::Status) => Response::Status(me.status()),
+                    Err(e) => Response::Error {
+                        message: format!("bad request: {e}"),
+                    },
+                },
+                _ => return,
+            };
+            let mut out = serde_json::to_vec(&resp).unwrap_or_default();
+            out.push(b'\n');
+            let _ = w.write_all(&out).await;
+        });
+    }
+}
+
+/// Asks a daemon (blocking; for the supervisor's threads and the CLI).
+pub fn call(path: &Path, req: &Request, timeout: Duration) -> io::Result<Response> {
+    use std::io::{BufRead, Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(path)?;
+    s.set_read_timeout(Some(timeout))?;
+    s.set_write_timeout(Some(timeout))?;
+    let mut line = serde_json::to_vec(req).map_err(io::Error::other)?;
+    line.push(b'\n');
+    s.write_all(&line)?;
+    let mut resp = String::new();
+    std::io::BufReader::new(s.take(16 << 20)).read_line(&mut resp)?;
+    serde_json::from_str(&resp).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+/// Arguments every daemon takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DaemonArgs {
+    /// The daemon's control socket (the supervisor chooses it, in the lab's run directory).
+    #[arg(long)]
+    pub control: PathBuf,
+    /// TCP and UDP port (echo).
+    #[arg(long, default_value_t = 7)]
+    pub port: u16,
+}
+
+/// Runs daemon `kind` until it is killed (SIGTERM ends it cleanly).
+pub fn run(kind: DaemonKind, args: DaemonArgs) -> io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let control = args.control.clone();
+    rt.block_on(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let work = async {
+            match kind {
+                DaemonKind::Echo => echo::run(&args).await,
+            }
+        };
+        tokio::select! {
+            r = work => r,
+            _ = term.recv() => Ok(()),
+        }
+    })?;
+    let _ = std::fs::remove_file(&control);
+    Ok(())
+}
