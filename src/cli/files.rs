@@ -1,5 +1,6 @@
 //! Commands on topology files that never touch the kernel: validate, plan, graph, schema.
 
+use crate::cli::out::{out, outln};
 use std::path::Path;
 
 use miette::IntoDiagnostic;
@@ -15,7 +16,7 @@ pub enum GraphFormat {
 pub fn validate(file: &Path) -> miette::Result<()> {
     let t = load(Some(file))?;
     let plan = topolab::compile::compile(&t, &t.name)?;
-    println!(
+    outln!(
         "{}: ok — {} nodes, {} links, lab name `{}`",
         file.display(),
         plan.nodes.len(),
@@ -30,9 +31,9 @@ pub fn plan(file: Option<&Path>, name: Option<String>, json: bool) -> miette::Re
     let name = name.unwrap_or_else(|| t.name.clone());
     let plan = topolab::compile::compile(&t, &name)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&plan).into_diagnostic()?);
+        outln!("{}", serde_json::to_string_pretty(&plan).into_diagnostic()?);
     } else {
-        print!("{}", plan.to_ip_commands());
+        out!("{}", plan.to_ip_commands());
     }
     Ok(())
 }
@@ -43,12 +44,12 @@ pub fn graph(file: Option<&Path>, format: GraphFormat) -> miette::Result<()> {
         GraphFormat::Dot => topolab::compile::graph::to_dot(&t),
         GraphFormat::Mermaid => topolab::compile::graph::to_mermaid(&t),
     };
-    print!("{out}");
+    out!("{out}");
     Ok(())
 }
 
 pub fn schema() -> miette::Result<()> {
     let s = topolab::topology::json_schema();
-    println!("{}", serde_json::to_string_pretty(&s).into_diagnostic()?);
+    outln!("{}", serde_json::to_string_pretty(&s).into_diagnostic()?);
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! the child prints the ready marker; then the child points them at its log file and the
 //! parent exits 0. If the child dies first, the parent exits with its failure.
 
+use crate::cli::out::{errln, outln};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -52,9 +53,9 @@ pub async fn up(args: UpArgs) -> miette::Result<()> {
     }
     let lab = bring_up(&topology, &args).await?;
     print_summary(&lab, args.file.is_none(), false);
-    println!("Press Ctrl-C to tear the lab down.");
+    outln!("Press Ctrl-C to tear the lab down.");
     supervisor::serve(lab).await?;
-    println!("lab `{name}` is down");
+    outln!("lab `{name}` is down");
     Ok(())
 }
 
@@ -64,7 +65,7 @@ pub async fn supervise(args: UpArgs) -> miette::Result<()> {
     let lab = bring_up(&topology, &args).await?;
     print_summary(&lab, args.file.is_none(), true);
     let log = lab.run_dir().join("supervisor.log");
-    println!("{READY}");
+    outln!("{READY}");
     let _ = std::io::stdout().flush();
     redirect_output(&log);
     supervisor::serve(lab).await?;
@@ -96,7 +97,7 @@ async fn bring_up(topology: &Topology, args: &UpArgs) -> miette::Result<Lab> {
         bar.finish_and_clear();
     }
     let lab = lab.wrap_err_with(|| format!("bringing up lab `{name}`"))?;
-    eprintln!(
+    errln!(
         "lab `{}` up: {} nodes, {} links in {:.2} s",
         lab.name(),
         lab.plan().nodes.len(),
@@ -136,7 +137,7 @@ fn print_summary(lab: &Lab, quickstart: bool, detached: bool) {
         .filter(|n| n.kind == topolab::topology::NodeKind::Host)
         .map(|n| n.name.as_str())
         .collect();
-    println!();
+    outln!();
     for n in plan.nodes.iter().take(12) {
         let addrs: Vec<String> = n
             .ifaces
@@ -144,7 +145,7 @@ fn print_summary(lab: &Lab, quickstart: bool, detached: bool) {
             .flat_map(|i| i.addrs.iter().map(move |a| format!("{}={a}", i.name)))
             .chain(n.loopback.iter().map(|a| format!("lo={a}")))
             .collect();
-        println!(
+        outln!(
             "  {:<10} {:<7} {}",
             n.name,
             format!("{:?}", n.kind).to_lowercase(),
@@ -152,25 +153,25 @@ fn print_summary(lab: &Lab, quickstart: bool, detached: bool) {
         );
     }
     if plan.nodes.len() > 12 {
-        println!(
+        outln!(
             "  … and {} more (topolab inspect {name})",
             plan.nodes.len() - 12
         );
     }
-    println!();
+    outln!();
     if let (Some(a), Some(b)) = (hosts.first(), hosts.last()) {
         let target = plan
             .node(b)
             .and_then(|n| n.ifaces.iter().flat_map(|i| &i.addrs).next())
             .map(|a| a.addr().to_string())
             .unwrap_or_else(|| b.to_string());
-        println!("Try, in another terminal:");
-        println!("  topolab exec {name} {a} -- ping -c 3 {target}   (needs ping installed)");
-        println!("  topolab shell {name} {a}");
-        println!("  topolab inspect {name}");
+        outln!("Try, in another terminal:");
+        outln!("  topolab exec {name} {a} -- ping -c 3 {target}   (needs ping installed)");
+        outln!("  topolab shell {name} {a}");
+        outln!("  topolab inspect {name}");
     }
     if quickstart || detached {
-        println!("  topolab down {name}");
+        outln!("  topolab down {name}");
     }
 }
 
@@ -206,7 +207,7 @@ fn detach(args: &UpArgs) -> miette::Result<()> {
         if line == READY {
             return Ok(());
         }
-        println!("{line}");
+        outln!("{line}");
     }
     let status = child.wait().into_diagnostic()?;
     std::process::exit(status.code().unwrap_or(1).max(1));
