@@ -85,7 +85,7 @@ enum Command {
     Probe(cli::probe::ProbeCmd),
     /// Open an interactive shell inside a node.
     Shell { lab: String, node: String },
-    /// Check a topology file and report every problem with its line and column.
+    /// Check a topology or scenario file and report every problem with its line and column.
     Validate { file: PathBuf },
     /// Print the Plan of a topology as the equivalent `ip` commands (a dry run).
     Plan {

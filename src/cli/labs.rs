@@ -1,6 +1,6 @@
 //! Commands on labs that exist: `ls`, `down`, `inspect`, `clean`, `exec`, `shell`.
 
-use crate::cli::out::{errln, outln};
+use crate::cli::out::{errln, me, outln};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -38,7 +38,7 @@ pub fn read_plan(lab: &str) -> miette::Result<Plan> {
         let known = lab_names();
         return Err(miette!(
             help = if known.is_empty() {
-                "no lab is running; start one with `topolab up`".to_string()
+                format!("no lab is running; start one with `{} up`", me())
             } else {
                 format!("running labs: {}", known.join(", "))
             },
@@ -51,13 +51,12 @@ pub fn read_plan(lab: &str) -> miette::Result<Plan> {
 
 fn node_netns(lab: &str, node: &str) -> miette::Result<String> {
     let plan = read_plan(lab)?;
-    match plan.node(node) {
+    match plan.user_node(node) {
         Some(n) => Ok(n.netns.clone()),
         None => Err(miette!(
             help = format!(
                 "nodes of `{lab}`: {}",
-                plan.nodes
-                    .iter()
+                plan.user_nodes()
                     .map(|n| n.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -112,7 +111,9 @@ pub async fn ls(json: bool) -> miette::Result<()> {
             })
             .unwrap_or((0, String::new()));
         let running = matches!(teardown::try_lock(&dir), Ok(None));
-        let nodes = read_plan(&name).map(|p| p.nodes.len()).unwrap_or(0);
+        let nodes = read_plan(&name)
+            .map(|p| p.user_nodes().count())
+            .unwrap_or(0);
         rows.push(LabRow {
             name,
             state: if running { "running" } else { "orphaned" },
@@ -126,7 +127,7 @@ pub async fn ls(json: bool) -> miette::Result<()> {
         return Ok(());
     }
     if rows.is_empty() {
-        outln!("no labs (start one with `topolab up`)");
+        outln!("no labs (start one with `{} up`)", me());
         return Ok(());
     }
     outln!(
@@ -147,7 +148,10 @@ pub async fn ls(json: bool) -> miette::Result<()> {
         );
     }
     if rows.iter().any(|r| r.state == "orphaned") {
-        outln!("\norphaned labs lost their supervisor: `topolab clean` removes them");
+        outln!(
+            "\norphaned labs lost their supervisor: `{} clean` removes them",
+            me()
+        );
     }
     Ok(())
 }
@@ -205,7 +209,10 @@ pub async fn inspect(lab: &str, json: bool) -> miette::Result<()> {
     .into_diagnostic()?
     .map_err(|e| {
         miette!(
-            help = "if its supervisor was killed, `topolab clean` removes the lab",
+            help = format!(
+                "if its supervisor was killed, `{} clean` removes the lab",
+                me()
+            ),
             "cannot reach the supervisor of `{lab}`: {e}"
         )
     })?;
@@ -335,7 +342,7 @@ pub async fn link(lab: &str, a: &str, b: &str, words: &[String], json: bool) -> 
         "set" => {
             if words.len() < 2 {
                 return Err(miette!(
-                    help = "example: topolab link LAB A B set delay=20ms loss=1%",
+                    help = format!("example: {} link LAB A B set delay=20ms loss=1%", me()),
                     "`set` needs at least one KEY=VALUE"
                 ));
             }
@@ -345,7 +352,7 @@ pub async fn link(lab: &str, a: &str, b: &str, words: &[String], json: bool) -> 
         }
         other => {
             return Err(miette!(
-                help = "topolab link LAB A B down|up|show|set KEY=VALUE…",
+                help = format!("{} link LAB A B down|up|show|set KEY=VALUE…", me()),
                 "unknown link action `{other}`"
             ));
         }
