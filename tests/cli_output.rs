@@ -182,3 +182,24 @@ fn validate_checks_scenario_files_as_scenarios() {
     assert!(err.contains("at_after_timeout.yaml:11:13"), "{err}");
     assert!(!err.contains("unknown key"), "{err}");
 }
+
+#[test]
+fn errors_on_closed_pipes_keep_their_status() {
+    // An error rendered (by miette, or clap's usage error) into a closed stderr: the
+    // command's own failure status, not a panic's 101.
+    for (a, code) in [
+        (&["validate", "/nonexistent/topolab.yaml"][..], 1),
+        (&["--no-such-flag"], 2),
+        (&["plan", "/nonexistent/topolab.yaml", "--json"], 1),
+    ] {
+        let (r, w) = std::io::pipe().unwrap();
+        drop(r);
+        let status = args(a)
+            .stdin(Stdio::null())
+            .stdout(w.try_clone().unwrap())
+            .stderr(w)
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(code), "{}", a.join(" "));
+    }
+}
