@@ -6,6 +6,8 @@
 
 mod cli;
 
+use cli::out::errln;
+
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -83,7 +85,7 @@ enum Command {
     Probe(cli::probe::ProbeCmd),
     /// Open an interactive shell inside a node.
     Shell { lab: String, node: String },
-    /// Check a topology file and report every problem with its line and column.
+    /// Check a topology or scenario file and report every problem with its line and column.
     Validate { file: PathBuf },
     /// Print the Plan of a topology as the equivalent `ip` commands (a dry run).
     Plan {
@@ -113,8 +115,13 @@ enum Command {
     Supervise(cli::up::UpArgs),
 }
 
-fn main() -> miette::Result<()> {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    // clap prints help and usage errors itself; a closed stdout must not panic there either.
+    let cli = Cli::try_parse().unwrap_or_else(|e| {
+        let _ = e.print();
+        std::process::exit(e.exit_code())
+    });
+    cli::out::set_mode(out_mode(&cli.cmd));
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TOPOLAB_LOG")
@@ -122,7 +129,41 @@ fn main() -> miette::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    match cli.cmd {
+    match run(cli.cmd) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            errln!("Error: {e:?}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// What a closed stdout does: commands that hold a lab, or change the machine while they
+/// report (`clean`), stop writing and finish their work; the others exit quietly.
+fn out_mode(cmd: &Command) -> cli::out::Mode {
+    use cli::out::Mode;
+    match cmd {
+        Command::Up(_)
+        | Command::Supervise(_)
+        | Command::Test(_)
+        | Command::Bench(_)
+        | Command::Clean => Mode::Continue,
+        Command::Down { .. }
+        | Command::Ls { .. }
+        | Command::Inspect { .. }
+        | Command::Exec { .. }
+        | Command::Link { .. }
+        | Command::Probe(_)
+        | Command::Shell { .. }
+        | Command::Validate { .. }
+        | Command::Plan { .. }
+        | Command::Graph { .. }
+        | Command::Schema => Mode::Exit,
+    }
+}
+
+fn run(cmd: Command) -> miette::Result<()> {
+    match cmd {
         // Process-replacing commands: no threads yet.
         Command::Exec { lab, node, cmd } => cli::labs::exec(&lab, &node, &cmd),
         Command::Shell { lab, node } => cli::labs::shell(&lab, &node),

@@ -5,6 +5,7 @@
 //! median. For `star`, the same run times `../shared/bench/kernel-floor.sh N` — the same
 //! shape built the fastest simple way — and reports our times as multiples of it.
 
+use crate::cli::out::{errln, outln};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -107,7 +108,7 @@ pub(super) fn lab_name() -> String {
 
 /// Ctrl-C during a bench: stop it and remove its lab from the journal, then exit 130.
 async fn interrupted(bench: tokio::task::JoinHandle<miette::Result<()>>) -> ! {
-    eprintln!("interrupted: tearing down the bench's lab…");
+    errln!("interrupted: tearing down the bench's lab…");
     bench.abort();
     let _ = bench.await;
     let ok = topolab::lab::teardown::teardown_leftovers(&[lab_name()]);
@@ -135,7 +136,7 @@ fn fattree_nodes(k: usize) -> usize {
 async fn up(b: UpBench) -> miette::Result<()> {
     let floor = floor_script(b.floor.clone());
     if floor.is_none() && !b.json {
-        eprintln!("note: kernel-floor.sh not found; floor columns stay empty (see --floor)");
+        errln!("note: kernel-floor.sh not found; floor columns stay empty (see --floor)");
     }
     let mut rows = Vec::new();
     for &n in &b.nodes {
@@ -193,7 +194,7 @@ async fn up(b: UpBench) -> miette::Result<()> {
                 down_vs_floor: f.map(|f| down_s / f.1),
             });
             if !b.json {
-                eprintln!("  done: {shape:?} {n}", shape = shape_name(shape));
+                errln!("  done: {shape:?} {n}", shape = shape_name(shape));
             }
         }
     }
@@ -202,7 +203,7 @@ async fn up(b: UpBench) -> miette::Result<()> {
         std::fs::write(p, &json).into_diagnostic()?;
     }
     if b.json {
-        println!("{json}");
+        outln!("{json}");
     } else {
         print_table(&rows, b.repeat);
     }
@@ -218,7 +219,7 @@ fn shape_name(s: Shape) -> &'static str {
 }
 
 fn print_table(rows: &[Row], repeat: usize) {
-    println!(
+    outln!(
         "{:<8} {:>6} {:>6} {:>8} {:>8} {:>9} {:>9} {:>8} {:>9} {:>9} {:>7} {:>7}",
         "shape",
         "nodes",
@@ -235,7 +236,7 @@ fn print_table(rows: &[Row], repeat: usize) {
     );
     let opt = |v: Option<f64>, p: usize| v.map(|x| format!("{x:.p$}")).unwrap_or("-".into());
     for r in rows {
-        println!(
+        outln!(
             "{:<8} {:>6} {:>6} {:>8.3} {:>8.3} {:>9.0} {:>9.0} {:>8.1} {:>9} {:>9} {:>7} {:>7}",
             shape_name(r.shape),
             r.nodes,
@@ -251,7 +252,7 @@ fn print_table(rows: &[Row], repeat: usize) {
             opt(r.down_vs_floor, 2),
         );
     }
-    println!("(median of {repeat} runs; × = our time / kernel floor, same N, same run)");
+    outln!("(median of {repeat} runs; × = our time / kernel floor, same N, same run)");
 }
 
 fn floor_script(arg: Option<PathBuf>) -> Option<PathBuf> {

@@ -11,6 +11,7 @@
 //! - rate 1/10/100/1000 Mbit/s on each engine: TCP goodput vs the 1448/1514 payload
 //!   ceiling (95.6% of the rate).
 
+use crate::cli::out::{errln, outln};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -230,7 +231,7 @@ async fn timed_set(p: &mut Pair, change: &str) -> miette::Result<(u64, u64)> {
 
 fn progress(json: bool, msg: &str) {
     if !json {
-        eprintln!("  {msg}");
+        errln!("  {msg}");
     }
 }
 
@@ -438,7 +439,7 @@ pub async fn run(b: LinksBench) -> miette::Result<()> {
         std::fs::write(o, &json).into_diagnostic()?;
     }
     if b.json {
-        println!("{json}");
+        outln!("{json}");
     } else {
         print(&r);
     }
@@ -447,17 +448,21 @@ pub async fn run(b: LinksBench) -> miette::Result<()> {
 
 fn print(r: &Report) {
     if !r.throughput.is_empty() {
-        println!(
+        outln!(
             "\nTCP throughput, one stream (cubic); median of {} alternating rounds",
             r.throughput[0].rounds_gbit_s.len()
         );
-        println!(
+        outln!(
             "{:<34} {:>10} {:>8} {:>9} {:>8}  rounds Gbit/s",
-            "case", "engine", "Gbit/s", "vs plain", "retrans"
+            "case",
+            "engine",
+            "Gbit/s",
+            "vs plain",
+            "retrans"
         );
         for t in &r.throughput {
             let rounds: Vec<String> = t.rounds_gbit_s.iter().map(|g| format!("{g:.1}")).collect();
-            println!(
+            outln!(
                 "{:<34} {:>10} {:>8.2} {:>8.0}% {:>8}  {}",
                 t.case,
                 format!("{:?}", t.engine).to_lowercase(),
@@ -469,13 +474,19 @@ fn print(r: &Report) {
         }
     }
     if !r.delay.is_empty() {
-        println!("\nDelay (userspace engine): RTT over UDP probes at 100/s");
-        println!(
+        outln!("\nDelay (userspace engine): RTT over UDP probes at 100/s");
+        outln!(
             "{:>9} {:>13} {:>9} {:>9} {:>9} {:>9} {:>6}",
-            "delay ms", "expected ms", "mean", "p50", "p99", "error", "lost"
+            "delay ms",
+            "expected ms",
+            "mean",
+            "p50",
+            "p99",
+            "error",
+            "lost"
         );
         for d in &r.delay {
-            println!(
+            outln!(
                 "{:>9} {:>13.3} {:>9.3} {:>9.3} {:>9.3} {:>+9.3} {:>6}",
                 d.delay_ms,
                 d.expected_rtt_ms,
@@ -488,26 +499,39 @@ fn print(r: &Report) {
         }
     }
     if !r.jitter.is_empty() {
-        println!("\nJitter (userspace engine, normal): one-way delay");
-        println!(
+        outln!("\nJitter (userspace engine, normal): one-way delay");
+        outln!(
             "{:>9} {:>10} {:>10} {:>12} {:>7}",
-            "delay ms", "σ conf ms", "σ meas ms", "mean ms", "n"
+            "delay ms",
+            "σ conf ms",
+            "σ meas ms",
+            "mean ms",
+            "n"
         );
         for j in &r.jitter {
-            println!(
+            outln!(
                 "{:>9} {:>10} {:>10.3} {:>12.3} {:>7}",
-                j.delay_ms, j.jitter_ms, j.one_way.std_ms, j.one_way.mean_ms, j.one_way.n
+                j.delay_ms,
+                j.jitter_ms,
+                j.one_way.std_ms,
+                j.one_way.mean_ms,
+                j.one_way.n
             );
         }
     }
     if !r.loss.is_empty() {
-        println!("\nLoss (userspace engine): one-way UDP probes");
-        println!(
+        outln!("\nLoss (userspace engine): one-way UDP probes");
+        outln!(
             "{:>10} {:>8} {:>7} {:>10} {:>22} {:>7}",
-            "configured", "sent", "lost", "measured", "99% interval", "within"
+            "configured",
+            "sent",
+            "lost",
+            "measured",
+            "99% interval",
+            "within"
         );
         for l in &r.loss {
-            println!(
+            outln!(
                 "{:>9.2}% {:>8} {:>7} {:>9.3}% {:>10.3}% – {:>7.3}% {:>7}",
                 l.configured * 100.0,
                 l.sent,
@@ -520,13 +544,17 @@ fn print(r: &Report) {
         }
     }
     if !r.rate.is_empty() {
-        println!("\nRate: TCP goodput vs the 1448/1514 ceiling (95.6% of the rate)");
-        println!(
+        outln!("\nRate: TCP goodput vs the 1448/1514 ceiling (95.6% of the rate)");
+        outln!(
             "{:>10} {:>10} {:>13} {:>11} {:>8}",
-            "engine", "Mbit/s", "goodput Mbit", "vs ceiling", "retrans"
+            "engine",
+            "Mbit/s",
+            "goodput Mbit",
+            "vs ceiling",
+            "retrans"
         );
         for x in &r.rate {
-            println!(
+            outln!(
                 "{:>10} {:>10} {:>13.2} {:>10.1}% {:>8}",
                 format!("{:?}", x.engine).to_lowercase(),
                 x.rate_mbit,
@@ -537,13 +565,16 @@ fn print(r: &Report) {
         }
     }
     if !r.live.is_empty() {
-        println!("\nLive changes (`link set` on a running link)");
-        println!(
+        outln!("\nLive changes (`link set` on a running link)");
+        outln!(
             "{:>10} {:<24} {:>10} {:>12}",
-            "engine", "change", "call ms", "effect ms"
+            "engine",
+            "change",
+            "call ms",
+            "effect ms"
         );
         for l in &r.live {
-            println!(
+            outln!(
                 "{:>10} {:<24} {:>10.2} {:>12}",
                 format!("{:?}", l.engine).to_lowercase(),
                 l.change,
@@ -553,6 +584,6 @@ fn print(r: &Report) {
         }
     }
     for n in &r.notes {
-        println!("note: {n}");
+        outln!("note: {n}");
     }
 }

@@ -2,6 +2,7 @@
 //! plain veth, in the same run, alternating (iperf3, built-in) `--repeat` times.
 //! Both use one stream and the cubic congestion control.
 
+use crate::cli::out::{errln, outln};
 use std::time::Duration;
 
 use clap::Args;
@@ -118,7 +119,7 @@ pub async fn run(b: ProbesBench) -> miette::Result<()> {
             .into_diagnostic()?
             .into_diagnostic()?;
         if !b.json {
-            eprintln!(
+            errln!(
                 "  round {}: iperf3 {:.2} Gbit/s, built-in {:.2} Gbit/s",
                 round + 1,
                 iperf / 1e9,
@@ -146,15 +147,15 @@ pub async fn run(b: ProbesBench) -> miette::Result<()> {
         std::fs::write(p, &json).into_diagnostic()?;
     }
     if b.json {
-        println!("{json}");
+        outln!("{json}");
     } else {
-        println!(
+        outln!(
             "plain veth, one TCP stream, cubic, {} s per run, median of {}:",
             b.seconds,
             rep.rounds.len()
         );
-        println!("  iperf3 ({})  {:.2} Gbit/s", rep.iperf3_version, i);
-        println!(
+        outln!("  iperf3 ({})  {:.2} Gbit/s", rep.iperf3_version, i);
+        outln!(
             "  built-in probe       {:.2} Gbit/s  ({:.0}% of iperf3)",
             o,
             rep.ratio * 100.0

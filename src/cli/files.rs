@@ -1,5 +1,6 @@
 //! Commands on topology files that never touch the kernel: validate, plan, graph, schema.
 
+use crate::cli::out::{out, outln};
 use std::path::Path;
 
 use miette::IntoDiagnostic;
@@ -12,15 +13,48 @@ pub enum GraphFormat {
     Mermaid,
 }
 
+/// Checks a topology file, or a scenario file (one with a top-level `steps:` or
+/// `topology:` key) as `topolab test` would before running it, topology included.
 pub fn validate(file: &Path) -> miette::Result<()> {
+    let source = topolab::topology::Source::read(file)?;
+    if is_scenario(&source.text) {
+        return validate_scenario(file);
+    }
     let t = load(Some(file))?;
     let plan = topolab::compile::compile(&t, &t.name)?;
-    println!(
+    outln!(
         "{}: ok — {} nodes, {} links, lab name `{}`",
         file.display(),
-        plan.nodes.len(),
+        plan.user_nodes().count(),
         plan.links.len(),
         t.name
+    );
+    Ok(())
+}
+
+/// A scenario file has a top-level `steps:` or `topology:` key; a topology file has
+/// neither.
+fn is_scenario(text: &str) -> bool {
+    text.lines().any(|l| {
+        ["steps", "topology"].iter().any(|k| {
+            l.strip_prefix(k)
+                .is_some_and(|rest| rest.trim_start().starts_with(':'))
+        })
+    })
+}
+
+fn validate_scenario(file: &Path) -> miette::Result<()> {
+    let s = topolab::scenario::load(file)?;
+    let t = topolab::scenario::topology(&s)?;
+    let plan = topolab::compile::compile(&t, &t.name)?;
+    outln!(
+        "{}: ok — scenario `{}`, {} steps, on lab `{}` ({} nodes, {} links)",
+        file.display(),
+        s.name,
+        s.steps.len(),
+        t.name,
+        plan.user_nodes().count(),
+        plan.links.len(),
     );
     Ok(())
 }
@@ -30,9 +64,9 @@ pub fn plan(file: Option<&Path>, name: Option<String>, json: bool) -> miette::Re
     let name = name.unwrap_or_else(|| t.name.clone());
     let plan = topolab::compile::compile(&t, &name)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&plan).into_diagnostic()?);
+        outln!("{}", serde_json::to_string_pretty(&plan).into_diagnostic()?);
     } else {
-        print!("{}", plan.to_ip_commands());
+        out!("{}", plan.to_ip_commands());
     }
     Ok(())
 }
@@ -43,12 +77,12 @@ pub fn graph(file: Option<&Path>, format: GraphFormat) -> miette::Result<()> {
         GraphFormat::Dot => topolab::compile::graph::to_dot(&t),
         GraphFormat::Mermaid => topolab::compile::graph::to_mermaid(&t),
     };
-    print!("{out}");
+    out!("{out}");
     Ok(())
 }
 
 pub fn schema() -> miette::Result<()> {
     let s = topolab::topology::json_schema();
-    println!("{}", serde_json::to_string_pretty(&s).into_diagnostic()?);
+    outln!("{}", serde_json::to_string_pretty(&s).into_diagnostic()?);
     Ok(())
 }

@@ -1,5 +1,6 @@
 //! Commands on labs that exist: `ls`, `down`, `inspect`, `clean`, `exec`, `shell`.
 
+use crate::cli::out::{errln, me, outln};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -37,7 +38,7 @@ pub fn read_plan(lab: &str) -> miette::Result<Plan> {
         let known = lab_names();
         return Err(miette!(
             help = if known.is_empty() {
-                "no lab is running; start one with `topolab up`".to_string()
+                format!("no lab is running; start one with `{} up`", me())
             } else {
                 format!("running labs: {}", known.join(", "))
             },
@@ -50,13 +51,12 @@ pub fn read_plan(lab: &str) -> miette::Result<Plan> {
 
 fn node_netns(lab: &str, node: &str) -> miette::Result<String> {
     let plan = read_plan(lab)?;
-    match plan.node(node) {
+    match plan.user_node(node) {
         Some(n) => Ok(n.netns.clone()),
         None => Err(miette!(
             help = format!(
                 "nodes of `{lab}`: {}",
-                plan.nodes
-                    .iter()
+                plan.user_nodes()
                     .map(|n| n.name.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
@@ -111,7 +111,9 @@ pub async fn ls(json: bool) -> miette::Result<()> {
             })
             .unwrap_or((0, String::new()));
         let running = matches!(teardown::try_lock(&dir), Ok(None));
-        let nodes = read_plan(&name).map(|p| p.nodes.len()).unwrap_or(0);
+        let nodes = read_plan(&name)
+            .map(|p| p.user_nodes().count())
+            .unwrap_or(0);
         rows.push(LabRow {
             name,
             state: if running { "running" } else { "orphaned" },
@@ -121,19 +123,22 @@ pub async fn ls(json: bool) -> miette::Result<()> {
         });
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows).into_diagnostic()?);
+        outln!("{}", serde_json::to_string_pretty(&rows).into_diagnostic()?);
         return Ok(());
     }
     if rows.is_empty() {
-        println!("no labs (start one with `topolab up`)");
+        outln!("no labs (start one with `{} up`)", me());
         return Ok(());
     }
-    println!(
+    outln!(
         "{:<20} {:<9} {:>7} {:>6}  TOPOLOGY",
-        "LAB", "STATE", "PID", "NODES"
+        "LAB",
+        "STATE",
+        "PID",
+        "NODES"
     );
     for r in &rows {
-        println!(
+        outln!(
             "{:<20} {:<9} {:>7} {:>6}  {}",
             r.name,
             r.state,
@@ -143,7 +148,10 @@ pub async fn ls(json: bool) -> miette::Result<()> {
         );
     }
     if rows.iter().any(|r| r.state == "orphaned") {
-        println!("\norphaned labs lost their supervisor: `topolab clean` removes them");
+        outln!(
+            "\norphaned labs lost their supervisor: `{} clean` removes them",
+            me()
+        );
     }
     Ok(())
 }
@@ -178,14 +186,14 @@ pub async fn down(lab: Option<String>) -> miette::Result<()> {
             .into_diagnostic()?
             .into_diagnostic()?;
             match resp {
-                Response::Done => println!("lab `{lab}` is down"),
+                Response::Done => outln!("lab `{lab}` is down"),
                 Response::Error { message } => return Err(miette!("{message}")),
                 other => return Err(miette!("unexpected answer: {other:?}")),
             }
         }
         _ => {
             teardown::teardown_dir(&dir).into_diagnostic()?;
-            println!("lab `{lab}` had no supervisor; removed its leftovers");
+            outln!("lab `{lab}` had no supervisor; removed its leftovers");
         }
     }
     Ok(())
@@ -201,7 +209,10 @@ pub async fn inspect(lab: &str, json: bool) -> miette::Result<()> {
     .into_diagnostic()?
     .map_err(|e| {
         miette!(
-            help = "if its supervisor was killed, `topolab clean` removes the lab",
+            help = format!(
+                "if its supervisor was killed, `{} clean` removes the lab",
+                me()
+            ),
             "cannot reach the supervisor of `{lab}`: {e}"
         )
     })?;
@@ -211,7 +222,7 @@ pub async fn inspect(lab: &str, json: bool) -> miette::Result<()> {
         other => return Err(miette!("unexpected answer: {other:?}")),
     };
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&status).into_diagnostic()?
         );
@@ -222,9 +233,11 @@ pub async fn inspect(lab: &str, json: bool) -> miette::Result<()> {
 }
 
 fn print_status(s: &LabStatus) {
-    println!(
+    outln!(
         "lab {}  (supervisor pid {}, topology {})",
-        s.name, s.supervisor_pid, s.topology
+        s.name,
+        s.supervisor_pid,
+        s.topology
     );
     let emulated: Vec<_> = s
         .links
@@ -232,11 +245,11 @@ fn print_status(s: &LabStatus) {
         .filter(|l| l.engine != topolab::compile::EngineChoice::Plain)
         .collect();
     if !emulated.is_empty() {
-        println!();
+        outln!();
         emulated.into_iter().for_each(print_link);
     }
     for n in &s.nodes {
-        println!(
+        outln!(
             "\n{} [{}] netns {}",
             n.name,
             format!("{:?}", n.kind).to_lowercase(),
@@ -259,7 +272,7 @@ fn print_status(s: &LabStatus) {
                 .and_then(|m| n.links.iter().find(|x| x.ifindex == m))
                 .map(|m| format!(" port of {}", m.name))
                 .unwrap_or_default();
-            println!(
+            outln!(
                 "  {:<8} {:<5} {} mtu {}{}  {}",
                 l.name,
                 if l.up { &l.oper } else { "down" },
@@ -276,8 +289,8 @@ fn print_status(s: &LabStatus) {
                 .map(|l| l.name.as_str())
                 .unwrap_or("?");
             match r.via {
-                Some(v) => println!("  route {} via {v} dev {dev}", r.dst),
-                None => println!("  route {} dev {dev}", r.dst),
+                Some(v) => outln!("  route {} via {v} dev {dev}", r.dst),
+                None => outln!("  route {} dev {dev}", r.dst),
             }
         }
         for p in &n.processes {
@@ -285,7 +298,7 @@ fn print_status(s: &LabStatus) {
                 None => "running".to_string(),
                 Some(c) => format!("exited {c}"),
             };
-            println!("  run [{}] pid {} {}", state, p.pid, p.cmd);
+            outln!("  run [{}] pid {} {}", state, p.pid, p.cmd);
         }
     }
 }
@@ -293,7 +306,7 @@ fn print_status(s: &LabStatus) {
 pub async fn clean() -> miette::Result<()> {
     let orphans = teardown::orphans(Path::new(RUN_BASE)).into_diagnostic()?;
     if orphans.is_empty() {
-        println!("nothing to clean: every lab on this machine has a live supervisor");
+        outln!("nothing to clean: every lab on this machine has a live supervisor");
         return Ok(());
     }
     let mut failed = 0;
@@ -301,7 +314,7 @@ pub async fn clean() -> miette::Result<()> {
         let owned =
             teardown::Owned::from_entries(&journal::Journal::read(&o.dir).unwrap_or_default());
         match teardown::teardown_dir(&o.dir) {
-            Ok(()) => println!(
+            Ok(()) => outln!(
                 "removed lab `{}`: {} namespaces, {} processes (from its journal)",
                 o.name,
                 owned.namespaces.len(),
@@ -309,7 +322,7 @@ pub async fn clean() -> miette::Result<()> {
             ),
             Err(e) => {
                 failed += 1;
-                eprintln!("lab `{}`: {e}", o.name);
+                errln!("lab `{}`: {e}", o.name);
             }
         }
     }
@@ -329,7 +342,7 @@ pub async fn link(lab: &str, a: &str, b: &str, words: &[String], json: bool) -> 
         "set" => {
             if words.len() < 2 {
                 return Err(miette!(
-                    help = "example: topolab link LAB A B set delay=20ms loss=1%",
+                    help = format!("example: {} link LAB A B set delay=20ms loss=1%", me()),
                     "`set` needs at least one KEY=VALUE"
                 ));
             }
@@ -339,7 +352,7 @@ pub async fn link(lab: &str, a: &str, b: &str, words: &[String], json: bool) -> 
         }
         other => {
             return Err(miette!(
-                help = "topolab link LAB A B down|up|show|set KEY=VALUE…",
+                help = format!("{} link LAB A B down|up|show|set KEY=VALUE…", me()),
                 "unknown link action `{other}`"
             ));
         }
@@ -373,7 +386,7 @@ pub async fn link(lab: &str, a: &str, b: &str, words: &[String], json: bool) -> 
         other => return Err(miette!("unexpected answer: {other:?}")),
     };
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&status).into_diagnostic()?
         );
@@ -384,7 +397,7 @@ pub async fn link(lab: &str, a: &str, b: &str, words: &[String], json: bool) -> 
 }
 
 fn print_link(l: &topolab::lab::links::LinkStatus) {
-    println!(
+    outln!(
         "link {}: {} — {}  [{}] {}",
         l.link,
         l.a,
@@ -392,14 +405,14 @@ fn print_link(l: &topolab::lab::links::LinkStatus) {
         if l.up { "up" } else { "down" },
         format!("{:?}", l.engine).to_lowercase()
     );
-    println!("  {}", l.reason);
+    outln!("  {}", l.reason);
     for (dir, imp, c) in [
         ("a→b", &l.a_to_b, &l.counters_a_to_b),
         ("b→a", &l.b_to_a, &l.counters_b_to_a),
     ] {
-        println!("  {dir} {}", topolab::topology::describe_impairment(imp));
+        outln!("  {dir} {}", topolab::topology::describe_impairment(imp));
         if let Some(c) = c {
-            println!(
+            outln!(
                 "      passed {} pkts {} B, lost {}, queue drops {}, duplicated {}, reordered {}, corrupted {}",
                 c.passed_packets,
                 c.passed_bytes,

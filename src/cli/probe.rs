@@ -1,6 +1,7 @@
 //! `topolab probe`: the built-in probes on the command line, between nodes of a running
 //! lab. Runs in this process (as root): sockets are opened inside the nodes' namespaces.
 
+use crate::cli::out::{out, outln};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -142,26 +143,29 @@ pub async fn run(cmd: ProbeCmd) -> miette::Result<()> {
                 .into_diagnostic()?
                 .into_diagnostic()?;
             if a.ends.json {
-                println!("{}", serde_json::to_string_pretty(&r).into_diagnostic()?);
+                outln!("{}", serde_json::to_string_pretty(&r).into_diagnostic()?);
             } else {
                 for (i, rtt) in r.rtts_ns.iter().enumerate() {
                     match rtt {
-                        Some(ns) => println!("{ip}: seq={i} time={:.3} ms", *ns as f64 / 1e6),
-                        None => println!("{ip}: seq={i} no reply"),
+                        Some(ns) => outln!("{ip}: seq={i} time={:.3} ms", *ns as f64 / 1e6),
+                        None => outln!("{ip}: seq={i} no reply"),
                     }
                 }
-                print!(
+                out!(
                     "{} sent, {} received, {:.1}% loss",
                     r.sent,
                     r.received,
                     r.loss * 100.0
                 );
                 match &r.rtt {
-                    Some(s) => println!(
+                    Some(s) => outln!(
                         ", rtt min/avg/max/σ {:.3}/{:.3}/{:.3}/{:.3} ms",
-                        s.min_ms, s.mean_ms, s.max_ms, s.std_ms
+                        s.min_ms,
+                        s.mean_ms,
+                        s.max_ms,
+                        s.std_ms
                     ),
-                    None => println!(),
+                    None => outln!(),
                 }
             }
             if r.received == 0 {
@@ -183,17 +187,17 @@ pub async fn run(cmd: ProbeCmd) -> miette::Result<()> {
                 .into_diagnostic()?
                 .into_diagnostic()?;
             if a.ends.json {
-                println!("{}", serde_json::to_string_pretty(&r).into_diagnostic()?);
+                outln!("{}", serde_json::to_string_pretty(&r).into_diagnostic()?);
             } else {
                 for i in &r.intervals {
-                    println!(
+                    outln!(
                         "{:>6.2}-{:<6.2} s  {:>10.3} Mbit/s",
                         i.start_s,
                         i.end_s,
                         i.bits_per_s / 1e6
                     );
                 }
-                println!(
+                outln!(
                     "total {:.3} Mbit/s over {:.2} s ({} bytes), {} retransmits, {} stream(s), {}",
                     r.bits_per_s / 1e6,
                     r.seconds,
@@ -220,11 +224,11 @@ pub async fn run(cmd: ProbeCmd) -> miette::Result<()> {
             .into_diagnostic()?
             .into_diagnostic()?;
             if a.ends.json {
-                println!("{}", serde_json::to_string_pretty(&r).into_diagnostic()?);
+                outln!("{}", serde_json::to_string_pretty(&r).into_diagnostic()?);
             } else {
                 let lost = r.sent - r.received.min(r.sent);
                 let (lo, hi) = wilson(lost, r.sent, 2.576);
-                println!(
+                outln!(
                     "{} sent, {} received, {:.3}% lost (99% interval {:.3}–{:.3}%), {} reordered, {} duplicates",
                     r.sent,
                     r.received,
@@ -235,9 +239,14 @@ pub async fn run(cmd: ProbeCmd) -> miette::Result<()> {
                     r.duplicates
                 );
                 if let Some(s) = Stats::of(&r.delays_ns) {
-                    println!(
+                    outln!(
                         "one-way delay ms: min {:.3} mean {:.3} p50 {:.3} p99 {:.3} max {:.3}, σ (jitter) {:.3}",
-                        s.min_ms, s.mean_ms, s.p50_ms, s.p99_ms, s.max_ms, s.std_ms
+                        s.min_ms,
+                        s.mean_ms,
+                        s.p50_ms,
+                        s.p99_ms,
+                        s.max_ms,
+                        s.std_ms
                     );
                 }
             }

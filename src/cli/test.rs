@@ -2,6 +2,7 @@
 //! and JSON, exit non-zero if anything failed. Ctrl-C or SIGTERM tears every lab down
 //! before exiting.
 
+use crate::cli::out::{errln, out};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -55,9 +56,9 @@ pub async fn test(a: TestArgs) -> miette::Result<()> {
         opts.lab_name = Some(lab);
         handles.push(tokio::spawn(async move {
             let _permit = sem.acquire_owned().await.expect("semaphore open");
-            eprintln!("▶ {} ({})", s.name, s.source.name);
+            errln!("▶ {} ({})", s.name, s.source.name);
             let r = run::run(&s, &opts).await;
-            eprintln!(
+            errln!(
                 "■ {}: {} in {:.1} s",
                 r.name,
                 format!("{:?}", r.outcome).to_lowercase(),
@@ -74,7 +75,7 @@ pub async fn test(a: TestArgs) -> miette::Result<()> {
         _ = sigint.recv() => return interrupted(handles, &labs).await,
         _ = sigterm.recv() => return interrupted(handles, &labs).await,
     };
-    print!("{}", report::human(&results));
+    out!("{}", report::human(&results));
     if let Some(p) = &a.junit {
         std::fs::write(p, report::junit(&results)).into_diagnostic()?;
     }
@@ -97,7 +98,7 @@ async fn interrupted(
     handles: Vec<tokio::task::JoinHandle<ScenarioResult>>,
     labs: &[String],
 ) -> miette::Result<()> {
-    eprintln!("interrupted: tearing down running labs…");
+    errln!("interrupted: tearing down running labs…");
     for h in &handles {
         h.abort();
     }

@@ -1,11 +1,17 @@
 //! `topolab up`: bring a lab up and supervise it, in the foreground or detached.
 //!
 //! Detached mode re-executes this binary as a hidden `supervise` command in its own
-//! session. The child's stdout/stderr are a pipe the parent relays to the terminal until
-//! the child prints the ready marker; then the child points them at its log file and the
-//! parent exits 0. If the child dies first, the parent exits with its failure.
+//! session. The child's stdout/stderr are a pipe the parent relays (with the quiet
+//! macros) until the child sends the ready marker. As soon as the lab is up (its run
+//! directory exists) the child points stdout and stderr at `supervisor.log` there and
+//! sends the parent only the summary and the ready marker, over its own copy of the pipe,
+//! ignoring write errors: the supervisor never writes to the invoking terminal, and a
+//! parent gone or a closed pipe cannot touch the lab. The parent then exits 0; if the
+//! child dies first, the parent exits with its failure.
 
+use crate::cli::out::{errln, me, out, outln};
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -51,10 +57,10 @@ pub async fn up(args: UpArgs) -> miette::Result<()> {
         return detach(&args);
     }
     let lab = bring_up(&topology, &args).await?;
-    print_summary(&lab, args.file.is_none(), false);
-    println!("Press Ctrl-C to tear the lab down.");
+    out!("{}", summary(&lab, args.file.is_none(), false));
+    outln!("Press Ctrl-C to tear the lab down.");
     supervisor::serve(lab).await?;
-    println!("lab `{name}` is down");
+    outln!("lab `{name}` is down");
     Ok(())
 }
 
@@ -62,11 +68,20 @@ pub async fn up(args: UpArgs) -> miette::Result<()> {
 pub async fn supervise(args: UpArgs) -> miette::Result<()> {
     let topology = load(args.file.as_deref())?;
     let lab = bring_up(&topology, &args).await?;
-    print_summary(&lab, args.file.is_none(), true);
-    let log = lab.run_dir().join("supervisor.log");
-    println!("{READY}");
-    let _ = std::io::stdout().flush();
-    redirect_output(&log);
+    // Our stdout is the pipe to `up -d`: keep a copy for the summary, then write only to
+    // the log.
+    let relay = std::io::stdout().as_fd().try_clone_to_owned().ok();
+    redirect_output(&lab.run_dir().join("supervisor.log"));
+    let summary = summary(&lab, args.file.is_none(), true);
+    outln!(
+        "supervisor pid {} serving lab `{}`",
+        std::process::id(),
+        lab.name()
+    );
+    out!("{summary}");
+    if let Some(relay) = relay {
+        let _ = std::fs::File::from(relay).write_all(format!("{summary}{READY}\n").as_bytes());
+    }
     supervisor::serve(lab).await?;
     Ok(())
 }
@@ -96,10 +111,10 @@ async fn bring_up(topology: &Topology, args: &UpArgs) -> miette::Result<Lab> {
         bar.finish_and_clear();
     }
     let lab = lab.wrap_err_with(|| format!("bringing up lab `{name}`"))?;
-    eprintln!(
+    errln!(
         "lab `{}` up: {} nodes, {} links in {:.2} s",
         lab.name(),
-        lab.plan().nodes.len(),
+        lab.plan().user_nodes().count(),
         lab.plan().links.len(),
         started.elapsed().as_secs_f64()
     );
@@ -127,56 +142,70 @@ fn install_panic_teardown(run_dir: &std::path::Path) {
     }));
 }
 
-fn print_summary(lab: &Lab, quickstart: bool, detached: bool) {
+/// What to tell the user once the lab is up: its nodes and a few commands to try
+/// (`detached`: the terminal is free, and `down` is how the lab ends).
+fn summary(lab: &Lab, quickstart: bool, detached: bool) -> String {
+    use std::fmt::Write as _;
     let plan = lab.plan();
     let name = lab.name();
-    let hosts: Vec<&str> = plan
-        .nodes
+    let me = me();
+    let nodes: Vec<_> = plan.user_nodes().collect();
+    let hosts: Vec<&str> = nodes
         .iter()
         .filter(|n| n.kind == topolab::topology::NodeKind::Host)
         .map(|n| n.name.as_str())
         .collect();
-    println!();
-    for n in plan.nodes.iter().take(12) {
+    let mut s = String::from("\n");
+    for n in nodes.iter().take(12) {
         let addrs: Vec<String> = n
             .ifaces
             .iter()
             .flat_map(|i| i.addrs.iter().map(move |a| format!("{}={a}", i.name)))
             .chain(n.loopback.iter().map(|a| format!("lo={a}")))
             .collect();
-        println!(
+        let _ = writeln!(
+            s,
             "  {:<10} {:<7} {}",
             n.name,
             format!("{:?}", n.kind).to_lowercase(),
             addrs.join("  ")
         );
     }
-    if plan.nodes.len() > 12 {
-        println!(
-            "  … and {} more (topolab inspect {name})",
-            plan.nodes.len() - 12
-        );
+    if nodes.len() > 12 {
+        let _ = writeln!(s, "  … and {} more ({me} inspect {name})", nodes.len() - 12);
     }
-    println!();
+    s.push('\n');
     if let (Some(a), Some(b)) = (hosts.first(), hosts.last()) {
         let target = plan
             .node(b)
             .and_then(|n| n.ifaces.iter().flat_map(|i| &i.addrs).next())
             .map(|a| a.addr().to_string())
             .unwrap_or_else(|| b.to_string());
-        println!("Try, in another terminal:");
-        println!("  topolab exec {name} {a} -- ping -c 3 {target}   (needs ping installed)");
-        println!("  topolab shell {name} {a}");
-        println!("  topolab inspect {name}");
+        s.push_str(if detached {
+            "Try:\n"
+        } else {
+            "Try, in another terminal:\n"
+        });
+        let _ = writeln!(
+            s,
+            "  {me} exec {name} {a} -- ping -c 3 {target}   (needs ping installed)"
+        );
+        let _ = writeln!(s, "  {me} shell {name} {a}");
+        let _ = writeln!(s, "  {me} inspect {name}");
     }
     if quickstart || detached {
-        println!("  topolab down {name}");
+        let _ = writeln!(s, "  {me} down {name}");
     }
+    s
 }
 
 fn detach(args: &UpArgs) -> miette::Result<()> {
     let exe = std::env::current_exe().into_diagnostic()?;
     let mut cmd = std::process::Command::new(exe);
+    // The supervisor's hints name the binary as the user did.
+    if let Some(arg0) = std::env::args_os().next() {
+        cmd.arg0(arg0);
+    }
     cmd.arg("supervise");
     if let Some(f) = &args.file {
         cmd.arg(std::fs::canonicalize(f).into_diagnostic()?);
@@ -206,20 +235,21 @@ fn detach(args: &UpArgs) -> miette::Result<()> {
         if line == READY {
             return Ok(());
         }
-        println!("{line}");
+        outln!("{line}");
     }
     let status = child.wait().into_diagnostic()?;
     std::process::exit(status.code().unwrap_or(1).max(1));
 }
 
-/// Points stdout and stderr at the supervisor log (after detaching).
+/// Points stdout and stderr at the supervisor log (after detaching), or at /dev/null if
+/// the log cannot be opened: never at the invoking terminal.
 fn redirect_output(log: &std::path::Path) {
-    use std::os::fd::AsFd;
-    if let Ok(f) = std::fs::OpenOptions::new()
+    let f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
-    {
+        .or_else(|_| std::fs::OpenOptions::new().write(true).open("/dev/null"));
+    if let Ok(f) = f {
         let _ = nix::unistd::dup2_stdout(f.as_fd());
         let _ = nix::unistd::dup2_stderr(f.as_fd());
     }

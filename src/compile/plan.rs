@@ -203,6 +203,16 @@ impl Plan {
         self.nodes.iter().find(|n| n.name == name)
     }
 
+    /// The nodes the user wrote (without internal ones such as the fabric).
+    pub fn user_nodes(&self) -> impl Iterator<Item = &NodePlan> {
+        self.nodes.iter().filter(|n| !n.kind.is_internal())
+    }
+
+    /// A node the user wrote, by name (never an internal one).
+    pub fn user_node(&self, name: &str) -> Option<&NodePlan> {
+        self.user_nodes().find(|n| n.name == name)
+    }
+
     pub fn iface(&self, r: IfaceRef) -> &IfacePlan {
         &self.nodes[r.node].ifaces[r.iface]
     }

@@ -2,24 +2,36 @@
 //! SIGTERM, then tear down.
 //!
 //! ```text
-//!   control.sock ──accept──▶ one request at a time ──▶ Inspect: kernel_state (own thread)
-//!   SIGINT/SIGTERM ─┐                                  Down:    teardown, then reply Done
-//!                   └──────▶ teardown ──▶ return
+//!   control.sock ──accept──▶ a task per connection: one request line (≤ 64 KiB, read
+//!                            within 10 s), then lock the lab ──▶ Inspect: kernel_state
+//!                                                               Down: teardown, reply Done
+//!   SIGINT/SIGTERM ─────────▶ lock the lab ──▶ teardown ──▶ return
 //! ```
-//! Requests are served one after another: they are rare and short, and serial handling
-//! means a `down` can never race an `inspect`.
+//! Connections are served concurrently, so an idle or slow client delays nobody, and
+//! signals are served at once whatever connections are open. The lab sits behind a mutex
+//! that every request holds while it acts, so a `down` can never race another request;
+//! after `down`, requests get "lab is down".
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{Mutex, Semaphore, mpsc};
 
 use super::control::{self, Request, Response};
 use super::inspect::{self, LabStatus, ProcessStatus};
 use super::{Lab, LabError};
+
+/// Longest request line accepted; a longer one gets an error reply and is closed.
+pub const MAX_REQUEST: usize = 64 * 1024;
+/// A client must send its request line, and read the reply, within this.
+const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections served at once; more are closed at once.
+const MAX_CONNECTIONS: usize = 64;
 
 /// Why the supervisor stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +39,9 @@ pub enum Stopped {
     DownRequested,
     Signal,
 }
+
+/// The lab, or `None` once it is down.
+type Shared = Arc<Mutex<Option<Lab>>>;
 
 /// Serves `lab` until asked to stop; always tears the lab down before returning.
 pub async fn serve(lab: Lab) -> Result<Stopped, LabError> {
@@ -44,25 +59,38 @@ pub async fn serve(lab: Lab) -> Result<Stopped, LabError> {
     })?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(signal_err)?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(signal_err)?;
-    let mut lab = Some(lab);
+    let lab: Shared = Arc::new(Mutex::new(Some(lab)));
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let (down_tx, mut down_rx) = mpsc::channel::<()>(1);
+    let mut conns = tokio::task::JoinSet::new();
 
-    loop {
+    let stopped = loop {
         tokio::select! {
-            _ = sigint.recv() => break,
-            _ = sigterm.recv() => break,
+            _ = sigint.recv() => break Stopped::Signal,
+            _ = sigterm.recv() => break Stopped::Signal,
+            _ = down_rx.recv() => break Stopped::DownRequested,
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
             conn = listener.accept() => {
                 let Ok((stream, _)) = conn else { continue };
-                if handle(stream, &mut lab).await {
-                    return Ok(Stopped::DownRequested);
-                }
+                // Over the limit: dropping the stream closes it.
+                let Ok(slot) = slots.clone().try_acquire_owned() else { continue };
+                let (lab, down_tx) = (lab.clone(), down_tx.clone());
+                conns.spawn(async move {
+                    let _slot = slot;
+                    if handle(stream, &lab).await {
+                        let _ = down_tx.try_send(());
+                    }
+                });
             }
         }
-    }
+    };
     drop(listener);
-    if let Some(lab) = lab.take() {
+    // Waits for a request in progress (a `down` included) to finish.
+    let lab = lab.lock().await.take();
+    if let Some(lab) = lab {
         lab.down().await?;
     }
-    Ok(Stopped::Signal)
+    Ok(stopped)
 }
 
 fn signal_err(e: io::Error) -> LabError {
@@ -72,75 +100,82 @@ fn signal_err(e: io::Error) -> LabError {
     }
 }
 
-/// Serves one connection; returns true when the lab has been torn down.
-async fn handle(stream: UnixStream, lab: &mut Option<Lab>) -> bool {
+/// Serves one connection; returns true when it tore the lab down.
+async fn handle(stream: UnixStream, lab: &Mutex<Option<Lab>>) -> bool {
     let (r, mut w) = stream.into_split();
-    let mut line = String::new();
+    let mut line = Vec::new();
     let read = tokio::time::timeout(
-        Duration::from_secs(10),
-        BufReader::new(r).read_line(&mut line),
+        IO_TIMEOUT,
+        BufReader::new(r.take(MAX_REQUEST as u64 + 1)).read_until(b'\n', &mut line),
     )
     .await;
     if !matches!(read, Ok(Ok(n)) if n > 0) {
         return false;
     }
-    let mut stopped = false;
-    let resp = match serde_json::from_str::<Request>(&line) {
-        Err(e) => Response::Error {
-            message: format!("bad request: {e}"),
-        },
-        Ok(Request::Ping) => match lab {
-            Some(l) => Response::Pong {
-                name: l.name().to_string(),
-                pid: std::process::id(),
-            },
-            None => Response::Error {
-                message: "lab is down".into(),
-            },
-        },
-        Ok(Request::Inspect) => match lab {
-            Some(l) => match status(l).await {
-                Ok(s) => Response::Status {
-                    status: Box::new(s),
-                },
-                Err(e) => Response::Error {
-                    message: e.to_string(),
-                },
-            },
-            None => Response::Error {
-                message: "lab is down".into(),
-            },
-        },
-        Ok(Request::Link { a, b, action }) => match lab {
-            Some(l) => match l.link(&a, &b, action).await {
-                Ok(status) => Response::Link {
-                    status: Box::new(status),
-                },
-                Err(e) => Response::Error {
-                    message: render(&e),
-                },
-            },
-            None => Response::Error {
-                message: "lab is down".into(),
-            },
-        },
-        Ok(Request::Down) => {
-            stopped = true;
-            match lab.take() {
-                Some(l) => match l.down().await {
-                    Ok(()) => Response::Done,
-                    Err(e) => Response::Error {
-                        message: e.to_string(),
-                    },
-                },
-                None => Response::Done,
+    let (resp, stopped) = if line.len() > MAX_REQUEST {
+        let message = format!("bad request: longer than {} KiB", MAX_REQUEST / 1024);
+        (Response::Error { message }, false)
+    } else {
+        match serde_json::from_slice::<Request>(&line) {
+            Err(e) => {
+                let message = format!("bad request: {e}");
+                (Response::Error { message }, false)
             }
+            Ok(req) => respond(req, lab).await,
         }
     };
     let mut out = serde_json::to_vec(&resp).unwrap_or_default();
     out.push(b'\n');
-    let _ = w.write_all(&out).await;
+    let _ = tokio::time::timeout(IO_TIMEOUT, w.write_all(&out)).await;
     stopped
+}
+
+/// Acts on one request, holding the lab for the whole of it; true when it tore the lab
+/// down.
+async fn respond(req: Request, lab: &Mutex<Option<Lab>>) -> (Response, bool) {
+    let mut guard = lab.lock().await;
+    let down = || Response::Error {
+        message: "lab is down".into(),
+    };
+    let Some(l) = guard.as_mut() else {
+        return match req {
+            Request::Down => (Response::Done, true),
+            _ => (down(), false),
+        };
+    };
+    let resp = match req {
+        Request::Ping => Response::Pong {
+            name: l.name().to_string(),
+            pid: std::process::id(),
+        },
+        Request::Inspect => match status(l).await {
+            Ok(s) => Response::Status {
+                status: Box::new(s),
+            },
+            Err(e) => Response::Error {
+                message: e.to_string(),
+            },
+        },
+        Request::Link { a, b, action } => match l.link(&a, &b, action).await {
+            Ok(status) => Response::Link {
+                status: Box::new(status),
+            },
+            Err(e) => Response::Error {
+                message: render(&e),
+            },
+        },
+        Request::Down => {
+            let l = guard.take().expect("checked above");
+            let resp = match l.down().await {
+                Ok(()) => Response::Done,
+                Err(e) => Response::Error {
+                    message: e.to_string(),
+                },
+            };
+            return (resp, true);
+        }
+    };
+    (resp, false)
 }
 
 /// Kernel state plus process state, gathered off the runtime's threads.

@@ -71,6 +71,17 @@ pub enum NodeKind {
     Fabric,
 }
 
+impl NodeKind {
+    /// topolab's own plumbing (the fabric), not a node the user wrote: never counted,
+    /// listed or entered as a node.
+    pub fn is_internal(self) -> bool {
+        match self {
+            NodeKind::Host | NodeKind::Router | NodeKind::Switch => false,
+            NodeKind::Fabric => true,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Node {
     pub name: String,
