@@ -57,9 +57,12 @@ pub async fn up(args: UpArgs) -> miette::Result<()> {
         return detach(&args);
     }
     let lab = bring_up(&topology, &args).await?;
-    out!("{}", summary(&lab, args.file.is_none(), false));
-    outln!("Press Ctrl-C to tear the lab down.");
-    supervisor::serve(lab).await?;
+    let summary = summary(&lab, args.file.is_none(), false);
+    supervisor::serve_then(lab, move || {
+        out!("{summary}");
+        outln!("Press Ctrl-C to tear the lab down.");
+    })
+    .await?;
     outln!("lab `{name}` is down");
     Ok(())
 }
@@ -79,10 +82,13 @@ pub async fn supervise(args: UpArgs) -> miette::Result<()> {
         lab.name()
     );
     out!("{summary}");
-    if let Some(relay) = relay {
-        let _ = std::fs::File::from(relay).write_all(format!("{summary}{READY}\n").as_bytes());
-    }
-    supervisor::serve(lab).await?;
+    supervisor::serve_then(lab, move || {
+        if let Some(relay) = relay {
+            let _ =
+                std::fs::File::from(relay).write_all(format!("{summary}{READY}\n").as_bytes());
+        }
+    })
+    .await?;
     Ok(())
 }
 

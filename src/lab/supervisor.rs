@@ -45,6 +45,13 @@ type Shared = Arc<Mutex<Option<Lab>>>;
 
 /// Serves `lab` until asked to stop; always tears the lab down before returning.
 pub async fn serve(lab: Lab) -> Result<Stopped, LabError> {
+    serve_then(lab, || {}).await
+}
+
+/// [`serve`], calling `ready` once the control socket accepts connections and signals are
+/// handled: a caller that announces the lab (`up -d`) does it there, so that nobody is told
+/// about a lab whose socket does not exist yet.
+pub async fn serve_then(lab: Lab, ready: impl FnOnce()) -> Result<Stopped, LabError> {
     let path = control::socket_path(lab.run_dir());
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path).map_err(|e| LabError::RunDir {
@@ -59,6 +66,7 @@ pub async fn serve(lab: Lab) -> Result<Stopped, LabError> {
     })?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(signal_err)?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(signal_err)?;
+    ready();
     let lab: Shared = Arc::new(Mutex::new(Some(lab)));
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let (down_tx, mut down_rx) = mpsc::channel::<()>(1);
