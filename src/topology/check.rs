@@ -13,7 +13,8 @@
 //! interface names are valid, at most 15 bytes and unique per node; explicit addresses
 //! parse, sit on routers or hosts only, at most one per family per endpoint and, when both
 //! ends have one, share a subnet; pools are well-formed and disjoint within a family;
-//! impairment values are in range; trace files existed at check time.
+//! impairment values are in range; trace files were regular, bounded and valid traces at
+//! check time.
 //!
 //! Generated nodes and links carry the span of their `generate:` entry, so an error that
 //! compile finds in them still points at the generator that made them. Every error

@@ -22,6 +22,7 @@ pub(crate) mod check;
 mod emulation;
 mod error;
 mod generate;
+pub mod input;
 mod links;
 mod model;
 pub(crate) mod names;
@@ -32,6 +33,7 @@ pub mod units;
 use std::path::Path;
 
 pub use error::{ErrorKind, TopologyError};
+pub use input::MAX_FILE_BYTES;
 pub use model::*;
 pub use names::check_lab_name;
 
@@ -39,16 +41,16 @@ pub use names::check_lab_name;
 const QUICKSTART: &str = include_str!("../../topologies/quickstart.yaml");
 
 impl Source {
-    /// Reads a file for parsing (topology or scenario); a read error is an `Io` diagnostic
-    /// naming the path.
+    /// Reads a file for parsing (topology or scenario): a regular UTF-8 file of at most
+    /// [`MAX_FILE_BYTES`]. A problem is an `Io` diagnostic naming the path.
     pub fn read(path: &Path) -> Result<Source, TopologyError> {
         let name = path.display().to_string();
-        match std::fs::read_to_string(path) {
+        match input::read_text_file(path) {
             Ok(text) => Ok(Source {
                 name,
                 text: text.into(),
             }),
-            Err(e) => {
+            Err(problem) => {
                 let source = Source {
                     name: name.clone(),
                     text: "".into(),
@@ -57,9 +59,9 @@ impl Source {
                     ErrorKind::Io,
                     &source,
                     Span::default(),
-                    format!("cannot read `{name}`: {e}"),
+                    format!("cannot read `{name}`: {}", problem.reason()),
                 )
-                .with_help("check the path and its permissions"))
+                .with_help(problem.hint()))
             }
         }
     }
