@@ -310,8 +310,11 @@ fn written_node(
     }
     for (key, value) in spec.sysctl.iter().flat_map(|s| &s.0) {
         check_sysctl_key(&key.value).map_err(|msg| {
-            ctx.error(ErrorKind::BadName, span(key), msg)
-                .with_help("write sysctl names like `net.ipv4.tcp_congestion_control`")
+            ctx.error(ErrorKind::BadName, span(key), msg).with_help(
+                "a node may set only its namespace's network sysctls, written with dots, \
+                 like `net.ipv4.tcp_congestion_control`; host-wide ones (`kernel.`, `vm.`, \
+                 `fs.`) are not the lab's to change",
+            )
         })?;
         node.sysctl.insert(key.value.clone(), value.value.0.clone());
     }

@@ -97,15 +97,32 @@ pub fn check_iface_name(name: &str) -> Result<(), IfaceProblem> {
     Ok(())
 }
 
-/// Checks a sysctl key such as `net.ipv4.ip_forward` (dots or slashes as separators).
+/// Checks a node's sysctl key: only keys under `net.` (those live in the node's network
+/// namespace; anything else would change the host), written with dots, each component
+/// non-empty and made of letters, digits, `_` and `-`. So the key, as a path under
+/// `/proc/sys` (dots become `/`), always stays inside `/proc/sys/net`.
 pub fn check_sysctl_key(key: &str) -> Result<(), String> {
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || "_.-/".contains(c);
-    if key.is_empty()
-        || key.starts_with(['.', '/'])
-        || key.contains("..")
-        || !key.chars().all(ok_char)
-    {
+    let mut parts = key.split('.');
+    if parts.next() != Some("net") {
+        return Err(format!(
+            "sysctl `{key}` is not a network sysctl; only `net.` keys live in a node's namespace"
+        ));
+    }
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let mut parts = parts.peekable();
+    if parts.peek().is_none() {
         return Err(format!("`{key}` is not a sysctl name"));
+    }
+    for part in parts {
+        if part.is_empty() {
+            return Err(format!("sysctl `{key}` has an empty component"));
+        }
+        if let Some(bad) = part.chars().find(|c| !ok_char(*c)) {
+            return Err(format!(
+                "sysctl `{key}` contains `{}`; components use letters, digits, `_` and `-`",
+                bad.escape_default()
+            ));
+        }
     }
     Ok(())
 }
@@ -185,10 +202,30 @@ mod tests {
     #[test]
     fn sysctl_keys() {
         assert!(check_sysctl_key("net.ipv4.ip_forward").is_ok());
-        assert!(check_sysctl_key("net/ipv4/conf/eth0.100/rp_filter").is_ok());
-        for bad in ["", ".net", "/net", "net..x", "net.ipv4 x", "net;rm"] {
+        assert!(check_sysctl_key("net.ipv4.conf.eth-1.rp_filter").is_ok());
+        for bad in [
+            "",
+            ".net",
+            "/net",
+            "net",
+            "net.",
+            "net..x",
+            "net.ipv4 x",
+            "net;rm",
+            "net/ipv4/ip_forward",
+            "net.ipv4.conf.eth0/../../../kernel/x",
+            "kernel.printk_ratelimit_burst",
+            "vm.swappiness",
+            "fs.file-max",
+            "network.x",
+        ] {
             assert!(check_sysctl_key(bad).is_err(), "{bad}");
         }
+        assert!(
+            check_sysctl_key("kernel.printk_ratelimit_burst")
+                .unwrap_err()
+                .contains("not a network sysctl")
+        );
     }
 
     #[test]
