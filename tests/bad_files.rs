@@ -54,7 +54,9 @@ fn devices_fifos_and_huge_files_are_refused_before_reading() {
     let big_err = Topology::load(&big).expect_err("too large");
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(
-        fifo_err.message().contains("not a regular file (it is a FIFO)"),
+        fifo_err
+            .message()
+            .contains("not a regular file (it is a FIFO)"),
         "{}",
         fifo_err.one_line()
     );

@@ -139,6 +139,10 @@ mod tests {
         f.set_len(MAX_FILE_BYTES + 1).unwrap(); // sparse
         let e = read_text_file(&big).unwrap_err();
         std::fs::remove_dir_all(&dir).unwrap();
-        assert!(e.reason().contains("limit is 16777216 bytes"), "{}", e.reason());
+        assert!(
+            e.reason().contains("limit is 16777216 bytes"),
+            "{}",
+            e.reason()
+        );
     }
 }
