@@ -4,7 +4,7 @@ use std::path::Path;
 
 use miette::IntoDiagnostic;
 
-use super::up::load;
+use super::up::{LimitArgs, load};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum GraphFormat {
@@ -12,8 +12,8 @@ pub enum GraphFormat {
     Mermaid,
 }
 
-pub fn validate(file: &Path) -> miette::Result<()> {
-    let t = load(Some(file))?;
+pub fn validate(file: &Path, limits: LimitArgs) -> miette::Result<()> {
+    let t = load(Some(file), limits)?;
     let plan = topolab::compile::compile(&t, &t.name)?;
     println!(
         "{}: ok — {} nodes, {} links, lab name `{}`",
@@ -25,8 +25,13 @@ pub fn validate(file: &Path) -> miette::Result<()> {
     Ok(())
 }
 
-pub fn plan(file: Option<&Path>, name: Option<String>, json: bool) -> miette::Result<()> {
-    let t = load(file)?;
+pub fn plan(
+    file: Option<&Path>,
+    name: Option<String>,
+    json: bool,
+    limits: LimitArgs,
+) -> miette::Result<()> {
+    let t = load(file, limits)?;
     let name = name.unwrap_or_else(|| t.name.clone());
     let plan = topolab::compile::compile(&t, &name)?;
     if json {
@@ -38,7 +43,7 @@ pub fn plan(file: Option<&Path>, name: Option<String>, json: bool) -> miette::Re
 }
 
 pub fn graph(file: Option<&Path>, format: GraphFormat) -> miette::Result<()> {
-    let t = load(file)?;
+    let t = load(file, LimitArgs::default())?;
     let out = match format {
         GraphFormat::Dot => topolab::compile::graph::to_dot(&t),
         GraphFormat::Mermaid => topolab::compile::graph::to_mermaid(&t),

@@ -37,6 +37,25 @@ pub use input::MAX_FILE_BYTES;
 pub use model::*;
 pub use names::check_lab_name;
 
+/// Most nodes a lab may have unless raised (`--max-nodes`): bigger labs are possible, but
+/// a typo (twenty stars of 99,999 hosts) should not take minutes and gigabytes to refuse.
+pub const DEFAULT_MAX_NODES: usize = 10_000;
+
+/// Bounds on what a topology may ask for, checked before anything large is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most nodes in the lab, written and generated together.
+    pub max_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_nodes: DEFAULT_MAX_NODES,
+        }
+    }
+}
+
 /// The embedded default lab (`topolab up` without a file).
 const QUICKSTART: &str = include_str!("../../topologies/quickstart.yaml");
 
@@ -68,12 +87,22 @@ impl Source {
 }
 
 impl Topology {
-    /// Reads, parses and checks a topology file.
+    /// Reads, parses and checks a topology file (default [`Limits`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Topology, TopologyError> {
+        Topology::load_with(path, Limits::default())
+    }
+
+    /// Reads, parses and checks a topology file within `limits`.
+    pub fn load_with(path: impl AsRef<Path>, limits: Limits) -> Result<Topology, TopologyError> {
         let path = path.as_ref();
         let source = Source::read(path)?;
-        let spec = parse::parse(&source)?;
-        check::check(spec, source, Some(path.parent().unwrap_or(Path::new(""))))
+        let spec = parse::parse_with(&source, limits)?;
+        check::check_with(
+            spec,
+            source,
+            Some(path.parent().unwrap_or(Path::new(""))),
+            limits,
+        )
     }
 
     /// Parses and checks topology text; `source_name` names it in diagnostics.
