@@ -86,7 +86,11 @@ enum Command {
     /// Open an interactive shell inside a node.
     Shell { lab: String, node: String },
     /// Check a topology or scenario file and report every problem with its line and column.
-    Validate { file: PathBuf },
+    Validate {
+        file: PathBuf,
+        #[command(flatten)]
+        limits: cli::up::LimitArgs,
+    },
     /// Print the Plan of a topology as the equivalent `ip` commands (a dry run).
     Plan {
         file: Option<PathBuf>,
@@ -96,6 +100,8 @@ enum Command {
         /// Print the Plan as JSON instead.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        limits: cli::up::LimitArgs,
     },
     /// Draw a topology as Graphviz dot or Mermaid.
     Graph {
@@ -167,8 +173,13 @@ fn run(cmd: Command) -> miette::Result<()> {
         // Process-replacing commands: no threads yet.
         Command::Exec { lab, node, cmd } => cli::labs::exec(&lab, &node, &cmd),
         Command::Shell { lab, node } => cli::labs::shell(&lab, &node),
-        Command::Validate { file } => cli::files::validate(&file),
-        Command::Plan { file, name, json } => cli::files::plan(file.as_deref(), name, json),
+        Command::Validate { file, limits } => cli::files::validate(&file, limits),
+        Command::Plan {
+            file,
+            name,
+            json,
+            limits,
+        } => cli::files::plan(file.as_deref(), name, json, limits),
         Command::Graph { file, format } => cli::files::graph(file.as_deref(), format),
         Command::Schema => cli::files::schema(),
         cmd => runtime()?.block_on(async move {

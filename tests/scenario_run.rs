@@ -192,6 +192,7 @@ async fn every_step_type_fails() {
         &run::RunOptions {
             artifacts: dir.clone(),
             lab_name: Some(common::lab_name("fail")),
+            ..Default::default()
         },
     )
     .await;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use miette::IntoDiagnostic;
 
-use super::up::load;
+use super::up::{LimitArgs, load};
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 pub enum GraphFormat {
@@ -15,12 +15,12 @@ pub enum GraphFormat {
 
 /// Checks a topology file, or a scenario file (one with a top-level `steps:` or
 /// `topology:` key) as `topolab test` would before running it, topology included.
-pub fn validate(file: &Path) -> miette::Result<()> {
+pub fn validate(file: &Path, limits: LimitArgs) -> miette::Result<()> {
     let source = topolab::topology::Source::read(file)?;
     if is_scenario(&source.text) {
-        return validate_scenario(file);
+        return validate_scenario(file, limits);
     }
-    let t = load(Some(file))?;
+    let t = load(Some(file), limits)?;
     let plan = topolab::compile::compile(&t, &t.name)?;
     outln!(
         "{}: ok — {} nodes, {} links, lab name `{}`",
@@ -43,9 +43,9 @@ fn is_scenario(text: &str) -> bool {
     })
 }
 
-fn validate_scenario(file: &Path) -> miette::Result<()> {
-    let s = topolab::scenario::load(file)?;
-    let t = topolab::scenario::topology(&s)?;
+fn validate_scenario(file: &Path, limits: LimitArgs) -> miette::Result<()> {
+    let s = topolab::scenario::load_with(file, limits.limits())?;
+    let t = topolab::scenario::topology_with(&s, limits.limits())?;
     let plan = topolab::compile::compile(&t, &t.name)?;
     outln!(
         "{}: ok — scenario `{}`, {} steps, on lab `{}` ({} nodes, {} links)",
@@ -59,8 +59,13 @@ fn validate_scenario(file: &Path) -> miette::Result<()> {
     Ok(())
 }
 
-pub fn plan(file: Option<&Path>, name: Option<String>, json: bool) -> miette::Result<()> {
-    let t = load(file)?;
+pub fn plan(
+    file: Option<&Path>,
+    name: Option<String>,
+    json: bool,
+    limits: LimitArgs,
+) -> miette::Result<()> {
+    let t = load(file, limits)?;
     let name = name.unwrap_or_else(|| t.name.clone());
     let plan = topolab::compile::compile(&t, &name)?;
     if json {
@@ -72,7 +77,7 @@ pub fn plan(file: Option<&Path>, name: Option<String>, json: bool) -> miette::Re
 }
 
 pub fn graph(file: Option<&Path>, format: GraphFormat) -> miette::Result<()> {
-    let t = load(file)?;
+    let t = load(file, LimitArgs::default())?;
     let out = match format {
         GraphFormat::Dot => topolab::compile::graph::to_dot(&t),
         GraphFormat::Mermaid => topolab::compile::graph::to_mermaid(&t),

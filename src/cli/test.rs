@@ -29,6 +29,8 @@ pub struct TestArgs {
     /// Where captures and other artifacts go (a folder per lab).
     #[arg(long, default_value = "topolab-artifacts")]
     pub artifacts: PathBuf,
+    #[command(flatten)]
+    pub limits: super::up::LimitArgs,
 }
 
 pub async fn test(a: TestArgs) -> miette::Result<()> {
@@ -38,7 +40,7 @@ pub async fn test(a: TestArgs) -> miette::Result<()> {
     } else {
         let mut v = Vec::new();
         for f in &a.scenarios {
-            v.push(Arc::new(scenario::load(f)?));
+            v.push(Arc::new(scenario::load_with(f, a.limits.limits())?));
         }
         v
     };
@@ -46,6 +48,7 @@ pub async fn test(a: TestArgs) -> miette::Result<()> {
     let opts = run::RunOptions {
         artifacts: a.artifacts.clone(),
         lab_name: None,
+        limits: a.limits.limits(),
     };
     let mut handles = Vec::new();
     let mut labs = Vec::new();

@@ -22,7 +22,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use miette::{IntoDiagnostic, WrapErr};
 
 use topolab::lab::{Lab, LabOptions, Progress, supervisor};
-use topolab::topology::Topology;
+use topolab::topology::{Limits, Topology};
 
 const READY: &str = "\u{1}topolab-ready";
 
@@ -39,17 +39,43 @@ pub struct UpArgs {
     /// Threads creating namespaces (default 1; more rarely helps: the kernel serializes it).
     #[arg(long)]
     pub workers: Option<usize>,
+    #[command(flatten)]
+    pub limits: LimitArgs,
 }
 
-pub fn load(file: Option<&std::path::Path>) -> miette::Result<Topology> {
+/// Bounds on topology files, shared by validate, plan, up and test.
+#[derive(Args, Clone, Copy)]
+pub struct LimitArgs {
+    /// Most nodes a lab may have (written and generated).
+    #[arg(long, value_name = "N", default_value_t = topolab::topology::DEFAULT_MAX_NODES)]
+    pub max_nodes: usize,
+}
+
+impl Default for LimitArgs {
+    fn default() -> Self {
+        LimitArgs {
+            max_nodes: topolab::topology::DEFAULT_MAX_NODES,
+        }
+    }
+}
+
+impl LimitArgs {
+    pub fn limits(self) -> Limits {
+        Limits {
+            max_nodes: self.max_nodes,
+        }
+    }
+}
+
+pub fn load(file: Option<&std::path::Path>, limits: LimitArgs) -> miette::Result<Topology> {
     match file {
-        Some(f) => Ok(Topology::load(f)?),
+        Some(f) => Ok(Topology::load_with(f, limits.limits())?),
         None => Ok(Topology::quickstart()),
     }
 }
 
 pub async fn up(args: UpArgs) -> miette::Result<()> {
-    let topology = load(args.file.as_deref())?;
+    let topology = load(args.file.as_deref(), args.limits)?;
     let name = args.name.clone().unwrap_or_else(|| topology.name.clone());
     // Compile here so that mistakes are reported before anything starts.
     topolab::compile::compile(&topology, &name)?;
@@ -69,7 +95,7 @@ pub async fn up(args: UpArgs) -> miette::Result<()> {
 
 /// The detached supervisor (hidden command, started by `up -d`).
 pub async fn supervise(args: UpArgs) -> miette::Result<()> {
-    let topology = load(args.file.as_deref())?;
+    let topology = load(args.file.as_deref(), args.limits)?;
     let lab = bring_up(&topology, &args).await?;
     // Our stdout is the pipe to `up -d`: keep a copy for the summary, then write only to
     // the log.
@@ -219,6 +245,8 @@ fn detach(args: &UpArgs) -> miette::Result<()> {
     if let Some(n) = &args.name {
         cmd.arg("--name").arg(n);
     }
+    cmd.arg("--max-nodes")
+        .arg(args.limits.max_nodes.to_string());
     if let Some(w) = args.workers {
         cmd.arg("--workers").arg(w.to_string());
     }

@@ -106,7 +106,10 @@ pub fn compile(topology: &Topology, lab: &str) -> Result<Plan, TopologyError> {
                     offloads: true,
                 }
             })
-            .collect();
+            .collect::<Vec<_>>();
+        for port in &ports {
+            ipv6_fits_mtu(topology, &node.name, port)?;
+        }
         nodes.push(NodePlan {
             name: node.name.clone(),
             kind: node.kind,
@@ -144,6 +147,40 @@ pub fn compile(topology: &Topology, lab: &str) -> Result<Plan, TopologyError> {
     };
     emulation::plan_links(topology, lab, &mut plan)?;
     Ok(plan)
+}
+
+/// IPv6's minimum MTU: the kernel refuses an IPv6 address on a smaller link.
+const IPV6_MIN_MTU: u32 = 1280;
+
+/// An interface with an IPv6 address needs an MTU of at least 1280 (`up` would fail with
+/// "Invalid argument").
+fn ipv6_fits_mtu(t: &Topology, node: &str, port: &IfacePlan) -> Result<(), TopologyError> {
+    let Some(v6) = port.addrs.iter().find(|a| a.addr().is_ipv6()) else {
+        return Ok(());
+    };
+    if port.mtu >= IPV6_MIN_MTU {
+        return Ok(());
+    }
+    let link = &t.links[port.link];
+    let origin = if link.mtu.is_some() {
+        "this link's"
+    } else {
+        "the default"
+    };
+    Err(TopologyError::new(
+        crate::topology::ErrorKind::BadValue,
+        &t.source,
+        link.span,
+        format!(
+            "{origin} MTU {} is below IPv6's minimum of {IPV6_MIN_MTU}, and `{node}:{}` has \
+             IPv6 address `{v6}`",
+            port.mtu, port.name
+        ),
+    )
+    .with_help(format!(
+        "IPv6 needs an MTU of at least {IPV6_MIN_MTU}: raise the MTU, or turn IPv6 off \
+         (`addressing: {{ipv6: false}}`) and give the link no IPv6 address"
+    )))
 }
 
 fn sysctls(node: &Node) -> Vec<(String, String)> {

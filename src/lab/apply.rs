@@ -143,6 +143,11 @@ fn setup_namespace(plan: &Plan, i: usize) -> Result<NsHandle, LabError> {
     let fd = netns::create_and_enter(&node.netns)
         .map_err(kernel(format!("create namespace {}", node.netns)))?;
     for (k, v) in &node.sysctls {
+        // Checked at validate; checked again so no Plan can write outside /proc/sys/net.
+        crate::topology::names::check_sysctl_key(k).map_err(|msg| LabError::Kernel {
+            what: format!("{}: sysctl {k}", node.name),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, msg),
+        })?;
         netns::write_sysctl(k, v).map_err(kernel(format!("{}: sysctl {k}={v}", node.name)))?;
     }
     let mut nl = Netlink::open().map_err(kernel(format!("{}: netlink socket", node.name)))?;

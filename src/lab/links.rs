@@ -97,9 +97,9 @@ fn load_trace(imp: &Impairment) -> Result<Option<Trace>, LabError> {
     let Some(path) = &imp.trace else {
         return Ok(None);
     };
-    let text = std::fs::read_to_string(path).map_err(|e| LabError::Kernel {
+    let text = crate::topology::input::read_text_file(path).map_err(|e| LabError::Kernel {
         what: format!("read trace {}", path.display()),
-        source: e,
+        source: io::Error::other(e.reason()),
     })?;
     Trace::parse(&text).map(Some).map_err(|e| LabError::Kernel {
         what: format!("trace {}", path.display()),

@@ -34,7 +34,7 @@ use super::spec::{ACTIONS, EVENT_ACTIONS, ScenarioSpec, StepSpec, TimedSpec, Top
 use crate::topology::check::Ctx;
 use crate::topology::spec::{Scalar, loc_span, span};
 use crate::topology::units::{UnitError, parse_duration, parse_percent, parse_rate};
-use crate::topology::{ErrorKind, Source, Span, Topology, TopologyError};
+use crate::topology::{ErrorKind, Limits, Source, Span, Topology, TopologyError};
 
 /// Default limit of a whole scenario.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -48,14 +48,17 @@ pub struct Checker<'a> {
     pub(super) ctx: Ctx<'a>,
     /// Capture name → line of its `start`.
     captures: HashMap<String, u32>,
+    limits: Limits,
 }
 
 /// Checks a parsed scenario. `base_dir` is the scenario file's directory (`None` when it
 /// came from text: then a topology path is not opened here).
+/// Its topology is checked within `limits`.
 pub fn check(
     spec: ScenarioSpec,
     source: Source,
     base_dir: Option<&Path>,
+    limits: Limits,
 ) -> Result<Scenario, TopologyError> {
     let mut c = Checker {
         ctx: Ctx {
@@ -63,6 +66,7 @@ pub fn check(
             base_dir,
         },
         captures: HashMap::new(),
+        limits,
     };
     let name = spec.name.value.trim().to_string();
     if name.is_empty() {
@@ -109,7 +113,7 @@ impl Checker<'_> {
                 let path = PathBuf::from(p);
                 if let Some(dir) = self.ctx.base_dir {
                     let full = dir.join(&path);
-                    if !full.is_file() {
+                    if !full.exists() {
                         return Err(self
                             .err(
                                 ErrorKind::MissingFile,
@@ -120,7 +124,7 @@ impl Checker<'_> {
                                 "the path is relative to the scenario file's directory",
                             ));
                     }
-                    Topology::load(&full)?;
+                    Topology::load_with(&full, self.limits)?;
                 }
                 Ok(TopologyRef::File(path))
             }
@@ -141,8 +145,8 @@ impl Checker<'_> {
                     name: self.ctx.source.name.clone(),
                     text: text.as_str().into(),
                 };
-                let spec = crate::topology::parse::parse(&source)?;
-                crate::topology::check::check(spec, source, self.ctx.base_dir)?;
+                let spec = crate::topology::parse::parse_with(&source, self.limits)?;
+                crate::topology::check::check_with(spec, source, self.ctx.base_dir, self.limits)?;
                 Ok(TopologyRef::Inline(text))
             }
         }

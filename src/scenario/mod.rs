@@ -32,14 +32,12 @@ mod summary;
 
 use std::path::Path;
 
-use serde_saphyr::DuplicateKeyPolicy;
-
 pub use check::{DEFAULT_TIMEOUT, parse_long_duration};
 pub use model::*;
 pub use summary::fmt_duration;
 
 use crate::topology::parse::{FileKind, convert};
-use crate::topology::{ErrorKind, Source, Span, Topology, TopologyError};
+use crate::topology::{ErrorKind, Limits, Source, Span, Topology, TopologyError};
 
 /// The embedded default scenario (`topolab test` without a file).
 const QUICKSTART: &str = include_str!("../../scenarios/quickstart.yaml");
@@ -53,8 +51,13 @@ const SCENARIO: FileKind = FileKind {
 /// Reads, parses and checks a scenario file. A `topology:` path is resolved against the
 /// file's directory and loaded (its errors point into the topology file).
 pub fn load(path: &Path) -> Result<Scenario, TopologyError> {
+    load_with(path, Limits::default())
+}
+
+/// [`load`], its topology checked within `limits` (`topolab test --max-nodes`).
+pub fn load_with(path: &Path, limits: Limits) -> Result<Scenario, TopologyError> {
     let source = Source::read(path)?;
-    parse_and_check(source, Some(path.parent().unwrap_or(Path::new(""))))
+    parse_and_check(source, Some(path.parent().unwrap_or(Path::new(""))), limits)
 }
 
 /// Parses and checks scenario text; `source_name` names it in diagnostics. A `topology:`
@@ -64,7 +67,7 @@ pub fn from_str(text: &str, source_name: &str) -> Result<Scenario, TopologyError
         name: source_name.to_string(),
         text: text.into(),
     };
-    parse_and_check(source, None)
+    parse_and_check(source, None, Limits::default())
 }
 
 /// The embedded quickstart scenario: reachability, RTT bounds and routes on the quickstart
@@ -77,19 +80,24 @@ pub fn default_scenario() -> Scenario {
 /// The checked topology a scenario runs on. A file path is resolved against the directory
 /// of the scenario's source name (the path it was loaded from).
 pub fn topology(scenario: &Scenario) -> Result<Topology, TopologyError> {
+    topology_with(scenario, Limits::default())
+}
+
+/// [`topology`] within `limits` (`topolab test --max-nodes`).
+pub fn topology_with(scenario: &Scenario, limits: Limits) -> Result<Topology, TopologyError> {
     let dir = Path::new(&scenario.source.name)
         .parent()
         .unwrap_or(Path::new(""));
     match &scenario.topology {
         TopologyRef::Quickstart => Ok(Topology::quickstart()),
-        TopologyRef::File(path) => Topology::load(dir.join(path)),
+        TopologyRef::File(path) => Topology::load_with(dir.join(path), limits),
         TopologyRef::Inline(text) => {
             let source = Source {
                 name: scenario.source.name.clone(),
                 text: text.as_str().into(),
             };
-            let spec = crate::topology::parse::parse(&source)?;
-            crate::topology::check::check(spec, source, Some(dir))
+            let spec = crate::topology::parse::parse_with(&source, limits)?;
+            crate::topology::check::check_with(spec, source, Some(dir), limits)
         }
     }
 }
@@ -104,13 +112,17 @@ const PARSE_STACK: usize = 64 << 20;
 /// Deepest YAML nesting accepted (a step inside `parallel` is two levels deeper).
 const MAX_DEPTH: usize = 64;
 
-fn parse_and_check(source: Source, base_dir: Option<&Path>) -> Result<Scenario, TopologyError> {
+fn parse_and_check(
+    source: Source,
+    base_dir: Option<&Path>,
+    limits: Limits,
+) -> Result<Scenario, TopologyError> {
     let fallback = source.clone();
     std::thread::scope(|scope| {
         let spawned = std::thread::Builder::new()
             .name("scenario-parse".into())
             .stack_size(PARSE_STACK)
-            .spawn_scoped(scope, || parse_and_check_here(source, base_dir));
+            .spawn_scoped(scope, || parse_and_check_here(source, base_dir, limits));
         match spawned {
             Ok(handle) => handle.join().unwrap_or_else(|_| {
                 Err(TopologyError::new(
@@ -122,7 +134,7 @@ fn parse_and_check(source: Source, base_dir: Option<&Path>) -> Result<Scenario, 
                 .with_help("please report this file"))
             }),
             // No thread to be had: parse here (the depth cap still applies).
-            Err(_) => parse_and_check_here(fallback, base_dir),
+            Err(_) => parse_and_check_here(fallback, base_dir, limits),
         }
     })
 }
@@ -130,15 +142,12 @@ fn parse_and_check(source: Source, base_dir: Option<&Path>) -> Result<Scenario, 
 fn parse_and_check_here(
     source: Source,
     base_dir: Option<&Path>,
+    limits: Limits,
 ) -> Result<Scenario, TopologyError> {
-    let options = serde_saphyr::options! {
-        duplicate_keys: DuplicateKeyPolicy::Error,
-        with_snippet: false,
-        budget: serde_saphyr::budget! { max_depth: MAX_DEPTH },
-    };
+    let options = crate::topology::parse::options(limits, MAX_DEPTH);
     let spec = serde_saphyr::from_str_with_options::<spec::ScenarioSpec>(&source.text, options)
-        .map_err(|e| convert(&e, &source, &SCENARIO))?;
-    check::check(spec, source, base_dir)
+        .map_err(|e| convert(&e, &source, &SCENARIO, limits))?;
+    check::check(spec, source, base_dir, limits)
 }
 
 #[cfg(test)]

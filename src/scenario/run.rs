@@ -37,6 +37,8 @@ pub struct RunOptions {
     pub artifacts: PathBuf,
     /// Default: derived from the scenario name, unique per process and run.
     pub lab_name: Option<String>,
+    /// Bounds for the scenario's topology (`--max-nodes`).
+    pub limits: crate::topology::Limits,
 }
 
 impl Default for RunOptions {
@@ -44,6 +46,7 @@ impl Default for RunOptions {
         RunOptions {
             artifacts: PathBuf::from("topolab-artifacts"),
             lab_name: None,
+            limits: Default::default(),
         }
     }
 }
@@ -89,8 +92,8 @@ pub fn lab_name_for(scenario: &str) -> String {
     format!("{base}-{}-{n}", std::process::id() % 1_000_000)
 }
 
-fn load_topology(s: &Scenario) -> Result<Topology, String> {
-    super::topology(s).map_err(|e| e.one_line())
+fn load_topology(s: &Scenario, limits: crate::topology::Limits) -> Result<Topology, String> {
+    super::topology_with(s, limits).map_err(|e| e.one_line())
 }
 
 /// Runs one scenario from start to teardown.
@@ -111,7 +114,7 @@ pub async fn run(s: &Scenario, opts: &RunOptions) -> ScenarioResult {
         steps: vec![],
         artifacts: vec![],
     };
-    let mut topology = match load_topology(s) {
+    let mut topology = match load_topology(s, opts.limits) {
         Ok(t) => t,
         Err(e) => {
             result.message = Some(format!("topology: {e}"));

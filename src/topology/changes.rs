@@ -6,7 +6,7 @@
 //! `a_to_b.` or `b_to_a.`. A value of `0` clears nothing: it sets zero (`loss=0%` makes
 //! the link lossless); the engine keeps every key not named.
 
-use super::units::{parse_bytes, parse_duration, parse_percent, parse_queue, parse_rate};
+use super::units::{parse_bytes, parse_delay, parse_percent, parse_queue, parse_rate};
 use super::{Distribution, Impairment, Loss, Reorder};
 
 /// Both directions' changes: (a→b, b→a).
@@ -37,8 +37,8 @@ fn apply(imp: &mut Impairment, key: &str, v: &str) -> Result<(), String> {
         "rate" => imp.rate = Some(parse_rate(v).map_err(unit)?),
         "burst" => imp.burst = Some(parse_bytes(v).map_err(unit)?),
         "queue" => imp.queue = Some(parse_queue(v).map_err(unit)?),
-        "delay" => imp.delay = Some(parse_duration(v).map_err(unit)?),
-        "jitter" => imp.jitter = Some(parse_duration(v).map_err(unit)?),
+        "delay" => imp.delay = Some(parse_delay(v).map_err(unit)?),
+        "jitter" => imp.jitter = Some(parse_delay(v).map_err(unit)?),
         "distribution" => {
             imp.distribution = Some(match v {
                 "uniform" => Distribution::Uniform,

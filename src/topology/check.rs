@@ -13,7 +13,8 @@
 //! interface names are valid, at most 15 bytes and unique per node; explicit addresses
 //! parse, sit on routers or hosts only, at most one per family per endpoint and, when both
 //! ends have one, share a subnet; pools are well-formed and disjoint within a family;
-//! impairment values are in range; trace files existed at check time.
+//! impairment values are in range; trace files were regular, bounded and valid traces at
+//! check time.
 //!
 //! Generated nodes and links carry the span of their `generate:` entry, so an error that
 //! compile finds in them still points at the generator that made them. Every error
@@ -25,6 +26,7 @@ use std::path::Path;
 
 use serde_saphyr::Spanned;
 
+use super::Limits;
 use super::addressing;
 use super::error::{ErrorKind, TopologyError};
 use super::generate;
@@ -79,11 +81,22 @@ enum Origin {
     Generated { generator: &'static str },
 }
 
-/// Checks a parsed spec and builds the validated topology.
+/// Checks a parsed spec and builds the validated topology (default [`Limits`]).
 pub fn check(
     spec: Spec,
     source: Source,
     base_dir: Option<&Path>,
+) -> Result<Topology, TopologyError> {
+    check_with(spec, source, base_dir, Limits::default())
+}
+
+/// [`check`] within `limits`: the lab's node count is checked before each generator
+/// expands, so an oversized lab is refused without being built.
+pub fn check_with(
+    spec: Spec,
+    source: Source,
+    base_dir: Option<&Path>,
+    limits: Limits,
 ) -> Result<Topology, TopologyError> {
     let ctx = Ctx {
         source: &source,
@@ -99,6 +112,9 @@ pub fn check(
     let mut nodes: Vec<Node> = Vec::new();
     let mut origins: HashMap<String, (usize, Origin)> = HashMap::new();
     for (name, body) in spec.nodes.iter().flat_map(|n| &n.0) {
+        if nodes.len() >= limits.max_nodes {
+            return Err(too_many_nodes(&ctx, span(name), nodes.len() + 1, limits));
+        }
         let node = written_node(name, body, &ctx)?;
         origins.insert(node.name.clone(), (nodes.len(), Origin::Written));
         nodes.push(node);
@@ -107,7 +123,19 @@ pub fn check(
     let mut generated_links: Vec<Link> = Vec::new();
     for entry in spec.generate.iter().flatten() {
         let (key, kind) = generator_entry(entry, &ctx)?;
-        let shape = generate::shape(kind, &ctx)?;
+        let (shape, size_at) = generate::shape(kind, &ctx)?;
+        let total = shape
+            .node_count()
+            .and_then(|n| usize::try_from(n).ok())
+            .and_then(|n| n.checked_add(nodes.len()));
+        if total.is_none_or(|t| t > limits.max_nodes) {
+            return Err(too_many_nodes(
+                &ctx,
+                size_at,
+                total.unwrap_or(usize::MAX),
+                limits,
+            ));
+        }
         let (prefix, prefix_span) = generator_prefix(kind, &ctx)?;
         let at = span(entry);
         let out = shape.expand(&prefix);
@@ -157,6 +185,26 @@ pub fn check(
         addressing,
         source,
     })
+}
+
+fn too_many_nodes(ctx: &Ctx<'_>, at: Span, total: usize, limits: Limits) -> TopologyError {
+    let count = if total == usize::MAX {
+        "more".to_string()
+    } else {
+        total.to_string()
+    };
+    ctx.error(
+        ErrorKind::BadValue,
+        at,
+        format!(
+            "the lab would have {count} nodes; the limit is {} nodes",
+            limits.max_nodes
+        ),
+    )
+    .with_help(format!(
+        "make the lab smaller, or raise the limit with `--max-nodes N` \
+         (validate, plan, up, test) if this machine can hold {count} namespaces"
+    ))
 }
 
 fn duplicate(
@@ -309,8 +357,11 @@ fn written_node(
     }
     for (key, value) in spec.sysctl.iter().flat_map(|s| &s.0) {
         check_sysctl_key(&key.value).map_err(|msg| {
-            ctx.error(ErrorKind::BadName, span(key), msg)
-                .with_help("write sysctl names like `net.ipv4.tcp_congestion_control`")
+            ctx.error(ErrorKind::BadName, span(key), msg).with_help(
+                "a node may set only its namespace's network sysctls, written with dots, \
+                 like `net.ipv4.tcp_congestion_control`; host-wide ones (`kernel.`, `vm.`, \
+                 `fs.`) are not the lab's to change",
+            )
         })?;
         node.sysctl.insert(key.value.clone(), value.value.0.clone());
     }

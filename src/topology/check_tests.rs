@@ -65,7 +65,7 @@ nodes:
   r1:
     kind: router
     loopback: [10.255.0.1/32, "fd00:ff::1"]
-    sysctl: {net.ipv4.tcp_congestion_control: cubic, net.ipv4.ip_forward: 1, a.b: true}
+    sysctl: {net.ipv4.tcp_congestion_control: cubic, net.ipv4.ip_forward: 1, net.core.x: true}
     run: sleep 1000
   s1: {kind: switch, stp: true}
 "#);
@@ -79,7 +79,7 @@ nodes:
         ["10.255.0.1/32", "fd00:ff::1/128"]
     );
     assert_eq!(r1.sysctl["net.ipv4.ip_forward"], "1");
-    assert_eq!(r1.sysctl["a.b"], "true");
+    assert_eq!(r1.sysctl["net.core.x"], "true");
     assert_eq!(r1.run, ["sleep 1000"]);
     assert!(t.node("s1").unwrap().stp);
 }
@@ -474,4 +474,48 @@ fn schema_mentions_every_top_level_key() {
         schema["additionalProperties"],
         serde_json::Value::Bool(false)
     );
+}
+
+#[test]
+fn the_lab_node_limit_counts_written_and_generated_nodes_before_expanding() {
+    use crate::topology::{Limits, check, parse};
+    let load = |text: &str, max_nodes: usize| {
+        let source = crate::topology::Source {
+            name: "t.yaml".into(),
+            text: text.into(),
+        };
+        let limits = Limits { max_nodes };
+        let spec = parse::parse_with(&source, limits).unwrap();
+        check::check_with(spec, source, None, limits)
+    };
+    let written = "name: x\nnodes: {a: , b: , c: }\n";
+    assert!(load(written, 3).is_ok());
+    let e = load(written, 2).unwrap_err();
+    assert_eq!((e.line, e.column), (2, 19), "{}", e.one_line());
+    assert!(
+        e.message().contains("3 nodes; the limit is 2"),
+        "{}",
+        e.one_line()
+    );
+    assert!(e.help_text().unwrap().contains("--max-nodes"));
+
+    let generated = "name: x\nnodes: {a: }\ngenerate:\n  - star: {hosts: 3}\n";
+    assert!(load(generated, 5).is_ok());
+    let e = load(generated, 4).unwrap_err();
+    assert_eq!((e.line, e.column), (4, 19), "{}", e.one_line());
+    assert!(
+        e.message().contains("5 nodes; the limit is 4"),
+        "{}",
+        e.one_line()
+    );
+
+    // Twenty stars of 99,999 hosts are refused at the first one, before any expansion.
+    let stars: String = (0..20)
+        .map(|i| format!("  - star: {{hosts: 99999, prefix: p{i}-}}\n"))
+        .collect();
+    let e = load(&format!("name: x\ngenerate:\n{stars}"), 10_000).unwrap_err();
+    assert_eq!(e.line, 3, "{}", e.one_line());
+    // A deep tree of fanout 1 is counted without walking its depth.
+    let e = err("name: x\ngenerate:\n  - tree: {depth: 4000000000, fanout: 1}\n");
+    assert!(e.message().contains("would make"), "{}", e.one_line());
 }

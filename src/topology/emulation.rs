@@ -7,7 +7,8 @@
 //! `units.rs`; this module attaches locations and maps a value that parses but is out of
 //! range (`150%`, `0mbit`) to [`ErrorKind::BadValue`], one that does not parse to
 //! [`ErrorKind::BadUnit`]. A `trace` path is resolved against the topology file's
-//! directory and must name an existing file; the model keeps the resolved path.
+//! directory and must name a readable regular file that parses as a trace (with the
+//! parser `up` uses); the model keeps the resolved path.
 
 use serde_saphyr::Spanned;
 
@@ -77,8 +78,8 @@ fn impairment(spec: &ImpairmentSpec, ctx: &Ctx<'_>) -> Result<Impairment, Topolo
         rate: unit(&spec.rate, units::parse_rate, ctx)?,
         burst,
         queue: unit(&spec.queue, units::parse_queue, ctx)?,
-        delay: unit(&spec.delay, units::parse_duration, ctx)?,
-        jitter: unit(&spec.jitter, units::parse_duration, ctx)?,
+        delay: unit(&spec.delay, units::parse_delay, ctx)?,
+        jitter: unit(&spec.jitter, units::parse_delay, ctx)?,
         distribution: spec.distribution.as_ref().map(|d| distribution(d.value)),
         loss: spec.loss.as_ref().map(|l| loss(l, ctx)).transpose()?,
         duplicate: unit(&spec.duplicate, units::parse_percent, ctx)?,
@@ -215,21 +216,45 @@ fn trace(path: &Spanned<String>, ctx: &Ctx<'_>) -> Result<std::path::PathBuf, To
         Some(dir) => dir.join(written),
         None => std::path::PathBuf::from(written),
     };
-    if !resolved.is_file() {
-        let base = match ctx.base_dir {
-            Some(dir) if !dir.as_os_str().is_empty() => format!("`{}`", dir.display()),
-            _ => "the current directory".to_string(),
-        };
-        return Err(ctx
-            .error(
-                ErrorKind::MissingFile,
-                span(path),
-                format!("trace file `{written}` not found"),
-            )
-            .with_help(format!(
-                "looked for `{}`; trace paths are relative to {base}",
-                resolved.display()
-            )));
-    }
+    let text = match super::input::read_text_file(&resolved) {
+        Ok(text) => text,
+        Err(super::input::FileProblem::NotFound) => {
+            let base = match ctx.base_dir {
+                Some(dir) if !dir.as_os_str().is_empty() => format!("`{}`", dir.display()),
+                _ => "the current directory".to_string(),
+            };
+            return Err(ctx
+                .error(
+                    ErrorKind::MissingFile,
+                    span(path),
+                    format!("trace file `{written}` not found"),
+                )
+                .with_help(format!(
+                    "looked for `{}`; trace paths are relative to {base}",
+                    resolved.display()
+                )));
+        }
+        Err(problem) => {
+            return Err(ctx
+                .error(
+                    ErrorKind::Io,
+                    span(path),
+                    format!("cannot read trace file `{written}`: {}", problem.reason()),
+                )
+                .with_help(problem.hint()));
+        }
+    };
+    // The same parser `up` uses: what passes here installs there.
+    crate::link::trace::Trace::parse(&text).map_err(|e| {
+        ctx.error(
+            ErrorKind::BadValue,
+            span(path),
+            format!("trace file `{written}` is not a delivery trace: {e}"),
+        )
+        .with_help(
+            "a Mahimahi trace has one millisecond timestamp per line, never decreasing, \
+             the last one above 0",
+        )
+    })?;
     Ok(resolved)
 }

@@ -29,7 +29,7 @@
 
 use super::check::Ctx;
 use super::error::{ErrorKind, TopologyError};
-use super::model::NodeKind;
+use super::model::{NodeKind, Span};
 use super::spec::{GeneratorKind, span};
 
 /// Most nodes one generator may make.
@@ -65,8 +65,9 @@ pub struct Generated {
     pub links: Vec<(String, String)>,
 }
 
-/// Reads and checks a generator's sizes; errors point at the offending number.
-pub fn shape(kind: &GeneratorKind, ctx: &Ctx<'_>) -> Result<Shape, TopologyError> {
+/// Reads and checks a generator's sizes; errors point at the offending number. Also
+/// returns where its first size is written (for errors about its total).
+pub fn shape(kind: &GeneratorKind, ctx: &Ctx<'_>) -> Result<(Shape, Span), TopologyError> {
     let size = |v: &serde_saphyr::Spanned<u64>, min: u64, what: &str| {
         if v.value < min {
             return Err(ctx
@@ -142,7 +143,7 @@ pub fn shape(kind: &GeneratorKind, ctx: &Ctx<'_>) -> Result<Shape, TopologyError
         }
     };
     match shape.node_count() {
-        Some(n) if n <= MAX_NODES => Ok(shape),
+        Some(n) if n <= MAX_NODES => Ok((shape, span(first))),
         count => {
             let count = count.map_or("too many".to_string(), |n| n.to_string());
             Err(ctx
@@ -157,7 +158,9 @@ pub fn shape(kind: &GeneratorKind, ctx: &Ctx<'_>) -> Result<Shape, TopologyError
 }
 
 impl Shape {
-    /// How many nodes `expand` makes; `None` on overflow.
+    /// How many nodes `expand` makes; `None` when more than `u64::MAX`, or (for trees,
+    /// whose count takes `depth` steps) more than [`MAX_NODES`], so that counting stays
+    /// quick for any depth.
     pub fn node_count(&self) -> Option<u64> {
         match *self {
             Shape::Star { hosts } => u64::from(hosts).checked_add(1),
@@ -175,6 +178,9 @@ impl Shape {
                 let mut total = 0u64;
                 for _ in 0..depth {
                     total = total.checked_add(level)?;
+                    if total > MAX_NODES {
+                        return None;
+                    }
                     level = level.checked_mul(u64::from(fanout))?;
                 }
                 total.checked_add(level)

@@ -177,7 +177,7 @@ impl<'c> LinkChecker<'c> {
                 IfaceProblem::Invalid(msg) => self
                     .ctx
                     .error(ErrorKind::BadName, iface_at, msg)
-                    .with_help("interface names are up to 15 bytes without `/`, `:` or spaces, like `eth1`"),
+                    .with_help("interface names are up to 15 bytes without `/`, `:`, `%` or spaces, and not a reserved name (`lo`, `all`, `default`, `ifb<N>`), like `eth1`"),
             })?;
         }
         Ok(Endpoint {

@@ -22,6 +22,7 @@ pub(crate) mod check;
 mod emulation;
 mod error;
 mod generate;
+pub mod input;
 mod links;
 mod model;
 pub(crate) mod names;
@@ -32,23 +33,43 @@ pub mod units;
 use std::path::Path;
 
 pub use error::{ErrorKind, TopologyError};
+pub use input::MAX_FILE_BYTES;
 pub use model::*;
 pub use names::check_lab_name;
+
+/// Most nodes a lab may have unless raised (`--max-nodes`): bigger labs are possible, but
+/// a typo (twenty stars of 99,999 hosts) should not take minutes and gigabytes to refuse.
+pub const DEFAULT_MAX_NODES: usize = 10_000;
+
+/// Bounds on what a topology may ask for, checked before anything large is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most nodes in the lab, written and generated together.
+    pub max_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_nodes: DEFAULT_MAX_NODES,
+        }
+    }
+}
 
 /// The embedded default lab (`topolab up` without a file).
 const QUICKSTART: &str = include_str!("../../topologies/quickstart.yaml");
 
 impl Source {
-    /// Reads a file for parsing (topology or scenario); a read error is an `Io` diagnostic
-    /// naming the path.
+    /// Reads a file for parsing (topology or scenario): a regular UTF-8 file of at most
+    /// [`MAX_FILE_BYTES`]. A problem is an `Io` diagnostic naming the path.
     pub fn read(path: &Path) -> Result<Source, TopologyError> {
         let name = path.display().to_string();
-        match std::fs::read_to_string(path) {
+        match input::read_text_file(path) {
             Ok(text) => Ok(Source {
                 name,
                 text: text.into(),
             }),
-            Err(e) => {
+            Err(problem) => {
                 let source = Source {
                     name: name.clone(),
                     text: "".into(),
@@ -57,21 +78,31 @@ impl Source {
                     ErrorKind::Io,
                     &source,
                     Span::default(),
-                    format!("cannot read `{name}`: {e}"),
+                    format!("cannot read `{name}`: {}", problem.reason()),
                 )
-                .with_help("check the path and its permissions"))
+                .with_help(problem.hint()))
             }
         }
     }
 }
 
 impl Topology {
-    /// Reads, parses and checks a topology file.
+    /// Reads, parses and checks a topology file (default [`Limits`]).
     pub fn load(path: impl AsRef<Path>) -> Result<Topology, TopologyError> {
+        Topology::load_with(path, Limits::default())
+    }
+
+    /// Reads, parses and checks a topology file within `limits`.
+    pub fn load_with(path: impl AsRef<Path>, limits: Limits) -> Result<Topology, TopologyError> {
         let path = path.as_ref();
         let source = Source::read(path)?;
-        let spec = parse::parse(&source)?;
-        check::check(spec, source, Some(path.parent().unwrap_or(Path::new(""))))
+        let spec = parse::parse_with(&source, limits)?;
+        check::check_with(
+            spec,
+            source,
+            Some(path.parent().unwrap_or(Path::new(""))),
+            limits,
+        )
     }
 
     /// Parses and checks topology text; `source_name` names it in diagnostics.

@@ -3,7 +3,8 @@
 //!
 //! Lab and node names become parts of namespace names (`<lab>-<node>` under `/run/netns`),
 //! so they are restricted to a portable character set and short lengths. Interface names
-//! follow the kernel's `dev_valid_name` rules, plus `lo` is reserved.
+//! follow the kernel's `dev_valid_name` rules; `lo`, `all`, `default`, the kernel's fallback
+//! tunnel devices and topolab's own `ifb<N>` shapers are reserved.
 
 /// Longest lab name, in bytes.
 pub const MAX_LAB_NAME: usize = 40;
@@ -87,25 +88,82 @@ pub fn check_iface_name(name: &str) -> Result<(), IfaceProblem> {
     }
     if let Some(bad) = name
         .chars()
-        .find(|c| *c == '/' || *c == ':' || c.is_whitespace())
+        .find(|c| *c == '/' || *c == ':' || *c == '%' || c.is_whitespace() || c.is_control())
     {
         return Err(IfaceProblem::Invalid(format!(
-            "interface name `{name}` contains `{}`; `/`, `:` and whitespace are not allowed",
+            "interface name `{name}` contains `{}`; `/`, `:`, `%`, whitespace and control \
+             characters are not allowed",
             bad.escape_default()
+        )));
+    }
+    if let Some(why) = reserved_iface(name) {
+        return Err(IfaceProblem::Invalid(format!(
+            "interface name `{name}` is reserved: {why}"
         )));
     }
     Ok(())
 }
 
-/// Checks a sysctl key such as `net.ipv4.ip_forward` (dots or slashes as separators).
-pub fn check_sysctl_key(key: &str) -> Result<(), String> {
-    let ok_char = |c: char| c.is_ascii_alphanumeric() || "_.-/".contains(c);
-    if key.is_empty()
-        || key.starts_with(['.', '/'])
-        || key.contains("..")
-        || !key.chars().all(ok_char)
+/// Names the kernel or topolab already uses inside a node's namespace.
+fn reserved_iface(name: &str) -> Option<&'static str> {
+    // `/proc/sys/net/ipv{4,6}/conf/{all,default}` exist in every namespace, so the kernel
+    // cannot register an interface of either name.
+    if name == "all" || name == "default" {
+        return Some("the kernel's per-interface sysctls use it for every interface");
+    }
+    // Kernel engine shapers: `ifbN` for the interface at ifindex N (compile/emulation.rs).
+    if let Some(digits) = name.strip_prefix("ifb")
+        && !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
     {
+        return Some("topolab names its shaping devices `ifb<number>`");
+    }
+    // Fallback devices some kernels create in every new namespace (when their module is
+    // loaded).
+    const FALLBACK: [&str; 10] = [
+        "tunl0",
+        "sit0",
+        "ip6tnl0",
+        "gre0",
+        "gretap0",
+        "erspan0",
+        "ip_vti0",
+        "ip6_vti0",
+        "ip6gre0",
+        "ip6erspan0",
+    ];
+    if FALLBACK.contains(&name) {
+        return Some("the kernel creates a tunnel device of that name in every namespace");
+    }
+    None
+}
+
+/// Checks a node's sysctl key: only keys under `net.` (those live in the node's network
+/// namespace; anything else would change the host), written with dots, each component
+/// non-empty and made of letters, digits, `_` and `-`. So the key, as a path under
+/// `/proc/sys` (dots become `/`), always stays inside `/proc/sys/net`.
+pub fn check_sysctl_key(key: &str) -> Result<(), String> {
+    let mut parts = key.split('.');
+    if parts.next() != Some("net") {
+        return Err(format!(
+            "sysctl `{key}` is not a network sysctl; only `net.` keys live in a node's namespace"
+        ));
+    }
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let mut parts = parts.peekable();
+    if parts.peek().is_none() {
         return Err(format!("`{key}` is not a sysctl name"));
+    }
+    for part in parts {
+        if part.is_empty() {
+            return Err(format!("sysctl `{key}` has an empty component"));
+        }
+        if let Some(bad) = part.chars().find(|c| !ok_char(*c)) {
+            return Err(format!(
+                "sysctl `{key}` contains `{}`; components use letters, digits, `_` and `-`",
+                bad.escape_default()
+            ));
+        }
     }
     Ok(())
 }
@@ -174,7 +232,13 @@ mod tests {
             check_iface_name("averyveryverylongname0"),
             Err(IfaceProblem::TooLong(_))
         ));
-        for bad in ["", "lo", ".", "..", "a/b", "a b", "a:b", "a\tb"] {
+        assert_eq!(check_iface_name("ifb"), Ok(()));
+        assert_eq!(check_iface_name("ifb-1"), Ok(()));
+        assert_eq!(check_iface_name("defaults"), Ok(()));
+        for bad in [
+            "", "lo", ".", "..", "a/b", "a b", "a:b", "a\tb", "all", "default", "ifb101", "ifb0",
+            "eth%d", "sit0", "a\u{1}",
+        ] {
             assert!(
                 matches!(check_iface_name(bad), Err(IfaceProblem::Invalid(_))),
                 "{bad}"
@@ -185,10 +249,30 @@ mod tests {
     #[test]
     fn sysctl_keys() {
         assert!(check_sysctl_key("net.ipv4.ip_forward").is_ok());
-        assert!(check_sysctl_key("net/ipv4/conf/eth0.100/rp_filter").is_ok());
-        for bad in ["", ".net", "/net", "net..x", "net.ipv4 x", "net;rm"] {
+        assert!(check_sysctl_key("net.ipv4.conf.eth-1.rp_filter").is_ok());
+        for bad in [
+            "",
+            ".net",
+            "/net",
+            "net",
+            "net.",
+            "net..x",
+            "net.ipv4 x",
+            "net;rm",
+            "net/ipv4/ip_forward",
+            "net.ipv4.conf.eth0/../../../kernel/x",
+            "kernel.printk_ratelimit_burst",
+            "vm.swappiness",
+            "fs.file-max",
+            "network.x",
+        ] {
             assert!(check_sysctl_key(bad).is_err(), "{bad}");
         }
+        assert!(
+            check_sysctl_key("kernel.printk_ratelimit_burst")
+                .unwrap_err()
+                .contains("not a network sysctl")
+        );
     }
 
     #[test]

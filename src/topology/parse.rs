@@ -10,6 +10,7 @@
 
 use serde_saphyr::{DuplicateKeyPolicy, Error};
 
+use super::Limits;
 use super::error::{ErrorKind, TopologyError};
 use super::model::{Source, Span};
 use super::names::did_you_mean;
@@ -17,12 +18,46 @@ use super::spec::{Spec, loc_span};
 
 /// Parses a topology file's text into its spec (shape only: no semantic checks).
 pub fn parse(source: &Source) -> Result<Spec, TopologyError> {
-    let options = serde_saphyr::options! {
+    parse_with(source, Limits::default())
+}
+
+/// [`parse`], with the YAML budget sized for a lab of at most `limits.max_nodes` nodes.
+pub fn parse_with(source: &Source, limits: Limits) -> Result<Spec, TopologyError> {
+    serde_saphyr::from_str_with_options::<Spec>(&source.text, options(limits, MAX_DEPTH))
+        .map_err(|e| convert(&e, source, &TOPOLOGY, limits))
+}
+
+/// Deepest YAML nesting accepted (serde-saphyr's default).
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// YAML values (scalars, mappings, lists) a file may hold per lab node allowed: a written
+/// node with a few keys, its share of links with addresses and impairments.
+const YAML_VALUES_PER_NODE: usize = 25;
+
+/// Most YAML values a file may hold: enough for a lab at the node limit, and never less
+/// than serde-saphyr's default.
+pub(crate) fn max_yaml_values(limits: Limits) -> usize {
+    limits
+        .max_nodes
+        .saturating_mul(YAML_VALUES_PER_NODE)
+        .max(250_000)
+}
+
+/// The parser options every file (topology, scenario) is read with: duplicate keys are
+/// errors, the budget follows the lab's node limit, and comments are never an error (any
+/// number of comment lines may sit between entries; the 16 MiB file size bounds them).
+pub(crate) fn options(limits: Limits, max_depth: usize) -> serde_saphyr::Options {
+    let values = max_yaml_values(limits);
+    serde_saphyr::options! {
         duplicate_keys: DuplicateKeyPolicy::Error,
         with_snippet: false,
-    };
-    serde_saphyr::from_str_with_options::<Spec>(&source.text, options)
-        .map_err(|e| convert(&e, source, &TOPOLOGY))
+        budget: serde_saphyr::budget! {
+            max_depth: max_depth,
+            max_nodes: values,
+            max_events: values.saturating_mul(4),
+            max_buffered_comment_events: usize::MAX,
+        },
+    }
 }
 
 /// The words that make [`convert`]'s hints fit the kind of file being read.
@@ -42,11 +77,16 @@ const TOPOLOGY: FileKind = FileKind {
 };
 
 /// Turns a serde-saphyr error into a diagnostic with a stable kind, a location and a hint.
-/// Shared by topology and scenario files (`kind` words the hints).
-pub(crate) fn convert(err: &Error, source: &Source, kind: &FileKind) -> TopologyError {
+/// Shared by topology and scenario files (`kind` words the hints; `limits` sized the budget).
+pub(crate) fn convert(
+    err: &Error,
+    source: &Source,
+    kind: &FileKind,
+    limits: Limits,
+) -> TopologyError {
     let err = err.without_snippet();
     if let Error::AliasError { error, .. } = err {
-        return convert(error, source, kind);
+        return convert(error, source, kind, limits);
     }
     let FileKind {
         what,
@@ -124,6 +164,25 @@ pub(crate) fn convert(err: &Error, source: &Source, kind: &FileKind) -> Topology
             ErrorKind::Syntax,
             format!("nested too deeply ({depth} levels)"),
             format!("a {what} file nests mappings and lists less deeply than this"),
+        ),
+        Error::Budget {
+            breach:
+                serde_saphyr::budget::BudgetBreach::Nodes { .. }
+                | serde_saphyr::budget::BudgetBreach::Events { .. },
+            ..
+        } => (
+            ErrorKind::BadValue,
+            format!(
+                "the file is too large: over {} YAML values (keys, values and lists), \
+                 the most a lab of {} nodes needs",
+                max_yaml_values(limits),
+                limits.max_nodes
+            ),
+            format!(
+                "a lab has at most {} nodes unless raised with `--max-nodes N`; \
+                 generators (`generate:`) write large labs in a few lines",
+                limits.max_nodes
+            ),
         ),
         Error::MultipleDocuments { .. } => (
             ErrorKind::Syntax,
@@ -281,6 +340,39 @@ mod tests {
             e.message()
         );
         assert_eq!(e.line, 3);
+    }
+
+    #[test]
+    fn comments_are_never_an_error() {
+        let comments = "# a comment\n".repeat(1000);
+        let text = format!(
+            "name: x\nnodes:\n  h1:\n{comments}  h2:\nlinks:\n{comments}  - [h1, h2]\n{comments}"
+        );
+        let source = Source {
+            name: "t.yaml".into(),
+            text: text.into(),
+        };
+        let spec = parse(&source).unwrap_or_else(|e| panic!("{}", e.one_line()));
+        assert_eq!(spec.links.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn too_many_yaml_values_names_the_node_limit() {
+        let nodes: String = (0..130_000).map(|i| format!("  n{i}:\n")).collect();
+        let e = err(&format!("name: x\nnodes:\n{nodes}"));
+        assert_eq!(e.kind, ErrorKind::BadValue);
+        assert!(
+            e.message().contains("the file is too large"),
+            "{}",
+            e.one_line()
+        );
+        assert!(
+            e.message().contains("a lab of 10000 nodes"),
+            "{}",
+            e.one_line()
+        );
+        assert!(!e.message().contains("budget"), "{}", e.one_line());
+        assert!(e.help_text().unwrap().contains("--max-nodes"));
     }
 
     #[test]

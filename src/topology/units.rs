@@ -50,6 +50,16 @@ impl UnitError {
     }
 }
 
+/// Longest link delay or jitter: 60 s. Beyond this a link is not slow but broken, and
+/// frames queued behind a huge delay keep the link dead after the delay is lowered.
+pub const MAX_DELAY: Duration = Duration::from_secs(60);
+/// Fastest link rate: 1 Tbit/s.
+pub const MAX_RATE_BPS: u64 = 1_000_000_000_000;
+/// Largest size (burst, queue in bytes): 1 GiB.
+pub const MAX_BYTES: u64 = 1 << 30;
+/// Longest queue in packets: one million.
+pub const MAX_QUEUE_PACKETS: u32 = 1_000_000;
+
 /// A number split into its parts, plus the unit word that followed it.
 struct Parsed<'a> {
     int: &'a str,
@@ -149,8 +159,27 @@ pub fn parse_duration(s: &str) -> Result<Duration, UnitError> {
     Ok(Duration::from_nanos(nanos))
 }
 
+/// A link delay or jitter: a [`parse_duration`] of at most [`MAX_DELAY`].
+pub fn parse_delay(s: &str) -> Result<Duration, UnitError> {
+    let d = parse_duration(s)?;
+    if d > MAX_DELAY {
+        return Err(UnitError::range(
+            format!(
+                "duration `{s}` is over the limit of {}s",
+                MAX_DELAY.as_secs()
+            ),
+            format!(
+                "a link delay or jitter is at most {}s, like `100ms`",
+                MAX_DELAY.as_secs()
+            ),
+        ));
+    }
+    Ok(d)
+}
+
 /// A rate in bits per second: `100Mbit`, `1.5gbit`, `10mbps`, `64k`, `9600bit`.
-/// Must be above zero. `bps` suffixes mean bits (not bytes) per second here.
+/// Must be above zero and at most [`MAX_RATE_BPS`]. `bps` suffixes mean bits (not bytes)
+/// per second here.
 pub fn parse_rate(s: &str) -> Result<u64, UnitError> {
     const HINT: &str = "rates are bits per second: use bit, kbit, mbit, gbit or tbit \
                         (k, m, g, t and kbps, mbps, … mean the same), like `100mbit`";
@@ -190,11 +219,17 @@ pub fn parse_rate(s: &str) -> Result<u64, UnitError> {
             "a rate must be above zero; remove `rate` for an unlimited link",
         ));
     }
+    if bits > MAX_RATE_BPS {
+        return Err(UnitError::range(
+            format!("rate `{s}` is over the limit of 1tbit"),
+            "a rate is at most 1tbit (1000gbit); remove `rate` for an unlimited link",
+        ));
+    }
     Ok(bits)
 }
 
 /// A size in bytes: `1500`, `1500B`, `32KB`, `1.5MB`, `64KiB`, `1MiB` (`K`/`k` both fine).
-/// `B` must be uppercase: a lowercase `b` conventionally means bits.
+/// `B` must be uppercase: a lowercase `b` conventionally means bits. At most [`MAX_BYTES`].
 pub fn parse_bytes(s: &str) -> Result<u64, UnitError> {
     const HINT: &str = "use B, KB, MB, GB (×1000) or KiB, MiB, GiB (×1024), like `32KB`";
     let p = split(s, "size", "32KB")?;
@@ -225,7 +260,13 @@ pub fn parse_bytes(s: &str) -> Result<u64, UnitError> {
         }
         _ => UnitError::range(format!("size `{s}` is too large"), HINT),
     })?;
-    u64::try_from(bytes).map_err(|_| UnitError::range(format!("size `{s}` is too large"), HINT))
+    if bytes > u128::from(MAX_BYTES) {
+        return Err(UnitError::range(
+            format!("size `{s}` is over the limit of 1GiB"),
+            "a burst or queue is at most 1GiB, like `64KB`",
+        ));
+    }
+    Ok(bytes as u64)
 }
 
 /// A percentage `0%..=100%` (decimals allowed, `0` without `%` too) as a probability 0..=1.
@@ -264,7 +305,7 @@ pub fn parse_percent(s: &str) -> Result<f64, UnitError> {
 }
 
 /// A queue limit: a bare integer, `100p` or `100 packets` is packets; a size (`64KB`) is
-/// bytes. Must be above zero.
+/// bytes. Must be above zero, at most [`MAX_QUEUE_PACKETS`] packets or [`MAX_BYTES`].
 pub fn parse_queue(s: &str) -> Result<QueueLimit, UnitError> {
     const HINT: &str = "write packets as `100`, `100p` or `100 packets`, bytes as `64KB`";
     let p = split(s, "queue limit", "100p")?;
@@ -279,12 +320,16 @@ pub fn parse_queue(s: &str) -> Result<QueueLimit, UnitError> {
                 HINT,
             ));
         }
-        let packets: u32 = p.int.parse().map_err(|_| {
+        let too_large = || {
             UnitError::range(
-                format!("queue limit `{s}` is too large"),
-                "at most 4294967295 packets",
+                format!("queue limit `{s}` is over the limit of {MAX_QUEUE_PACKETS} packets"),
+                format!("a queue holds at most {MAX_QUEUE_PACKETS} packets, like `1000`"),
             )
-        })?;
+        };
+        let packets: u32 = p.int.parse().map_err(|_| too_large())?;
+        if packets > MAX_QUEUE_PACKETS {
+            return Err(too_large());
+        }
         QueueLimit::Packets(packets)
     } else {
         let bytes = parse_bytes(s).map_err(|e| UnitError {
@@ -363,6 +408,46 @@ mod tests {
     }
 
     #[test]
+    fn delays_are_bounded() {
+        assert_eq!(parse_delay("60s"), Ok(ms(60_000)));
+        assert_eq!(parse_delay("10ms"), Ok(ms(10)));
+        for bad in ["60.000000001s", "61s", "99999999s", "18446744073s"] {
+            let e = parse_delay(bad).expect_err(bad);
+            assert!(e.out_of_range, "{bad}");
+            assert!(e.message.contains("limit of 60s"), "{bad}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn sizes_rates_and_queues_are_bounded() {
+        assert_eq!(parse_rate("1tbit"), Ok(MAX_RATE_BPS));
+        assert!(
+            parse_rate("1001gbit")
+                .unwrap_err()
+                .message
+                .contains("limit of 1tbit")
+        );
+        assert_eq!(parse_bytes("1GiB"), Ok(MAX_BYTES));
+        assert!(
+            parse_bytes("1.5GiB")
+                .unwrap_err()
+                .message
+                .contains("limit of 1GiB")
+        );
+        assert!(parse_bytes("5GB").unwrap_err().out_of_range);
+        assert_eq!(
+            parse_queue("1000000"),
+            Ok(QueueLimit::Packets(MAX_QUEUE_PACKETS))
+        );
+        let e = parse_queue("1000001").unwrap_err();
+        assert!(
+            e.out_of_range && e.message.contains("1000000 packets"),
+            "{e:?}"
+        );
+        assert!(parse_queue("2GB").unwrap_err().out_of_range);
+    }
+
+    #[test]
     fn rates_parse() {
         assert_eq!(parse_rate("100Mbit"), Ok(100_000_000));
         assert_eq!(parse_rate("100mbit"), Ok(100_000_000));
@@ -410,7 +495,7 @@ mod tests {
         assert_eq!(parse_bytes("1.5MB"), Ok(1_500_000));
         assert_eq!(parse_bytes("64KiB"), Ok(65_536));
         assert_eq!(parse_bytes("1MiB"), Ok(1_048_576));
-        assert_eq!(parse_bytes("2 GiB"), Ok(2 << 30));
+        assert_eq!(parse_bytes("1 GiB"), Ok(1 << 30));
         assert_eq!(parse_bytes("0"), Ok(0));
     }
 
