@@ -337,6 +337,7 @@ fn a_node_stop_does_not_hold_up_other_steps() {
         &run::RunOptions {
             artifacts: dir.clone(),
             lab_name: Some(common::lab_name("slow")),
+            ..Default::default()
         },
     ));
     let par = &r.steps[1];
