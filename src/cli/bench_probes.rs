@@ -1,6 +1,10 @@
 //! `topolab bench probes`: the built-in TCP throughput probe next to iperf3 on the same
 //! plain veth, in the same run, alternating (iperf3, built-in) `--repeat` times.
 //! Both use one stream and the cubic congestion control.
+//!
+//! Then the `pingall` reachability sweep on N hosts on one switch (N × (N−1) pairs), for
+//! each N of `--pingall-hosts`, beside Mininet's `pingAll()` on 20 hosts as issue 8 measured
+//! it on the same machine (0.60 s; topolab then took 35.0 s).
 
 use std::time::Duration;
 
@@ -20,10 +24,28 @@ pub struct ProbesBench {
     /// Alternating rounds (the median is reported).
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
+    /// Host counts for the pingall rows (N hosts on one switch), comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "20,200", value_parser = clap::value_parser!(u16).range(2..=1000))]
+    pub pingall_hosts: Vec<u16>,
+    /// Only the pingall rows (no iperf3 needed).
+    #[arg(long)]
+    pub pingall_only: bool,
     #[arg(long)]
     pub json: bool,
     #[arg(long)]
     pub out: Option<std::path::PathBuf>,
+}
+
+/// Mininet's `pingAll()` on 20 hosts on one switch, as issue 8 measured it beside topolab
+/// on the same machine (not measured by this bench).
+const MININET_PINGALL_20_S: f64 = 0.60;
+
+#[derive(Serialize)]
+struct PingallRow {
+    hosts: usize,
+    pairs: usize,
+    reachable: usize,
+    seconds: f64,
 }
 
 #[derive(Serialize)]
@@ -34,7 +56,7 @@ struct Row {
 }
 
 #[derive(Serialize)]
-struct Report {
+struct TcpReport {
     rounds: Vec<Row>,
     iperf3_median_gbit_s: f64,
     builtin_median_gbit_s: f64,
@@ -42,12 +64,119 @@ struct Report {
     iperf3_version: String,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
+#[derive(Serialize)]
+struct Report {
+    tcp: Option<TcpReport>,
+    pingall: Vec<PingallRow>,
+    mininet_pingall_20_hosts_s: f64,
+}
+
+/// Times one pingall sweep over `n` hosts on one switch (the lab's bring-up not included).
+async fn pingall_row(n: usize) -> miette::Result<PingallRow> {
+    let yaml = format!(
+        "name: pingall\naddressing: {{ipv6: false}}\ngenerate:\n  - star: {{hosts: {n}}}\n"
+    );
+    let topo = Topology::from_str(&yaml, "<bench probes>")?;
+    let lab = Lab::up_with(
+        &topo,
+        LabOptions {
+            name: Some(super::bench::lab_name()),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let plan = lab.plan().clone();
+    let started = std::time::Instant::now();
+    let pairs = tokio::task::spawn_blocking(move || {
+        topolab::scenario::pingall_pairs(&plan, topolab::scenario::Family::Ipv4, false)
+    })
+    .await
+    .into_diagnostic()?;
+    let seconds = started.elapsed().as_secs_f64();
+    lab.down().await?;
+    let pairs = pairs.map_err(|e| miette!("pingall: {e}"))?;
+    Ok(PingallRow {
+        hosts: n,
+        pairs: pairs.len(),
+        reachable: pairs.iter().filter(|p| p.2).count(),
+        seconds,
+    })
 }
 
 pub async fn run(b: ProbesBench) -> miette::Result<()> {
+    let tcp = if b.pingall_only {
+        None
+    } else {
+        Some(tcp_rounds(&b).await?)
+    };
+    let mut pingall = Vec::new();
+    for &n in &b.pingall_hosts {
+        let row = pingall_row(usize::from(n)).await?;
+        if !b.json {
+            eprintln!("  pingall {} hosts: {:.3} s", row.hosts, row.seconds);
+        }
+        pingall.push(row);
+    }
+    let rep = Report {
+        tcp,
+        pingall,
+        mininet_pingall_20_hosts_s: MININET_PINGALL_20_S,
+    };
+    let json = serde_json::to_string_pretty(&rep).into_diagnostic()?;
+    if let Some(p) = &b.out {
+        std::fs::write(p, &json).into_diagnostic()?;
+    }
+    if b.json {
+        println!("{json}");
+        return Ok(());
+    }
+    if let Some(t) = &rep.tcp {
+        println!(
+            "plain veth, one TCP stream, cubic, {} s per run, median of {}:",
+            b.seconds,
+            t.rounds.len()
+        );
+        println!(
+            "  iperf3 ({})  {:.2} Gbit/s",
+            t.iperf3_version, t.iperf3_median_gbit_s
+        );
+        println!(
+            "  built-in probe       {:.2} Gbit/s  ({:.0}% of iperf3)",
+            t.builtin_median_gbit_s,
+            t.ratio * 100.0
+        );
+    }
+    if !rep.pingall.is_empty() {
+        println!("pingall, N hosts on one switch, IPv4 (the sweep only, not bring-up):");
+        for r in &rep.pingall {
+            println!(
+                "  {:>4} hosts  {:>6} pairs  {:>6} reachable  {:.3} s",
+                r.hosts, r.pairs, r.reachable, r.seconds
+            );
+        }
+        println!(
+            "  Mininet pingAll(), 20 hosts: {MININET_PINGALL_20_S:.2} s (issue 8's measurement on its machine, not this run)"
+        );
+        if rep.pingall.iter().any(|r| r.reachable < r.pairs) {
+            // N hosts need N × (N−1) ARP entries at once, in one machine-wide table.
+            let t3 = std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+                .unwrap_or_default();
+            println!(
+                "  note: unanswered pairs: N hosts need N×(N−1) neighbour entries at once; the \
+                 machine's net.ipv4.neigh.default.gc_thresh3 is {} (see dmesg \"neighbor table overflow\")",
+                t3.trim()
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn tcp_rounds(b: &ProbesBench) -> miette::Result<TcpReport> {
+    fn median(mut v: Vec<f64>) -> f64 {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    }
+
     let version = std::process::Command::new("iperf3")
         .arg("--version")
         .output()
@@ -134,31 +263,11 @@ pub async fn run(b: ProbesBench) -> miette::Result<()> {
     lab.down().await?;
     let i = median(rounds.iter().map(|r| r.iperf3_gbit_s).collect());
     let o = median(rounds.iter().map(|r| r.builtin_gbit_s).collect());
-    let rep = Report {
+    Ok(TcpReport {
         rounds,
         iperf3_median_gbit_s: i,
         builtin_median_gbit_s: o,
         ratio: o / i,
         iperf3_version: version,
-    };
-    let json = serde_json::to_string_pretty(&rep).into_diagnostic()?;
-    if let Some(p) = &b.out {
-        std::fs::write(p, &json).into_diagnostic()?;
-    }
-    if b.json {
-        println!("{json}");
-    } else {
-        println!(
-            "plain veth, one TCP stream, cubic, {} s per run, median of {}:",
-            b.seconds,
-            rep.rounds.len()
-        );
-        println!("  iperf3 ({})  {:.2} Gbit/s", rep.iperf3_version, i);
-        println!(
-            "  built-in probe       {:.2} Gbit/s  ({:.0}% of iperf3)",
-            o,
-            rep.ratio * 100.0
-        );
-    }
-    Ok(())
+    })
 }
