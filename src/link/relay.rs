@@ -296,7 +296,7 @@ fn run(
                     match c {
                         Ctl::Reconfigure(c) => {
                             let (imp, trace) = *c;
-                            pipe.reconfigure(&imp, trace);
+                            pipe.reconfigure(Instant::monotonic(), &imp, trace);
                         }
                         Ctl::Stop => return,
                     }
