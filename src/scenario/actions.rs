@@ -285,7 +285,7 @@ impl Checker<'_> {
                     )
                     .with_help(
                         "values use the units of topology files, like `delay: 20ms`, \
-                         `rate: 10Mbit`, `loss: 1%`; `loss_correlation` needs `loss` before it",
+                         `rate: 10Mbit`, `loss: 1%`, `loss_correlation: 25%`",
                     ));
             }
         }
