@@ -125,3 +125,34 @@ async fn ping_returns_when_the_replies_are_in() {
     assert_eq!(r.received, 3, "{r:?}");
     lab.down().await.unwrap();
 }
+
+/// Every probe parameter is bounded where it is parsed, and the refusal names the limit
+/// (these once ran: an unbounded probe count, "NaN Mbit/s", 0 streams at 8.7 Gbit/s).
+#[test]
+fn probe_arguments_are_refused_outside_their_limits() {
+    for (args, limit) in [
+        ("udp -c 18446744073709551615", "1..=10000000"),
+        ("udp -c 0", "1..=10000000"),
+        ("udp -i 0", "at most 60000 ms"),
+        ("udp -s 70000", "16..=65507"),
+        ("throughput -t 0", "at most 3600 s"),
+        ("throughput -t NaN", "at most 3600 s"),
+        ("throughput -P 0", "1..=128"),
+        ("throughput -P 129", "1..=128"),
+        ("throughput -i inf", "at most 3600 s"),
+        ("ping -c 0", "1..=100000"),
+        ("ping -i 61", "at most 60 s"),
+        ("ping -s 65508", "0..=65507"),
+    ] {
+        let mut words: Vec<&str> = args.split(' ').collect();
+        words.splice(1..1, ["nolab", "h1", "h2"]);
+        let out = common::topolab()
+            .arg("probe")
+            .args(&words)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args}: accepted");
+        assert!(err.contains(limit), "{args}: {err}");
+    }
+}
