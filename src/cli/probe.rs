@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use miette::{IntoDiagnostic, miette};
 
 use topolab::compile::Plan;
+use topolab::scenario::{Family, endpoint};
 use topolab::tools::{Stats, limits, tcp, udp, wilson};
 
 #[derive(Subcommand)]
@@ -110,48 +111,37 @@ pub struct UdpArgs {
     pub size: u64,
 }
 
-/// Namespaces of the two ends and the destination address.
+/// Namespaces of the two ends and the destination address, by the scenarios' rule
+/// ([`topolab::scenario::endpoint`]).
 pub fn resolve(
     plan: &Plan,
     from: &str,
     to: &str,
     v6: bool,
 ) -> miette::Result<(String, String, IpAddr)> {
-    let node = |n: &str| {
-        plan.node(n).ok_or_else(|| {
+    let family = if v6 { Family::Ipv6 } else { Family::Ipv4 };
+    let nodes = || {
+        plan.nodes
+            .iter()
+            .map(|n| n.name.as_str())
+            .filter(|n| !n.starts_with('_'))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let src = plan
+        .node(from)
+        .ok_or_else(|| {
             miette!(
-                help = format!(
-                    "nodes: {}",
-                    plan.nodes
-                        .iter()
-                        .map(|n| n.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                "no node `{n}` in lab `{}`",
+                help = format!("nodes: {}", nodes()),
+                "no node `{from}` in lab `{}`",
                 plan.lab
             )
-        })
-    };
-    let src = node(from)?.netns.clone();
-    if let Ok(ip) = to.parse::<IpAddr>() {
-        let owner = plan
-            .node_owning(ip)
-            .ok_or_else(|| miette!("no node of `{}` has address {ip}", plan.lab))?;
-        return Ok((src, owner.netns.clone(), ip));
-    }
-    let (name, iface) = to.split_once(':').map_or((to, None), |(n, i)| (n, Some(i)));
-    let dst = node(name)?;
-    let ip = dst
-        .ifaces
-        .iter()
-        .filter(|i| iface.is_none_or(|f| i.name == f))
-        .flat_map(|i| &i.addrs)
-        .chain(dst.loopback.iter())
-        .map(|a| a.addr())
-        .find(|a| a.is_ipv6() == v6)
-        .ok_or_else(|| miette!("`{to}` has no IPv{} address", if v6 { 6 } else { 4 }))?;
-    Ok((src, dst.netns.clone(), ip))
+        })?
+        .netns
+        .clone();
+    let (owner, ip) = endpoint(plan, to, family).map_err(|e| miette!("{e}"))?;
+    let owner = owner.ok_or_else(|| miette!("no node of `{}` has address {ip}", plan.lab))?;
+    Ok((src, owner.netns.clone(), ip))
 }
 
 pub async fn run(cmd: ProbeCmd) -> miette::Result<()> {

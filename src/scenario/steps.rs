@@ -325,11 +325,11 @@ async fn throughput(ctx: &Ctx, t: &Throughput) -> Result<Found, String> {
     let plan = &ctx.plan;
     let src = refs::netns(plan, &refs::expand(&t.from, plan, ctx.seed)?)?;
     let to = refs::expand(&t.to, plan, ctx.seed)?;
-    let dst_ip = refs::target(plan, &to, t.family)?;
-    let dst_node = plan
-        .node_owning(dst_ip)
-        .ok_or_else(|| format!("no node of the lab has address {dst_ip}"))?;
-    let dst = dst_node.netns.clone();
+    let (owner, dst_ip) = refs::endpoint(plan, &to, t.family)?;
+    let dst = owner
+        .ok_or_else(|| format!("no node of the lab has address {dst_ip}"))?
+        .netns
+        .clone();
     let e = &t.expect;
     let mut f = Found {
         expected: serde_json::to_value(e).unwrap_or_default(),
