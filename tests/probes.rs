@@ -24,7 +24,7 @@ async fn up(yaml: &str, tag: &str) -> Lab {
 
 fn sweep(lab: &Lab) -> Vec<topolab::scenario::PairResult> {
     let plan = lab.plan().clone();
-    pingall_pairs(&plan, Family::Ipv4, false).unwrap()
+    pingall_pairs(&plan, Family::Ipv4, false).unwrap().pairs
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -205,6 +205,13 @@ fn judge_ping(r: &ping::PingReport, e: &PingExpect, fails: &mut Vec<String>) {
 /// One pair of a pingall: `from` pinged `to`; the RTT in ms if it answered.
 pub type PairResult = (String, String, bool, Option<f64>);
 
+/// A pingall's pairs, and why some may have gone unanswered when the machine says why.
+#[derive(Debug, Clone)]
+pub struct PingallReport {
+    pub pairs: Vec<PairResult>,
+    pub hint: Option<String>,
+}
+
 /// Every ordered pair of the lab's hosts (and routers with `all_nodes`) pinged once, all at
 /// once ([`ping::sweep`]): returns when the last reply is in; only silent pairs are retried
 /// and waited for. Blocking.
@@ -212,7 +219,7 @@ pub fn pingall_pairs(
     plan: &crate::compile::Plan,
     family: Family,
     all_nodes: bool,
-) -> Result<Vec<PairResult>, String> {
+) -> Result<PingallReport, String> {
     let nodes: Vec<&str> = plan
         .nodes
         .iter()
@@ -231,9 +238,9 @@ pub fn pingall_pairs(
         }
         sources.push((refs::netns(plan, a)?, targets));
     }
-    let rtts = ping::sweep(&sources, ping::SweepConfig::default()).map_err(|e| e.to_string())?;
+    let sweep = ping::sweep(&sources, ping::SweepConfig::default()).map_err(|e| e.to_string())?;
     let mut results = Vec::new();
-    for (a, row) in nodes.iter().zip(rtts) {
+    for (a, row) in nodes.iter().zip(sweep.rtts) {
         for (b, rtt) in nodes.iter().filter(|b| *b != a).zip(row) {
             results.push((
                 a.to_string(),
@@ -243,14 +250,32 @@ pub fn pingall_pairs(
             ));
         }
     }
-    Ok(results)
+    let hint = (sweep.no_buffers > 0).then(|| {
+        let t3 = std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "?".into());
+        format!(
+            "the kernel refused {} requests for want of buffers: most likely its neighbour \
+             table is full ({} nodes on one LAN need {} entries at once; the machine-wide \
+             limit net.ipv4.neigh.default.gc_thresh3 is {t3})",
+            sweep.no_buffers,
+            nodes.len(),
+            nodes.len() * nodes.len().saturating_sub(1)
+        )
+    });
+    Ok(PingallReport {
+        pairs: results,
+        hint,
+    })
 }
 
 async fn pingall(ctx: &Ctx, p: &Pingall) -> Result<Found, String> {
     let plan = ctx.plan.clone();
     let (family, all) = (p.family, p.all_nodes);
-    let results =
-        blocking(move || pingall_pairs(&plan, family, all).map_err(std::io::Error::other)).await?;
+    let PingallReport {
+        pairs: results,
+        hint,
+    } = blocking(move || pingall_pairs(&plan, family, all).map_err(std::io::Error::other)).await?;
     let mut f = Found::default();
     match &p.matrix {
         None => {
@@ -261,10 +286,13 @@ async fn pingall(ctx: &Ctx, p: &Pingall) -> Result<Found, String> {
                 .collect();
             if !bad.is_empty() {
                 f.failures.push(format!(
-                    "{} of {} pairs unreachable (expected all reachable): {}",
+                    "{} of {} pairs unreachable (expected all reachable): {}{}",
                     bad.len(),
                     results.len(),
-                    bad.join(", ")
+                    bad.join(", "),
+                    hint.as_deref()
+                        .map(|h| format!(" — {h}"))
+                        .unwrap_or_default()
                 ));
             }
             f.expected = json!("every pair reachable");

@@ -71,23 +71,27 @@ fn open(ns: &str, v6: bool) -> io::Result<Socket> {
 }
 
 /// Sends one echo request: `seq`, then the send time and `tag` in the payload (which the
-/// reply carries back). Ok(false): the probe is lost (no route, link down, queue full).
-fn send_echo(sock: &Socket, dst: IpAddr, pkt: &mut [u8], seq: u16, tag: u32) -> io::Result<bool> {
+/// reply carries back). Ok(Some(errno)): the probe is lost at the sender (no route, link
+/// down, no buffer — also what a full neighbour table gives).
+fn send_echo(
+    sock: &Socket,
+    dst: IpAddr,
+    pkt: &mut [u8],
+    seq: u16,
+    tag: u32,
+) -> io::Result<Option<i32>> {
     pkt[0] = if dst.is_ipv4() { 8 } else { 128 };
     pkt[6..8].copy_from_slice(&seq.to_be_bytes());
     pkt[16..20].copy_from_slice(&tag.to_be_bytes());
     pkt[8..16].copy_from_slice(&now_ns().to_be_bytes());
     match sock.send_to(pkt, &socket2::SockAddr::from(SocketAddr::new(dst, 0))) {
-        Ok(_) => Ok(true),
-        Err(e)
-            if matches!(
-                e.raw_os_error(),
-                Some(libc::ENETUNREACH | libc::EHOSTUNREACH | libc::ENOBUFS | libc::EAGAIN)
-            ) =>
-        {
-            Ok(false)
-        }
-        Err(e) => Err(e),
+        Ok(_) => Ok(None),
+        Err(e) => match e.raw_os_error() {
+            Some(
+                errno @ (libc::ENETUNREACH | libc::EHOSTUNREACH | libc::ENOBUFS | libc::EAGAIN),
+            ) => Ok(Some(errno)),
+            _ => Err(e),
+        },
     }
 }
 
@@ -230,14 +234,12 @@ impl Default for SweepConfig {
 const SOURCES_AT_ONCE: usize = 256;
 
 /// One echo from each source namespace to each of its targets, all sent at once (one ping
-/// socket per source and family): `sweep(&[(ns, targets)])[s][t]` is the RTT of source
+/// socket per source and family): `sweep(&[(ns, targets)])?.rtts[s][t]` is the RTT of source
 /// `s`'s target `t`, or `None` if it never answered. Returns as soon as every target has
 /// answered; only the missing ones are retried and waited for (`cfg.wait` per round).
 /// Replies are matched by socket and by the target's index, carried in the payload.
-pub fn sweep(
-    sources: &[(String, Vec<IpAddr>)],
-    cfg: SweepConfig,
-) -> io::Result<Vec<Vec<Option<u64>>>> {
+pub fn sweep(sources: &[(String, Vec<IpAddr>)], cfg: SweepConfig) -> io::Result<SweepReport> {
+    let mut no_buffers = 0u64;
     let mut out: Vec<Vec<Option<u64>>> = sources.iter().map(|(_, t)| vec![None; t.len()]).collect();
     for (chunk_no, chunk) in sources.chunks(SOURCES_AT_ONCE).enumerate() {
         let base = chunk_no * SOURCES_AT_ONCE;
@@ -275,8 +277,12 @@ pub fn sweep(
             }
             for (sock, s, is_v6) in &socks {
                 for (t, dst) in sources[*s].1.iter().enumerate() {
-                    if dst.is_ipv6() == *is_v6 && out[*s][t].is_none() {
-                        send_echo(sock, *dst, &mut pkt, round as u16, t as u32)?;
+                    if dst.is_ipv6() == *is_v6
+                        && out[*s][t].is_none()
+                        && send_echo(sock, *dst, &mut pkt, round as u16, t as u32)?
+                            == Some(libc::ENOBUFS)
+                    {
+                        no_buffers += 1;
                     }
                 }
                 // Keep the receive queues short while the rest is sent.
@@ -291,5 +297,19 @@ pub fn sweep(
             }
         }
     }
-    Ok(out)
+    Ok(SweepReport {
+        rtts: out,
+        no_buffers,
+    })
+}
+
+/// What [`sweep`] found.
+#[derive(Debug, Clone)]
+pub struct SweepReport {
+    /// `rtts[s][t]`: the RTT of source `s`'s target `t` in ns, `None` if it never answered.
+    pub rtts: Vec<Vec<Option<u64>>>,
+    /// Requests the sender's kernel refused for want of buffers (ENOBUFS): typically a full
+    /// neighbour table (`net.ipv4.neigh.default.gc_thresh3`, machine-wide): N hosts on one
+    /// LAN pinging each other need N × (N − 1) entries at once.
+    pub no_buffers: u64,
 }
