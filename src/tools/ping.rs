@@ -229,9 +229,22 @@ impl Default for SweepConfig {
     }
 }
 
-/// Sources whose sockets are open at once (two per source at most): keeps a sweep well
-/// inside the usual 1,024 file descriptors.
-const SOURCES_AT_ONCE: usize = 256;
+/// Sources whose sockets (two at most each) are open at once: at most 256, and no more
+/// than half the file descriptors this process has left (a lab run in-process holds a
+/// socket per relayed link end).
+fn sources_at_once() -> usize {
+    let open = std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count());
+    let mut lim = libc::rlimit {
+        rlim_cur: 1024,
+        rlim_max: 1024,
+    };
+    // SAFETY: getrlimit writes one rlimit into `lim`.
+    unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) };
+    let left = usize::try_from(lim.rlim_cur)
+        .unwrap_or(usize::MAX)
+        .saturating_sub(open);
+    (left / 4).clamp(1, 256)
+}
 
 /// One echo from each source namespace to each of its targets, all sent at once (one ping
 /// socket per source and family): `sweep(&[(ns, targets)])?.rtts[s][t]` is the RTT of source
@@ -241,8 +254,9 @@ const SOURCES_AT_ONCE: usize = 256;
 pub fn sweep(sources: &[(String, Vec<IpAddr>)], cfg: SweepConfig) -> io::Result<SweepReport> {
     let mut no_buffers = 0u64;
     let mut out: Vec<Vec<Option<u64>>> = sources.iter().map(|(_, t)| vec![None; t.len()]).collect();
-    for (chunk_no, chunk) in sources.chunks(SOURCES_AT_ONCE).enumerate() {
-        let base = chunk_no * SOURCES_AT_ONCE;
+    let at_once = sources_at_once();
+    for (chunk_no, chunk) in sources.chunks(at_once).enumerate() {
+        let base = chunk_no * at_once;
         // (socket, source index in `sources`, IPv6?)
         let mut socks: Vec<(Socket, usize, bool)> = Vec::new();
         for (i, (ns, targets)) in chunk.iter().enumerate() {
