@@ -4,7 +4,10 @@
 //! kernel fills in the identifier and checksum and hands each socket only the replies to
 //! its own requests. They need `net.ipv4.ping_group_range` to cover the caller's group,
 //! which compile sets in every host and router namespace (it governs both families).
-//! Each request carries its send time (CLOCK_MONOTONIC) after the 8-byte ICMP header.
+//! Each request carries its send time (CLOCK_MONOTONIC) and a tag (the request's index, or
+//! the target's in a [`sweep`]) after the 8-byte ICMP header; replies are matched by socket
+//! and tag. [`ping`] is one target, `count` requests; [`sweep`] is `pingall`: one request
+//! from every source to every target at once. Both end as soon as the replies are in.
 
 use std::io;
 use std::mem::MaybeUninit;
@@ -22,7 +25,8 @@ pub struct PingConfig {
     pub interval: Duration,
     /// Payload bytes after the ICMP header (at least 8 for the timestamp).
     pub size: usize,
-    /// How long to wait for the last reply.
+    /// How long to wait for missing replies after the last request, at most: `ping`
+    /// returns as soon as every request is answered.
     pub wait: Duration,
 }
 
