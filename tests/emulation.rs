@@ -338,6 +338,49 @@ async fn live_set_keeps_other_settings_and_connections() {
     lab.down().await.unwrap();
 }
 
+/// Issue 8: a live change keeps the half of the loss setting it does not name, and a link
+/// whose delay was set huge recovers as soon as the delay is lowered (frames already
+/// queued were kept for the old delay, so the link stayed silent for good).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_loss_halves_and_a_lowered_huge_delay() {
+    need_root!();
+    let _serial = SERIAL.lock().await;
+    let (t, name) = pair(
+        "lvd",
+        "    delay: 1ms\n    loss: {percent: 0.5%, correlation: 25%}\n",
+        9,
+    );
+    let mut lab = up(&t, &name).await;
+    let set =
+        |words: &[&str]| LinkAction::set(topolab::topology::changes::parse_changes(words).unwrap());
+    let loss = |p, correlation| Some(topolab::topology::Loss::Random { p, correlation });
+    let st = lab.link("h1", "h2", set(&["loss=1%"])).await.unwrap();
+    assert_eq!(
+        (st.a_to_b.loss, st.b_to_a.loss),
+        (loss(0.01, 0.25), loss(0.01, 0.25))
+    );
+    let st = lab
+        .link("h1", "h2", set(&["loss_correlation=50%"]))
+        .await
+        .unwrap();
+    assert_eq!(st.a_to_b.loss, loss(0.01, 0.5));
+    let st = lab.link("h1", "h2", set(&["loss=0%"])).await.unwrap();
+    assert_eq!(st.a_to_b.loss, loss(0.0, 0.5));
+
+    warm(&lab).await;
+    // Frames queued behind a 50 s delay, then the delay lowered: traffic flows at once.
+    lab.link("h1", "h2", set(&["delay=50s"])).await.unwrap();
+    let stuck = one_way(&lab, probes(5, 1000));
+    assert_eq!(stuck.received, 0, "held by the 50 s delay: {stuck:?}");
+    lab.link("h1", "h2", set(&["delay=1ms"])).await.unwrap();
+    let r = one_way(&lab, probes(20, 1000));
+    assert_eq!(
+        r.received, 20,
+        "the link recovered after the delay was lowered"
+    );
+    lab.down().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kernel_link_changes_rate_live_and_refuses_delay() {
     need_root!();

@@ -413,15 +413,19 @@ fn print_link(l: &topolab::lab::links::LinkStatus) {
         outln!("  {dir} {}", topolab::topology::describe_impairment(imp));
         if let Some(c) = c {
             outln!(
-                "      passed {} pkts {} B, lost {}, queue drops {}, duplicated {}, reordered {}, corrupted {}",
+                "      passed {} pkts {} B, lost {}, queue drops {}, duplicated {}, reordered {}, corrupted {}, refused by the kernel {}",
                 c.passed_packets,
                 c.passed_bytes,
                 c.dropped_loss,
                 c.dropped_queue,
                 c.duplicated,
                 c.reordered,
-                c.corrupted
+                c.corrupted,
+                c.dropped_tx
             );
+            if let Some(e) = &c.relay_error {
+                outln!("      relay stopped: {e}");
+            }
         }
     }
 }

@@ -9,7 +9,8 @@ use clap::{Args, Subcommand};
 use miette::{IntoDiagnostic, miette};
 
 use topolab::compile::Plan;
-use topolab::tools::{Stats, tcp, udp, wilson};
+use topolab::scenario::{Family, endpoint};
+use topolab::tools::{Stats, limits, tcp, udp, wilson};
 
 #[derive(Subcommand)]
 pub enum ProbeCmd {
@@ -25,14 +26,39 @@ pub enum ProbeCmd {
 pub struct PingArgs {
     #[command(flatten)]
     pub ends: Ends,
-    #[arg(short = 'c', long, default_value_t = 5)]
+    /// Echo requests (1 to 100000).
+    #[arg(short = 'c', long, default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(limits::PING_COUNT)))]
     pub count: u32,
-    /// Seconds between requests.
-    #[arg(short = 'i', long, default_value_t = 0.2)]
+    /// Seconds between requests (above 0, at most 60).
+    #[arg(short = 'i', long, default_value_t = 0.2, value_parser = interval_s)]
     pub interval: f64,
-    /// Payload bytes.
-    #[arg(short = 's', long, default_value_t = 56)]
-    pub size: usize,
+    /// Payload bytes (at most 65507).
+    #[arg(short = 's', long, default_value_t = 56,
+          value_parser = clap::value_parser!(u64).range(0..=limits::PAYLOAD))]
+    pub size: u64,
+}
+
+/// A number of seconds (or ms) above 0 and at most `max` (a NaN or infinity is neither).
+fn positive_at_most(s: &str, max: f64, unit: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if v > 0.0 && v <= max {
+        Ok(v)
+    } else {
+        Err(format!("must be above 0 and at most {max} {unit}"))
+    }
+}
+
+fn interval_s(s: &str) -> Result<f64, String> {
+    positive_at_most(s, limits::INTERVAL.as_secs_f64(), "s")
+}
+
+fn interval_ms(s: &str) -> Result<f64, String> {
+    positive_at_most(s, limits::INTERVAL.as_secs_f64() * 1e3, "ms")
+}
+
+fn duration_s(s: &str) -> Result<f64, String> {
+    positive_at_most(s, limits::DURATION.as_secs_f64(), "s")
 }
 
 #[derive(Args)]
@@ -54,14 +80,15 @@ pub struct Ends {
 pub struct ThroughputArgs {
     #[command(flatten)]
     pub ends: Ends,
-    /// Seconds to send.
-    #[arg(short = 't', long, default_value_t = 5.0)]
+    /// Seconds to send (above 0, at most 3600).
+    #[arg(short = 't', long, default_value_t = 5.0, value_parser = duration_s)]
     pub seconds: f64,
-    /// Parallel TCP streams.
-    #[arg(short = 'P', long, default_value_t = 1)]
-    pub streams: usize,
-    /// Seconds per reported interval.
-    #[arg(short = 'i', long, default_value_t = 1.0)]
+    /// Parallel TCP streams (1 to 128).
+    #[arg(short = 'P', long, default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(limits::STREAMS)))]
+    pub streams: u32,
+    /// Seconds per reported interval (above 0, at most 3600).
+    #[arg(short = 'i', long, default_value_t = 1.0, value_parser = duration_s)]
     pub interval: f64,
     /// Congestion control (set explicitly; the machine default may be BBR).
     #[arg(long, default_value = "cubic")]
@@ -72,59 +99,50 @@ pub struct ThroughputArgs {
 pub struct UdpArgs {
     #[command(flatten)]
     pub ends: Ends,
-    /// Probes to send.
-    #[arg(short = 'c', long, default_value_t = 1000)]
+    /// Probes to send (1 to 10000000).
+    #[arg(short = 'c', long, default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(1..=limits::UDP_PROBES))]
     pub count: u64,
-    /// Milliseconds between probes.
-    #[arg(short = 'i', long, default_value_t = 10.0)]
+    /// Milliseconds between probes (above 0, at most 60000).
+    #[arg(short = 'i', long, default_value_t = 10.0, value_parser = interval_ms)]
     pub interval_ms: f64,
-    /// Payload bytes.
-    #[arg(short = 's', long, default_value_t = 64)]
-    pub size: usize,
+    /// Payload bytes (16 to 65507).
+    #[arg(short = 's', long, default_value_t = 64,
+          value_parser = clap::value_parser!(u64).range(16..=limits::PAYLOAD))]
+    pub size: u64,
 }
 
-/// Namespaces of the two ends and the destination address.
+/// Namespaces of the two ends and the destination address, by the scenarios' rule
+/// ([`topolab::scenario::endpoint`]).
 pub fn resolve(
     plan: &Plan,
     from: &str,
     to: &str,
     v6: bool,
 ) -> miette::Result<(String, String, IpAddr)> {
-    let node = |n: &str| {
-        plan.node(n).ok_or_else(|| {
+    let family = if v6 { Family::Ipv6 } else { Family::Ipv4 };
+    let nodes = || {
+        plan.nodes
+            .iter()
+            .map(|n| n.name.as_str())
+            .filter(|n| !n.starts_with('_'))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let src = plan
+        .node(from)
+        .ok_or_else(|| {
             miette!(
-                help = format!(
-                    "nodes: {}",
-                    plan.nodes
-                        .iter()
-                        .map(|n| n.name.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-                "no node `{n}` in lab `{}`",
+                help = format!("nodes: {}", nodes()),
+                "no node `{from}` in lab `{}`",
                 plan.lab
             )
-        })
-    };
-    let src = node(from)?.netns.clone();
-    if let Ok(ip) = to.parse::<IpAddr>() {
-        let owner = plan
-            .node_owning(ip)
-            .ok_or_else(|| miette!("no node of `{}` has address {ip}", plan.lab))?;
-        return Ok((src, owner.netns.clone(), ip));
-    }
-    let (name, iface) = to.split_once(':').map_or((to, None), |(n, i)| (n, Some(i)));
-    let dst = node(name)?;
-    let ip = dst
-        .ifaces
-        .iter()
-        .filter(|i| iface.is_none_or(|f| i.name == f))
-        .flat_map(|i| &i.addrs)
-        .chain(dst.loopback.iter())
-        .map(|a| a.addr())
-        .find(|a| a.is_ipv6() == v6)
-        .ok_or_else(|| miette!("`{to}` has no IPv{} address", if v6 { 6 } else { 4 }))?;
-    Ok((src, dst.netns.clone(), ip))
+        })?
+        .netns
+        .clone();
+    let (owner, ip) = endpoint(plan, to, family).map_err(|e| miette!("{e}"))?;
+    let owner = owner.ok_or_else(|| miette!("no node of `{}` has address {ip}", plan.lab))?;
+    Ok((src, owner.netns.clone(), ip))
 }
 
 pub async fn run(cmd: ProbeCmd) -> miette::Result<()> {
@@ -135,7 +153,7 @@ pub async fn run(cmd: ProbeCmd) -> miette::Result<()> {
             let cfg = topolab::tools::ping::PingConfig {
                 count: a.count,
                 interval: Duration::from_secs_f64(a.interval),
-                size: a.size,
+                size: a.size as usize,
                 wait: Duration::from_secs(1),
             };
             let r = tokio::task::spawn_blocking(move || topolab::tools::ping::ping(&src, ip, cfg))
@@ -177,7 +195,7 @@ pub async fn run(cmd: ProbeCmd) -> miette::Result<()> {
             let (src, dst, ip) = resolve(&plan, &a.ends.from, &a.ends.to, a.ends.ipv6)?;
             let cfg = tcp::TcpConfig {
                 duration: Duration::from_secs_f64(a.seconds),
-                streams: a.streams,
+                streams: a.streams as usize,
                 interval: Duration::from_secs_f64(a.interval),
                 congestion: a.congestion.clone(),
                 ..Default::default()
@@ -214,7 +232,7 @@ pub async fn run(cmd: ProbeCmd) -> miette::Result<()> {
             let cfg = udp::ProbeConfig {
                 count: a.count,
                 interval: Duration::from_secs_f64(a.interval_ms / 1e3),
-                size: a.size,
+                size: a.size as usize,
                 linger: Duration::from_secs(1),
             };
             let r = tokio::task::spawn_blocking(move || {

@@ -20,6 +20,7 @@ use crate::link::{Counters, Trace};
 use crate::netlink::{Netlink, Op};
 use crate::netns;
 use crate::topology::Impairment;
+use crate::topology::changes::LinkChange;
 
 use super::LabError;
 
@@ -29,10 +30,10 @@ use super::LabError;
 pub enum LinkAction {
     Down,
     Up,
-    /// Parameters to overlay on each direction's current ones.
+    /// Changes to each direction's current parameters (what they do not name stays).
     Set {
-        a_to_b: Box<Impairment>,
-        b_to_a: Box<Impairment>,
+        a_to_b: Box<LinkChange>,
+        b_to_a: Box<LinkChange>,
     },
 }
 
@@ -40,16 +41,16 @@ impl LinkAction {
     /// `Set` from per-direction overlays, as [`parse_changes`] returns them.
     ///
     /// [`parse_changes`]: crate::topology::changes::parse_changes
-    pub fn set((a_to_b, b_to_a): (Impairment, Impairment)) -> LinkAction {
+    pub fn set((a_to_b, b_to_a): (LinkChange, LinkChange)) -> LinkAction {
         LinkAction::Set {
             a_to_b: Box::new(a_to_b),
             b_to_a: Box::new(b_to_a),
         }
     }
 
-    /// `Set` with the same overlay on both directions.
+    /// `Set` with the same overlay on both directions (each setting replaced whole).
     pub fn set_both(imp: Impairment) -> LinkAction {
-        LinkAction::set((imp.clone(), imp))
+        LinkAction::set((imp.clone().into(), imp.into()))
     }
 }
 
@@ -286,16 +287,19 @@ impl Links {
         &mut self,
         plan: &Plan,
         idx: usize,
-        a_to_b: &Impairment,
-        b_to_a: &Impairment,
+        a_to_b: &LinkChange,
+        b_to_a: &LinkChange,
     ) -> Result<(), LabError> {
         let l = &plan.links[idx];
         let state = &self.states[idx];
-        let new = [state.a_to_b.overlay(a_to_b), state.b_to_a.overlay(b_to_a)];
         let refuse = |why: String| LabError::LinkChange {
             link: format!("{} — {}", label(plan, l.a), label(plan, l.b)),
             why,
         };
+        let new = [
+            a_to_b.apply(&state.a_to_b).map_err(refuse)?,
+            b_to_a.apply(&state.b_to_a).map_err(refuse)?,
+        ];
         match l.engine {
             EngineChoice::Plain => Err(refuse(
                 "it is a plain veth (no engine); give it an impairment or `engine: userspace` \

@@ -44,7 +44,11 @@
 //! through the queue and FIFO order, which the lost frames no longer occupy).
 //!
 //! **Reconfigure** swaps parameters between two frames: frames already handled keep their
-//! fate and departure; streams, counters, loss-model memory, the reorder gap counter, the
+//! fate and departure — except that no delayed frame stays later than the new parameters
+//! could delay it: a frame on the delayed line leaves by max(its exit from the rate stage,
+//! now) + the new delay + the largest jitter sample (4 × jitter), order kept; so lowering
+//! a huge delay takes effect at once instead of leaving the link silent behind frames
+//! queued for ages. Streams, counters, loss-model memory, the reorder gap counter, the
 //! token bucket's level (capped to the new burst) and the trace position (if the trace is
 //! unchanged) carry over. A smaller queue limit only affects admission.
 //!
@@ -158,6 +162,8 @@ struct Dice {
 #[derive(Debug)]
 struct Scheduled {
     departure: Instant,
+    /// When the frame left the rate stage (its departure before delay and jitter).
+    exit: Instant,
     seq: u64,
     pkt: Packet,
 }
@@ -210,14 +216,29 @@ impl Pipeline {
         }
     }
 
-    /// Live change: applies to frames handled from now on; see the module documentation
-    /// for what carries over. `trace` is authoritative: `None` means `cfg.rate` (or no
-    /// rate) even if `cfg.trace` names a file.
-    pub fn reconfigure(&mut self, cfg: &Impairment, trace: Option<Trace>) {
+    /// Live change at `now`: applies to frames handled from now on, and re-times delayed
+    /// frames that the new delay and jitter would have sent earlier; see the module
+    /// documentation for what carries over. `trace` is authoritative: `None` means
+    /// `cfg.rate` (or no rate) even if `cfg.trace` names a file.
+    pub fn reconfigure(&mut self, now: Instant, cfg: &Impairment, trace: Option<Trace>) {
+        let now = self.tick(now);
         self.loss.reconfigure(cfg.loss);
         self.shaper
             .reconfigure(cfg.rate, cfg.burst, trace, self.mtu);
         self.params = Params::new(cfg, &self.shaper, self.mtu);
+        // The latest departure the new parameters allow after an exit. Exits never decrease
+        // along the line, so the capped departures do not either: the order stays.
+        let most = Duration::from_nanos(
+            self.params
+                .delay_ns
+                .saturating_add(self.params.jitter_ns.saturating_mul(4)),
+        );
+        for s in &mut self.delayed {
+            s.departure = s.departure.min(s.exit.max(now) + most);
+        }
+        if let Some(last) = self.delayed.back() {
+            self.last_departure = last.departure;
+        }
     }
 
     /// True when `cfg` makes per-packet decisions (loss, duplicate, corrupt, reorder with a
@@ -281,11 +302,11 @@ impl Pipeline {
 
         let duplicate = (dice.duplicate < self.params.duplicate).then(|| pkt.clone());
         self.corrupt(&mut pkt, dice.corrupt[0], dice.corrupt[1]);
-        self.schedule(ahead, departure, pkt);
+        self.schedule(ahead, departure, exit, pkt);
         if let Some(mut copy) = duplicate {
             bump(&mut self.counters.duplicated, packets);
             self.corrupt(&mut copy, dice.corrupt[2], dice.corrupt[3]);
-            self.schedule(ahead, departure, copy);
+            self.schedule(ahead, departure, exit, copy);
         }
     }
 
@@ -393,10 +414,11 @@ impl Pipeline {
         bump(&mut self.counters.corrupted, pkt.packets());
     }
 
-    fn schedule(&mut self, ahead: bool, departure: Instant, pkt: Packet) {
+    fn schedule(&mut self, ahead: bool, departure: Instant, exit: Instant, pkt: Packet) {
         self.seq += 1;
         let entry = Scheduled {
             departure,
+            exit,
             seq: self.seq,
             pkt,
         };

@@ -248,6 +248,15 @@ fn run(
     let mut pool: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; BUF_LEN]).collect();
     let mut out: Vec<Packet> = Vec::with_capacity(BATCH);
     let mut published = Instant::monotonic();
+    // Frames the kernel refused (counted here: the pipeline counted them as passed).
+    let mut dropped_tx = 0u64;
+    let publish = |pipe: &Pipeline, dropped_tx: u64, error: Option<String>| {
+        if let Ok(mut c) = counters.lock() {
+            *c = pipe.counters().clone();
+            c.dropped_tx = dropped_tx;
+            c.relay_error = error;
+        }
+    };
     loop {
         // Everything due goes out, in batches.
         loop {
@@ -261,14 +270,12 @@ fn run(
             if out.is_empty() {
                 break;
             }
-            send_batch(tx.as_raw_fd(), &out);
+            dropped_tx += send_batch(tx.as_raw_fd(), &out);
             pool.extend(out.drain(..).map(|p| p.data));
         }
         let now = Instant::monotonic();
         if now.saturating_duration_since(published).as_millis() >= 50 {
-            if let Ok(mut c) = counters.lock() {
-                *c = pipe.counters().clone();
-            }
+            publish(&pipe, dropped_tx, None);
             published = now;
         }
         let wait = pipe
@@ -285,9 +292,19 @@ fn run(
                 PollFd::new(rx.as_fd(), PollFlags::POLLIN),
                 PollFd::new(wake.as_fd(), PollFlags::POLLIN),
             ];
-            match nix::poll::ppoll(&mut fds, Some(TimeSpec::from_duration(t)), None) {
-                Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-                Err(_) => return,
+            if let Err(e) = nix::poll::ppoll(&mut fds, Some(TimeSpec::from_duration(t)), None) {
+                let thread = std::thread::current();
+                let name = thread.name().unwrap_or("relay");
+                if poll_error_is_transient(e) {
+                    if e != nix::errno::Errno::EINTR {
+                        tracing::error!("relay {name}: ppoll: {e}; retrying");
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    continue;
+                }
+                tracing::error!("relay {name}: ppoll: {e}; this direction stops");
+                publish(&pipe, dropped_tx, Some(format!("ppoll: {e}")));
+                return;
             }
             let ready = |f: &PollFd| f.revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
             if ready(&fds[1]) {
@@ -296,7 +313,7 @@ fn run(
                     match c {
                         Ctl::Reconfigure(c) => {
                             let (imp, trace) = *c;
-                            pipe.reconfigure(&imp, trace);
+                            pipe.reconfigure(Instant::monotonic(), &imp, trace);
                         }
                         Ctl::Stop => return,
                     }
@@ -371,11 +388,19 @@ fn recv_batch(fd: std::os::fd::RawFd, pool: &mut Vec<Vec<u8>>, pipe: &mut Pipeli
     }
 }
 
+/// Errors of `ppoll` that a retry can outlive (a signal, a moment without memory); any
+/// other (a bad descriptor, a bad argument) would repeat forever.
+fn poll_error_is_transient(e: nix::errno::Errno) -> bool {
+    use nix::errno::Errno;
+    matches!(e, Errno::EINTR | Errno::EAGAIN | Errno::ENOMEM)
+}
+
 /// Sends frames with one sendmmsg (retrying the rest if the kernel took only some). When
 /// the receiving side's backlog is full (ENOBUFS) the relay yields and retries: the relay
 /// being momentarily slower than the traffic is not part of the emulated link, so it
-/// pushes back instead of dropping. A frame refused several times in a row is dropped.
-fn send_batch(fd: std::os::fd::RawFd, out: &[Packet]) {
+/// pushes back instead of dropping. A frame refused several times in a row is dropped, and
+/// counted: returns how many were.
+fn send_batch(fd: std::os::fd::RawFd, out: &[Packet]) -> u64 {
     let mut iov: Vec<libc::iovec> = out
         .iter()
         .map(|p| libc::iovec {
@@ -393,7 +418,7 @@ fn send_batch(fd: std::os::fd::RawFd, out: &[Packet]) {
             m
         })
         .collect();
-    let (mut sent, mut refused) = (0, 0);
+    let (mut sent, mut refused, mut dropped) = (0, 0, 0);
     while sent < msgs.len() {
         // SAFETY: msgs/iov/out stay alive for the call.
         let n =
@@ -407,13 +432,35 @@ fn send_batch(fd: std::os::fd::RawFd, out: &[Packet]) {
         } else {
             sent += 1;
             refused = 0;
+            dropped += 1;
         }
     }
+    dropped
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refused_frames_are_counted() {
+        // A descriptor that refuses everything: each frame is dropped after its retries,
+        // and counted (it used to vanish).
+        let out = vec![Packet::new(vec![0u8; 64]); 3];
+        assert_eq!(send_batch(-1, &out), 3);
+        assert_eq!(send_batch(-1, &[]), 0);
+    }
+
+    #[test]
+    fn only_transient_poll_errors_are_retried() {
+        use nix::errno::Errno;
+        for e in [Errno::EINTR, Errno::EAGAIN, Errno::ENOMEM] {
+            assert!(poll_error_is_transient(e), "{e}");
+        }
+        for e in [Errno::EBADF, Errno::EFAULT, Errno::EINVAL] {
+            assert!(!poll_error_is_transient(e), "{e}");
+        }
+    }
 
     #[test]
     fn wire_size_of_plain_and_gso_frames() {

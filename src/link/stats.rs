@@ -22,4 +22,11 @@ pub struct Counters {
     pub reordered: u64,
     /// Copies with one bit flipped.
     pub corrupted: u64,
+    /// Frames the pipeline passed but the kernel refused to take from the relay, again and
+    /// again (counted in `passed_packets` too).
+    #[serde(default)]
+    pub dropped_tx: u64,
+    /// Why this direction's relay stopped, if it did (the link then carries nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_error: Option<String>,
 }

@@ -32,8 +32,9 @@ use crate::topology::{ErrorKind, Span, TopologyError};
 
 use std::time::Duration;
 
-/// Largest ICMP / UDP payload over IPv4 (65535 − 20 − 8).
-const MAX_PAYLOAD: u64 = 65_507;
+use crate::tools::limits;
+
+const MAX_PAYLOAD: u64 = limits::PAYLOAD;
 
 impl Checker<'_> {
     pub(super) fn ping(
@@ -47,10 +48,15 @@ impl Checker<'_> {
             to: self.target(&s.to)?,
             family: s.family.unwrap_or(Family::Ipv4),
             count: match &s.count {
-                Some(n) => self.count(n, "count", 1, 100_000)? as u32,
+                Some(n) => self.count(n, "count", 1, u64::from(limits::PING_COUNT))? as u32,
                 None => 5,
             },
-            interval: self.opt_positive(&s.interval, "interval", Duration::from_millis(200))?,
+            interval: self.at_most(
+                &s.interval,
+                "interval",
+                Duration::from_millis(200),
+                limits::INTERVAL,
+            )?,
             size: match &s.size {
                 Some(n) => self.count(n, "size", 0, MAX_PAYLOAD)? as usize,
                 None => 56,
@@ -105,7 +111,12 @@ impl Checker<'_> {
                 )
                 .with_help("UDP has no congestion control; remove it"));
         }
-        let duration = self.opt_positive(&s.duration, "duration", Duration::from_secs(5))?;
+        let duration = self.at_most(
+            &s.duration,
+            "duration",
+            Duration::from_secs(5),
+            limits::DURATION,
+        )?;
         let interval = self.opt_positive(&s.interval, "interval", Duration::from_secs(1))?;
         if let Some(i) = &s.interval
             && interval > duration
@@ -141,6 +152,31 @@ impl Checker<'_> {
             }
             None => "cubic".into(),
         };
+        let offered = s.rate.as_ref().map(|r| self.rate(r)).transpose()?;
+        let size = match &s.size {
+            Some(n) => self.count(n, "size", 1, MAX_PAYLOAD)? as usize,
+            None => 1400,
+        };
+        // The default rate is the one `steps.rs` offers.
+        let probes = udp_probes(duration, offered.unwrap_or(10_000_000), size);
+        if protocol == Protocol::Udp && probes > limits::UDP_PROBES as f64 {
+            let at = s
+                .rate
+                .as_ref()
+                .or(s.duration.as_ref())
+                .map_or(span(t), span);
+            return Err(self
+                .err(
+                    ErrorKind::BadValue,
+                    at,
+                    format!(
+                        "UDP at this rate for {} sends {probes:.0} probes, more than the limit of {}",
+                        super::fmt_duration(duration),
+                        limits::UDP_PROBES
+                    ),
+                )
+                .with_help("lower the rate or the duration, or send larger probes (`size`)"));
+        }
         Ok(Throughput {
             from: self.node_name(&s.from)?,
             to: self.target(&s.to)?,
@@ -148,15 +184,12 @@ impl Checker<'_> {
             protocol,
             duration,
             streams: match &s.streams {
-                Some(n) => self.count(n, "streams", 1, 128)? as u32,
+                Some(n) => self.count(n, "streams", 1, u64::from(limits::STREAMS))? as u32,
                 None => 1,
             },
             interval,
-            offered: s.rate.as_ref().map(|r| self.rate(r)).transpose()?,
-            size: match &s.size {
-                Some(n) => self.count(n, "size", 1, MAX_PAYLOAD)? as usize,
-                None => 1400,
-            },
+            offered,
+            size,
             congestion,
             expect: self.throughput_expect(expect, protocol)?,
         })
@@ -285,7 +318,7 @@ impl Checker<'_> {
                     )
                     .with_help(
                         "values use the units of topology files, like `delay: 20ms`, \
-                         `rate: 10Mbit`, `loss: 1%`; `loss_correlation` needs `loss` before it",
+                         `rate: 10Mbit`, `loss: 1%`, `loss_correlation: 25%`",
                     ));
             }
         }
@@ -494,6 +527,27 @@ impl Checker<'_> {
         Ok((node.to_string(), iface.map(str::to_string)))
     }
 
+    /// `opt_positive`, and at most `max` (the limit is named when refused).
+    fn at_most(
+        &self,
+        v: &Option<Spanned<Scalar>>,
+        key: &str,
+        default: Duration,
+        max: Duration,
+    ) -> Result<Duration, TopologyError> {
+        let d = self.opt_positive(v, key, default)?;
+        match v {
+            Some(v) if d > max => Err(self
+                .err(
+                    ErrorKind::BadValue,
+                    span(v),
+                    format!("`{key}: {}` is longer than the limit", v.value.0),
+                )
+                .with_help(format!("`{key}` is at most {}", super::fmt_duration(max)))),
+            _ => Ok(d),
+        }
+    }
+
     fn opt_positive(
         &self,
         v: &Option<Spanned<Scalar>>,
@@ -505,6 +559,11 @@ impl Checker<'_> {
             None => Ok(default),
         }
     }
+}
+
+/// UDP probes a `throughput` step sends (as `steps.rs` paces them: at least 16 bytes each).
+fn udp_probes(duration: Duration, bps: u64, size: usize) -> f64 {
+    duration.as_secs_f64() * bps.max(1) as f64 / (size.max(16) as f64 * 8.0)
 }
 
 /// The keys `parse_changes` knows (without an `a_to_b.` / `b_to_a.` prefix).

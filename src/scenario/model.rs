@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::topology::{Impairment, Source, Span};
+use crate::topology::{Source, Span};
 
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -191,8 +191,8 @@ pub enum LinkOp {
     Down,
     Up,
     Set {
-        a_to_b: Box<Impairment>,
-        b_to_a: Box<Impairment>,
+        a_to_b: Box<crate::topology::changes::LinkChange>,
+        b_to_a: Box<crate::topology::changes::LinkChange>,
     },
 }
 

@@ -209,56 +209,80 @@ fn judge_ping(r: &ping::PingReport, e: &PingExpect, fails: &mut Vec<String>) {
     stat("mean RTT", e.rtt_avg_max, fails, |s| s.mean_ms, true);
 }
 
-async fn pingall(ctx: &Ctx, p: &Pingall) -> Result<Found, String> {
-    let plan = ctx.plan.clone();
-    let nodes: Vec<String> = plan
+/// One pair of a pingall: `from` pinged `to`; the RTT in ms if it answered.
+pub type PairResult = (String, String, bool, Option<f64>);
+
+/// A pingall's pairs, and why some may have gone unanswered when the machine says why.
+#[derive(Debug, Clone)]
+pub struct PingallReport {
+    pub pairs: Vec<PairResult>,
+    pub hint: Option<String>,
+}
+
+/// Every ordered pair of the lab's hosts (and routers with `all_nodes`) pinged once, all at
+/// once ([`ping::sweep`]): returns when the last reply is in; only silent pairs are retried
+/// and waited for. Blocking.
+pub fn pingall_pairs(
+    plan: &crate::compile::Plan,
+    family: Family,
+    all_nodes: bool,
+) -> Result<PingallReport, String> {
+    let nodes: Vec<&str> = plan
         .nodes
         .iter()
         .filter(|n| match n.kind {
             crate::topology::NodeKind::Host => true,
-            crate::topology::NodeKind::Router => p.all_nodes,
+            crate::topology::NodeKind::Router => all_nodes,
             _ => false,
         })
-        .map(|n| n.name.clone())
+        .map(|n| n.name.as_str())
         .collect();
-    let mut pairs = Vec::new();
+    let mut sources = Vec::with_capacity(nodes.len());
     for a in &nodes {
-        for b in &nodes {
-            if a != b {
-                pairs.push((a.clone(), b.clone()));
-            }
+        let mut targets = Vec::with_capacity(nodes.len());
+        for b in nodes.iter().filter(|b| *b != a) {
+            targets.push(refs::target(plan, b, family)?);
         }
+        sources.push((refs::netns(plan, a)?, targets));
     }
-    let family = p.family;
+    let sweep = ping::sweep(&sources, ping::SweepConfig::default()).map_err(|e| e.to_string())?;
     let mut results = Vec::new();
-    for chunk in pairs.chunks(8) {
-        let tasks: Vec<_> = chunk
-            .iter()
-            .map(|(a, b)| {
-                let (a, b, plan) = (a.clone(), b.clone(), plan.clone());
-                tokio::task::spawn_blocking(move || {
-                    let src = refs::netns(&plan, &a)?;
-                    let dst = refs::target(&plan, &b, family)?;
-                    // Up to three tries: the first may wait for ARP/ND.
-                    for _ in 0..3 {
-                        let cfg = ping::PingConfig {
-                            count: 1,
-                            wait: Duration::from_millis(700),
-                            ..Default::default()
-                        };
-                        let r = ping::ping(&src, dst, cfg).map_err(|e| e.to_string())?;
-                        if r.received > 0 {
-                            return Ok::<_, String>((a, b, true, r.rtt.map(|s| s.mean_ms)));
-                        }
-                    }
-                    Ok((a, b, false, None))
-                })
-            })
-            .collect();
-        for t in tasks {
-            results.push(t.await.map_err(|e| e.to_string())??);
+    for (a, row) in nodes.iter().zip(sweep.rtts) {
+        for (b, rtt) in nodes.iter().filter(|b| *b != a).zip(row) {
+            results.push((
+                a.to_string(),
+                b.to_string(),
+                rtt.is_some(),
+                rtt.map(|ns| ns as f64 / 1e6),
+            ));
         }
     }
+    let hint = (sweep.no_buffers > 0).then(|| {
+        let t3 = std::fs::read_to_string("/proc/sys/net/ipv4/neigh/default/gc_thresh3")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "?".into());
+        format!(
+            "the kernel refused {} requests for want of buffers: most likely its neighbour \
+             table is full ({} nodes on one LAN need {} entries at once; the machine-wide \
+             limit net.ipv4.neigh.default.gc_thresh3 is {t3})",
+            sweep.no_buffers,
+            nodes.len(),
+            nodes.len() * nodes.len().saturating_sub(1)
+        )
+    });
+    Ok(PingallReport {
+        pairs: results,
+        hint,
+    })
+}
+
+async fn pingall(ctx: &Ctx, p: &Pingall) -> Result<Found, String> {
+    let plan = ctx.plan.clone();
+    let (family, all) = (p.family, p.all_nodes);
+    let PingallReport {
+        pairs: results,
+        hint,
+    } = blocking(move || pingall_pairs(&plan, family, all).map_err(std::io::Error::other)).await?;
     let mut f = Found::default();
     match &p.matrix {
         None => {
@@ -269,10 +293,13 @@ async fn pingall(ctx: &Ctx, p: &Pingall) -> Result<Found, String> {
                 .collect();
             if !bad.is_empty() {
                 f.failures.push(format!(
-                    "{} of {} pairs unreachable (expected all reachable): {}",
+                    "{} of {} pairs unreachable (expected all reachable): {}{}",
                     bad.len(),
                     results.len(),
-                    bad.join(", ")
+                    bad.join(", "),
+                    hint.as_deref()
+                        .map(|h| format!(" — {h}"))
+                        .unwrap_or_default()
                 ));
             }
             f.expected = json!("every pair reachable");
@@ -333,11 +360,11 @@ async fn throughput(ctx: &Ctx, t: &Throughput) -> Result<Found, String> {
     let plan = &ctx.plan;
     let src = refs::netns(plan, &refs::expand(&t.from, plan, ctx.seed)?)?;
     let to = refs::expand(&t.to, plan, ctx.seed)?;
-    let dst_ip = refs::target(plan, &to, t.family)?;
-    let dst_node = plan
-        .node_owning(dst_ip)
-        .ok_or_else(|| format!("no node of the lab has address {dst_ip}"))?;
-    let dst = dst_node.netns.clone();
+    let (owner, dst_ip) = refs::endpoint(plan, &to, t.family)?;
+    let dst = owner
+        .ok_or_else(|| format!("no node of the lab has address {dst_ip}"))?
+        .netns
+        .clone();
     let e = &t.expect;
     let mut f = Found {
         expected: serde_json::to_value(e).unwrap_or_default(),

@@ -8,7 +8,6 @@
 use std::time::Duration;
 
 use super::model::{Action, Capture, Condition, Family, LinkOp, Protocol};
-use crate::topology::describe_impairment;
 
 /// Longest `exec` summary, in characters (longer commands end in `…`).
 pub const MAX_EXEC_SUMMARY: usize = 60;
@@ -57,13 +56,11 @@ impl Action {
                     LinkOp::Down => "down".to_string(),
                     LinkOp::Up => "up".to_string(),
                     LinkOp::Set { a_to_b, b_to_a } if a_to_b == b_to_a => {
-                        format!("set {}", describe_impairment(a_to_b))
+                        format!("set {}", a_to_b.describe())
                     }
-                    LinkOp::Set { a_to_b, b_to_a } => format!(
-                        "set a→b {}; b→a {}",
-                        describe_impairment(a_to_b),
-                        describe_impairment(b_to_a)
-                    ),
+                    LinkOp::Set { a_to_b, b_to_a } => {
+                        format!("set a→b {}; b→a {}", a_to_b.describe(), b_to_a.describe())
+                    }
                 };
                 format!("link {} — {} {op}", l.a, l.b)
             }

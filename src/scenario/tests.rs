@@ -212,11 +212,11 @@ fn link_steps() {
     let LinkOp::Set { a_to_b, b_to_a } = l.op else {
         panic!()
     };
-    assert_eq!(a_to_b.delay, Some(MS(20)));
-    assert_eq!(a_to_b.rate, None);
-    assert_eq!(b_to_a.rate, Some(10_000_000));
+    assert_eq!(a_to_b.set.delay, Some(MS(20)));
+    assert_eq!(a_to_b.set.rate, None);
+    assert_eq!(b_to_a.set.rate, Some(10_000_000));
     assert_eq!(
-        b_to_a.loss,
+        b_to_a.set.loss,
         Some(Loss::Random {
             p: 0.01,
             correlation: 0.25

@@ -12,8 +12,28 @@ pub mod tcp;
 pub mod udp;
 
 use std::io;
+use std::time::Duration;
 
 use crate::netns;
+
+/// Bounds of the probes' parameters, checked where they are given: `topolab probe`'s
+/// arguments and scenario steps (which name the limit when they refuse a value).
+pub mod limits {
+    use super::Duration;
+
+    /// Echo requests of one `ping`.
+    pub const PING_COUNT: u32 = 100_000;
+    /// Time between two echo requests, or two UDP probes.
+    pub const INTERVAL: Duration = Duration::from_secs(60);
+    /// Largest ICMP or UDP payload over IPv4 (65535 − 20 − 8).
+    pub const PAYLOAD: u64 = 65_507;
+    /// UDP probes of one measurement (each is remembered until the end).
+    pub const UDP_PROBES: u64 = 10_000_000;
+    /// Parallel TCP streams.
+    pub const STREAMS: u32 = 128;
+    /// Length of one throughput measurement.
+    pub const DURATION: Duration = Duration::from_secs(3600);
+}
 
 /// Runs `make` inside namespace `ns` (by name) and returns what it built (sockets).
 pub fn socket_in<T: Send + 'static>(

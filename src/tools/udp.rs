@@ -123,23 +123,29 @@ pub fn one_way(
     let mut buf = vec![0u8; cfg.size.max(16)];
     let start = now_ns();
     let step = cfg.interval.as_nanos() as u64;
-    for seq in 0..cfg.count {
-        sleep_until(start + seq * step);
-        buf[0..8].copy_from_slice(&seq.to_be_bytes());
-        buf[8..16].copy_from_slice(&now_ns().to_be_bytes());
-        // A full socket buffer drops locally; that is not link loss, so retry briefly.
-        while let Err(e) = tx.send(&buf) {
-            if e.kind() != io::ErrorKind::WouldBlock && e.raw_os_error() != Some(libc::ENOBUFS) {
-                return Err(e);
+    let sent = (|| {
+        for seq in 0..cfg.count {
+            sleep_until(start + seq * step);
+            buf[0..8].copy_from_slice(&seq.to_be_bytes());
+            buf[8..16].copy_from_slice(&now_ns().to_be_bytes());
+            // A full socket buffer drops locally; that is not link loss, so retry briefly.
+            while let Err(e) = tx.send(&buf) {
+                if e.kind() != io::ErrorKind::WouldBlock && e.raw_os_error() != Some(libc::ENOBUFS)
+                {
+                    return Err(e);
+                }
+                std::thread::sleep(Duration::from_micros(50));
             }
-            std::thread::sleep(Duration::from_micros(50));
         }
-    }
-    std::thread::sleep(cfg.linger);
+        std::thread::sleep(cfg.linger);
+        Ok(())
+    })();
+    // On every path, error or not: the receiver ends before this returns.
     done.store(true, Ordering::Relaxed);
-    let (got, order, reordered, duplicates) = receiver
-        .join()
-        .map_err(|_| io::Error::other("receiver panicked"))?;
+    let joined = receiver.join();
+    sent?;
+    let (got, order, reordered, duplicates) =
+        joined.map_err(|_| io::Error::other("receiver panicked"))?;
     Ok(OneWay {
         sent: cfg.count,
         received: got.len() as u64,
@@ -162,6 +168,11 @@ pub fn rtt(
     let echo = bind_in(dst_ns, SocketAddr::new(dst.ip(), 0))?;
     let port = echo.local_addr()?.port();
     echo.set_read_timeout(Some(Duration::from_millis(50)))?;
+    let sock = bind_in(src_ns, unspecified(dst))?;
+    sock.connect(SocketAddr::new(dst.ip(), port))?;
+    sock.set_read_timeout(Some(Duration::from_millis(50)))?;
+    let rx = sock.try_clone()?;
+    // No early return from here on: both threads are joined on every path.
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
     let responder = std::thread::spawn(move || {
@@ -172,10 +183,6 @@ pub fn rtt(
             }
         }
     });
-    let sock = bind_in(src_ns, unspecified(dst))?;
-    sock.connect(SocketAddr::new(dst.ip(), port))?;
-    sock.set_read_timeout(Some(Duration::from_millis(50)))?;
-    let rx = sock.try_clone()?;
     let done = Arc::new(AtomicBool::new(false));
     let d = done.clone();
     let count = cfg.count as usize;
@@ -203,18 +210,21 @@ pub fn rtt(
     let mut buf = vec![0u8; cfg.size.max(16)];
     let start = now_ns();
     let step = cfg.interval.as_nanos() as u64;
-    for seq in 0..cfg.count {
-        sleep_until(start + seq * step);
-        buf[0..8].copy_from_slice(&seq.to_be_bytes());
-        buf[8..16].copy_from_slice(&now_ns().to_be_bytes());
-        sock.send(&buf)?;
-    }
-    std::thread::sleep(cfg.linger);
+    let sent = (|| {
+        for seq in 0..cfg.count {
+            sleep_until(start + seq * step);
+            buf[0..8].copy_from_slice(&seq.to_be_bytes());
+            buf[8..16].copy_from_slice(&now_ns().to_be_bytes());
+            sock.send(&buf)?;
+        }
+        std::thread::sleep(cfg.linger);
+        Ok::<_, io::Error>(())
+    })();
+    // On every path, error or not: the receiver and the responder end before this returns.
     done.store(true, Ordering::Relaxed);
-    let rtts = receiver
-        .join()
-        .map_err(|_| io::Error::other("receiver panicked"))?;
+    let joined = receiver.join();
     stop.store(true, Ordering::Relaxed);
     let _ = responder.join();
-    Ok(rtts)
+    sent?;
+    joined.map_err(|_| io::Error::other("receiver panicked"))
 }

@@ -139,7 +139,7 @@ fn reconfigure_keeps_queued_frames_and_counters() {
         queue: Some(QueueLimit::Packets(1)),
         ..Default::default()
     };
-    p.reconfigure(&fast, None);
+    p.reconfigure(at_ms(0), &fast, None);
     assert_eq!(p.counters(), &counters);
     assert_eq!(p.in_flight(), 10);
     // A frame handled now is not delayed past the queue but keeps FIFO order behind it.
@@ -159,6 +159,55 @@ fn reconfigure_keeps_queued_frames_and_counters() {
 }
 
 #[test]
+fn lowering_the_delay_re_times_queued_frames() {
+    let delay = |d: Duration, jitter: Option<Duration>| Impairment {
+        delay: Some(d),
+        jitter,
+        ..Default::default()
+    };
+    // What a live `set delay=99999999s` left behind: frames queued for three years.
+    let mut p = pipeline(&delay(Duration::from_secs(99_999_999), None), 1);
+    for i in 0..5 {
+        p.handle(at_ms(u64::from(i)), frame(i, 100));
+    }
+    // Set to 1 ms at 10 ms: the queued frames leave by 11 ms, in order, and so do new ones.
+    p.reconfigure(at_ms(10), &delay(Duration::from_millis(1), None), None);
+    p.handle(at_ms(10), frame(5, 100));
+    let mut out = Vec::new();
+    drain(&mut p, at_ms(11), &mut out);
+    let ids: Vec<u32> = out.iter().map(|(_, p)| id_of(p)).collect();
+    assert_eq!(ids, (0..6).collect::<Vec<_>>());
+    assert!(out.iter().all(|(t, _)| *t <= at_ms(11)), "{out:?}");
+    assert_eq!(p.in_flight(), 0);
+    p.handle(at_ms(20), frame(6, 100));
+    drain(&mut p, at_ms(21), &mut out);
+    assert_eq!(
+        out.last().map(|(t, p)| (*t, id_of(p))),
+        Some((at_ms(21), 6))
+    );
+
+    // A raised delay leaves queued frames where they were; a lowered one with jitter
+    // leaves room for the largest jitter sample (4 × jitter) and keeps the order.
+    let mut p = pipeline(&delay(Duration::from_millis(5), None), 1);
+    p.handle(at_ms(0), frame(0, 100));
+    p.reconfigure(at_ms(1), &delay(Duration::from_millis(50), None), None);
+    assert_eq!(run(&mut p, [])[0].0, at_ms(5));
+    let mut p = pipeline(&delay(Duration::from_secs(60), None), 1);
+    for i in 0..3 {
+        p.handle(at_ms(u64::from(i)), frame(i, 100));
+    }
+    let jittery = delay(Duration::from_millis(10), Some(Duration::from_millis(1)));
+    p.reconfigure(at_ms(3), &jittery, None);
+    let out = run(&mut p, []);
+    let times: Vec<Instant> = out.iter().map(|(t, _)| *t).collect();
+    assert_eq!(
+        times,
+        vec![at_ms(17); 3],
+        "now 3 ms + 10 ms + 4 × 1 ms, in order"
+    );
+}
+
+#[test]
 fn reconfigure_keeps_the_bucket_and_the_trace() {
     // A faster, deeper bucket keeps the level the old one had: empty here.
     let one = Impairment {
@@ -169,6 +218,7 @@ fn reconfigure_keeps_the_bucket_and_the_trace() {
     let mut p = pipeline(&one, 1);
     let out1 = run(&mut p, [(at_ms(0), frame(0, 1500))]);
     p.reconfigure(
+        at_ms(0),
         &Impairment {
             rate: Some(2_000_000),
             burst: Some(3000),
@@ -185,6 +235,7 @@ fn reconfigure_keeps_the_bucket_and_the_trace() {
     let mut p = Pipeline::new(&cfg, 1500, 1, Some(trace.clone()));
     let out1 = run(&mut p, [(at_ms(0), frame(0, 1504))]);
     p.reconfigure(
+        at_ms(0),
         &Impairment {
             delay: Some(Duration::from_millis(1)),
             ..cfg
