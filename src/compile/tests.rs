@@ -134,7 +134,10 @@ fn sysctls_by_kind_then_node_entries_override_in_place() {
             ("net.ipv6.conf.default.disable_ipv6", "1"),
         ])
     );
-    assert_eq!(plan.node("h2").unwrap().run, ["sleep 1000"]);
+    assert_eq!(
+        plan.node("h2").unwrap().commands().collect::<Vec<_>>(),
+        ["sleep 1000"]
+    );
 }
 
 #[test]

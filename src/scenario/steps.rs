@@ -214,11 +214,7 @@ async fn pingall(ctx: &Ctx, p: &Pingall) -> Result<Found, String> {
     let nodes: Vec<String> = plan
         .nodes
         .iter()
-        .filter(|n| match n.kind {
-            crate::topology::NodeKind::Host => true,
-            crate::topology::NodeKind::Router => p.all_nodes,
-            _ => false,
-        })
+        .filter(|n| n.kind.pingall(p.all_nodes))
         .map(|n| n.name.clone())
         .collect();
     let mut pairs = Vec::new();
