@@ -504,7 +504,7 @@ pub fn routes_allowed(
         .error(
             ErrorKind::BadValue,
             at,
-            format!("`routes` is only valid on routers and hosts"),
+            "`routes` is only valid on routers and hosts",
         )
         .with_help(format!(
             "`{name}` is a {}, which has no routes; remove `routes`",
