@@ -387,3 +387,20 @@ fn mgmt_addresses_hosts_first_then_nodes_in_order_and_the_namespace_is_hidden() 
     let plan = compile(&from_yaml("name: x\nnodes: {h1: }\n"), "x").unwrap();
     assert!(plan.mgmt.is_none());
 }
+
+#[test]
+fn runtime_comments_never_let_file_text_out_of_the_comment() {
+    let text = "name: hx\nnodes:\n  h1:\n    run:\n      - \"sleep 1\\nrm -rf /tmp/x\"\n      \
+                - {name: w, cmd: \"true\", ready: {log: \"a\\nip netns add evil\"}}\n";
+    let script = compile(&from_yaml(text), "hx").unwrap().to_ip_commands();
+    for l in script.lines() {
+        assert!(
+            !l.starts_with("rm") && !l.contains("netns add evil") || l.starts_with('#'),
+            "{l}"
+        );
+    }
+    assert!(
+        script.contains(r#"sh -c "sleep 1\nrm -rf /tmp/x""#),
+        "{script}"
+    );
+}
