@@ -85,3 +85,12 @@ fn drawings() {
     golden("ring.dot", &graph::to_dot(&t));
     golden("ring.mmd", &graph::to_mermaid(&t));
 }
+
+/// `topologies/services.yaml`: every issue-9 key (services, limits, routes mode, private
+/// dirs, files, management network with a host end).
+#[test]
+fn services() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("topologies/services.yaml");
+    let t = Topology::load(&path).unwrap_or_else(|e| panic!("{}", e.one_line()));
+    plan("services", t);
+}

@@ -110,8 +110,7 @@ pub async fn supervise(args: UpArgs) -> miette::Result<()> {
     out!("{summary}");
     supervisor::serve_then(lab, move || {
         if let Some(relay) = relay {
-            let _ =
-                std::fs::File::from(relay).write_all(format!("{summary}{READY}\n").as_bytes());
+            let _ = std::fs::File::from(relay).write_all(format!("{summary}{READY}\n").as_bytes());
         }
     })
     .await?;
@@ -184,7 +183,7 @@ fn summary(lab: &Lab, quickstart: bool, detached: bool) -> String {
     let nodes: Vec<_> = plan.user_nodes().collect();
     let hosts: Vec<&str> = nodes
         .iter()
-        .filter(|n| n.kind == topolab::topology::NodeKind::Host)
+        .filter(|n| n.kind.pingall(false))
         .map(|n| n.name.as_str())
         .collect();
     let mut s = String::from("\n");

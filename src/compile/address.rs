@@ -42,7 +42,7 @@ use ipnet::IpNet;
 
 use super::model::{DomainKind, EndRef, Model, Side};
 use super::space::{Family, Range, Space, block_size, fit, from_u128, net, to_u128};
-use crate::topology::{ErrorKind, NodeKind, Pool, Span, TopologyError};
+use crate::topology::{ErrorKind, Pool, Span, TopologyError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Addresses {
@@ -134,7 +134,7 @@ fn validate_explicit(m: &Model) -> Result<BTreeSet<IpAddr>, TopologyError> {
     for li in 0..t.links.len() {
         for side in Side::BOTH {
             let ep = EndRef { link: li, side }.endpoint(t);
-            let is_switch = m.is_switch(m.ends[li][side.index()]);
+            let is_switch = m.has_bridge(m.ends[li][side.index()]);
             for a in &ep.addrs {
                 items.push((*a, ep.span, is_switch, &ep.node));
             }
@@ -142,7 +142,7 @@ fn validate_explicit(m: &Model) -> Result<BTreeSet<IpAddr>, TopologyError> {
     }
     for node in &t.nodes {
         for a in &node.loopback {
-            items.push((*a, node.span, node.kind == NodeKind::Switch, &node.name));
+            items.push((*a, node.span, !node.kind.is_l3(), &node.name));
         }
     }
     for (a, span, on_switch, node) in items {
@@ -333,7 +333,7 @@ fn number_domains(
         let mut order: Vec<EndRef> = domain.members.iter().filter(needs).copied().collect();
         if domain.is_lan() {
             // Stable: routers first, each group in link order.
-            order.sort_by_key(|&e| m.kind(m.node_of(e)) != NodeKind::Router);
+            order.sort_by_key(|&e| !m.kind(m.node_of(e)).forwards_ip());
         }
         let base = to_u128(subnet.network());
         let size = block_size(family, subnet.prefix_len());
@@ -383,9 +383,7 @@ fn carve_loopbacks(
     let plen = p.prefix.min(family.bits());
     let size = block_size(family, plen);
     for (ni, node) in m.topology.nodes.iter().enumerate() {
-        if node.kind != NodeKind::Router
-            || node.loopback.iter().any(|a| Family::of_net(a) == family)
-        {
+        if !node.kind.forwards_ip() || node.loopback.iter().any(|a| Family::of_net(a) == family) {
             continue;
         }
         let start = space.carve(family, &p.net, plen, 1).ok_or_else(|| {

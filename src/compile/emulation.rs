@@ -176,7 +176,11 @@ fn add_fabric(t: &Topology, lab: &str, plan: &mut Plan, links: &mut [LinkPlan]) 
         ifaces: vec![],
         routes: vec![],
         shapers: vec![],
-        run: vec![],
+        services: vec![],
+        limits: Default::default(),
+        routes_mode: Default::default(),
+        private_dirs: vec![],
+        files: vec![],
     };
     let mut veths = Vec::with_capacity(plan.veths.len() + links.len());
     for (li, v) in plan.veths.iter().enumerate() {

@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::model::{EndRef, Model};
 use super::plan::Mac;
-use crate::topology::{ErrorKind, NodeKind, TopologyError};
+use crate::topology::{ErrorKind, TopologyError};
 
 pub const LO_IFINDEX: u32 = 1;
 pub const BRIDGE_IFINDEX: u32 = 100;
@@ -74,7 +74,8 @@ impl Ifaces {
         let mut bridge_mac = Vec::with_capacity(t.nodes.len());
         for (ni, node) in t.nodes.iter().enumerate() {
             bridge_mac.push(
-                (node.kind == NodeKind::Switch)
+                node.kind
+                    .has_bridge()
                     .then(|| macs.assign(&t.name, &node.name, BRIDGE_NAME)),
             );
             for iface in &mut nodes[ni] {
@@ -98,8 +99,11 @@ fn names(m: &Model, node: usize, ends: &[EndRef]) -> Result<Vec<String>, Topolog
     let t = m.topology;
     let kind = t.nodes[node].kind;
     let mut taken: BTreeSet<String> = BTreeSet::from(["lo".to_string()]);
-    if kind == NodeKind::Switch {
+    if kind.has_bridge() {
         taken.insert(BRIDGE_NAME.into());
+    }
+    if t.mgmt.is_some() && kind.joins_mgmt() {
+        taken.insert(super::mgmt::MGMT_IFNAME.into());
     }
     for &end in ends {
         let ep = end.endpoint(t);
@@ -113,12 +117,14 @@ fn names(m: &Model, node: usize, ends: &[EndRef]) -> Result<Vec<String>, Topolog
                 format!("interface `{name}` is used twice on node `{}`", ep.node),
             )
             .with_help(match name.as_str() {
-                "lo" | BRIDGE_NAME => format!("`{name}` is reserved; pick another name"),
+                "lo" | BRIDGE_NAME | super::mgmt::MGMT_IFNAME => {
+                    format!("`{name}` is reserved; pick another name")
+                }
                 _ => "give each link end of a node its own interface name".into(),
             }));
         }
     }
-    let mut next = if kind == NodeKind::Switch { 1u32 } else { 0 };
+    let mut next = if kind.has_bridge() { 1u32 } else { 0 };
     let mut out = Vec::with_capacity(ends.len());
     for &end in ends {
         match &end.endpoint(t).iface {

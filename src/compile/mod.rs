@@ -9,9 +9,11 @@
 //!   Topology ─▶ model.rs   graph, LAN / point-to-point domains, loop blocking
 //!            ─▶ ifaces.rs  names (ethN), ifindexes (lo 1, br0 100, ports 101…), MACs
 //!            ─▶ address.rs subnets per domain, interface addresses, router loopbacks
-//!            ─▶ routes.rs  static routes (routers: all prefixes; hosts: default + exceptions)
+//!            ─▶ routes.rs  static routes (routers: all prefixes; hosts: default + exceptions;
+//!                          none for `routes: connected` nodes)
 //!            ─▶ mod.rs     sysctls, bridges, ports, veths
-//!            ─▶ emulation.rs engines per link, IFB shapers, the relay fabric ─▶ Plan
+//!            ─▶ emulation.rs engines per link, IFB shapers, the relay fabric
+//!            ─▶ mgmt.rs    the management network (`mgmt:`) ─▶ Plan
 //!   Plan     ─▶ render.rs  the equivalent iproute2 script
 //!   Topology ─▶ graph.rs   Graphviz / Mermaid drawings
 //! ```
@@ -38,6 +40,7 @@ mod address;
 pub mod emulation;
 pub mod graph;
 mod ifaces;
+pub mod mgmt;
 mod model;
 mod plan;
 mod render;
@@ -93,7 +96,7 @@ pub fn compile(topology: &Topology, lab: &str) -> Result<Plan, TopologyError> {
                     mac: f.mac,
                     mtu: f.mtu,
                     addrs: addrs.of(f.end).to_vec(),
-                    port: (node.kind == NodeKind::Switch).then_some(if m.blocked[f.end.link] {
+                    port: node.kind.has_bridge().then_some(if m.blocked[f.end.link] {
                         PortRole::Blocked
                     } else {
                         PortRole::Forwarding
@@ -118,9 +121,17 @@ pub fn compile(topology: &Topology, lab: &str) -> Result<Plan, TopologyError> {
             loopback: addrs.loopbacks[ni].clone(),
             bridge,
             ifaces: ports,
-            routes: std::mem::take(&mut routes[ni]),
+            routes: match node.routes {
+                RoutesMode::Static => std::mem::take(&mut routes[ni]),
+                // The kernel's connected routes only: a routing daemon does the rest.
+                RoutesMode::Connected => vec![],
+            },
             shapers: vec![],
-            run: node.run.clone(),
+            services: node.services.clone(),
+            limits: node.limits,
+            routes_mode: node.routes,
+            private_dirs: node.private_dirs.clone(),
+            files: node.files.clone(),
         });
     }
     let veths = (0..topology.links.len())
@@ -139,11 +150,16 @@ pub fn compile(topology: &Topology, lab: &str) -> Result<Plan, TopologyError> {
             }
         })
         .collect();
+    let mgmt = match &topology.mgmt {
+        Some(m) => Some(mgmt::plan(topology, m, lab, &nodes)?),
+        None => None,
+    };
     let mut plan = Plan {
         lab: lab.into(),
         nodes,
         veths,
         links: vec![],
+        mgmt,
     };
     emulation::plan_links(topology, lab, &mut plan)?;
     Ok(plan)

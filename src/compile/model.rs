@@ -155,8 +155,9 @@ impl<'t> Model<'t> {
         self.topology.nodes[node].kind
     }
 
-    pub fn is_switch(&self, node: usize) -> bool {
-        self.kind(node) == NodeKind::Switch
+    /// The node is a bridge: its links join LAN domains (see [`NodeKind::has_bridge`]).
+    pub fn has_bridge(&self, node: usize) -> bool {
+        self.kind(node).has_bridge()
     }
 
     /// The node at one end of a link.
@@ -194,7 +195,7 @@ impl<'t> Model<'t> {
         let n = self.topology.nodes.len();
         let mut lan_of: Vec<Option<usize>> = vec![None; n];
         for start in 0..n {
-            if !self.is_switch(start) || lan_of[start].is_some() {
+            if !self.has_bridge(start) || lan_of[start].is_some() {
                 continue;
             }
             let domain = self.domains.len();
@@ -207,7 +208,7 @@ impl<'t> Model<'t> {
                 for link in self.incident(s) {
                     let [a, b] = self.ends[link];
                     let other = if a == s { b } else { a };
-                    if !self.is_switch(other) {
+                    if !self.has_bridge(other) {
                         continue;
                     }
                     switch_links.push(link);
@@ -234,7 +235,7 @@ impl<'t> Model<'t> {
         }
         // Members: L3 ends of switch–L3 links, in link order.
         for (link, &[a, b]) in self.ends.iter().enumerate() {
-            let (sa, sb) = (self.is_switch(a), self.is_switch(b));
+            let (sa, sb) = (self.has_bridge(a), self.has_bridge(b));
             let (switch, l3_side) = match (sa, sb) {
                 (true, false) => (a, Side::B),
                 (false, true) => (b, Side::A),
@@ -251,7 +252,7 @@ impl<'t> Model<'t> {
 
     fn find_p2p(&mut self) {
         for (link, &[a, b]) in self.ends.iter().enumerate() {
-            if self.is_switch(a) || self.is_switch(b) {
+            if self.has_bridge(a) || self.has_bridge(b) {
                 continue;
             }
             self.link_domain[link] = self.domains.len();

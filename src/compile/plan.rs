@@ -19,6 +19,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::topology::{Impairment, NodeKind};
 
+/// Services, limits and files are plain data that `check` already produced; the Plan
+/// carries them as they are (see `topology::service` for their rules).
+pub use crate::topology::{
+    NodeFile as FilePlan, NodeLimits, Readiness, RestartPolicy, RoutesMode, Service as ServicePlan,
+    ServiceWhat, StopSignal,
+};
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// Lab name: the prefix of every namespace name.
@@ -27,6 +34,61 @@ pub struct Plan {
     pub veths: Vec<VethPlan>,
     /// Every topology link, in topology order, with the engine that carries it.
     pub links: Vec<LinkPlan>,
+    /// The management network, when the topology asks for one.
+    pub mgmt: Option<MgmtPlan>,
+}
+
+/// An out-of-band network: every node that [joins it](NodeKind::joins_mgmt) gets a veth
+/// `mgmt0` whose other end is a port of bridge `br0` in the hidden namespace
+/// `<lab>-_mgmt`. `mgmt0` has its address only (a connected prefix, no route through it),
+/// so nothing is ever routed between the management network and the data plane.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MgmtPlan {
+    /// `<lab>-_mgmt` (`_` never starts a node name, so it clashes with no node).
+    pub netns: String,
+    /// The bridge in that namespace.
+    pub bridge: String,
+    pub bridge_ifindex: u32,
+    pub bridge_mac: Mac,
+    /// The pools (`None`: that family is off in `addressing`).
+    pub ipv4: Option<IpNet>,
+    pub ipv6: Option<IpNet>,
+    /// One per joining node, in node order.
+    pub nodes: Vec<MgmtIface>,
+    /// `mgmt: {host: true}`: a veth into the root namespace.
+    pub host: Option<MgmtHost>,
+}
+
+/// A node's `mgmt0` and its bridge port in the management namespace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MgmtIface {
+    /// Index into `Plan::nodes`.
+    pub node: usize,
+    /// `mgmt0`.
+    pub ifname: String,
+    pub ifindex: u32,
+    pub mac: Mac,
+    /// The bridge port in the management namespace.
+    pub peer: String,
+    pub peer_ifindex: u32,
+    pub peer_mac: Mac,
+    /// Address(es) of `mgmt0`, with the pool's prefix length.
+    pub addrs: Vec<IpNet>,
+}
+
+/// The root-namespace end of the management network.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MgmtHost {
+    /// In the root namespace: `tl-` and a hash of the lab name (≤ 15 bytes, unique per lab).
+    /// No fixed ifindex: the root namespace's are not ours to choose.
+    pub ifname: String,
+    pub mac: Mac,
+    /// The bridge port in the management namespace.
+    pub peer: String,
+    pub peer_ifindex: u32,
+    pub peer_mac: Mac,
+    /// The pools' first addresses.
+    pub addrs: Vec<IpNet>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,8 +108,17 @@ pub struct NodePlan {
     pub routes: Vec<RoutePlan>,
     /// Kernel-engine shapers on traffic arriving at this node.
     pub shapers: Vec<ShaperPlan>,
-    /// Commands to start inside the namespace, `sh -c`, once everything is up.
-    pub run: Vec<String>,
+    /// Supervised services, in file order (names unique within the node).
+    pub services: Vec<ServicePlan>,
+    /// CPU and memory limits (a cgroup of the node).
+    pub limits: NodeLimits,
+    /// `Connected`: `routes` holds nothing (a routing daemon on the node fills the table);
+    /// other nodes' routes are computed as usual.
+    pub routes_mode: RoutesMode,
+    /// Directories the node gets its own copy of (its own mount namespace).
+    pub private_dirs: Vec<std::path::PathBuf>,
+    /// Files written into the private dirs before services start.
+    pub files: Vec<FilePlan>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -198,6 +269,16 @@ impl<'de> Deserialize<'de> for Mac {
     }
 }
 
+impl NodePlan {
+    /// The shell commands of this node's services, in order (built-in daemons left out).
+    pub fn commands(&self) -> impl Iterator<Item = &str> {
+        self.services.iter().filter_map(|s| match &s.what {
+            ServiceWhat::Command { cmd } => Some(cmd.as_str()),
+            ServiceWhat::Daemon { .. } => None,
+        })
+    }
+}
+
 impl Plan {
     pub fn node(&self, name: &str) -> Option<&NodePlan> {
         self.nodes.iter().find(|n| n.name == name)
@@ -215,6 +296,15 @@ impl Plan {
 
     pub fn iface(&self, r: IfaceRef) -> &IfacePlan {
         &self.nodes[r.node].ifaces[r.iface]
+    }
+
+    /// A user node's management addresses (`mgmt0`), empty without a management network.
+    pub fn mgmt_addrs(&self, node: &str) -> &[IpNet] {
+        let Some(m) = &self.mgmt else { return &[] };
+        m.nodes
+            .iter()
+            .find(|i| self.nodes[i.node].name == node)
+            .map_or(&[], |i| i.addrs.as_slice())
     }
 
     /// The node that has `ip` on one of its interfaces or its loopback.

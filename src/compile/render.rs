@@ -5,7 +5,8 @@
 //!
 //! ```text
 //!   netns add ─▶ lo up + sysctls ─▶ bridges ─▶ veths (+ peer up) ─▶ bridge ports
-//!            ─▶ addresses (lo, then interfaces) ─▶ routes
+//!            ─▶ addresses (lo, then interfaces) ─▶ routes ─▶ shapers
+//!            ─▶ management network ─▶ node runtime (services, limits, files: comments)
 //! ```
 //!
 //! Each veth is one `ip link add … netns A up type veth peer name … netns B` command, so
@@ -22,7 +23,7 @@
 
 use std::fmt::Write;
 
-use super::plan::{IfaceRef, NodePlan, Plan, PortRole};
+use super::plan::{IfaceRef, NodePlan, Plan, PortRole, Readiness, RoutesMode, ServiceWhat};
 
 impl Plan {
     /// The equivalent `ip` commands, one per line, in apply order.
@@ -217,7 +218,168 @@ impl Plan {
                 ),
             );
         }
+        self.render_mgmt(w);
+        self.render_runtime(w);
         s
+    }
+
+    /// The management network: its namespace and bridge, each `mgmt0` veth, addresses.
+    fn render_mgmt(&self, w: &mut String) {
+        let Some(m) = &self.mgmt else { return };
+        let ns = q(&m.netns);
+        line(
+            w,
+            "# management network (out of band: an address per node, no routes into the data plane)",
+        );
+        line(w, &format!("ip netns add {ns}"));
+        line(w, &format!("ip -n {ns} link set dev lo up"));
+        line(
+            w,
+            &format!(
+                "ip -n {ns} link add name {} index {} address {} type bridge stp_state 0",
+                q(&m.bridge),
+                m.bridge_ifindex,
+                m.bridge_mac
+            ),
+        );
+        line(w, &format!("ip -n {ns} link set dev {} up", q(&m.bridge)));
+        let mut ports: Vec<(&str, Option<&str>, String, &[ipnet::IpNet])> = Vec::new();
+        if let Some(h) = &m.host {
+            line(
+                w,
+                &format!(
+                    "ip link add name {} address {} up type veth peer name {} index {} address {} netns {ns}",
+                    q(&h.ifname),
+                    h.mac,
+                    q(&h.peer),
+                    h.peer_ifindex,
+                    h.peer_mac
+                ),
+            );
+            ports.push((&h.peer, None, h.ifname.clone(), &h.addrs));
+        }
+        for i in &m.nodes {
+            let node_ns = &self.nodes[i.node].netns;
+            line(
+                w,
+                &format!(
+                    "ip link add name {} index {} address {} netns {} up type veth peer name {} index {} address {} netns {ns}",
+                    q(&i.ifname),
+                    i.ifindex,
+                    i.mac,
+                    q(node_ns),
+                    q(&i.peer),
+                    i.peer_ifindex,
+                    i.peer_mac
+                ),
+            );
+            ports.push((&i.peer, Some(node_ns), i.ifname.clone(), &i.addrs));
+        }
+        for (peer, node_ns, ifname, addrs) in ports {
+            line(w, &format!("ip -n {ns} link set dev {} up", q(peer)));
+            line(
+                w,
+                &format!(
+                    "ip -n {ns} link set dev {} master {}",
+                    q(peer),
+                    q(&m.bridge)
+                ),
+            );
+            let at = match node_ns {
+                Some(n) => format!("ip -n {} ", q(n)),
+                None => "ip ".to_string(),
+            };
+            for a in addrs {
+                let nodad = if a.addr().is_ipv6() { " nodad" } else { "" };
+                line(w, &format!("{at}addr add {a} dev {}{nodad}", q(&ifname)));
+            }
+        }
+    }
+
+    /// What the supervisor does after this script: services, limits, private dirs, files,
+    /// routing left to daemons. Comments only; every value from the file is written as a
+    /// quoted, escaped string (`{:?}`), so no text of the file ever becomes a line of shell.
+    fn render_runtime(&self, w: &mut String) {
+        let busy = |n: &&NodePlan| {
+            !n.services.is_empty()
+                || n.limits != Default::default()
+                || !n.private_dirs.is_empty()
+                || !n.files.is_empty()
+                || n.routes_mode != RoutesMode::Static
+        };
+        if !self.nodes.iter().any(|n| busy(&n)) {
+            return;
+        }
+        line(
+            w,
+            "# node runtime (done by the topolab supervisor, not by this script)",
+        );
+        for n in self.nodes.iter().filter(busy) {
+            let name = &n.name;
+            match n.routes_mode {
+                RoutesMode::Static => {}
+                RoutesMode::Connected => line(
+                    w,
+                    &format!("# {name}: routes connected (a routing daemon installs the rest)"),
+                ),
+            }
+            if let Some(cpu) = n.limits.cpu {
+                line(w, &format!("# {name}: cpu {cpu} core"));
+            }
+            if let Some(mem) = n.limits.memory {
+                line(w, &format!("# {name}: memory {mem} bytes"));
+            }
+            for d in &n.private_dirs {
+                line(
+                    w,
+                    &format!("# {name}: private dir {:?}", d.display().to_string()),
+                );
+            }
+            for f in &n.files {
+                line(
+                    w,
+                    &format!(
+                        "# {name}: file {:?} ({} bytes, mode {:o})",
+                        f.path.display().to_string(),
+                        f.content.len(),
+                        f.mode
+                    ),
+                );
+            }
+            for sv in &n.services {
+                let what = match &sv.what {
+                    ServiceWhat::Command { cmd } => format!("sh -c {cmd:?}"),
+                    ServiceWhat::Daemon { kind, port } => {
+                        format!("built-in daemon {} on port {port}", kind.name())
+                    }
+                };
+                let ready = match &sv.ready {
+                    None => "started".to_string(),
+                    Some(Readiness::TcpPort(p)) => format!("tcp port {p}"),
+                    Some(Readiness::UdpPort(p)) => format!("udp port {p}"),
+                    Some(Readiness::Command(c)) => format!("command {c:?} exits 0"),
+                    Some(Readiness::File(f)) => format!("file {:?}", f.display().to_string()),
+                    Some(Readiness::Log(r)) => format!("log matches {r:?}"),
+                    Some(Readiness::Builtin) => "built-in".to_string(),
+                };
+                line(
+                    w,
+                    &format!(
+                        "# {name}: service {:?}: {what}; ready: {ready}; restart {}; stop {} then KILL after {} ms",
+                        sv.name,
+                        serde_json::to_value(sv.restart)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_default(),
+                        serde_json::to_value(sv.stop_signal)
+                            .ok()
+                            .and_then(|v| v.as_str().map(String::from))
+                            .unwrap_or_default(),
+                        sv.grace.as_millis()
+                    ),
+                );
+            }
+        }
     }
 
     /// `NAME index N address MAC mtu M netns NS` of one veth end.

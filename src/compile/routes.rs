@@ -38,7 +38,6 @@ use super::ifaces::Ifaces;
 use super::model::Model;
 use super::plan::RoutePlan;
 use super::space::Family;
-use crate::topology::NodeKind;
 
 /// How a node reaches one neighbour.
 #[derive(Debug, Clone, Copy)]
@@ -83,7 +82,7 @@ fn family_routes(
 ) -> Vec<Vec<RoutePlan>> {
     let t = m.topology;
     let n = t.nodes.len();
-    let is_router = |x: usize| t.nodes[x].kind == NodeKind::Router;
+    let is_router = |x: usize| t.nodes[x].kind.forwards_ip();
     let owns_loopback: Vec<bool> = addrs
         .loopbacks
         .iter()
@@ -150,7 +149,7 @@ fn family_routes(
     for p in &prefixes {
         let dist = distances(&nbrs, &p.owners, &is_router);
         for (x, hops) in nbrs.iter().enumerate() {
-            if p.local.contains(&x) || t.nodes[x].kind == NodeKind::Switch {
+            if p.local.contains(&x) || !t.nodes[x].kind.is_l3() {
                 continue;
             }
             let mut best: Option<(u32, usize)> = None;

@@ -134,7 +134,10 @@ fn sysctls_by_kind_then_node_entries_override_in_place() {
             ("net.ipv6.conf.default.disable_ipv6", "1"),
         ])
     );
-    assert_eq!(plan.node("h2").unwrap().run, ["sleep 1000"]);
+    assert_eq!(
+        plan.node("h2").unwrap().commands().collect::<Vec<_>>(),
+        ["sleep 1000"]
+    );
 }
 
 #[test]
@@ -308,4 +311,96 @@ fn a_large_lab_compiles_quickly() {
     assert_eq!(plan.node("r99").unwrap().routes.len(), 2 * (1 + 98 + 99));
     assert_eq!(plan.node("h0").unwrap().routes.len(), 2);
     assert!(took.as_secs() < 10, "compile took {took:?}");
+}
+
+fn from_yaml(text: &str) -> crate::topology::Topology {
+    crate::topology::Topology::from_str(text, "t.yaml")
+        .unwrap_or_else(|e| panic!("{}", e.one_line()))
+}
+
+#[test]
+fn connected_routers_get_no_static_routes_and_hosts_keep_their_default() {
+    let text = "name: rc\nnodes:\n  h1:\n  r1: {kind: router, routes: connected}\n  \
+                r2: {kind: router}\n  h2:\nlinks:\n  - [h1, r1]\n  - [r1, r2]\n  - [r2, h2]\n";
+    let plan = compile(&from_yaml(text), "rc").unwrap();
+    let r1 = plan.node("r1").unwrap();
+    assert_eq!(r1.routes_mode, RoutesMode::Connected);
+    assert!(r1.routes.is_empty(), "{:?}", r1.routes);
+    // Its neighbours are compiled as today: h1 still defaults via r1, r2 routes via r1.
+    let h1 = plan.node("h1").unwrap();
+    assert!(h1.routes.iter().any(|r| r.dst.prefix_len() == 0));
+    assert!(!plan.node("r2").unwrap().routes.is_empty());
+    // `defaults.routes: connected` reaches routers and hosts, not switches.
+    let text = "name: rd\ndefaults: {routes: connected}\nnodes:\n  h1:\n  r1: {kind: router}\n  \
+                s1: {kind: switch}\nlinks:\n  - [h1, s1]\n  - [r1, s1]\n";
+    let plan = compile(&from_yaml(text), "rd").unwrap();
+    assert!(plan.user_nodes().all(|n| n.routes.is_empty()));
+    assert_eq!(plan.node("s1").unwrap().routes_mode, RoutesMode::Static);
+    assert_eq!(plan.node("r1").unwrap().routes_mode, RoutesMode::Connected);
+}
+
+#[test]
+fn mgmt_addresses_hosts_first_then_nodes_in_order_and_the_namespace_is_hidden() {
+    let text = "name: mg\nmgmt: {ipv4: 10.99.0.0/24, host: true}\naddressing: {lan4: 10.0.0.0/16}\n\
+                nodes:\n  h1:\n  s1: {kind: switch}\n  r1: {kind: router}\nlinks:\n  - [h1, s1]\n  - [r1, s1]\n";
+    let plan = compile(&from_yaml(text), "mglab").unwrap();
+    let m = plan.mgmt.as_ref().unwrap();
+    assert_eq!(m.netns, "mglab-_mgmt");
+    assert_eq!(m.ipv6.unwrap().to_string(), "fd00:0:ee::/64");
+    let host = m.host.as_ref().unwrap();
+    assert!(host.ifname.len() <= 15 && host.ifname.starts_with("tl-"));
+    assert_eq!(
+        host.addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        ["10.99.0.1/24", "fd00:0:ee::1/64"]
+    );
+    // The switch has no mgmt0; h1 and r1 do, in node order.
+    let names: Vec<&str> = m
+        .nodes
+        .iter()
+        .map(|i| plan.nodes[i.node].name.as_str())
+        .collect();
+    assert_eq!(names, ["h1", "r1"]);
+    assert_eq!(
+        plan.mgmt_addrs("r1")
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>(),
+        ["10.99.0.3/24", "fd00:0:ee::3/64"]
+    );
+    assert!(plan.mgmt_addrs("s1").is_empty());
+    // No node, route or namespace of the data plane mentions it.
+    assert!(plan.user_node("_mgmt").is_none());
+    assert!(plan.nodes.iter().all(|n| !n.netns.ends_with("_mgmt")));
+    let mgmt_net: ipnet::IpNet = "10.99.0.0/24".parse().unwrap();
+    for n in &plan.nodes {
+        assert!(
+            n.routes
+                .iter()
+                .all(|r| !mgmt_net.contains(&r.via) && !mgmt_net.contains(&r.dst.addr()))
+        );
+        assert!(n.ifaces.iter().all(|i| i.name != "mgmt0"));
+    }
+    // The host end's name depends on the lab name, not the topology.
+    let other = compile(&from_yaml(text), "mglab2").unwrap();
+    assert_ne!(other.mgmt.unwrap().host.unwrap().ifname, host.ifname);
+    // Off by default.
+    let plan = compile(&from_yaml("name: x\nnodes: {h1: }\n"), "x").unwrap();
+    assert!(plan.mgmt.is_none());
+}
+
+#[test]
+fn runtime_comments_never_let_file_text_out_of_the_comment() {
+    let text = "name: hx\nnodes:\n  h1:\n    run:\n      - \"sleep 1\\nrm -rf /tmp/x\"\n      \
+                - {name: w, cmd: \"true\", ready: {log: \"a\\nip netns add evil\"}}\n";
+    let script = compile(&from_yaml(text), "hx").unwrap().to_ip_commands();
+    for l in script.lines() {
+        assert!(
+            !l.starts_with("rm") && !l.contains("netns add evil") || l.starts_with('#'),
+            "{l}"
+        );
+    }
+    assert!(
+        script.contains(r#"sh -c "sleep 1\nrm -rf /tmp/x""#),
+        "{script}"
+    );
 }

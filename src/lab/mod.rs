@@ -35,7 +35,7 @@ pub use apply::{Progress, Stage};
 use journal::{Entry, Journal, proc_start_time};
 pub use teardown::TeardownError;
 
-use crate::compile::{NodePlan, Plan};
+use crate::compile::{NodePlan, Plan, ServiceWhat};
 use crate::netlink::NetlinkError;
 use crate::netns;
 use crate::topology::{Topology, TopologyError};
@@ -278,8 +278,15 @@ impl Lab {
     fn start_run_commands(&mut self) -> Result<(), LabError> {
         let logs = self.dir.join("logs");
         let plan = self.plan.clone();
-        for node in plan.nodes.iter().filter(|n| !n.run.is_empty()) {
-            for cmd in &node.run {
+        for node in plan.nodes.iter().filter(|n| !n.services.is_empty()) {
+            for s in &node.services {
+                if let ServiceWhat::Daemon { kind, .. } = s.what {
+                    // Until the service runtime lands, only commands are started.
+                    tracing::warn!(node = %node.name, service = %s.name, kind = kind.name(),
+                        "built-in daemons are not started yet");
+                }
+            }
+            for cmd in node.commands() {
                 self.spawn_run(node, cmd, &logs)?;
             }
         }
@@ -413,7 +420,7 @@ impl Lab {
             .ok_or_else(|| LabError::UnknownNode(name.into()))?;
         let logs = self.dir.join("logs");
         let mut started = 0;
-        for cmd in &node.run {
+        for cmd in node.commands() {
             let running = self.procs.iter_mut().any(|p| {
                 p.node == name && p.cmd == *cmd && p.child.try_wait().ok().flatten().is_none()
             });

@@ -7,7 +7,8 @@
 //!
 //! Forms: `${node.ipv4}`, `${node.ipv6}` (the node's primary address: a router's loopback,
 //! a host's first interface), `${node.iface.ipv4}`, `${node.iface.ipv6}` (that interface's
-//! address), and `${seed}` (the scenario's seed). `$${` writes a literal `${`; a `$` not
+//! address), `${node.mgmt4}`, `${node.mgmt6}` (its management address, on `mgmt0`; the
+//! same as `${node.mgmt0.ipv4}`), and `${seed}` (the scenario's seed). `$${` writes a literal `${`; a `$` not
 //! followed by `{` is plain text, so shell variables like `$HOME` pass through untouched
 //! (write `${HOME}` as `$${HOME}` or `$HOME`).
 //!
@@ -17,6 +18,7 @@
 //! expectations; nothing is resolved here.
 
 use super::model::Family;
+use crate::compile::mgmt::MGMT_IFNAME;
 use crate::topology::names::{IfaceProblem, check_iface_name, check_node_name};
 
 /// One parsed reference.
@@ -124,6 +126,19 @@ fn parse_reference(inner: &str) -> Result<Reference, (String, String)> {
     let family = match family {
         "ipv4" => Family::Ipv4,
         "ipv6" => Family::Ipv6,
+        // `${h1.mgmt4}`: the node's management address (`mgmt0`).
+        "mgmt4" | "mgmt6" if !head.contains('.') => {
+            check_node_name(head).map_err(|m| bad(format!("`${{{inner}}}`: {m}")))?;
+            return Ok(Reference::Addr {
+                node: head.to_string(),
+                iface: Some(MGMT_IFNAME.to_string()),
+                family: if family == "mgmt4" {
+                    Family::Ipv4
+                } else {
+                    Family::Ipv6
+                },
+            });
+        }
         other => {
             return Err((
                 format!("`${{{inner}}}`: `{other}` is not an address family"),
@@ -162,6 +177,19 @@ mod tests {
             iface: iface.map(Into::into),
             family,
         })
+    }
+
+    #[test]
+    fn management_addresses() {
+        assert_eq!(
+            parse_template("${h1.mgmt6}").unwrap(),
+            [addr("h1", Some("mgmt0"), Family::Ipv6)]
+        );
+        assert_eq!(
+            parse_template("${h1.mgmt4}").unwrap(),
+            parse_template("${h1.mgmt0.ipv4}").unwrap()
+        );
+        assert!(parse_template("${h1.eth0.mgmt4}").is_err());
     }
 
     #[test]

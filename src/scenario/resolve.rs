@@ -2,6 +2,7 @@
 //!
 //! `${h2.ipv4}` / `${h2.ipv6}`: the node's primary address of that family — a router's
 //! loopback, otherwise its first interface address; `${r1.eth1.ipv6}`: an interface's;
+//! `${h2.mgmt4}` / `${h2.mgmt6}` (and `h2:mgmt0` as an endpoint): its management address;
 //! `${seed}`: the scenario's seed (or the topology's). Endpoints (`to:`) are a node,
 //! `node:iface`, an address, or any of those produced by a reference. [`endpoint`] is the
 //! one rule, for scenarios and `topolab probe` alike: `probe LAB h1 r1` and `${r1.ipv4}`
@@ -28,7 +29,7 @@ pub fn expand(s: &str, plan: &Plan, seed: u64) -> Result<String, String> {
                 family,
             }) => {
                 let n = node_of(plan, &node)?;
-                let a = address(n, iface.as_deref(), family).ok_or_else(|| {
+                let a = address(plan, n, iface.as_deref(), family).ok_or_else(|| {
                     format!(
                         "`{s}`: {node}{} has no {} address",
                         iface.map(|i| format!(":{i}")).unwrap_or_default(),
@@ -60,8 +61,15 @@ fn node_of<'a>(plan: &'a Plan, name: &str) -> Result<&'a NodePlan, String> {
     })
 }
 
-fn address(n: &NodePlan, iface: Option<&str>, family: Family) -> Option<IpAddr> {
+fn address(plan: &Plan, n: &NodePlan, iface: Option<&str>, family: Family) -> Option<IpAddr> {
     let want_v6 = family == Family::Ipv6;
+    if iface == Some(crate::compile::mgmt::MGMT_IFNAME) {
+        return plan
+            .mgmt_addrs(&n.name)
+            .iter()
+            .map(|a| a.addr())
+            .find(|a| a.is_ipv6() == want_v6);
+    }
     if iface.is_none()
         && let Some(lo) = n
             .loopback
@@ -103,7 +111,7 @@ pub fn endpoint<'a>(
     }
     let (node, iface) = t.split_once(':').map_or((t, None), |(n, i)| (n, Some(i)));
     let n = node_of(plan, node)?;
-    let ip = address(n, iface, family).ok_or_else(|| {
+    let ip = address(plan, n, iface, family).ok_or_else(|| {
         format!(
             "`{t}` has no {} address",
             if family == Family::Ipv6 {

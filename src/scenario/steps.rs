@@ -230,11 +230,7 @@ pub fn pingall_pairs(
     let nodes: Vec<&str> = plan
         .nodes
         .iter()
-        .filter(|n| match n.kind {
-            crate::topology::NodeKind::Host => true,
-            crate::topology::NodeKind::Router => all_nodes,
-            _ => false,
-        })
+        .filter(|n| n.kind.pingall(all_nodes))
         .map(|n| n.name.as_str())
         .collect();
     let mut sources = Vec::with_capacity(nodes.len());

@@ -33,6 +33,8 @@ use super::generate;
 use super::links::{self, LinkChecker};
 use super::model::{Defaults, Engine, Link, Node, NodeKind, Source, Span, Topology};
 use super::names::{check_lab_name, check_node_name, check_sysctl_key, suggestion};
+use super::node_check;
+use super::service::RoutesMode;
 use super::spec::{
     DefaultsSpec, EngineSpec, GENERATORS, GeneratorKind, GeneratorSpec, NodeKindSpec, NodeSpec,
     Spec, StrList, span,
@@ -108,6 +110,7 @@ pub fn check_with(
     })?;
     let defaults = defaults(spec.defaults.as_ref(), &ctx)?;
     let addressing = addressing::check(spec.addressing.as_ref(), &ctx)?;
+    let mgmt = node_check::mgmt(spec.mgmt.as_ref(), &addressing, &ctx)?;
 
     let mut nodes: Vec<Node> = Vec::new();
     let mut origins: HashMap<String, (usize, Origin)> = HashMap::new();
@@ -115,7 +118,7 @@ pub fn check_with(
         if nodes.len() >= limits.max_nodes {
             return Err(too_many_nodes(&ctx, span(name), nodes.len() + 1, limits));
         }
-        let node = written_node(name, body, &ctx)?;
+        let node = written_node(name, body, &defaults, &ctx)?;
         origins.insert(node.name.clone(), (nodes.len(), Origin::Written));
         nodes.push(node);
     }
@@ -161,7 +164,7 @@ pub fn check_with(
                 name.clone(),
                 (nodes.len(), Origin::Generated { generator: key }),
             );
-            nodes.push(generated_node(name, node_kind, at));
+            nodes.push(generated_node(name, node_kind, &defaults, at));
         }
         generated_links.extend(
             out.links
@@ -183,6 +186,7 @@ pub fn check_with(
         links: all_links,
         defaults,
         addressing,
+        mgmt,
         source,
     })
 }
@@ -243,6 +247,7 @@ fn defaults(spec: Option<&DefaultsSpec>, ctx: &Ctx<'_>) -> Result<Defaults, Topo
         mtu: 1500,
         engine: Engine::Auto,
         seed: 1,
+        routes: RoutesMode::Static,
     };
     let Some(spec) = spec else { return Ok(out) };
     if let Some(mtu) = &spec.mtu {
@@ -250,6 +255,7 @@ fn defaults(spec: Option<&DefaultsSpec>, ctx: &Ctx<'_>) -> Result<Defaults, Topo
     }
     out.engine = spec.engine.map_or(Engine::Auto, engine);
     out.seed = spec.seed.unwrap_or(1);
+    out.routes = spec.routes.as_ref().map_or(RoutesMode::Static, |r| r.value);
     Ok(out)
 }
 
@@ -287,6 +293,7 @@ pub fn str_items(list: &Spanned<StrList>) -> Vec<(String, Span)> {
 fn written_node(
     name: &Spanned<String>,
     body: &Spanned<Option<NodeSpec>>,
+    defaults: &Defaults,
     ctx: &Ctx<'_>,
 ) -> Result<Node, TopologyError> {
     check_node_name(&name.value).map_err(|msg| {
@@ -304,11 +311,11 @@ fn written_node(
         Some(NodeKindSpec::Router) => NodeKind::Router,
         Some(NodeKindSpec::Switch) => NodeKind::Switch,
     };
-    let kind_word = format!("{kind:?}").to_lowercase();
-    let mut node = generated_node(name.value.clone(), kind, span(name));
+    let kind_word = kind.word();
+    let mut node = generated_node(name.value.clone(), kind, defaults, span(name));
 
     if let Some(stp) = &spec.stp {
-        if kind != NodeKind::Switch {
+        if !kind.has_bridge() {
             return Err(ctx
                 .error(
                     ErrorKind::BadValue,
@@ -323,7 +330,7 @@ fn written_node(
         node.stp = stp.value;
     }
     if let Some(loopback) = &spec.loopback {
-        if kind == NodeKind::Switch {
+        if !kind.is_l3() {
             return Err(ctx
                 .error(
                     ErrorKind::BadValue,
@@ -366,24 +373,42 @@ fn written_node(
         node.sysctl.insert(key.value.clone(), value.value.0.clone());
     }
     if let Some(run) = &spec.run {
-        for (command, at) in str_items(run) {
-            if command.trim().is_empty() {
-                return Err(ctx
-                    .error(ErrorKind::BadValue, at, "empty command in `run`")
-                    .with_help("each `run` entry is a shell command, like `sleep 1000`"));
-            }
-            node.run.push(command);
-        }
+        node.services = node_check::services(run, ctx)?;
+    }
+    if let Some(routes) = &spec.routes {
+        node_check::routes_allowed(kind, span(routes), &name.value, ctx)?;
+        node.routes = routes.value;
+    }
+    if let Some(cpu) = &spec.cpu {
+        node.limits.cpu = Some(node_check::cpu(cpu, ctx)?);
+    }
+    if let Some(memory) = &spec.memory {
+        node.limits.memory = Some(node_check::memory(memory, ctx)?);
+    }
+    if let Some(dirs) = &spec.private_dirs {
+        node.private_dirs = node_check::private_dirs(dirs, ctx)?;
+    }
+    if let Some(files) = &spec.files {
+        node.files = node_check::files(&files.0, &node.private_dirs, ctx)?;
     }
     Ok(node)
 }
 
-fn generated_node(name: String, kind: NodeKind, span: Span) -> Node {
+fn generated_node(name: String, kind: NodeKind, defaults: &Defaults, span: Span) -> Node {
     Node {
         name,
         kind,
         stp: false,
-        run: Vec::new(),
+        services: Vec::new(),
+        limits: Default::default(),
+        // Switches have no routes; the default applies to the nodes that do.
+        routes: if kind.is_l3() {
+            defaults.routes
+        } else {
+            RoutesMode::Static
+        },
+        private_dirs: Vec::new(),
+        files: Vec::new(),
         sysctl: Default::default(),
         loopback: Vec::new(),
         span,

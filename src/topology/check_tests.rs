@@ -80,7 +80,14 @@ nodes:
     );
     assert_eq!(r1.sysctl["net.ipv4.ip_forward"], "1");
     assert_eq!(r1.sysctl["net.core.x"], "true");
-    assert_eq!(r1.run, ["sleep 1000"]);
+    assert_eq!(r1.services.len(), 1);
+    assert_eq!(r1.services[0].name, "sleep");
+    assert_eq!(
+        r1.services[0].what,
+        crate::topology::ServiceWhat::Command {
+            cmd: "sleep 1000".into()
+        }
+    );
     assert!(t.node("s1").unwrap().stp);
 }
 

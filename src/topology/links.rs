@@ -15,7 +15,7 @@ use super::addressing::parse_iface_addr;
 use super::check::{Ctx, check_mtu, str_items};
 use super::emulation;
 use super::error::{ErrorKind, TopologyError};
-use super::model::{Endpoint, Link, LinkEmulation, Node, NodeKind, Span};
+use super::model::{Endpoint, Link, LinkEmulation, Node, Span};
 use super::names::{IfaceProblem, check_iface_name, did_you_mean};
 use super::spec::{LinkLong, LinkSpec, span};
 
@@ -235,7 +235,7 @@ impl<'c> LinkChecker<'c> {
                         a.node, b.node
                     )));
             }
-            if self.node(&key.value).map(|n| n.kind) == Some(NodeKind::Switch) {
+            if self.node(&key.value).is_some_and(|n| !n.kind.is_l3()) {
                 return Err(self
                     .ctx
                     .error(ErrorKind::BadAddress, span(key), format!("switch `{}` cannot have an address", key.value))

@@ -26,7 +26,9 @@ pub mod input;
 mod links;
 mod model;
 pub(crate) mod names;
+mod node_check;
 pub(crate) mod parse;
+pub mod service;
 pub(crate) mod spec;
 pub mod units;
 
@@ -36,6 +38,10 @@ pub use error::{ErrorKind, TopologyError};
 pub use input::MAX_FILE_BYTES;
 pub use model::*;
 pub use names::check_lab_name;
+pub use service::{
+    Mgmt, NodeFile, NodeLimits, Readiness, RestartPolicy, RoutesMode, Service, ServiceWhat,
+    StopSignal,
+};
 
 /// Most nodes a lab may have unless raised (`--max-nodes`): bigger labs are possible, but
 /// a typo (twenty stars of 99,999 hosts) should not take minutes and gigabytes to refuse.

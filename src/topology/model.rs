@@ -16,6 +16,8 @@ use std::sync::Arc;
 use ipnet::IpNet;
 use serde::Serialize;
 
+use super::service::{Mgmt, NodeFile, NodeLimits, RoutesMode, Service};
+
 /// A topology file's text and display name, kept for diagnostics.
 #[derive(Debug, Clone, Serialize)]
 pub struct Source {
@@ -43,6 +45,8 @@ pub struct Topology {
     pub links: Vec<Link>,
     pub defaults: Defaults,
     pub addressing: Addressing,
+    /// The management network (`mgmt:`), off by default.
+    pub mgmt: Option<Mgmt>,
     #[serde(skip)]
     pub source: Source,
 }
@@ -55,6 +59,8 @@ pub struct Defaults {
     pub engine: Engine,
     /// Lab seed: per-link seeds derive from it (default 1).
     pub seed: u64,
+    /// Routes of hosts and routers that do not set `routes:` (default static).
+    pub routes: RoutesMode,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -71,13 +77,86 @@ pub enum NodeKind {
     Fabric,
 }
 
+/// What a node kind can do. Every predicate is an exhaustive `match`, and compile, the lab
+/// and scenarios ask these instead of comparing kinds: a new kind is a list of compiler
+/// errors here, each one a decision to make (see the table test in `model_tests`).
 impl NodeKind {
+    /// Every kind, for table tests.
+    pub const ALL: [NodeKind; 4] = [
+        NodeKind::Host,
+        NodeKind::Router,
+        NodeKind::Switch,
+        NodeKind::Fabric,
+    ];
+
     /// topolab's own plumbing (the fabric), not a node the user wrote: never counted,
     /// listed or entered as a node.
     pub fn is_internal(self) -> bool {
         match self {
             NodeKind::Host | NodeKind::Router | NodeKind::Switch => false,
             NodeKind::Fabric => true,
+        }
+    }
+
+    /// A Linux bridge joins its ports into one L2 (LAN) domain: its links are bridge
+    /// ports, it has no addresses, loops among such nodes are cut at compile time.
+    pub fn has_bridge(self) -> bool {
+        match self {
+            NodeKind::Switch => true,
+            NodeKind::Host | NodeKind::Router | NodeKind::Fabric => false,
+        }
+    }
+
+    /// Its interfaces carry addresses and it gets routes (an L3 end of a domain).
+    pub fn is_l3(self) -> bool {
+        match self {
+            NodeKind::Host | NodeKind::Router => true,
+            NodeKind::Switch | NodeKind::Fabric => false,
+        }
+    }
+
+    /// Forwards IP between its interfaces: a next hop for others, gets a loopback and
+    /// routes to every prefix.
+    pub fn forwards_ip(self) -> bool {
+        match self {
+            NodeKind::Router => true,
+            NodeKind::Host | NodeKind::Switch | NodeKind::Fabric => false,
+        }
+    }
+
+    /// Runs `run:` services (and built-in daemons) in its namespace.
+    pub fn runs_services(self) -> bool {
+        match self {
+            NodeKind::Host | NodeKind::Router | NodeKind::Switch => true,
+            NodeKind::Fabric => false,
+        }
+    }
+
+    /// Gets a `mgmt0` interface on the management network (when the lab has one).
+    pub fn joins_mgmt(self) -> bool {
+        match self {
+            NodeKind::Host | NodeKind::Router => true,
+            // A bridge has IPv6 turned off and no addresses of its own.
+            NodeKind::Switch | NodeKind::Fabric => false,
+        }
+    }
+
+    /// `pingall` targets it: always, or only with `all_nodes` (routers).
+    pub fn pingall(self, all_nodes: bool) -> bool {
+        match self {
+            NodeKind::Host => true,
+            NodeKind::Router => all_nodes,
+            NodeKind::Switch | NodeKind::Fabric => false,
+        }
+    }
+
+    /// The word users write in `kind:`.
+    pub fn word(self) -> &'static str {
+        match self {
+            NodeKind::Host => "host",
+            NodeKind::Router => "router",
+            NodeKind::Switch => "switch",
+            NodeKind::Fabric => "fabric",
         }
     }
 }
@@ -88,8 +167,16 @@ pub struct Node {
     pub kind: NodeKind,
     /// Switches only: run the kernel's STP instead of compile-time loop blocking.
     pub stp: bool,
-    /// Commands started inside the namespace (`sh -c`) once the lab is up.
-    pub run: Vec<String>,
+    /// Supervised services (`run:`), in file order.
+    pub services: Vec<Service>,
+    /// `cpu:` and `memory:`.
+    pub limits: NodeLimits,
+    /// `routes:` (or `defaults.routes`); switches always `Static` (they have no routes).
+    pub routes: RoutesMode,
+    /// Directories the node gets its own copy of (a mount namespace per node).
+    pub private_dirs: Vec<std::path::PathBuf>,
+    /// Files placed into the private dirs, in file order.
+    pub files: Vec<NodeFile>,
     /// Extra sysctls, applied inside the namespace before links are made (key → value).
     pub sysctl: BTreeMap<String, String>,
     /// Explicit loopback addresses (routers get automatic ones when empty).
@@ -371,5 +458,80 @@ fn fmt_rate(bps: u64) -> String {
         b if b >= 1_000_000 => format!("{} Mbit/s", b as f64 / 1e6),
         b if b >= 1_000 => format!("{} kbit/s", b as f64 / 1e3),
         b => format!("{b} bit/s"),
+    }
+}
+
+#[cfg(test)]
+mod model_tests {
+    use super::NodeKind;
+
+    /// Every kind's capabilities, in one table: a new kind must be placed here.
+    #[test]
+    fn node_kind_capability_table() {
+        // (kind, internal, bridge, l3, forwards, services, mgmt, pingall, pingall all)
+        let table = [
+            (
+                NodeKind::Host,
+                false,
+                false,
+                true,
+                false,
+                true,
+                true,
+                true,
+                true,
+            ),
+            (
+                NodeKind::Router,
+                false,
+                false,
+                true,
+                true,
+                true,
+                true,
+                false,
+                true,
+            ),
+            (
+                NodeKind::Switch,
+                false,
+                true,
+                false,
+                false,
+                true,
+                false,
+                false,
+                false,
+            ),
+            (
+                NodeKind::Fabric,
+                true,
+                false,
+                false,
+                false,
+                false,
+                false,
+                false,
+                false,
+            ),
+        ];
+        assert_eq!(table.len(), NodeKind::ALL.len());
+        for (k, internal, bridge, l3, fwd, services, mgmt, ping, ping_all) in table {
+            assert!(NodeKind::ALL.contains(&k));
+            assert_eq!(k.is_internal(), internal, "{k:?}");
+            assert_eq!(k.has_bridge(), bridge, "{k:?}");
+            assert_eq!(k.is_l3(), l3, "{k:?}");
+            assert_eq!(k.forwards_ip(), fwd, "{k:?}");
+            assert_eq!(k.runs_services(), services, "{k:?}");
+            assert_eq!(k.joins_mgmt(), mgmt, "{k:?}");
+            assert_eq!(k.pingall(false), ping, "{k:?}");
+            assert_eq!(k.pingall(true), ping_all, "{k:?}");
+            // A node is exactly one of: internal, a bridge, an L3 node.
+            assert_eq!(
+                [internal, bridge, l3].iter().filter(|b| **b).count(),
+                1,
+                "{k:?}"
+            );
+        }
     }
 }

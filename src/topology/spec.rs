@@ -33,6 +33,7 @@ use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
 use super::model::Span;
+use super::service::{RestartPolicy, RoutesMode, StopSignal};
 
 /// A whole topology file.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -60,6 +61,30 @@ pub struct Spec {
     #[serde(default)]
     #[schemars(with = "Option<Vec<GeneratorSpec>>")]
     pub generate: Option<Vec<Spanned<GeneratorSpec>>>,
+    /// Management network: `true`, or `{ipv4: CIDR, ipv6: CIDR, host: true}` (default off).
+    #[serde(default)]
+    #[schemars(with = "Option<MgmtSpec>")]
+    pub mgmt: Option<Spanned<MgmtSpec>>,
+}
+
+/// `mgmt: true|false` or the long form.
+#[derive(Debug)]
+pub enum MgmtSpec {
+    On(bool),
+    Long(MgmtLong),
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MgmtLong {
+    /// IPv4 pool of the management network (default 192.168.200.0/22).
+    #[schemars(with = "Option<String>")]
+    pub ipv4: Option<Spanned<String>>,
+    /// IPv6 pool of the management network (default fd00:0:ee::/64).
+    #[schemars(with = "Option<String>")]
+    pub ipv6: Option<Spanned<String>>,
+    /// A veth into the root namespace, so tools on the machine reach every node.
+    pub host: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -72,6 +97,9 @@ pub struct DefaultsSpec {
     pub engine: Option<EngineSpec>,
     /// Lab seed; per-link seeds derive from it (default 1).
     pub seed: Option<u64>,
+    /// Routes of hosts and routers: `static` (default) or `connected`.
+    #[schemars(with = "Option<RoutesMode>")]
+    pub routes: Option<Spanned<RoutesMode>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -150,9 +178,96 @@ pub struct NodeSpec {
     /// Sysctls set inside the node's namespace: key → string, number or bool.
     #[schemars(with = "Option<BTreeMap<String, Scalar>>")]
     pub sysctl: Option<Entries<Spanned<Scalar>>>,
-    /// Commands started inside the namespace once the lab is up.
+    /// Services started inside the namespace: a shell command, or a mapping
+    /// (`{name, cmd | daemon, port, ready, restart, stop_signal, grace}`), or a list of them.
+    #[schemars(with = "Option<RunSpec>")]
+    pub run: Option<Spanned<RunSpec>>,
+    /// Routers and hosts: `static` (compiled routes) or `connected` (a daemon routes).
+    #[schemars(with = "Option<RoutesMode>")]
+    pub routes: Option<Spanned<RoutesMode>>,
+    /// CPU share of one core, like `0.5` (0 < cpu ≤ 1024).
+    #[schemars(with = "Option<Scalar>")]
+    pub cpu: Option<Spanned<Scalar>>,
+    /// Memory limit with a unit, like `256MiB` (at least 4MiB).
+    #[schemars(with = "Option<Scalar>")]
+    pub memory: Option<Spanned<Scalar>>,
+    /// Directories the node gets its own copy of, like `[/etc/frr, /var/run/frr]`.
     #[schemars(with = "Option<StrList>")]
-    pub run: Option<Spanned<StrList>>,
+    pub private_dirs: Option<Spanned<StrList>>,
+    /// Files placed in the private dirs: absolute path → `{content: …}` or `{path: …}`.
+    #[schemars(with = "Option<BTreeMap<String, FileSpec>>")]
+    pub files: Option<Entries<Spanned<FileSpec>>>,
+}
+
+/// A placed file: its text inline, or a file relative to the topology.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    /// The file's text.
+    #[schemars(with = "Option<String>")]
+    pub content: Option<Spanned<String>>,
+    /// A file to copy, relative to the topology file.
+    #[schemars(with = "Option<String>")]
+    pub path: Option<Spanned<String>>,
+}
+
+/// `run:` — one item or a list of items.
+#[derive(Debug)]
+pub enum RunSpec {
+    One(RunItem),
+    Many(Vec<Spanned<RunItem>>),
+}
+
+/// One `run:` item: a shell command, or the long form.
+#[derive(Debug)]
+pub enum RunItem {
+    Short(String),
+    Long(Box<ServiceSpec>),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// 1–32 characters of `[A-Za-z0-9_-]` (default: the program's name).
+    #[schemars(with = "Option<String>")]
+    pub name: Option<Spanned<String>>,
+    /// A shell command (exactly one of `cmd` and `daemon`).
+    #[schemars(with = "Option<String>")]
+    pub cmd: Option<Spanned<String>>,
+    /// A built-in daemon kind, like `echo`.
+    #[schemars(with = "Option<String>")]
+    pub daemon: Option<Spanned<String>>,
+    /// The built-in daemon's port.
+    #[schemars(with = "Option<u16>")]
+    pub port: Option<Spanned<u64>>,
+    /// Readiness: exactly one of `tcp_port`, `udp_port`, `command`, `file`, `log`.
+    #[schemars(with = "Option<ReadySpec>")]
+    pub ready: Option<Spanned<ReadySpec>>,
+    #[schemars(with = "Option<RestartPolicy>")]
+    pub restart: Option<Spanned<RestartPolicy>>,
+    #[schemars(with = "Option<StopSignal>")]
+    pub stop_signal: Option<Spanned<StopSignal>>,
+    /// SIGKILL after this long (default 2s, at most 60s).
+    #[schemars(with = "Option<Scalar>")]
+    pub grace: Option<Spanned<Scalar>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReadySpec {
+    #[schemars(with = "Option<u16>")]
+    pub tcp_port: Option<Spanned<u64>>,
+    #[schemars(with = "Option<u16>")]
+    pub udp_port: Option<Spanned<u64>>,
+    /// A shell command that exits 0 once the service is ready.
+    #[schemars(with = "Option<String>")]
+    pub command: Option<Spanned<String>>,
+    /// A path that exists once the service is ready.
+    #[schemars(with = "Option<String>")]
+    pub file: Option<Spanned<String>>,
+    /// A regular expression matching a line of the service's output.
+    #[schemars(with = "Option<String>")]
+    pub log: Option<Spanned<String>>,
 }
 
 /// A link: `[a, b]` or a mapping (see [`LinkLong`]).
@@ -487,6 +602,72 @@ either_form!(ReorderSpec, "a percentage like 5%, or {percent: 5%, gap: 3}",
     scalar: |s| Ok(ReorderSpec::Short(s)),
     map: |m| ReorderLong::deserialize(m).map(ReorderSpec::Long));
 
+impl<'de> Deserialize<'de> for MgmtSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = MgmtSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("true, false, or {ipv4: CIDR, ipv6: CIDR, host: true}")
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<MgmtSpec, E> {
+                Ok(MgmtSpec::On(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<MgmtSpec, A::Error> {
+                MgmtLong::deserialize(MapAccessDeserializer::new(m)).map(MgmtSpec::Long)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RunItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RunItem;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a shell command, or {name, cmd, ready, restart, …}")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RunItem, E> {
+                Ok(RunItem::Short(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<RunItem, A::Error> {
+                ServiceSpec::deserialize(MapAccessDeserializer::new(m))
+                    .map(|s| RunItem::Long(Box::new(s)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for RunSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RunSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a shell command, a service mapping, or a list of them")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RunSpec, E> {
+                Ok(RunSpec::One(RunItem::Short(v.to_owned())))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<RunSpec, A::Error> {
+                ServiceSpec::deserialize(MapAccessDeserializer::new(m))
+                    .map(|s| RunSpec::One(RunItem::Long(Box::new(s))))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<RunSpec, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Spanned<RunItem>>()? {
+                    items.push(item);
+                }
+                Ok(RunSpec::Many(items))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 impl<'de> Deserialize<'de> for LinkSpec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -641,7 +822,30 @@ mod forms {
 
     use schemars::JsonSchema;
 
-    use super::{GeneratorKind, LinkLong, LossLong, PoolLong, ReorderLong, Scalar};
+    use super::{
+        GeneratorKind, LinkLong, LossLong, MgmtLong, PoolLong, ReorderLong, Scalar, ServiceSpec,
+    };
+
+    #[derive(JsonSchema)]
+    #[serde(untagged)]
+    pub enum Mgmt {
+        On(bool),
+        Long(MgmtLong),
+    }
+
+    #[derive(JsonSchema)]
+    #[serde(untagged)]
+    pub enum RunItem {
+        Short(String),
+        Long(ServiceSpec),
+    }
+
+    #[derive(JsonSchema)]
+    #[serde(untagged)]
+    pub enum Run {
+        One(RunItem),
+        Many(Vec<RunItem>),
+    }
 
     #[derive(JsonSchema)]
     #[serde(untagged)]
@@ -689,6 +893,8 @@ schema_from!(ReorderSpec, forms::Reorder);
 schema_from!(LinkSpec, forms::Link);
 schema_from!(StrList, forms::StrList);
 schema_from!(GeneratorSpec, forms::Generator);
+schema_from!(MgmtSpec, forms::Mgmt);
+schema_from!(RunSpec, forms::Run);
 
 impl JsonSchema for Scalar {
     fn schema_name() -> Cow<'static, str> {

@@ -71,7 +71,7 @@ fn nodes_keep_order_and_null_bodies() {
     assert!(nodes[0].1.value.is_none());
     assert!(nodes[1].1.value.is_some());
     let run = nodes[2].1.value.as_ref().unwrap().run.as_ref().unwrap();
-    assert!(matches!(&run.value, StrList::One(s) if s == "sleep 1"));
+    assert!(matches!(&run.value, RunSpec::One(RunItem::Short(s)) if s == "sleep 1"));
     assert_eq!(at(&nodes[2].0), (5, 3));
 }
 

@@ -269,6 +269,39 @@ pub fn parse_bytes(s: &str) -> Result<u64, UnitError> {
     Ok(bytes as u64)
 }
 
+/// A memory size: like [`parse_bytes`] (`256MiB`, `1GB`, `1.5GiB`) plus `TB`/`TiB`, without
+/// the 1 GiB cap of bursts and queues (a node's limit is checked by its caller).
+pub fn parse_memory(s: &str) -> Result<u64, UnitError> {
+    const HINT: &str = "use B, KB, MB, GB, TB (×1000) or KiB, MiB, GiB, TiB (×1024), like `256MiB`";
+    let p = split(s, "memory size", "256MiB")?;
+    let mult: u128 = match p.unit {
+        "" | "B" => 1,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        "KiB" | "kiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        other => {
+            return Err(UnitError::syntax(
+                format!("bad memory size `{s}`: unknown unit `{other}`"),
+                HINT,
+            ));
+        }
+    };
+    let bytes = scale(&p, mult).map_err(|why| match why {
+        "not whole" => UnitError::syntax(
+            format!("bad memory size `{s}`: not a whole number of bytes"),
+            HINT,
+        ),
+        _ => UnitError::range(format!("memory size `{s}` is too large"), HINT),
+    })?;
+    u64::try_from(bytes)
+        .map_err(|_| UnitError::range(format!("memory size `{s}` is too large"), HINT))
+}
+
 /// A percentage `0%..=100%` (decimals allowed, `0` without `%` too) as a probability 0..=1.
 pub fn parse_percent(s: &str) -> Result<f64, UnitError> {
     let p = split(s, "percentage", "1.5%")?;

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ipnet::IpNet;
+use topolab::topology::service;
 use topolab::topology::{
     Addressing, Defaults, Endpoint, Engine, Link, LinkEmulation, Node, NodeKind, Pool, Source,
     Span, Topology,
@@ -58,7 +59,11 @@ impl TopoBuilder {
             name: name.into(),
             kind,
             stp,
-            run: Vec::new(),
+            services: Vec::new(),
+            limits: Default::default(),
+            routes: Default::default(),
+            private_dirs: Vec::new(),
+            files: Vec::new(),
             sysctl: BTreeMap::new(),
             loopback: Vec::new(),
             span: Span::default(),
@@ -101,7 +106,16 @@ impl TopoBuilder {
     }
 
     pub fn run(mut self, node: &str, cmd: &str) -> Self {
-        self.node_mut(node).run.push(cmd.into());
+        let n = self.node_mut(node);
+        let taken: Vec<String> = n.services.iter().map(|s| s.name.clone()).collect();
+        n.services.push(topolab::topology::Service {
+            name: service::dedup_name(&service::short_name(cmd), &taken),
+            what: topolab::topology::ServiceWhat::Command { cmd: cmd.into() },
+            ready: None,
+            restart: Default::default(),
+            stop_signal: Default::default(),
+            grace: service::DEFAULT_GRACE,
+        });
         self
     }
 
@@ -164,8 +178,10 @@ impl TopoBuilder {
             for (k, v) in &n.sysctl {
                 extra.push_str(&format!(", sysctl: {{{k}: {v}}}"));
             }
-            for r in &n.run {
-                extra.push_str(&format!(", run: [{r:?}]"));
+            for s in &n.services {
+                if let topolab::topology::ServiceWhat::Command { cmd } = &s.what {
+                    extra.push_str(&format!(", run: [{cmd:?}]"));
+                }
             }
             n.span = text.line(&format!("  {}: {{ kind: {kind}{extra} }}", n.name));
         }
@@ -221,8 +237,10 @@ impl TopoBuilder {
                 mtu: self.mtu,
                 engine: Engine::Auto,
                 seed: 1,
+                routes: Default::default(),
             },
             addressing,
+            mgmt: None,
             source: Source {
                 name: format!("{}.yaml", self.name),
                 text: Arc::from(text.buf.as_str()),
