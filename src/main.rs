@@ -9,6 +9,7 @@ mod cli;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use topolab::lab::LabName;
 
 /// Network labs from YAML: namespaces, veths and bridges, with hosts, routers and switches.
 ///
@@ -29,7 +30,7 @@ enum Command {
     /// lab runs until `topolab down LAB`.
     Up(cli::up::UpArgs),
     /// Tear a lab down (no LAB: the only running lab).
-    Down { lab: Option<String> },
+    Down { lab: Option<LabName> },
     /// List labs on this machine, running or orphaned.
     Ls {
         /// Print JSON instead of a table.
@@ -38,7 +39,7 @@ enum Command {
     },
     /// Show a running lab: nodes, interfaces, addresses, routes, processes.
     Inspect {
-        lab: String,
+        lab: LabName,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -47,7 +48,7 @@ enum Command {
     ///
     /// Example: topolab exec quickstart h1 -- ping -c 3 10.0.1.2
     Exec {
-        lab: String,
+        lab: LabName,
         node: String,
         /// The command and its arguments (after `--`).
         #[arg(last = true, required = true)]
@@ -62,7 +63,7 @@ enum Command {
     ///
     /// Example: topolab link demo h1 r1 set delay=20ms loss=1%
     Link {
-        lab: String,
+        lab: LabName,
         a: String,
         b: String,
         /// down | up | show | set KEY=VALUE…
@@ -82,7 +83,7 @@ enum Command {
     #[command(subcommand)]
     Probe(cli::probe::ProbeCmd),
     /// Open an interactive shell inside a node.
-    Shell { lab: String, node: String },
+    Shell { lab: LabName, node: String },
     /// Check a topology file and report every problem with its line and column.
     Validate { file: PathBuf },
     /// Print the Plan of a topology as the equivalent `ip` commands (a dry run).
@@ -90,7 +91,7 @@ enum Command {
         file: Option<PathBuf>,
         /// Lab name to plan for (default: the topology's name).
         #[arg(long)]
-        name: Option<String>,
+        name: Option<LabName>,
         /// Print the Plan as JSON instead.
         #[arg(long)]
         json: bool,
@@ -127,7 +128,9 @@ fn main() -> miette::Result<()> {
         Command::Exec { lab, node, cmd } => cli::labs::exec(&lab, &node, &cmd),
         Command::Shell { lab, node } => cli::labs::shell(&lab, &node),
         Command::Validate { file } => cli::files::validate(&file),
-        Command::Plan { file, name, json } => cli::files::plan(file.as_deref(), name, json),
+        Command::Plan { file, name, json } => {
+            cli::files::plan(file.as_deref(), name.map(String::from), json)
+        }
         Command::Graph { file, format } => cli::files::graph(file.as_deref(), format),
         Command::Schema => cli::files::schema(),
         cmd => runtime()?.block_on(async move {

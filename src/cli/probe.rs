@@ -36,7 +36,7 @@ pub struct PingArgs {
 
 #[derive(Args)]
 pub struct Ends {
-    pub lab: String,
+    pub lab: topolab::lab::LabName,
     /// Sending node.
     pub from: String,
     /// Receiving node, or `node:iface`, or an address of it.

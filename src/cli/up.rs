@@ -15,7 +15,9 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use miette::{IntoDiagnostic, WrapErr};
 
-use topolab::lab::{Lab, LabOptions, Progress, supervisor};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use topolab::lab::{Lab, LabName, LabOptions, Progress, supervisor};
 use topolab::topology::Topology;
 
 const READY: &str = "\u{1}topolab-ready";
@@ -26,7 +28,7 @@ pub struct UpArgs {
     pub file: Option<PathBuf>,
     /// Lab name (default: the topology's `name`). Namespaces are called LAB-NODE.
     #[arg(long)]
-    pub name: Option<String>,
+    pub name: Option<LabName>,
     /// Detach: leave the lab running in the background; stop it with `topolab down LAB`.
     #[arg(short, long)]
     pub detach: bool,
@@ -42,16 +44,51 @@ pub fn load(file: Option<&std::path::Path>) -> miette::Result<Topology> {
     }
 }
 
+/// From here on SIGINT and SIGTERM no longer kill the process: they set the returned flag,
+/// which bring-up checks (and then tears down what it made). Call it first thing.
+pub fn interrupt_flag() -> miette::Result<Arc<AtomicBool>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let flag = Arc::new(AtomicBool::new(false));
+    for kind in [SignalKind::interrupt(), SignalKind::terminate()] {
+        let mut s = signal(kind).into_diagnostic()?;
+        let f = flag.clone();
+        tokio::spawn(async move {
+            while s.recv().await.is_some() {
+                f.store(true, Ordering::SeqCst);
+            }
+        });
+    }
+    Ok(flag)
+}
+
+fn interrupted(flag: &AtomicBool) -> miette::Result<()> {
+    if flag.load(Ordering::SeqCst) {
+        return Err(miette::miette!("interrupted"));
+    }
+    Ok(())
+}
+
 pub async fn up(args: UpArgs) -> miette::Result<()> {
+    // Before anything is read or made, so a signal at any moment tears down.
+    let cancel = interrupt_flag()?;
     let topology = load(args.file.as_deref())?;
-    let name = args.name.clone().unwrap_or_else(|| topology.name.clone());
+    let name = args
+        .name
+        .as_ref()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| topology.name.clone());
     // Compile here so that mistakes are reported before anything starts.
     topolab::compile::compile(&topology, &name)?;
+    interrupted(&cancel)?;
     if args.detach {
         return detach(&args);
     }
-    let lab = bring_up(&topology, &args).await?;
+    let lab = bring_up(&topology, &args, cancel.clone()).await?;
     print_summary(&lab, args.file.is_none(), false);
+    if cancel.load(Ordering::SeqCst) {
+        lab.down().await?;
+        return Err(miette::miette!("interrupted; lab `{name}` torn down"));
+    }
     println!("Press Ctrl-C to tear the lab down.");
     supervisor::serve(lab).await?;
     println!("lab `{name}` is down");
@@ -60,8 +97,9 @@ pub async fn up(args: UpArgs) -> miette::Result<()> {
 
 /// The detached supervisor (hidden command, started by `up -d`).
 pub async fn supervise(args: UpArgs) -> miette::Result<()> {
+    let cancel = interrupt_flag()?;
     let topology = load(args.file.as_deref())?;
-    let lab = bring_up(&topology, &args).await?;
+    let lab = bring_up(&topology, &args, cancel).await?;
     print_summary(&lab, args.file.is_none(), true);
     let log = lab.run_dir().join("supervisor.log");
     println!("{READY}");
@@ -71,9 +109,14 @@ pub async fn supervise(args: UpArgs) -> miette::Result<()> {
     Ok(())
 }
 
-async fn bring_up(topology: &Topology, args: &UpArgs) -> miette::Result<Lab> {
+async fn bring_up(
+    topology: &Topology,
+    args: &UpArgs,
+    cancel: Arc<AtomicBool>,
+) -> miette::Result<Lab> {
     let mut opts = LabOptions {
-        name: args.name.clone(),
+        name: args.name.as_ref().map(|n| n.to_string()),
+        cancel: Some(cancel),
         ..LabOptions::default()
     };
     if let Some(w) = args.workers {
@@ -89,7 +132,9 @@ async fn bring_up(topology: &Topology, args: &UpArgs) -> miette::Result<Lab> {
             bar.set_message(p.stage.label());
         }));
     }
-    install_panic_teardown(&opts.run_base.join(&name));
+    if let Ok(lab) = LabName::new(&name) {
+        install_panic_teardown(&opts.run_base, lab);
+    }
     let started = std::time::Instant::now();
     let lab = Lab::up_with(topology, opts).await;
     if let Some(bar) = bar {
@@ -118,11 +163,11 @@ fn progress_bar(n: usize) -> ProgressBar {
 
 /// A panic anywhere in the supervisor ends the lab: tear it down from its journal, then
 /// let the default hook report the panic.
-fn install_panic_teardown(run_dir: &std::path::Path) {
-    let dir = run_dir.to_path_buf();
+fn install_panic_teardown(base: &std::path::Path, lab: LabName) {
+    let base = base.to_path_buf();
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let _ = topolab::lab::teardown::teardown_dir(&dir);
+        let _ = topolab::lab::teardown::teardown_dir(&base, &lab);
         default(info);
     }));
 }
