@@ -45,7 +45,8 @@ pub fn load(file: Option<&std::path::Path>) -> miette::Result<Topology> {
 }
 
 /// From here on SIGINT and SIGTERM no longer kill the process: they set the returned flag,
-/// which bring-up checks (and then tears down what it made). Call it first thing.
+/// which bring-up checks (and then tears down what it made). Call it before anything is
+/// made (before the run directory is claimed).
 pub fn interrupt_flag() -> miette::Result<Arc<AtomicBool>> {
     use tokio::signal::unix::{SignalKind, signal};
     let flag = Arc::new(AtomicBool::new(false));
@@ -61,16 +62,7 @@ pub fn interrupt_flag() -> miette::Result<Arc<AtomicBool>> {
     Ok(flag)
 }
 
-fn interrupted(flag: &AtomicBool) -> miette::Result<()> {
-    if flag.load(Ordering::SeqCst) {
-        return Err(miette::miette!("interrupted"));
-    }
-    Ok(())
-}
-
 pub async fn up(args: UpArgs) -> miette::Result<()> {
-    // Before anything is read or made, so a signal at any moment tears down.
-    let cancel = interrupt_flag()?;
     let topology = load(args.file.as_deref())?;
     let name = args
         .name
@@ -79,10 +71,13 @@ pub async fn up(args: UpArgs) -> miette::Result<()> {
         .unwrap_or_else(|| topology.name.clone());
     // Compile here so that mistakes are reported before anything starts.
     topolab::compile::compile(&topology, &name)?;
-    interrupted(&cancel)?;
     if args.detach {
+        // The detached supervisor handles signals itself, from its first instruction.
         return detach(&args);
     }
+    // Nothing exists yet (a signal until here just ends the process); from here on a
+    // signal at any moment tears down what was made.
+    let cancel = interrupt_flag()?;
     let lab = bring_up(&topology, &args, cancel.clone()).await?;
     print_summary(&lab, args.file.is_none(), false);
     if cancel.load(Ordering::SeqCst) {
