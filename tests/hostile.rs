@@ -178,14 +178,17 @@ fn colliding_labs_never_delete_each_others_namespaces() {
     need_root!();
     // Lab `X-b` node `c` and lab `X` node `b-c` both need namespace `X-b-c`.
     let x = common::lab_name("rc");
+    // The shared name comes second, so both labs usually pass the "exists" check and make
+    // a namespace of their own before they race for it: the loser then has something to
+    // roll back, which before issue 8 included the winner's `X-b-c`.
     let one = TopoBuilder::new("one")
-        .host("c")
         .host("d")
+        .host("c")
         .link("c", "d")
         .build();
     let two = TopoBuilder::new("two")
-        .host("b-c")
         .host("e")
+        .host("b-c")
         .link("b-c", "e")
         .build();
     let plan_one = topolab::compile::compile(&one, &format!("{x}-b")).unwrap();
