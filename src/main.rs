@@ -11,6 +11,7 @@ use cli::out::errln;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+use topolab::lab::LabName;
 
 /// Network labs from YAML: namespaces, veths and bridges, with hosts, routers and switches.
 ///
@@ -31,7 +32,7 @@ enum Command {
     /// lab runs until `topolab down LAB`.
     Up(cli::up::UpArgs),
     /// Tear a lab down (no LAB: the only running lab).
-    Down { lab: Option<String> },
+    Down { lab: Option<LabName> },
     /// List labs on this machine, running or orphaned.
     Ls {
         /// Print JSON instead of a table.
@@ -40,7 +41,7 @@ enum Command {
     },
     /// Show a running lab: nodes, interfaces, addresses, routes, processes.
     Inspect {
-        lab: String,
+        lab: LabName,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -49,7 +50,7 @@ enum Command {
     ///
     /// Example: topolab exec quickstart h1 -- ping -c 3 10.0.1.2
     Exec {
-        lab: String,
+        lab: LabName,
         node: String,
         /// The command and its arguments (after `--`).
         #[arg(last = true, required = true)]
@@ -64,7 +65,7 @@ enum Command {
     ///
     /// Example: topolab link demo h1 r1 set delay=20ms loss=1%
     Link {
-        lab: String,
+        lab: LabName,
         a: String,
         b: String,
         /// down | up | show | set KEY=VALUE…
@@ -84,7 +85,7 @@ enum Command {
     #[command(subcommand)]
     Probe(cli::probe::ProbeCmd),
     /// Open an interactive shell inside a node.
-    Shell { lab: String, node: String },
+    Shell { lab: LabName, node: String },
     /// Check a topology or scenario file and report every problem with its line and column.
     Validate {
         file: PathBuf,
@@ -96,7 +97,7 @@ enum Command {
         file: Option<PathBuf>,
         /// Lab name to plan for (default: the topology's name).
         #[arg(long)]
-        name: Option<String>,
+        name: Option<LabName>,
         /// Print the Plan as JSON instead.
         #[arg(long)]
         json: bool,
@@ -179,7 +180,7 @@ fn run(cmd: Command) -> miette::Result<()> {
             name,
             json,
             limits,
-        } => cli::files::plan(file.as_deref(), name, json, limits),
+        } => cli::files::plan(file.as_deref(), name.map(String::from), json, limits),
         Command::Graph { file, format } => cli::files::graph(file.as_deref(), format),
         Command::Schema => cli::files::schema(),
         cmd => runtime()?.block_on(async move {

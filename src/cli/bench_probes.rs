@@ -143,7 +143,8 @@ pub async fn run(b: ProbesBench) -> miette::Result<()> {
         );
         outln!(
             "  iperf3 ({})  {:.2} Gbit/s",
-            t.iperf3_version, t.iperf3_median_gbit_s
+            t.iperf3_version,
+            t.iperf3_median_gbit_s
         );
         outln!(
             "  built-in probe       {:.2} Gbit/s  ({:.0}% of iperf3)",
@@ -156,7 +157,10 @@ pub async fn run(b: ProbesBench) -> miette::Result<()> {
         for r in &rep.pingall {
             outln!(
                 "  {:>4} hosts  {:>6} pairs  {:>6} reachable  {:.3} s",
-                r.hosts, r.pairs, r.reachable, r.seconds
+                r.hosts,
+                r.pairs,
+                r.reachable,
+                r.seconds
             );
         }
         outln!(

@@ -1,8 +1,9 @@
 //! Commands on labs that exist: `ls`, `down`, `inspect`, `clean`, `exec`, `shell`.
 
 use crate::cli::out::{errln, me, outln};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use miette::{IntoDiagnostic, miette};
 use serde::Serialize;
@@ -10,46 +11,98 @@ use serde::Serialize;
 use topolab::compile::Plan;
 use topolab::lab::control::{self, Request, Response};
 use topolab::lab::inspect::LabStatus;
-use topolab::lab::teardown;
-use topolab::lab::{RUN_BASE, journal};
+use topolab::lab::teardown::{self, State};
+use topolab::lab::{LabName, RUN_BASE, journal, name};
 use topolab::netns;
 
-fn run_dir(lab: &str) -> PathBuf {
-    Path::new(RUN_BASE).join(lab)
+fn base() -> &'static Path {
+    Path::new(RUN_BASE)
 }
 
-/// Names of all lab directories, sorted.
-fn lab_names() -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(RUN_BASE)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter(|e| e.path().is_dir())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default();
-    v.sort();
-    v
+fn run_dir(lab: &LabName) -> PathBuf {
+    name::run_dir(base(), lab)
 }
 
-pub fn read_plan(lab: &str) -> miette::Result<Plan> {
-    let dir = run_dir(lab);
-    if !dir.exists() {
-        let known = lab_names();
-        return Err(miette!(
-            help = if known.is_empty() {
-                format!("no lab is running; start one with `{} up`", me())
-            } else {
-                format!("running labs: {}", known.join(", "))
-            },
-            "no lab named `{lab}`"
-        ));
+/// The error for an I/O error on the run directories: permission denied says what
+/// topolab needs instead of pretending there is no lab.
+fn run_dir_error(e: io::Error) -> miette::Report {
+    if e.kind() == io::ErrorKind::PermissionDenied {
+        miette!(
+            help = "topolab needs root, or CAP_SYS_ADMIN and CAP_NET_ADMIN: run it with sudo",
+            "permission denied reading {RUN_BASE}"
+        )
+    } else {
+        miette!("{RUN_BASE}: {e}")
     }
-    let text = std::fs::read_to_string(dir.join("plan.json")).into_diagnostic()?;
+}
+
+/// All labs with a run directory, sorted.
+fn lab_names() -> miette::Result<Vec<LabName>> {
+    name::list(base()).map_err(run_dir_error)
+}
+
+fn no_such_lab(lab: &LabName) -> miette::Report {
+    let known = lab_names().unwrap_or_default();
+    miette!(
+        help = if known.is_empty() {
+            format!("no lab is running; start one with `{} up`", me())
+        } else {
+            format!("running labs: {}", join(&known))
+        },
+        "no lab named `{lab}`"
+    )
+}
+
+fn join(labs: &[LabName]) -> String {
+    labs.iter()
+        .map(|l| l.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Fails unless `lab` has a run directory.
+fn must_exist(lab: &LabName) -> miette::Result<()> {
+    match name::run_dir_exists(base(), lab) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(no_such_lab(lab)),
+        Err(e) => Err(run_dir_error(e)),
+    }
+}
+
+pub fn read_plan(lab: &LabName) -> miette::Result<Plan> {
+    must_exist(lab)?;
+    let text = std::fs::read_to_string(run_dir(lab).join("plan.json")).map_err(|e| {
+        if e.kind() == io::ErrorKind::NotFound {
+            miette!(
+                help = format!("wait for `{0} up` to finish, or see `{0} ls`", me()),
+                "lab `{lab}` is not up yet (it has no plan)"
+            )
+        } else {
+            run_dir_error(e)
+        }
+    })?;
     serde_json::from_str(&text).into_diagnostic()
 }
 
-fn node_netns(lab: &str, node: &str) -> miette::Result<String> {
+/// A control-socket call that failed, in words: a lab still coming up has no socket yet.
+fn unreachable(lab: &LabName, e: io::Error) -> miette::Report {
+    match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => miette!(
+            help = format!("try again when `{} up` has finished", me()),
+            "lab `{lab}` is still coming up: its supervisor is not answering yet"
+        ),
+        io::ErrorKind::PermissionDenied => run_dir_error(e),
+        _ => miette!(
+            help = format!(
+                "if its supervisor was killed, `{} clean` removes the lab",
+                me()
+            ),
+            "cannot reach the supervisor of `{lab}`: {e}"
+        ),
+    }
+}
+
+fn node_netns(lab: &LabName, node: &str) -> miette::Result<String> {
     let plan = read_plan(lab)?;
     match plan.user_node(node) {
         Some(n) => Ok(n.netns.clone()),
@@ -66,17 +119,17 @@ fn node_netns(lab: &str, node: &str) -> miette::Result<String> {
     }
 }
 
-pub fn exec(lab: &str, node: &str, cmd: &[String]) -> miette::Result<()> {
+pub fn exec(lab: &LabName, node: &str, cmd: &[String]) -> miette::Result<()> {
     let ns = node_netns(lab, node)?;
     let err = netns::exec::exec_replace(&ns, cmd);
     Err(miette!("{}: {err}", cmd[0]))
 }
 
-pub fn shell(lab: &str, node: &str) -> miette::Result<()> {
+pub fn shell(lab: &LabName, node: &str) -> miette::Result<()> {
     let ns = node_netns(lab, node)?;
     // SAFETY: single-threaded here (no runtime yet).
     unsafe {
-        std::env::set_var("TOPOLAB_LAB", lab);
+        std::env::set_var("TOPOLAB_LAB", lab.as_str());
         std::env::set_var("TOPOLAB_NODE", node);
         std::env::set_var("PS1", format!("[{lab}:{node}] \\w# "));
     }
@@ -100,24 +153,19 @@ struct LabRow {
 
 pub async fn ls(json: bool) -> miette::Result<()> {
     let mut rows = Vec::new();
-    for name in lab_names() {
-        let dir = run_dir(&name);
-        let entries = journal::Journal::read(&dir).unwrap_or_default();
-        let (pid, topology) = entries
-            .iter()
-            .find_map(|e| match e {
-                journal::Entry::Lab { pid, topology, .. } => Some((*pid, topology.clone())),
-                _ => None,
-            })
+    for lab in lab_names()? {
+        let Ok(state) = teardown::state(base(), &lab) else {
+            continue;
+        };
+        let entries = journal::Journal::read(&run_dir(&lab)).unwrap_or_default();
+        let (pid, topology) = journal::Journal::owner(&entries)
+            .map(|(_, pid, _, t)| (pid, t.to_string()))
             .unwrap_or((0, String::new()));
-        let running = matches!(teardown::try_lock(&dir), Ok(None));
-        let nodes = read_plan(&name)
-            .map(|p| p.user_nodes().count())
-            .unwrap_or(0);
+        let nodes = read_plan(&lab).map(|p| p.user_nodes().count()).unwrap_or(0);
         rows.push(LabRow {
-            name,
-            state: if running { "running" } else { "orphaned" },
-            pid: running.then_some(pid),
+            name: lab.to_string(),
+            state: state.label(),
+            pid: (state == State::Running && pid != 0).then_some(pid),
             nodes,
             topology,
         });
@@ -131,7 +179,7 @@ pub async fn ls(json: bool) -> miette::Result<()> {
         return Ok(());
     }
     outln!(
-        "{:<20} {:<9} {:>7} {:>6}  TOPOLOGY",
+        "{:<20} {:<10} {:>7} {:>6}  TOPOLOGY",
         "LAB",
         "STATE",
         "PID",
@@ -139,7 +187,7 @@ pub async fn ls(json: bool) -> miette::Result<()> {
     );
     for r in &rows {
         outln!(
-            "{:<20} {:<9} {:>7} {:>6}  {}",
+            "{:<20} {:<10} {:>7} {:>6}  {}",
             r.name,
             r.state,
             r.pid.map(|p| p.to_string()).unwrap_or("-".into()),
@@ -147,59 +195,89 @@ pub async fn ls(json: bool) -> miette::Result<()> {
             r.topology
         );
     }
-    if rows.iter().any(|r| r.state == "orphaned") {
+    if rows.iter().any(|r| r.state != "running") {
         outln!(
-            "\norphaned labs lost their supervisor: `{} clean` removes them",
+            "\norphaned and incomplete labs have no supervisor: `{} clean` removes them",
             me()
         );
     }
     Ok(())
 }
 
-pub async fn down(lab: Option<String>) -> miette::Result<()> {
+/// How long `down` waits for a supervisor to exit after it answered.
+const SUPERVISOR_EXIT: Duration = Duration::from_secs(30);
+
+pub async fn down(lab: Option<LabName>) -> miette::Result<()> {
     let lab = match lab {
         Some(l) => l,
         None => {
-            let names = lab_names();
+            let names = lab_names()?;
             match names.as_slice() {
                 [one] => one.clone(),
                 [] => return Err(miette!("no lab is running")),
                 many => {
                     return Err(miette!(
-                        help = format!("running labs: {}", many.join(", ")),
+                        help = format!("running labs: {}", join(many)),
                         "several labs exist: name the one to stop"
                     ));
                 }
             }
         }
     };
+    must_exist(&lab)?;
     let dir = run_dir(&lab);
-    if !dir.exists() {
-        read_plan(&lab)?; // renders the "no lab named" error with the list
-    }
-    match teardown::try_lock(&dir) {
-        Ok(None) => {
+    match teardown::state(base(), &lab).map_err(run_dir_error)? {
+        State::Running => {
+            // Who the supervisor is, read before it is asked to go (its journal goes too).
+            let entries = journal::Journal::read(&dir).unwrap_or_default();
+            let owner = journal::Journal::owner(&entries).map(|(_, pid, start, _)| (pid, start));
             let resp = tokio::task::spawn_blocking(move || {
                 control::call(&dir, &Request::Down, Duration::from_secs(300))
             })
             .await
             .into_diagnostic()?
-            .into_diagnostic()?;
+            .map_err(|e| unreachable(&lab, e))?;
             match resp {
-                Response::Done => outln!("lab `{lab}` is down"),
+                Response::Done => {}
                 Response::Error { message } => return Err(miette!("{message}")),
                 other => return Err(miette!("unexpected answer: {other:?}")),
             }
+            if let Some((pid, start)) = owner {
+                wait_exit(pid, start, SUPERVISOR_EXIT).await.map_err(|_| {
+                    miette!(
+                        "lab `{lab}` is down, but its supervisor (pid {pid}) has not exited \
+                         after {} s",
+                        SUPERVISOR_EXIT.as_secs()
+                    )
+                })?;
+            }
+            outln!("lab `{lab}` is down");
         }
         _ => {
-            teardown::teardown_dir(&dir).into_diagnostic()?;
-            outln!("lab `{lab}` had no supervisor; removed its leftovers");
+            let removed = teardown::teardown_dir(base(), &lab).into_diagnostic()?;
+            outln!(
+                "lab `{lab}` had no supervisor; removed its leftovers ({} namespaces, {} processes)",
+                removed.namespaces,
+                removed.processes
+            );
         }
     }
     Ok(())
 }
 
-pub async fn inspect(lab: &str, json: bool) -> miette::Result<()> {
+/// Waits until process `pid` (started at `start`) has exited, up to `limit`.
+async fn wait_exit(pid: u32, start: u64, limit: Duration) -> Result<(), ()> {
+    let deadline = Instant::now() + limit;
+    while teardown::is_running(pid, start) {
+        if Instant::now() >= deadline {
+            return Err(());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok(())
+}
+
+pub async fn inspect(lab: &LabName, json: bool) -> miette::Result<()> {
     read_plan(lab)?;
     let dir = run_dir(lab);
     let resp = tokio::task::spawn_blocking(move || {
@@ -207,15 +285,7 @@ pub async fn inspect(lab: &str, json: bool) -> miette::Result<()> {
     })
     .await
     .into_diagnostic()?
-    .map_err(|e| {
-        miette!(
-            help = format!(
-                "if its supervisor was killed, `{} clean` removes the lab",
-                me()
-            ),
-            "cannot reach the supervisor of `{lab}`: {e}"
-        )
-    })?;
+    .map_err(|e| unreachable(lab, e))?;
     let status = match resp {
         Response::Status { status } => status,
         Response::Error { message } => return Err(miette!("{message}")),
@@ -245,10 +315,19 @@ fn print_status(s: &LabStatus) {
         .filter(|l| l.engine != topolab::compile::EngineChoice::Plain)
         .collect();
     if !emulated.is_empty() {
-        outln!();
+        outln!("");
         emulated.into_iter().for_each(print_link);
     }
     for n in &s.nodes {
+        if n.missing {
+            outln!(
+                "\n{} [{}] netns {}: MISSING (the namespace is gone)",
+                n.name,
+                format!("{:?}", n.kind).to_lowercase(),
+                n.netns
+            );
+            continue;
+        }
         outln!(
             "\n{} [{}] netns {}",
             n.name,
@@ -304,21 +383,21 @@ fn print_status(s: &LabStatus) {
 }
 
 pub async fn clean() -> miette::Result<()> {
-    let orphans = teardown::orphans(Path::new(RUN_BASE)).into_diagnostic()?;
+    let orphans = teardown::orphans(base()).map_err(run_dir_error)?;
+    teardown::remove_stale_claims(base());
     if orphans.is_empty() {
         outln!("nothing to clean: every lab on this machine has a live supervisor");
         return Ok(());
     }
     let mut failed = 0;
     for o in orphans {
-        let owned =
-            teardown::Owned::from_entries(&journal::Journal::read(&o.dir).unwrap_or_default());
-        match teardown::teardown_dir(&o.dir) {
-            Ok(()) => outln!(
-                "removed lab `{}`: {} namespaces, {} processes (from its journal)",
+        match teardown::teardown_dir(base(), &o.name) {
+            Ok(removed) => outln!(
+                "removed {} lab `{}`: {} namespaces, {} processes",
+                o.state.label(),
                 o.name,
-                owned.namespaces.len(),
-                owned.processes.len()
+                removed.namespaces,
+                removed.processes
             ),
             Err(e) => {
                 failed += 1;
@@ -332,7 +411,13 @@ pub async fn clean() -> miette::Result<()> {
     Ok(())
 }
 
-pub async fn link(lab: &str, a: &str, b: &str, words: &[String], json: bool) -> miette::Result<()> {
+pub async fn link(
+    lab: &LabName,
+    a: &str,
+    b: &str,
+    words: &[String],
+    json: bool,
+) -> miette::Result<()> {
     use topolab::lab::links::LinkAction;
     read_plan(lab)?;
     let action = match words[0].as_str() {
@@ -370,7 +455,7 @@ pub async fn link(lab: &str, a: &str, b: &str, words: &[String], json: bool) -> 
         tokio::task::spawn_blocking(move || control::call(&dir, &request, Duration::from_secs(30)))
             .await
             .into_diagnostic()?
-            .map_err(|e| miette!("cannot reach the supervisor of `{lab}`: {e}"))?;
+            .map_err(|e| unreachable(lab, e))?;
     let status = match resp {
         Response::Link { status } => *status,
         Response::Status { status } => {

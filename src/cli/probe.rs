@@ -63,7 +63,7 @@ fn duration_s(s: &str) -> Result<f64, String> {
 
 #[derive(Args)]
 pub struct Ends {
-    pub lab: String,
+    pub lab: topolab::lab::LabName,
     /// Sending node.
     pub from: String,
     /// Receiving node, or `node:iface`, or an address of it.

@@ -21,7 +21,9 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use miette::{IntoDiagnostic, WrapErr};
 
-use topolab::lab::{Lab, LabOptions, Progress, supervisor};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use topolab::lab::{Lab, LabName, LabOptions, Progress, supervisor};
 use topolab::topology::{Limits, Topology};
 
 const READY: &str = "\u{1}topolab-ready";
@@ -32,7 +34,7 @@ pub struct UpArgs {
     pub file: Option<PathBuf>,
     /// Lab name (default: the topology's `name`). Namespaces are called LAB-NODE.
     #[arg(long)]
-    pub name: Option<String>,
+    pub name: Option<LabName>,
     /// Detach: leave the lab running in the background; stop it with `topolab down LAB`.
     #[arg(short, long)]
     pub detach: bool,
@@ -74,17 +76,43 @@ pub fn load(file: Option<&std::path::Path>, limits: LimitArgs) -> miette::Result
     }
 }
 
+/// From here on SIGINT and SIGTERM no longer kill the process: they set the returned flag,
+/// which bring-up checks (and then tears down what it made). Call it before anything is
+/// made (before the run directory is claimed).
+pub fn interrupt_flag() -> miette::Result<Arc<AtomicBool>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let flag = Arc::new(AtomicBool::new(false));
+    for kind in [SignalKind::interrupt(), SignalKind::terminate()] {
+        let mut s = signal(kind).into_diagnostic()?;
+        let f = flag.clone();
+        tokio::spawn(async move {
+            while s.recv().await.is_some() {
+                f.store(true, Ordering::SeqCst);
+            }
+        });
+    }
+    Ok(flag)
+}
+
 pub async fn up(args: UpArgs) -> miette::Result<()> {
     let topology = load(args.file.as_deref(), args.limits)?;
-    let name = args.name.clone().unwrap_or_else(|| topology.name.clone());
+    let name = args
+        .name
+        .as_ref()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|| topology.name.clone());
     // Compile here so that mistakes are reported before anything starts.
     topolab::compile::compile(&topology, &name)?;
     if args.detach {
+        // The detached supervisor handles signals itself, from its first instruction.
         return detach(&args);
     }
-    let lab = bring_up(&topology, &args).await?;
+    // Nothing exists yet (a signal until here just ends the process); from here on a
+    // signal at any moment tears down what was made.
+    let cancel = interrupt_flag()?;
+    let lab = bring_up(&topology, &args, cancel.clone()).await?;
     let summary = summary(&lab, args.file.is_none(), false);
-    supervisor::serve_then(lab, move || {
+    supervisor::serve_then(lab, Some(cancel), move || {
         out!("{summary}");
         outln!("Press Ctrl-C to tear the lab down.");
     })
@@ -95,8 +123,9 @@ pub async fn up(args: UpArgs) -> miette::Result<()> {
 
 /// The detached supervisor (hidden command, started by `up -d`).
 pub async fn supervise(args: UpArgs) -> miette::Result<()> {
+    let cancel = interrupt_flag()?;
     let topology = load(args.file.as_deref(), args.limits)?;
-    let lab = bring_up(&topology, &args).await?;
+    let lab = bring_up(&topology, &args, cancel.clone()).await?;
     // Our stdout is the pipe to `up -d`: keep a copy for the summary, then write only to
     // the log.
     let relay = std::io::stdout().as_fd().try_clone_to_owned().ok();
@@ -108,7 +137,7 @@ pub async fn supervise(args: UpArgs) -> miette::Result<()> {
         lab.name()
     );
     out!("{summary}");
-    supervisor::serve_then(lab, move || {
+    supervisor::serve_then(lab, Some(cancel), move || {
         if let Some(relay) = relay {
             let _ = std::fs::File::from(relay).write_all(format!("{summary}{READY}\n").as_bytes());
         }
@@ -117,9 +146,14 @@ pub async fn supervise(args: UpArgs) -> miette::Result<()> {
     Ok(())
 }
 
-async fn bring_up(topology: &Topology, args: &UpArgs) -> miette::Result<Lab> {
+async fn bring_up(
+    topology: &Topology,
+    args: &UpArgs,
+    cancel: Arc<AtomicBool>,
+) -> miette::Result<Lab> {
     let mut opts = LabOptions {
-        name: args.name.clone(),
+        name: args.name.as_ref().map(|n| n.to_string()),
+        cancel: Some(cancel),
         ..LabOptions::default()
     };
     if let Some(w) = args.workers {
@@ -135,7 +169,9 @@ async fn bring_up(topology: &Topology, args: &UpArgs) -> miette::Result<Lab> {
             bar.set_message(p.stage.label());
         }));
     }
-    install_panic_teardown(&opts.run_base.join(&name));
+    if let Ok(lab) = LabName::new(&name) {
+        install_panic_teardown(&opts.run_base, lab);
+    }
     let started = std::time::Instant::now();
     let lab = Lab::up_with(topology, opts).await;
     if let Some(bar) = bar {
@@ -164,11 +200,11 @@ fn progress_bar(n: usize) -> ProgressBar {
 
 /// A panic anywhere in the supervisor ends the lab: tear it down from its journal, then
 /// let the default hook report the panic.
-fn install_panic_teardown(run_dir: &std::path::Path) {
-    let dir = run_dir.to_path_buf();
+fn install_panic_teardown(base: &std::path::Path, lab: LabName) {
+    let base = base.to_path_buf();
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        let _ = topolab::lab::teardown::teardown_dir(&dir);
+        let _ = topolab::lab::teardown::teardown_dir(&base, &lab);
         default(info);
     }));
 }

@@ -11,12 +11,14 @@
 //! Phase 1 threads are spawned for this call and exit after it: a thread that unshared a
 //! namespace never runs anything else. Every request goes out in batches (see
 //! [`crate::netlink`]); ifindexes come from the Plan, so no phase waits for an answer
-//! before sending the next request. The journal names every namespace before it exists.
+//! before sending the next request. The journal records every namespace (with its identity)
+//! after its name is claimed and before it is mounted, so teardown deletes exactly the
+//! namespaces this lab made. A cancel flag is checked between namespaces and stages.
 
 use std::collections::HashSet;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::compile::{IfaceRef, Plan, PortRole};
 use crate::netlink::{BridgeOpts, Netlink, NetlinkError, Op, VethEnd};
@@ -65,22 +67,24 @@ pub fn apply(
     journal: &mut Journal,
     workers: usize,
     progress: ProgressFn<'_>,
+    cancel: Option<&AtomicBool>,
 ) -> Result<(), LabError> {
+    let check = || match cancel {
+        Some(c) if c.load(Ordering::Relaxed) => Err(LabError::Interrupted),
+        _ => Ok(()),
+    };
     netns::ensure_dir().map_err(|e| LabError::Kernel {
         what: "prepare /run/netns".into(),
         source: e,
     })?;
-    journal
-        .append(&Entry::Netns {
-            names: plan.nodes.iter().map(|n| n.netns.clone()).collect(),
-        })
-        .map_err(LabError::Journal)?;
 
     let t = std::time::Instant::now();
-    let handles = create_namespaces(plan, workers, progress)?;
+    let handles = create_namespaces(plan, &Mutex::new(journal), workers, progress, cancel)?;
     tracing::debug!(elapsed = ?t.elapsed(), "namespaces");
+    check()?;
     let t = std::time::Instant::now();
     create_links(plan, &handles, progress)?;
+    check()?;
     tracing::debug!(elapsed = ?t.elapsed(), "links");
     let t = std::time::Instant::now();
     let r = configure(plan, handles, progress);
@@ -90,8 +94,10 @@ pub fn apply(
 
 fn create_namespaces(
     plan: &Plan,
+    journal: &Mutex<&mut Journal>,
     workers: usize,
     progress: ProgressFn<'_>,
+    cancel: Option<&AtomicBool>,
 ) -> Result<Vec<NsHandle>, LabError> {
     let total = plan.nodes.len();
     let next = AtomicUsize::new(0);
@@ -108,7 +114,14 @@ fn create_namespaces(
                     if i >= total || first_error.lock().unwrap().is_some() {
                         return;
                     }
-                    match setup_namespace(plan, i) {
+                    if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                        first_error
+                            .lock()
+                            .unwrap()
+                            .get_or_insert(LabError::Interrupted);
+                        return;
+                    }
+                    match setup_namespace(plan, i, journal) {
                         Ok(h) => *slots[i].lock().unwrap() = Some(h),
                         Err(e) => {
                             first_error.lock().unwrap().get_or_insert(e);
@@ -137,11 +150,28 @@ fn create_namespaces(
 }
 
 /// Runs on a phase-1 worker thread, which is left inside the new namespace.
-fn setup_namespace(plan: &Plan, i: usize) -> Result<NsHandle, LabError> {
+fn setup_namespace(
+    plan: &Plan,
+    i: usize,
+    journal: &Mutex<&mut Journal>,
+) -> Result<NsHandle, LabError> {
     let node = &plan.nodes[i];
     let kernel = |what: String| move |e: std::io::Error| LabError::Kernel { what, source: e };
-    let fd = netns::create_and_enter(&node.netns)
-        .map_err(kernel(format!("create namespace {}", node.netns)))?;
+    let record = |id: netns::NsIdent| {
+        journal.lock().unwrap().append(&Entry::Namespace {
+            name: node.netns.clone(),
+            dev: id.dev,
+            ino: id.ino,
+            placeholder: id.placeholder,
+        })
+    };
+    let fd = netns::create_and_enter(&node.netns, record).map_err(|e| {
+        if netns::is_taken(&e) {
+            LabError::NamespaceExists(node.netns.clone())
+        } else {
+            kernel(format!("create namespace {}", node.netns))(e)
+        }
+    })?;
     for (k, v) in &node.sysctls {
         // Checked at validate; checked again so no Plan can write outside /proc/sys/net.
         crate::topology::names::check_sysctl_key(k).map_err(|msg| LabError::Kernel {

@@ -34,6 +34,9 @@ pub struct NodeStatus {
     pub addrs: Vec<AddrRow>,
     pub routes: Vec<RouteRow>,
     pub processes: Vec<ProcessStatus>,
+    /// The node's namespace is gone (deleted behind the lab's back): nothing else is known.
+    #[serde(default)]
+    pub missing: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -57,7 +60,23 @@ pub fn kernel_state(plan: &Plan) -> io::Result<Vec<NodeStatus>> {
         .spawn(move || {
             let mut out = Vec::with_capacity(nodes.len());
             for (name, kind, ns) in nodes {
-                let fd = netns::open(&ns)?;
+                let fd = match netns::open(&ns) {
+                    Ok(fd) => fd,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        out.push(NodeStatus {
+                            name,
+                            kind,
+                            netns: ns,
+                            links: Vec::new(),
+                            addrs: Vec::new(),
+                            routes: Vec::new(),
+                            processes: Vec::new(),
+                            missing: true,
+                        });
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 setns(fd.as_fd(), CloneFlags::CLONE_NEWNET)?;
                 let mut nl = Netlink::open()?;
                 out.push(NodeStatus {
@@ -68,6 +87,7 @@ pub fn kernel_state(plan: &Plan) -> io::Result<Vec<NodeStatus>> {
                     addrs: nl.addrs()?,
                     routes: nl.routes()?,
                     processes: Vec::new(),
+                    missing: false,
                 });
             }
             Ok(out)

@@ -18,19 +18,31 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::LabName;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum Entry {
     /// First line: who owns this lab.
     Lab {
-        name: String,
+        name: LabName,
         pid: u32,
         /// The supervisor's start time in clock ticks since boot (`/proc/PID/stat` field 22).
         start: u64,
         topology: String,
     },
-    /// Named namespaces about to be created.
+    /// Named namespaces about to be created (older journals). Informational only: a name
+    /// alone never authorizes a deletion, see [`Entry::Namespace`].
     Netns { names: Vec<String> },
+    /// A namespace this lab created, with its identity: written after its name was claimed
+    /// exclusively and before it was mounted. Teardown deletes `name` only while it still
+    /// is this namespace (nsfs `dev` + `ino`), or this `placeholder` file (its inode).
+    Namespace {
+        name: String,
+        dev: u64,
+        ino: u64,
+        placeholder: u64,
+    },
     /// A process about to be started (pid 0) or just started.
     Process {
         node: String,
@@ -73,9 +85,27 @@ impl Journal {
         &self.path
     }
 
-    /// Reads a journal; a torn last line (crash mid-write) is ignored.
+    /// The lab entry (first line): owner name, supervisor pid and start time.
+    pub fn owner(entries: &[Entry]) -> Option<(&LabName, u32, u64, &str)> {
+        entries.iter().find_map(|e| match e {
+            Entry::Lab {
+                name,
+                pid,
+                start,
+                topology,
+            } => Some((name, *pid, *start, topology.as_str())),
+            _ => None,
+        })
+    }
+
+    /// Reads a journal; a torn last line (crash mid-write) is ignored, and so is a line
+    /// that does not validate (a lab name that is not one). The file is opened without
+    /// following a symlink.
     pub fn read(dir: &Path) -> io::Result<Vec<Entry>> {
-        let f = File::open(dir.join(Self::FILE))?;
+        let f = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(dir.join(Self::FILE))?;
         let mut out = Vec::new();
         for line in BufReader::new(f).lines() {
             let line = line?;

@@ -18,6 +18,7 @@ pub mod control;
 pub mod inspect;
 pub mod journal;
 pub mod links;
+pub mod name;
 pub mod supervisor;
 pub mod teardown;
 
@@ -28,11 +29,13 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::fcntl::{Flock, FlockArg};
 
 pub use apply::{Progress, Stage};
 use journal::{Entry, Journal, proc_start_time};
+pub use name::LabName;
 pub use teardown::TeardownError;
 
 use crate::compile::{NodePlan, Plan, ServiceWhat};
@@ -51,8 +54,10 @@ pub enum LabError {
     #[error("topolab needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) to create namespaces")]
     #[diagnostic(help("run it with sudo, or as root"))]
     NotRoot,
-    #[error("invalid lab name `{name}`: {reason}")]
-    BadName { name: String, reason: String },
+    #[error("invalid lab name: {reason}")]
+    BadName { reason: String },
+    #[error("interrupted; the lab was not brought up and what was made is removed")]
+    Interrupted,
     #[error("lab `{0}` is already running")]
     #[diagnostic(help(
         "see `topolab ls`; stop it with `topolab down {0}`, or pick another --name"
@@ -123,6 +128,10 @@ pub struct LabOptions {
     pub run_base: PathBuf,
     /// Called as apply progresses (for progress bars).
     pub progress: Option<Arc<dyn Fn(Progress) + Send + Sync>>,
+    /// Set (e.g. by a signal handler) to abandon bring-up: apply checks it between
+    /// namespaces and between stages, fails with [`LabError::Interrupted`], and what was
+    /// made is torn down.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for LabOptions {
@@ -132,6 +141,7 @@ impl Default for LabOptions {
             workers: 1,
             run_base: PathBuf::from(RUN_BASE),
             progress: None,
+            cancel: None,
         }
     }
 }
@@ -155,6 +165,7 @@ struct RunProc {
 
 /// A running lab. Dropping it tears it down.
 pub struct Lab {
+    name: LabName,
     plan: Arc<Plan>,
     dir: PathBuf,
     journal: Journal,
@@ -194,7 +205,7 @@ impl Lab {
 
     pub async fn up_with(topology: &Topology, opts: LabOptions) -> Result<Lab, LabError> {
         let name = opts.name.clone().unwrap_or_else(|| topology.name.clone());
-        check_name(&name)?;
+        let name = check_name(&name)?;
         let plan = crate::compile::compile(topology, &name)?;
         let source = topology.source.name.clone();
         tokio::task::spawn_blocking(move || Lab::up_plan(plan, &source, &opts))
@@ -211,8 +222,16 @@ impl Lab {
         if !nix::unistd::geteuid().is_root() {
             return Err(LabError::NotRoot);
         }
-        check_name(&plan.lab)?;
-        let (dir, lock) = claim_run_dir(&opts.run_base, &plan.lab)?;
+        let name = check_name(&plan.lab)?;
+        let cancelled = || {
+            opts.cancel
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::Relaxed))
+        };
+        if cancelled() {
+            return Err(LabError::Interrupted);
+        }
+        let (dir, lock) = claim_run_dir(&opts.run_base, &name)?;
         let rundir = |source| LabError::RunDir {
             path: dir.clone(),
             source,
@@ -225,7 +244,7 @@ impl Lab {
         let me = std::process::id();
         journal
             .append(&Entry::Lab {
-                name: plan.lab.clone(),
+                name: name.clone(),
                 pid: me,
                 start: proc_start_time(me).unwrap_or(0),
                 topology: source.to_string(),
@@ -237,6 +256,7 @@ impl Lab {
             .map_err(rundir)?;
 
         let mut lab = Lab {
+            name,
             plan: Arc::new(plan),
             dir,
             journal,
@@ -252,14 +272,25 @@ impl Lab {
         };
         // On any error `lab` drops here and tears down what the journal recorded.
         let plan = lab.plan.clone();
-        apply::apply(&plan, &mut lab.journal, opts.workers, progress)?;
+        let cancel = opts.cancel.as_deref();
+        apply::apply(&plan, &mut lab.journal, opts.workers, progress, cancel)?;
+        if cancelled() {
+            return Err(LabError::Interrupted);
+        }
         lab.links = Some(Arc::new(std::sync::Mutex::new(links::Links::start(&plan)?)));
         lab.start_run_commands()?;
+        if cancelled() {
+            return Err(LabError::Interrupted);
+        }
         Ok(lab)
     }
 
     pub fn name(&self) -> &str {
-        &self.plan.lab
+        &self.name
+    }
+
+    pub fn lab_name(&self) -> &LabName {
+        &self.name
     }
 
     pub fn plan(&self) -> &Plan {
@@ -468,12 +499,11 @@ impl Lab {
         self.links = None;
         let mut errors = Vec::new();
         let entries = Journal::read(&self.dir).unwrap_or_default();
-        let owned = teardown::Owned::from_entries(&entries);
-        teardown::stop_processes(&owned.processes, &mut errors);
+        let owned = teardown::Owned::from_entries(&self.name, &entries);
+        teardown::teardown_owned(&owned, &mut errors);
         for p in &mut self.procs {
             let _ = p.child.wait();
         }
-        teardown::delete_namespaces(&owned.namespaces, &mut errors);
         if errors.is_empty()
             && let Err(e) = std::fs::remove_dir_all(&self.dir)
             && e.kind() != io::ErrorKind::NotFound
@@ -491,7 +521,11 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         if let Err(e) = self.teardown() {
-            eprintln!("topolab: teardown of lab `{}`: {e}", self.plan.lab);
+            let _ = writeln!(
+                std::io::stderr(),
+                "topolab: teardown of lab `{}`: {e}",
+                self.plan.lab
+            );
         }
     }
 }
@@ -609,29 +643,18 @@ fn status_code(s: std::process::ExitStatus) -> i32 {
     s.code().unwrap_or_else(|| 128 + s.signal().unwrap_or(0))
 }
 
-/// Lab names become namespace and directory names: keep them tame.
-pub fn check_name(name: &str) -> Result<(), LabError> {
-    let bad = |reason: &str| {
-        Err(LabError::BadName {
-            name: name.to_string(),
-            reason: reason.to_string(),
-        })
-    };
-    if name.is_empty() || name.len() > 40 {
-        return bad("use 1 to 40 characters");
-    }
-    if !name.as_bytes()[0].is_ascii_alphanumeric()
-        || !name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-    {
-        return bad("use letters, digits, '-', '_' and '.', starting with a letter or digit");
-    }
-    Ok(())
+/// Lab names become namespace and directory names: the one rule is [`LabName`]'s.
+pub fn check_name(name: &str) -> Result<LabName, LabError> {
+    LabName::new(name).map_err(|reason| LabError::BadName { reason })
 }
 
-/// Makes `/run/topolab/<lab>` and takes its lock; refuses a live or stale lab.
-fn claim_run_dir(base: &Path, lab: &str) -> Result<(PathBuf, Flock<File>), LabError> {
+/// Makes `<base>/<lab>` with its lock taken, atomically: it is built under a temporary
+/// name, locked, and renamed into place (never replacing anything), so a run directory
+/// never exists without a lock a supervisor holds or held. Refuses a live or stale lab,
+/// classified by [`teardown::state`] as `ls` and `clean` do.
+fn claim_run_dir(base: &Path, lab: &LabName) -> Result<(PathBuf, Flock<File>), LabError> {
+    use std::sync::atomic::AtomicU64;
+    static CLAIMS: AtomicU64 = AtomicU64::new(0);
     let rundir = |path: &Path| {
         let path = path.to_path_buf();
         move |source| LabError::RunDir { path, source }
@@ -641,26 +664,51 @@ fn claim_run_dir(base: &Path, lab: &str) -> Result<(PathBuf, Flock<File>), LabEr
         .mode(0o700)
         .create(base)
         .map_err(rundir(base))?;
-    let dir = base.join(lab);
-    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            return match teardown::try_lock(&dir) {
-                Ok(None) => Err(LabError::AlreadyRunning(lab.to_string())),
-                _ => Err(LabError::Stale(lab.to_string())),
-            };
-        }
-        Err(e) => return Err(rundir(&dir)(e)),
+    let dir = name::run_dir(base, lab);
+    let refuse = || match teardown::state(base, lab) {
+        Ok(teardown::State::Running) => LabError::AlreadyRunning(lab.to_string()),
+        Ok(_) => LabError::Stale(lab.to_string()),
+        Err(e) => rundir(&dir)(e),
+    };
+    if std::fs::symlink_metadata(&dir).is_ok() {
+        return Err(refuse());
     }
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .mode(0o600)
-        .open(dir.join("lock"))
-        .map_err(rundir(&dir))?;
-    let mut lock =
-        Flock::lock(f, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| rundir(&dir)(e.into()))?;
-    let _ = writeln!(&mut *lock, "{}", std::process::id());
-    Ok((dir, lock))
+    let tmp = base.join(format!(
+        "{}{lab}-{}-{}",
+        teardown::CLAIM_PREFIX,
+        std::process::id(),
+        CLAIMS.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&tmp)
+        .map_err(rundir(&tmp))?;
+    let locked = (|| -> io::Result<Flock<File>> {
+        let f = std::fs::OpenOptions::new()
+            .create_new(true)
+            .write(true)
+            .mode(0o600)
+            .open(tmp.join("lock"))?;
+        let mut lock = Flock::lock(f, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| e)?;
+        writeln!(&mut *lock, "{}", std::process::id())?;
+        nix::fcntl::renameat2(
+            nix::fcntl::AT_FDCWD,
+            &tmp,
+            nix::fcntl::AT_FDCWD,
+            &dir,
+            nix::fcntl::RenameFlags::RENAME_NOREPLACE,
+        )?;
+        Ok(lock)
+    })();
+    match locked {
+        Ok(lock) => Ok((dir, lock)),
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                Err(refuse())
+            } else {
+                Err(rundir(&dir)(e))
+            }
+        }
+    }
 }

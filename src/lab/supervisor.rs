@@ -45,13 +45,19 @@ type Shared = Arc<Mutex<Option<Lab>>>;
 
 /// Serves `lab` until asked to stop; always tears the lab down before returning.
 pub async fn serve(lab: Lab) -> Result<Stopped, LabError> {
-    serve_then(lab, || {}).await
+    serve_then(lab, None, || {}).await
 }
 
 /// [`serve`], calling `ready` once the control socket accepts connections and signals are
 /// handled: a caller that announces the lab (`up -d`) does it there, so that nobody is told
-/// about a lab whose socket does not exist yet.
-pub async fn serve_then(lab: Lab, ready: impl FnOnce()) -> Result<Stopped, LabError> {
+/// about a lab whose socket does not exist yet. `interrupted`: a flag that the caller's own
+/// signal handling set during bring-up; if it is set once ours is in place, the lab goes
+/// down at once (a signal between bring-up and here is never lost).
+pub async fn serve_then(
+    lab: Lab,
+    interrupted: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    ready: impl FnOnce(),
+) -> Result<Stopped, LabError> {
     let path = control::socket_path(lab.run_dir());
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path).map_err(|e| LabError::RunDir {
@@ -66,6 +72,10 @@ pub async fn serve_then(lab: Lab, ready: impl FnOnce()) -> Result<Stopped, LabEr
     })?;
     let mut sigint = signal(SignalKind::interrupt()).map_err(signal_err)?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(signal_err)?;
+    if interrupted.is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst)) {
+        lab.down().await?;
+        return Ok(Stopped::Signal);
+    }
     ready();
     let lab: Shared = Arc::new(Mutex::new(Some(lab)));
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));

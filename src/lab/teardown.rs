@@ -1,23 +1,32 @@
-//! Teardown and `clean`: remove exactly what a journal names.
+//! Teardown and `clean`: remove exactly what a journal names, and only while it still is
+//! what the lab made.
 //!
 //! Best effort, collecting every error (one stuck namespace must not keep the others
-//! alive): stop recorded processes (SIGTERM to the process group we created, SIGKILL after
-//! a grace period, each only if PID and start time still match), delete recorded
-//! namespaces (unmount + unlink; the kernel frees their links in the background, which is
-//! far faster than deleting links one by one), then remove the run directory.
+//! alive): stop processes — the process groups the lab started, and every other process
+//! that lives in one of the lab's namespaces (one scan of `/proc/*/ns/net`; a daemon that
+//! called `setsid` is found there) — with SIGTERM, then SIGKILL after a grace period, each
+//! only if PID and start time still match; then delete the namespaces whose name still
+//! points to the namespace the journal recorded (nsfs device + inode: a namespace another
+//! lab made under the same name is never touched); then remove the run directory.
+//!
+//! Every path comes from a [`LabName`] or a namespace name that [`LabName::may_own_netns`]
+//! accepted; nothing follows a symlink.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fs::File;
 use std::io;
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::fcntl::{Flock, FlockArg};
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::{Signal, kill, killpg};
 use nix::unistd::Pid;
 
 use super::journal::{Entry, Journal, proc_start_time};
-use crate::netns;
+use super::name::{self, LabName};
+use crate::netns::{self, Deleted, NsIdent};
 
 /// Everything that could not be removed, with what it was.
 #[derive(Debug, thiserror::Error)]
@@ -34,17 +43,41 @@ fn summary(v: &[(String, io::Error)]) -> String {
 /// What a journal says a lab owns.
 #[derive(Debug, Default)]
 pub struct Owned {
-    pub namespaces: Vec<String>,
+    /// Namespaces the lab created, with their identity.
+    pub namespaces: Vec<(String, NsIdent)>,
     /// pid → start time, for processes not yet reaped.
     pub processes: BTreeMap<u32, u64>,
 }
 
 impl Owned {
-    pub fn from_entries(entries: &[Entry]) -> Owned {
+    /// What `lab`'s journal `entries` say it owns. A namespace entry whose name is not a
+    /// plain `<lab>-…` name is ignored, with a warning: a journal never leads outside the
+    /// lab's own namespaces.
+    pub fn from_entries(lab: &LabName, entries: &[Entry]) -> Owned {
         let mut o = Owned::default();
         for e in entries {
             match e {
-                Entry::Netns { names } => o.namespaces.extend(names.iter().cloned()),
+                Entry::Namespace {
+                    name,
+                    dev,
+                    ino,
+                    placeholder,
+                } => {
+                    if lab.may_own_netns(name) {
+                        let id = NsIdent {
+                            dev: *dev,
+                            ino: *ino,
+                            placeholder: *placeholder,
+                        };
+                        o.namespaces.push((name.clone(), id));
+                    } else {
+                        tracing::warn!(
+                            "lab `{lab}`: journal names namespace `{}`, which cannot be one of \
+                             its namespaces; ignored",
+                            name.escape_debug()
+                        );
+                    }
+                }
                 Entry::Process { pid, start, .. } if *pid != 0 => {
                     o.processes.insert(*pid, *start);
                 }
@@ -58,31 +91,110 @@ impl Owned {
     }
 }
 
+/// What a teardown actually removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Removed {
+    pub namespaces: usize,
+    pub processes: usize,
+}
+
 /// Grace period between SIGTERM and SIGKILL.
 pub const GRACE: Duration = Duration::from_secs(2);
 
-/// Stops the processes; returns errors for those that could not be signalled.
+/// Stops the process groups; returns errors for those that could not be signalled.
 pub fn stop_processes(procs: &BTreeMap<u32, u64>, errors: &mut Vec<(String, io::Error)>) {
-    let ours = |pid: u32, start: u64| proc_start_time(pid) == Some(start);
-    let mut alive: Vec<(u32, u64)> = procs
+    stop(procs, &BTreeMap::new(), &HashSet::new(), errors);
+}
+
+/// The network-namespace inode of process `pid`, from the `/proc/PID/ns/net` link.
+fn net_ns_of(pid: u32) -> Option<u64> {
+    let l = std::fs::read_link(format!("/proc/{pid}/ns/net")).ok()?;
+    let l = l.to_str()?;
+    l.strip_prefix("net:[")?.strip_suffix(']')?.parse().ok()
+}
+
+/// Every process (but this one) whose network namespace is one of `inos`: pid → start
+/// time. One pass over `/proc`.
+pub fn processes_in(inos: &HashSet<u64>) -> BTreeMap<u32, u64> {
+    let mut out = BTreeMap::new();
+    if inos.is_empty() {
+        return out;
+    }
+    let me = std::process::id();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == me || !net_ns_of(pid).is_some_and(|i| inos.contains(&i)) {
+            continue;
+        }
+        if let Some(start) = proc_start_time(pid) {
+            out.insert(pid, start);
+        }
+    }
+    out
+}
+
+/// SIGTERM to the recorded process `groups` and to every process in `members` (found in
+/// namespaces `inos`), one grace period for all, then SIGKILL to what is left — a member
+/// only if it still is the same process and still in one of those namespaces.
+fn stop(
+    groups: &BTreeMap<u32, u64>,
+    members: &BTreeMap<u32, u64>,
+    inos: &HashSet<u64>,
+    errors: &mut Vec<(String, io::Error)>,
+) {
+    let me = std::process::id();
+    let same = |pid: u32, start: u64| proc_start_time(pid) == Some(start);
+    let member = |pid: u32, start: u64| {
+        same(pid, start) && net_ns_of(pid).is_some_and(|i| inos.contains(&i))
+    };
+    let mut alive_groups: Vec<(u32, u64)> = groups
         .iter()
-        .filter(|(p, s)| ours(**p, **s))
+        .filter(|(p, s)| **p != me && same(**p, **s))
         .map(|(p, s)| (*p, *s))
         .collect();
-    for (pid, _) in &alive {
+    for (pid, _) in &alive_groups {
         // We made each one a process-group leader: the group is its own children.
         if let Err(e) = killpg(Pid::from_raw(*pid as i32), Signal::SIGTERM) {
             errors.push((format!("stop process {pid}"), e.into()));
         }
     }
-    let deadline = Instant::now() + GRACE;
-    while !alive.is_empty() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-        alive.retain(|(p, s)| ours(*p, *s) && !is_zombie(*p));
+    let mut alive_members: Vec<(u32, u64)> = members
+        .iter()
+        .filter(|(p, _)| **p != me && !groups.contains_key(p))
+        .map(|(p, s)| (*p, *s))
+        .collect();
+    for (pid, start) in &alive_members {
+        if member(*pid, *start) {
+            let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGTERM);
+        }
     }
-    for (pid, _) in &alive {
+    let deadline = Instant::now() + GRACE;
+    loop {
+        alive_groups.retain(|(p, s)| same(*p, *s) && !is_zombie(*p));
+        alive_members.retain(|(p, s)| member(*p, *s) && !is_zombie(*p));
+        if (alive_groups.is_empty() && alive_members.is_empty()) || Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (pid, _) in &alive_groups {
         let _ = killpg(Pid::from_raw(*pid as i32), Signal::SIGKILL);
     }
+    for (pid, start) in &alive_members {
+        if member(*pid, *start) {
+            let _ = kill(Pid::from_raw(*pid as i32), Signal::SIGKILL);
+        }
+    }
+}
+
+/// Whether process `pid` that started at `start` still runs (a zombie does not).
+pub fn is_running(pid: u32, start: u64) -> bool {
+    proc_start_time(pid) == Some(start) && !is_zombie(pid)
 }
 
 fn is_zombie(pid: u32) -> bool {
@@ -91,34 +203,86 @@ fn is_zombie(pid: u32) -> bool {
         .unwrap_or(true)
 }
 
-pub fn delete_namespaces(names: &[String], errors: &mut Vec<(String, io::Error)>) {
-    for n in names {
-        if let Err(e) = netns::delete(n) {
-            errors.push((format!("delete namespace {n}"), e));
+/// Stops every process of the lab (its groups and whatever lives in its namespaces), then
+/// deletes the namespaces that still are the ones it made. Returns what went.
+pub fn teardown_owned(owned: &Owned, errors: &mut Vec<(String, io::Error)>) -> Removed {
+    let mut inos = HashSet::new();
+    for (name, id) in &owned.namespaces {
+        match netns::is_ours(name, *id) {
+            Ok(true) => {
+                inos.insert(id.ino);
+            }
+            Ok(false) => {}
+            Err(e) => errors.push((format!("namespace {name}"), e)),
         }
+    }
+    let members = processes_in(&inos);
+    let mut removed = Removed {
+        processes: owned
+            .processes
+            .iter()
+            .filter(|(p, s)| proc_start_time(**p) == Some(**s))
+            .count()
+            + members
+                .keys()
+                .filter(|p| !owned.processes.contains_key(p))
+                .count(),
+        ..Removed::default()
+    };
+    stop(&owned.processes, &members, &inos, errors);
+    for (name, id) in &owned.namespaces {
+        match netns::delete_owned(name, *id) {
+            Ok(Deleted::Namespace) => removed.namespaces += 1,
+            Ok(Deleted::NotOurs) => {
+                tracing::warn!("namespace `{name}` is no longer the one this lab made; left alone")
+            }
+            Ok(_) => {}
+            Err(e) => errors.push((format!("delete namespace {name}"), e)),
+        }
+    }
+    removed
+}
+
+/// Removes a run directory (never following a symlink at its place).
+fn remove_run_dir(dir: &Path, errors: &mut Vec<(String, io::Error)>) {
+    match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.file_type().is_dir() => {
+            if let Err(e) = std::fs::remove_dir_all(dir)
+                && e.kind() != io::ErrorKind::NotFound
+            {
+                errors.push((format!("remove {}", dir.display()), e));
+            }
+        }
+        Ok(_) => errors.push((
+            format!("remove {}", dir.display()),
+            io::Error::new(io::ErrorKind::InvalidData, "not a directory; left alone"),
+        )),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => errors.push((format!("remove {}", dir.display()), e)),
     }
 }
 
-/// Tears down a lab from its run directory's journal and removes the directory.
-pub fn teardown_dir(dir: &Path) -> Result<(), TeardownError> {
+/// Tears down lab `lab` from its run directory (under `base`) and removes the directory.
+pub fn teardown_dir(base: &Path, lab: &LabName) -> Result<Removed, TeardownError> {
+    let dir = name::run_dir(base, lab);
     let mut errors = Vec::new();
-    match Journal::read(dir) {
-        Ok(entries) => {
-            let owned = Owned::from_entries(&entries);
-            stop_processes(&owned.processes, &mut errors);
-            delete_namespaces(&owned.namespaces, &mut errors);
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => errors.push(("read journal".into(), e)),
-    }
-    if errors.is_empty()
-        && let Err(e) = std::fs::remove_dir_all(dir)
-        && e.kind() != io::ErrorKind::NotFound
-    {
-        errors.push((format!("remove {}", dir.display()), e));
+    let mut removed = Removed::default();
+    match name::run_dir_exists(base, lab) {
+        Ok(true) => match Journal::read(&dir) {
+            Ok(entries) => {
+                removed = teardown_owned(&Owned::from_entries(lab, &entries), &mut errors);
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => errors.push(("read journal".into(), e)),
+        },
+        Ok(false) => return Ok(removed),
+        Err(e) => errors.push((dir.display().to_string(), e)),
     }
     if errors.is_empty() {
-        Ok(())
+        remove_run_dir(&dir, &mut errors);
+    }
+    if errors.is_empty() {
+        Ok(removed)
     } else {
         Err(TeardownError(errors))
     }
@@ -131,30 +295,79 @@ pub fn teardown_dir(dir: &Path) -> Result<(), TeardownError> {
 pub fn teardown_leftovers(labs: &[String]) -> bool {
     let mut ok = true;
     for lab in labs {
-        let dir = Path::new(super::RUN_BASE).join(lab);
-        if dir.exists()
-            && let Err(e) = teardown_dir(&dir)
-        {
-            eprintln!("lab `{lab}`: {e}");
+        let Ok(lab) = LabName::new(lab) else {
+            continue;
+        };
+        if let Err(e) = teardown_dir(Path::new(super::RUN_BASE), &lab) {
+            let _ = writeln!(std::io::stderr(), "lab `{lab}`: {e}");
             ok = false;
         }
     }
     ok
 }
 
-/// A lab whose supervisor is gone: its lock can be taken.
+/// The state of a lab's run directory — one classifier for `ls`, `clean` and `up`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Its supervisor holds the lock.
+    Running,
+    /// Its supervisor is gone; the journal says what it made.
+    Orphaned,
+    /// No supervisor and no journal owner line: `up` died right after making it, or it
+    /// was not made by topolab. Nothing in it can be a namespace.
+    Incomplete,
+}
+
+impl State {
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Running => "running",
+            State::Orphaned => "orphaned",
+            State::Incomplete => "incomplete",
+        }
+    }
+}
+
+/// Classifies `lab`'s run directory under `base` (which must exist).
+pub fn state(base: &Path, lab: &LabName) -> io::Result<State> {
+    let dir = name::run_dir(base, lab);
+    if name::run_dir_exists(base, lab)? && matches!(try_lock(&dir), Ok(None)) {
+        return Ok(State::Running);
+    }
+    Ok(state_unlocked(&dir))
+}
+
+fn state_unlocked(dir: &Path) -> State {
+    let entries = Journal::read(dir).unwrap_or_default();
+    if Journal::owner(&entries).is_some() {
+        State::Orphaned
+    } else {
+        State::Incomplete
+    }
+}
+
+/// A lab whose supervisor is gone: its lock is held while it is cleaned.
 pub struct Orphan {
-    pub name: String,
+    pub name: LabName,
     pub dir: PathBuf,
+    pub state: State,
     _lock: Flock<File>,
+}
+
+fn open_lock(dir: &Path, create: bool) -> io::Result<File> {
+    File::options()
+        .read(true)
+        .write(true)
+        .create(create)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(dir.join("lock"))
 }
 
 /// Tries to take a lab's lock: `Some` if no supervisor holds it (crashed or never ran).
 pub fn try_lock(dir: &Path) -> io::Result<Option<Flock<File>>> {
-    let f = File::options()
-        .read(true)
-        .write(true)
-        .open(dir.join("lock"))?;
+    let f = open_lock(dir, false)?;
     match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
         Ok(l) => Ok(Some(l)),
         Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
@@ -162,38 +375,56 @@ pub fn try_lock(dir: &Path) -> io::Result<Option<Flock<File>>> {
     }
 }
 
-/// Labs under `base` whose supervisor is no longer running.
+/// Labs under `base` whose supervisor is not running (orphaned or incomplete), locked.
 pub fn orphans(base: &Path) -> io::Result<Vec<Orphan>> {
     let mut out = Vec::new();
-    let rd = match std::fs::read_dir(base) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(e),
-    };
-    let mut dirs: Vec<_> = rd.filter_map(|e| e.ok()).map(|e| e.path()).collect();
-    dirs.sort();
-    for dir in dirs {
-        if !dir.join(Journal::FILE).exists() && !dir.join("lock").exists() {
-            continue;
-        }
+    for lab in name::list(base)? {
+        let dir = name::run_dir(base, &lab);
         let lock = match try_lock(&dir) {
             Ok(Some(l)) => l,
             Ok(None) => continue,
-            // No lock file: a lab that died while being created.
+            // No lock file: a directory topolab never finished (or never) made.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                let f = File::create(dir.join("lock"))?;
-                Flock::lock(f, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| e)?
+                match Flock::lock(open_lock(&dir, true)?, FlockArg::LockExclusiveNonblock) {
+                    Ok(l) => l,
+                    Err(_) => continue,
+                }
             }
             Err(e) => return Err(e),
         };
         out.push(Orphan {
-            name: dir
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            state: state_unlocked(&dir),
+            name: lab,
             dir,
             _lock: lock,
         });
     }
     Ok(out)
+}
+
+/// Prefix of the temporary directory `up` builds a run directory in before renaming it
+/// into place (never a valid lab name).
+pub const CLAIM_PREFIX: &str = ".claim-";
+
+/// Removes claim directories under `base` left by an `up` killed while claiming (their
+/// lock is free). Returns how many.
+pub fn remove_stale_claims(base: &Path) -> usize {
+    let Ok(rd) = std::fs::read_dir(base) else {
+        return 0;
+    };
+    let mut n = 0;
+    for e in rd.flatten() {
+        let is_claim = e
+            .file_name()
+            .to_str()
+            .is_some_and(|f| f.starts_with(CLAIM_PREFIX) && netns::valid_name(f));
+        if !is_claim || !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let dir = e.path();
+        if matches!(try_lock(&dir), Ok(Some(_))) && std::fs::remove_dir_all(&dir).is_ok() {
+            n += 1;
+        }
+    }
+    n
 }

@@ -18,6 +18,7 @@ pub mod exec;
 
 use std::fs::{File, OpenOptions};
 use std::io;
+use std::io::Write as _;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
@@ -27,12 +28,44 @@ use nix::sched::{CloneFlags, setns, unshare};
 /// Where named namespaces live.
 pub const NETNS_DIR: &str = "/run/netns";
 
-pub fn path(name: &str) -> PathBuf {
-    Path::new(NETNS_DIR).join(name)
+/// Whether `name` is a plain namespace name: one path component, not `.` or `..`, no NUL,
+/// at most 255 bytes. Every function here refuses other names, so no name (from a file,
+/// a flag or a journal) ever reaches outside `/run/netns`.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name != "."
+        && name != ".."
+        && !name.contains(['/', '\0'])
+}
+
+pub fn path(name: &str) -> io::Result<PathBuf> {
+    if !valid_name(name) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("`{}` is not a namespace name", name.escape_debug()),
+        ));
+    }
+    Ok(Path::new(NETNS_DIR).join(name))
 }
 
 pub fn exists(name: &str) -> bool {
-    path(name).exists()
+    path(name).is_ok_and(|p| std::fs::symlink_metadata(p).is_ok())
+}
+
+/// Who a namespace this process made is: the nsfs device and inode of the namespace, and
+/// the inode of the placeholder file under `/run/netns` it is mounted on. A namespace is
+/// deleted only when what its name points to still is this ([`delete_owned`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NsIdent {
+    pub dev: u64,
+    pub ino: u64,
+    pub placeholder: u64,
+}
+
+/// `name` is taken: another namespace (or file) has it.
+pub fn is_taken(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::AlreadyExists
 }
 
 /// Makes `/run/netns` exist and be a shared mount point (idempotent), like iproute2.
@@ -67,18 +100,34 @@ pub fn ensure_dir() -> io::Result<()> {
 
 /// Creates a new named namespace and **leaves the calling thread inside it**.
 ///
-/// Only call this on a thread spawned for namespace work (see the module docs). Returns
-/// an fd of the new namespace. On error nothing is left behind.
-pub fn create_and_enter(name: &str) -> io::Result<OwnedFd> {
-    let p = path(name);
+/// Only call this on a thread spawned for namespace work (see the module docs). `record`
+/// is called with the new namespace's identity after the name is claimed (exclusively)
+/// and before the namespace is mounted on it, so a journal written there names everything
+/// that can exist; if it fails, nothing is mounted. Returns an fd of the new namespace.
+/// On error nothing is left behind. A name that exists fails with
+/// [`io::ErrorKind::AlreadyExists`] ([`is_taken`]) and touches nothing.
+pub fn create_and_enter(
+    name: &str,
+    record: impl FnOnce(NsIdent) -> io::Result<()>,
+) -> io::Result<OwnedFd> {
+    use std::os::unix::fs::MetadataExt;
+    let p = path(name)?;
     // O_EXCL: never take over a namespace that someone else named.
-    OpenOptions::new()
+    let placeholder = OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&p)
         .map_err(|e| with_path(e, &p))?;
     let made = (|| -> io::Result<OwnedFd> {
+        let placeholder = placeholder.metadata()?.ino();
         unshare(CloneFlags::CLONE_NEWNET)?;
+        let ns = File::open("/proc/thread-self/ns/net")?;
+        let m = ns.metadata()?;
+        record(NsIdent {
+            dev: m.dev(),
+            ino: m.ino(),
+            placeholder,
+        })?;
         mount(
             Some("/proc/thread-self/ns/net"),
             &p,
@@ -86,10 +135,10 @@ pub fn create_and_enter(name: &str) -> io::Result<OwnedFd> {
             MsFlags::MS_BIND,
             None::<&str>,
         )?;
-        Ok(File::open("/proc/thread-self/ns/net")?.into())
+        Ok(ns.into())
     })();
     if made.is_err() {
-        let _ = umount2(&p, MntFlags::MNT_DETACH);
+        let _ = umount2(&p, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW);
         let _ = std::fs::remove_file(&p);
     }
     made.map_err(|e| with_path(e, &p))
@@ -97,25 +146,63 @@ pub fn create_and_enter(name: &str) -> io::Result<OwnedFd> {
 
 /// Opens a named namespace (an fd usable with `setns` and `IFLA_NET_NS_FD`).
 pub fn open(name: &str) -> io::Result<OwnedFd> {
-    let p = path(name);
+    let p = path(name)?;
     File::open(&p)
         .map(OwnedFd::from)
         .map_err(|e| with_path(e, &p))
 }
 
-/// Removes the name; the kernel tears the namespace down once nothing else holds it.
-/// A missing name is not an error (deletion is idempotent).
-pub fn delete(name: &str) -> io::Result<()> {
-    let p = path(name);
-    match umount2(&p, MntFlags::MNT_DETACH) {
-        Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {}
-        Err(e) => return Err(with_path(e.into(), &p)),
+/// What [`delete_owned`] found under the name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    /// Our namespace: unmounted and its name removed.
+    Namespace,
+    /// Only our placeholder file (the namespace was never mounted): removed.
+    Placeholder,
+    /// Nothing there.
+    Absent,
+    /// Something that is not ours: left alone.
+    NotOurs,
+}
+
+/// Whether `name` still names the namespace `id` (never following a symlink).
+pub fn is_ours(name: &str, id: NsIdent) -> io::Result<bool> {
+    let p = path(name)?;
+    match crate::lab::name::ident(&p) {
+        Ok((dev, ino)) => Ok(dev == id.dev && ino == id.ino),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
     }
-    match std::fs::remove_file(&p) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(with_path(e, &p)),
+}
+
+/// Deletes namespace `name` only if it still is `id`: unmount (without following a
+/// symlink) and unlink. The kernel tears the namespace down once nothing else holds it.
+pub fn delete_owned(name: &str, id: NsIdent) -> io::Result<Deleted> {
+    use std::os::unix::fs::MetadataExt;
+    let p = path(name)?;
+    let m = match std::fs::symlink_metadata(&p) {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Deleted::Absent),
+        Err(e) => return Err(with_path(e, &p)),
+    };
+    let unlink = |p: &Path| match std::fs::remove_file(p) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(with_path(e, p)),
+        _ => Ok(()),
+    };
+    if m.dev() == id.dev && m.ino() == id.ino {
+        match umount2(&p, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW) {
+            Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {}
+            Err(e) => return Err(with_path(e.into(), &p)),
+        }
+        unlink(&p)?;
+        return Ok(Deleted::Namespace);
     }
+    let dir_dev = std::fs::symlink_metadata(NETNS_DIR).map(|d| d.dev()).ok();
+    if m.file_type().is_file() && m.ino() == id.placeholder && Some(m.dev()) == dir_dev {
+        unlink(&p)?;
+        return Ok(Deleted::Placeholder);
+    }
+    Ok(Deleted::NotOurs)
 }
 
 /// Switches the calling thread into a namespace and back again on drop.
@@ -138,7 +225,10 @@ impl NsGuard {
 impl Drop for NsGuard {
     fn drop(&mut self) {
         if let Err(e) = setns(&self.home, CloneFlags::CLONE_NEWNET) {
-            eprintln!("topolab: cannot return to the original network namespace: {e}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "topolab: cannot return to the original network namespace: {e}"
+            );
             std::process::abort();
         }
     }
@@ -165,6 +255,7 @@ pub fn run_in<T: Send + 'static>(
 /// thread that opens the file.
 pub fn write_sysctl(key: &str, value: &str) -> io::Result<()> {
     let rel = key.replace('.', "/");
+
     let p = Path::new("/proc/sys").join(rel);
     std::fs::write(&p, value).map_err(|e| with_path(e, &p))
 }
