@@ -12,7 +12,6 @@
 use std::ffi::OsStr;
 use std::fmt;
 use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -146,9 +145,6 @@ pub fn list(base: &Path) -> io::Result<Vec<LabName>> {
 }
 
 /// Device and inode of `path` itself (not following a symlink).
-pub(crate) fn ident(path: &Path) -> io::Result<(u64, u64)> {
-    std::fs::symlink_metadata(path).map(|m| (m.dev(), m.ino()))
-}
 
 #[cfg(test)]
 mod tests {

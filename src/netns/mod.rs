@@ -165,10 +165,16 @@ pub enum Deleted {
     NotOurs,
 }
 
+/// (device, inode) of `path` itself, never following a symlink.
+pub fn ident(path: &Path) -> io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).map(|m| (m.dev(), m.ino()))
+}
+
 /// Whether `name` still names the namespace `id` (never following a symlink).
 pub fn is_ours(name: &str, id: NsIdent) -> io::Result<bool> {
     let p = path(name)?;
-    match crate::lab::name::ident(&p) {
+    match ident(&p) {
         Ok((dev, ino)) => Ok(dev == id.dev && ino == id.ino),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e),
