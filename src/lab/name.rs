@@ -144,7 +144,6 @@ pub fn list(base: &Path) -> io::Result<Vec<LabName>> {
     Ok(v)
 }
 
-/// Device and inode of `path` itself (not following a symlink).
 
 #[cfg(test)]
 mod tests {
