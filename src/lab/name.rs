@@ -144,7 +144,6 @@ pub fn list(base: &Path) -> io::Result<Vec<LabName>> {
     Ok(v)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
