@@ -122,15 +122,13 @@ pub fn resolve(
 ) -> miette::Result<(String, String, IpAddr)> {
     let family = if v6 { Family::Ipv6 } else { Family::Ipv4 };
     let nodes = || {
-        plan.nodes
-            .iter()
+        plan.user_nodes()
             .map(|n| n.name.as_str())
-            .filter(|n| !n.starts_with('_'))
             .collect::<Vec<_>>()
             .join(", ")
     };
     let src = plan
-        .node(from)
+        .user_node(from)
         .ok_or_else(|| {
             miette!(
                 help = format!("nodes: {}", nodes()),

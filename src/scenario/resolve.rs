@@ -48,13 +48,11 @@ pub fn expand(s: &str, plan: &Plan, seed: u64) -> Result<String, String> {
 }
 
 fn node_of<'a>(plan: &'a Plan, name: &str) -> Result<&'a NodePlan, String> {
-    plan.node(name).ok_or_else(|| {
+    plan.user_node(name).ok_or_else(|| {
         format!(
             "no node `{name}` (nodes: {})",
-            plan.nodes
-                .iter()
+            plan.user_nodes()
                 .map(|n| n.name.as_str())
-                .filter(|n| !n.starts_with('_'))
                 .collect::<Vec<_>>()
                 .join(", ")
         )
