@@ -62,7 +62,11 @@ async fn tcp_readiness_holds_before_up_returns() {
     // Really listening right now, as seen from inside the node.
     let out = lab
         .node("h1")
-        .exec(["python3", "-c", "import socket; socket.create_connection(('127.0.0.1', 8081), 2)"])
+        .exec([
+            "python3",
+            "-c",
+            "import socket; socket.create_connection(('127.0.0.1', 8081), 2)",
+        ])
         .await
         .unwrap();
     assert!(out.success(), "{}", out.stderr_str());
@@ -136,7 +140,10 @@ async fn kill_with_on_failure_restarts() {
     let lab = up(&name, yaml).await;
     let pid = svc(&lab, "h1", "d").pid.unwrap();
     lab.node_op("h1", None, NodeOp::Kill).await.unwrap();
-    until(&lab, "h1", "d", |s| s.restarts == 1 && s.pid.is_some_and(|p| p != pid)).await;
+    until(&lab, "h1", "d", |s| {
+        s.restarts == 1 && s.pid.is_some_and(|p| p != pid)
+    })
+    .await;
     lab.down().await.unwrap();
 }
 
@@ -175,14 +182,26 @@ async fn echo_daemon_answers_and_survives_a_neighbour_crash() {
     let yaml = "name: x\nnodes:\n  h1:\n    run:\n      - {name: echo, daemon: echo, port: 7007}\n      - {name: other, cmd: \"exec sleep 1000\"}\n  h2: {}\nlinks:\n  - [h1, h2]\n";
     let lab = up(&name, yaml).await;
     assert_eq!(svc(&lab, "h1", "echo").state, State::Ready);
-    let addr = lab.plan().node("h1").unwrap().ifaces[0].addrs[0].addr().to_string();
+    let addr = lab.plan().node("h1").unwrap().ifaces[0].addrs[0]
+        .addr()
+        .to_string();
     let script = format!(
         "import socket; s = socket.create_connection(('{addr}', 7007), 5); s.sendall(b'hello'); print(s.recv(5).decode())"
     );
-    let out = lab.node("h2").exec(["python3", "-c", &script]).await.unwrap();
+    let out = lab
+        .node("h2")
+        .exec(["python3", "-c", &script])
+        .await
+        .unwrap();
     assert_eq!(out.stdout_str().trim(), "hello", "{}", out.stderr_str());
-    lab.node_op("h1", Some("other"), NodeOp::Kill).await.unwrap();
-    let out = lab.node("h2").exec(["python3", "-c", &script]).await.unwrap();
+    lab.node_op("h1", Some("other"), NodeOp::Kill)
+        .await
+        .unwrap();
+    let out = lab
+        .node("h2")
+        .exec(["python3", "-c", &script])
+        .await
+        .unwrap();
     assert_eq!(out.stdout_str().trim(), "hello", "{}", out.stderr_str());
     assert_eq!(svc(&lab, "h1", "echo").state, State::Ready);
     assert_eq!(svc(&lab, "h1", "echo").restarts, 0);
@@ -210,4 +229,89 @@ async fn no_leaks_after_down_or_crashing_daemons() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(common::processes_with(&m), Vec::<u32>::new());
+}
+
+#[test]
+fn cli_node_ops_and_clean_after_supervisor_sigkill() {
+    need_root!();
+    let name = common::lab_name("svcli");
+    let m = marker(42);
+    let f = std::env::temp_dir().join(format!("{name}.yaml"));
+    std::fs::write(
+        &f,
+        format!(
+            "name: x\nnodes:\n  h1:\n    run:\n      - {{name: echo, daemon: echo, port: 7009}}\n      - {{name: sl, cmd: \"exec sleep 1000 {m}\", restart: never}}\n"
+        ),
+    )
+    .unwrap();
+    let _down = common::DownOnDrop(name.clone());
+    let up = common::topolab()
+        .args(["up", "-d", "--name", &name, f.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let node = |op: &str| {
+        let out = common::topolab()
+            .args(["node", &name, "h1", op, "sl", "--json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Vec<ServiceStatus> = serde_json::from_slice(&out.stdout).unwrap();
+        v.into_iter().next().unwrap()
+    };
+    assert_eq!(node("status").state, State::Running);
+    let killed = node("kill");
+    assert_eq!((killed.state, killed.exit), (State::Failed, Some(137)));
+    assert!(common::processes_with(&m).is_empty());
+    assert_eq!(node("start").state, State::Running);
+    assert_eq!(common::processes_with(&m).len(), 1);
+    // inspect shows services, with the daemon ready.
+    let out = common::topolab().args(["inspect", &name]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("service h1/echo [ready]"), "{text}");
+    // The supervisor dies without teardown: `clean` removes services and daemons too.
+    let sup: u32 = std::fs::read_to_string(format!("/run/topolab/{name}/lock"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sup as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    for _ in 0..50 {
+        if common::processes_with(&format!("supervise --name {name}")).is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let clean = common::topolab().arg("clean").output().unwrap();
+    assert!(
+        clean.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    for _ in 0..50 {
+        if common::processes_with(&m).is_empty() && common::processes_with(&name).is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(common::processes_with(&m), Vec::<u32>::new());
+    assert_eq!(
+        common::processes_with(&name),
+        Vec::<u32>::new(),
+        "daemons left"
+    );
+    assert!(common::namespaces_of(&name).is_empty());
+    let _ = std::fs::remove_file(&f);
 }

@@ -33,14 +33,18 @@ pub async fn node(
         action: op,
     };
     // A stop waits up to the services' grace periods (≤ 60 s each).
-    let resp = tokio::task::spawn_blocking(move || control::call(&dir, &req, Duration::from_secs(300)))
-        .await
-        .into_diagnostic()?
-        .map_err(|e| unreachable(lab, e))?;
+    let resp =
+        tokio::task::spawn_blocking(move || control::call(&dir, &req, Duration::from_secs(300)))
+            .await
+            .into_diagnostic()?
+            .map_err(|e| unreachable(lab, e))?;
     match resp {
         Response::Services { services } => {
             if json {
-                outln!("{}", serde_json::to_string_pretty(&services).into_diagnostic()?);
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&services).into_diagnostic()?
+                );
             } else if services.is_empty() {
                 outln!("node `{node}` has no services");
             } else {
@@ -136,7 +140,9 @@ pub async fn logs(
             return Ok(());
         }
         for ((name, path), off) in files.iter().zip(offsets.iter_mut()) {
-            let Ok(mut f) = std::fs::File::open(path) else { continue };
+            let Ok(mut f) = std::fs::File::open(path) else {
+                continue;
+            };
             let len = f.metadata().map(|m| m.len()).unwrap_or(0);
             if len < *off {
                 *off = 0;

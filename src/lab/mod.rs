@@ -543,13 +543,14 @@ impl Stopping {
     /// free meanwhile.
     pub async fn stop(self) -> (Stopping, Result<usize, LabError>) {
         let (svc, node) = (self.services.clone(), self.node.clone());
-        let r = tokio::task::spawn_blocking(move || svc.node_op(&node, None, service::NodeOp::Stop))
-            .await
-            .map_err(|e| LabError::Kernel {
-                what: "stop processes".into(),
-                source: io::Error::other(e.to_string()),
-            })
-            .and_then(|r| r.map(|(_, n)| n));
+        let r =
+            tokio::task::spawn_blocking(move || svc.node_op(&node, None, service::NodeOp::Stop))
+                .await
+                .map_err(|e| LabError::Kernel {
+                    what: "stop processes".into(),
+                    source: io::Error::other(e.to_string()),
+                })
+                .and_then(|r| r.map(|(_, n)| n));
         (self, r)
     }
 }

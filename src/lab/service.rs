@@ -185,7 +185,9 @@ impl Services {
                     node: node.name.clone(),
                     netns: node.netns.clone(),
                     plan: s.clone(),
-                    log: dir.join("logs").join(format!("{}.{}.log", node.name, s.name)),
+                    log: dir
+                        .join("logs")
+                        .join(format!("{}.{}.log", node.name, s.name)),
                     socket: dir
                         .join("daemons")
                         .join(format!("{}.{}.sock", node.name, s.name)),
@@ -766,8 +768,7 @@ fn probe(svc: &Svc, r: &Readiness, generation: u64, pid: u32) {
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .stderr(Stdio::null());
-                spawn_in_node(&svc.netns, &mut c).is_ok()
-                    && c.status().is_ok_and(|s| s.success())
+                spawn_in_node(&svc.netns, &mut c).is_ok() && c.status().is_ok_and(|s| s.success())
             }
             Readiness::File(p) => {
                 let rel = p.strip_prefix("/").unwrap_or(p);
@@ -831,9 +832,8 @@ pub fn tail(path: &Path, n: usize) -> Vec<String> {
 
 /// Log file of `node`'s service `service` (names were checked: they are file-name safe).
 pub fn log_path(dir: &Path, node: &NodePlan, service: &str) -> Option<PathBuf> {
-    node.services
-        .iter()
-        .find(|s| s.name == service)
-        .map(|s| dir.join("logs").join(format!("{}.{}.log", node.name, s.name)))
+    node.services.iter().find(|s| s.name == service).map(|s| {
+        dir.join("logs")
+            .join(format!("{}.{}.log", node.name, s.name))
+    })
 }
-

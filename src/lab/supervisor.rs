@@ -215,7 +215,12 @@ async fn respond(req: Request, lab: &Mutex<Option<Lab>>) -> (Response, bool) {
                 && l.plan.node(n).is_none()
             {
                 let e = LabError::UnknownNode(n.clone());
-                return (Response::Error { message: render(&e) }, false);
+                return (
+                    Response::Error {
+                        message: render(&e),
+                    },
+                    false,
+                );
             }
             drop(guard);
             let timeout = Duration::from_millis(timeout_ms.min(3_600_000));
