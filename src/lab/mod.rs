@@ -3,7 +3,9 @@
 //! ```text
 //!  Lab::up(topology) ─compile─▶ Plan ─┬─ run dir /run/topolab/<lab>/ (lock, journal, plan)
 //!                                     ├─ apply (netns, veths, bridges, addrs, routes)
-//!                                     └─ `run:` processes (own process groups, logs/)
+//!                                     └─ services (`run:` commands, built-in daemons):
+//!                                        journaled spawns, readiness, restart policy
+//!                                        ([`service`]; `up` waits until they are ready)
 //!  lab.node("h1").exec([..])  ──▶ child joins the node's namespace, output captured
 //!  lab.down() / Drop / clean  ──▶ teardown from the journal (stop processes, delete ns)
 //! ```
