@@ -117,6 +117,42 @@ enum Command {
     /// Measure topolab: lab build/teardown speed (`up`), link fidelity (`links`).
     #[command(subcommand)]
     Bench(cli::bench::BenchCmd),
+    /// Fault injection on a node's services: stop, start, restart, kill (a crash: the
+    /// restart policy decides), pause, resume (freeze/thaw), status.
+    ///
+    /// Example: topolab node demo r1 kill bird
+    Node {
+        lab: LabName,
+        node: String,
+        #[arg(value_enum)]
+        op: topolab::lab::service::NodeOp,
+        /// One service of the node (default: all of them).
+        service: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the output of a node's services (from the lab's run directory).
+    Logs {
+        lab: LabName,
+        node: String,
+        /// One service (default: every service of the node).
+        service: Option<String>,
+        /// Keep printing new output until Ctrl-C or the lab goes.
+        #[arg(short, long)]
+        follow: bool,
+        /// Lines of each log to print first.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        lines: usize,
+    },
+    /// Internal: one built-in daemon, started by the supervisor inside a node.
+    #[command(hide = true)]
+    Daemon {
+        #[arg(value_enum)]
+        kind: topolab::daemon::DaemonKind,
+        #[command(flatten)]
+        args: topolab::daemon::DaemonArgs,
+    },
     /// Internal: the detached supervisor.
     #[command(hide = true)]
     Supervise(cli::up::UpArgs),
@@ -154,7 +190,9 @@ fn out_mode(cmd: &Command) -> cli::out::Mode {
         | Command::Supervise(_)
         | Command::Test(_)
         | Command::Bench(_)
-        | Command::Clean => Mode::Continue,
+        | Command::Clean
+        | Command::Node { .. }
+        | Command::Daemon { .. } => Mode::Continue,
         Command::Down { .. }
         | Command::Ls { .. }
         | Command::Inspect { .. }
@@ -165,7 +203,8 @@ fn out_mode(cmd: &Command) -> cli::out::Mode {
         | Command::Validate { .. }
         | Command::Plan { .. }
         | Command::Graph { .. }
-        | Command::Schema => Mode::Exit,
+        | Command::Schema
+        | Command::Logs { .. } => Mode::Exit,
     }
 }
 
@@ -183,6 +222,9 @@ fn run(cmd: Command) -> miette::Result<()> {
         } => cli::files::plan(file.as_deref(), name.map(String::from), json, limits),
         Command::Graph { file, format } => cli::files::graph(file.as_deref(), format),
         Command::Schema => cli::files::schema(),
+        // Its own current-thread runtime: an idle daemon has no worker threads.
+        Command::Daemon { kind, args } => topolab::daemon::run(kind, args)
+            .map_err(|e| miette::miette!("daemon {}: {e}", kind.name())),
         cmd => runtime()?.block_on(async move {
             match cmd {
                 Command::Up(args) => cli::up::up(args).await,
@@ -198,6 +240,20 @@ fn run(cmd: Command) -> miette::Result<()> {
                     json,
                 } => cli::labs::link(&lab, &a, &b, &action, json).await,
                 Command::Clean => cli::labs::clean().await,
+                Command::Node {
+                    lab,
+                    node,
+                    op,
+                    service,
+                    json,
+                } => cli::node::node(&lab, &node, op, service, json).await,
+                Command::Logs {
+                    lab,
+                    node,
+                    service,
+                    follow,
+                    lines,
+                } => cli::node::logs(&lab, &node, service.as_deref(), follow, lines).await,
                 Command::Probe(p) => cli::probe::run(p).await,
                 Command::Test(t) => cli::test::test(t).await,
                 Command::Bench(b) => cli::bench::run(b).await,

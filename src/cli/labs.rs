@@ -19,7 +19,7 @@ fn base() -> &'static Path {
     Path::new(RUN_BASE)
 }
 
-fn run_dir(lab: &LabName) -> PathBuf {
+pub(crate) fn run_dir(lab: &LabName) -> PathBuf {
     name::run_dir(base(), lab)
 }
 
@@ -85,7 +85,7 @@ pub fn read_plan(lab: &LabName) -> miette::Result<Plan> {
 }
 
 /// A control-socket call that failed, in words: a lab still coming up has no socket yet.
-fn unreachable(lab: &LabName, e: io::Error) -> miette::Report {
+pub(crate) fn unreachable(lab: &LabName, e: io::Error) -> miette::Report {
     match e.kind() {
         io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => miette!(
             help = format!("try again when `{} up` has finished", me()),
@@ -372,12 +372,8 @@ fn print_status(s: &LabStatus) {
                 None => outln!("  route {} dev {dev}", r.dst),
             }
         }
-        for p in &n.processes {
-            let state = match p.exit {
-                None => "running".to_string(),
-                Some(c) => format!("exited {c}"),
-            };
-            outln!("  run [{}] pid {} {}", state, p.pid, p.cmd);
+        for sv in s.services.iter().filter(|sv| sv.node == n.name) {
+            crate::cli::node::print_service(sv, true);
         }
     }
 }

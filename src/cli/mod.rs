@@ -5,6 +5,7 @@ pub mod bench_links;
 pub mod bench_probes;
 pub mod files;
 pub mod labs;
+pub mod node;
 pub mod out;
 pub mod probe;
 pub mod test;

@@ -41,6 +41,10 @@ pub struct UpArgs {
     /// Threads creating namespaces (default 1; more rarely helps: the kernel serializes it).
     #[arg(long)]
     pub workers: Option<usize>,
+    /// Seconds to wait for every service's readiness condition; the lab is torn down if
+    /// one is not ready by then.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub ready_timeout: u64,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -159,7 +163,9 @@ async fn bring_up(
     if let Some(w) = args.workers {
         opts.workers = w;
     }
+    opts.ready_timeout = Some(std::time::Duration::from_secs(args.ready_timeout));
     let name = opts.name.clone().unwrap_or_else(|| topology.name.clone());
+    let mut ready_bars = None;
     let bar = (topology.nodes.len() > 20).then(|| progress_bar(topology.nodes.len()));
     if let Some(bar) = &bar {
         let bar = bar.clone();
@@ -169,12 +175,26 @@ async fn bring_up(
             bar.set_message(p.stage.label());
         }));
     }
+    let waiting = topology.nodes.iter().any(|n| !n.services.is_empty());
+    if waiting {
+        let ready_bar = progress_bar(0);
+        ready_bar.set_message("services ready");
+        let shown = ready_bar.clone();
+        opts.ready_progress = Some(Arc::new(move |ready, total| {
+            shown.set_length(total as u64);
+            shown.set_position(ready as u64);
+        }));
+        ready_bars = Some(ready_bar);
+    }
     if let Ok(lab) = LabName::new(&name) {
         install_panic_teardown(&opts.run_base, lab);
     }
     let started = std::time::Instant::now();
     let lab = Lab::up_with(topology, opts).await;
     if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if let Some(bar) = ready_bars {
         bar.finish_and_clear();
     }
     let lab = lab.wrap_err_with(|| format!("bringing up lab `{name}`"))?;
@@ -285,6 +305,8 @@ fn detach(args: &UpArgs) -> miette::Result<()> {
     if let Some(w) = args.workers {
         cmd.arg("--workers").arg(w.to_string());
     }
+    cmd.arg("--ready-timeout")
+        .arg(args.ready_timeout.to_string());
     let (r, w) = std::io::pipe().into_diagnostic()?;
     cmd.stdin(Stdio::null())
         .stdout(w.try_clone().into_diagnostic()?)

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::inspect::LabStatus;
 use super::links::{LinkAction, LinkStatus};
+use super::service::{NodeOp, ServiceStatus};
 
 pub const SOCKET: &str = "control.sock";
 
@@ -25,6 +26,23 @@ pub enum Request {
         b: String,
         action: LinkAction,
     },
+    /// A node's services (all, or `service`): stop, start, restart, kill, pause, resume,
+    /// status.
+    Node {
+        node: String,
+        #[serde(default)]
+        service: Option<String>,
+        action: NodeOp,
+    },
+    /// Wait until the services of `node` (or `service`) are ready; every service if
+    /// `node` is absent.
+    WaitReady {
+        #[serde(default)]
+        node: Option<String>,
+        #[serde(default)]
+        service: Option<String>,
+        timeout_ms: u64,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +51,7 @@ pub enum Response {
     Pong { name: String, pid: u32 },
     Status { status: Box<LabStatus> },
     Link { status: Box<LinkStatus> },
+    Services { services: Vec<ServiceStatus> },
     Done,
     Error { message: String },
 }

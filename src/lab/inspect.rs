@@ -23,6 +23,9 @@ pub struct LabStatus {
     pub links: Vec<super::links::LinkStatus>,
     /// What the kernel's traffic control offers (probed, never assumed).
     pub kernel: crate::link::caps::Capabilities,
+    /// Every service: state, PID, restarts, uptime, last log lines.
+    #[serde(default)]
+    pub services: Vec<super::service::ServiceStatus>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

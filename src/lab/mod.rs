@@ -3,7 +3,9 @@
 //! ```text
 //!  Lab::up(topology) ─compile─▶ Plan ─┬─ run dir /run/topolab/<lab>/ (lock, journal, plan)
 //!                                     ├─ apply (netns, veths, bridges, addrs, routes)
-//!                                     └─ `run:` processes (own process groups, logs/)
+//!                                     └─ services (`run:` commands, built-in daemons):
+//!                                        journaled spawns, readiness, restart policy
+//!                                        ([`service`]; `up` waits until they are ready)
 //!  lab.node("h1").exec([..])  ──▶ child joins the node's namespace, output captured
 //!  lab.down() / Drop / clean  ──▶ teardown from the journal (stop processes, delete ns)
 //! ```
@@ -19,6 +21,7 @@ pub mod inspect;
 pub mod journal;
 pub mod links;
 pub mod name;
+pub mod service;
 pub mod supervisor;
 pub mod teardown;
 
@@ -38,7 +41,7 @@ use journal::{Entry, Journal, proc_start_time};
 pub use name::LabName;
 pub use teardown::TeardownError;
 
-use crate::compile::{NodePlan, Plan, ServiceWhat};
+use crate::compile::{NodePlan, Plan};
 use crate::netlink::NetlinkError;
 use crate::netns;
 use crate::topology::{Topology, TopologyError};
@@ -96,6 +99,12 @@ pub enum LabError {
         #[source]
         source: io::Error,
     },
+    #[error("node `{node}` has no service `{service}`")]
+    #[diagnostic(help("`topolab inspect` lists each node's services"))]
+    UnknownService { node: String, service: String },
+    #[error("services not ready after {secs} s:\n  {services}")]
+    #[diagnostic(help("raise --ready-timeout, or check the services' logs with `topolab logs`"))]
+    NotReady { secs: f64, services: String },
     #[error("no node `{0}` in this lab")]
     UnknownNode(String),
     #[error("no link between `{a}` and `{b}`")]
@@ -116,6 +125,9 @@ pub enum LabError {
     Teardown(#[from] TeardownError),
 }
 
+/// How long `up` waits for services to be ready, by default.
+pub const DEFAULT_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// How to bring a lab up.
 #[derive(Clone)]
 pub struct LabOptions {
@@ -132,6 +144,13 @@ pub struct LabOptions {
     /// namespaces and between stages, fails with [`LabError::Interrupted`], and what was
     /// made is torn down.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// After starting the services, wait this long for every readiness condition
+    /// ([`Lab::wait_ready`]); `None`: return at once.
+    pub ready_timeout: Option<std::time::Duration>,
+    /// Called while waiting for readiness: (ready, total).
+    pub ready_progress: Option<Arc<dyn Fn(usize, usize) + Send + Sync>>,
+    /// The `topolab` binary that runs built-in daemons (default: this executable).
+    pub exe: Option<PathBuf>,
 }
 
 impl Default for LabOptions {
@@ -142,6 +161,9 @@ impl Default for LabOptions {
             run_base: PathBuf::from(RUN_BASE),
             progress: None,
             cancel: None,
+            ready_timeout: Some(DEFAULT_READY_TIMEOUT),
+            ready_progress: None,
+            exe: None,
         }
     }
 }
@@ -156,20 +178,14 @@ impl std::fmt::Debug for LabOptions {
     }
 }
 
-/// A `run:` command we started.
-struct RunProc {
-    node: String,
-    cmd: String,
-    child: std::process::Child,
-}
-
 /// A running lab. Dropping it tears it down.
 pub struct Lab {
     name: LabName,
     plan: Arc<Plan>,
     dir: PathBuf,
-    journal: Journal,
-    procs: Vec<RunProc>,
+    journal: Arc<std::sync::Mutex<Journal>>,
+    /// Every service (`run:` commands, built-in daemons); set once the network is applied.
+    services: Option<service::Services>,
     /// Shared with a blocking thread while a live change runs on it (see [`Lab::link`]).
     links: Option<Arc<std::sync::Mutex<links::Links>>>,
     _lock: Flock<File>,
@@ -259,8 +275,8 @@ impl Lab {
             name,
             plan: Arc::new(plan),
             dir,
-            journal,
-            procs: Vec::new(),
+            journal: Arc::new(std::sync::Mutex::new(journal)),
+            services: None,
             links: None,
             _lock: lock,
             torn_down: false,
@@ -273,12 +289,38 @@ impl Lab {
         // On any error `lab` drops here and tears down what the journal recorded.
         let plan = lab.plan.clone();
         let cancel = opts.cancel.as_deref();
-        apply::apply(&plan, &mut lab.journal, opts.workers, progress, cancel)?;
+        apply::apply(
+            &plan,
+            &mut lab.journal.lock().unwrap_or_else(|p| p.into_inner()),
+            opts.workers,
+            progress,
+            cancel,
+        )?;
         if cancelled() {
             return Err(LabError::Interrupted);
         }
         lab.links = Some(Arc::new(std::sync::Mutex::new(links::Links::start(&plan)?)));
-        lab.start_run_commands()?;
+        let exe = match &opts.exe {
+            Some(e) => e.clone(),
+            None => std::env::current_exe().map_err(|e| LabError::Kernel {
+                what: "locate the topolab binary".into(),
+                source: e,
+            })?,
+        };
+        let services = service::Services::new(&plan, &lab.dir, lab.journal.clone(), exe)?;
+        lab.services = Some(services.clone());
+        services.start_all()?;
+        if cancelled() {
+            return Err(LabError::Interrupted);
+        }
+        if let Some(t) = opts.ready_timeout {
+            let noop = |_: usize, _: usize| {};
+            let progress: &dyn Fn(usize, usize) = match &opts.ready_progress {
+                Some(p) => p.as_ref(),
+                None => &noop,
+            };
+            services.wait_ready(None, None, t, progress)?;
+        }
         if cancelled() {
             return Err(LabError::Interrupted);
         }
@@ -304,76 +346,6 @@ impl Lab {
     /// A node of this lab by name. Unknown names fail when used.
     pub fn node<'a>(&'a self, name: &'a str) -> Node<'a> {
         Node { lab: self, name }
-    }
-
-    fn start_run_commands(&mut self) -> Result<(), LabError> {
-        let logs = self.dir.join("logs");
-        let plan = self.plan.clone();
-        for node in plan.nodes.iter().filter(|n| !n.services.is_empty()) {
-            for s in &node.services {
-                if let ServiceWhat::Daemon { kind, .. } = s.what {
-                    // Until the service runtime lands, only commands are started.
-                    tracing::warn!(node = %node.name, service = %s.name, kind = kind.name(),
-                        "built-in daemons are not started yet");
-                }
-            }
-            for cmd in node.commands() {
-                self.spawn_run(node, cmd, &logs)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn spawn_run(&mut self, node: &NodePlan, cmd: &str, logs: &Path) -> Result<(), LabError> {
-        let err = |source| LabError::Process {
-            node: node.name.clone(),
-            cmd: cmd.to_string(),
-            source,
-        };
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(logs)
-            .map_err(err)?;
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(logs.join(format!("{}.log", node.name)))
-            .map_err(err)?;
-        let mut c = std::process::Command::new("/bin/sh");
-        c.arg("-c")
-            .arg(cmd)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(err)?)
-            .stderr(log);
-        netns::exec::prepare(&mut c, netns::open(&node.netns).map_err(err)?, true);
-        // Record intent first: a crash between spawn and the next line leaves a pid-less
-        // entry, which is harmless, never an unrecorded process.
-        self.journal
-            .append(&Entry::Process {
-                node: node.name.clone(),
-                pid: 0,
-                start: 0,
-                cmd: cmd.to_string(),
-            })
-            .map_err(LabError::Journal)?;
-        let child = c.spawn().map_err(err)?;
-        let pid = child.id();
-        let start = proc_start_time(pid).unwrap_or(0);
-        self.procs.push(RunProc {
-            node: node.name.clone(),
-            cmd: cmd.to_string(),
-            child,
-        });
-        self.journal
-            .append(&Entry::Process {
-                node: node.name.clone(),
-                pid,
-                start,
-                cmd: cmd.to_string(),
-            })
-            .map_err(LabError::Journal)
     }
 
     /// Every link: engine, current parameters, state and (userspace) counters.
@@ -409,67 +381,96 @@ impl Lab {
         })?
     }
 
-    /// Stops node `name`'s `run:` processes (their whole process groups): SIGTERM, then
+    /// The lab's services (`None` only while it is being brought up).
+    pub fn services_handle(&self) -> Option<service::Services> {
+        self.services.clone()
+    }
+
+    fn svc(&self) -> Result<&service::Services, LabError> {
+        self.services.as_ref().ok_or(LabError::Interrupted)
+    }
+
+    /// Every service's state.
+    pub fn services(&self) -> Vec<service::ServiceStatus> {
+        self.services
+            .as_ref()
+            .map(|s| s.status())
+            .unwrap_or_default()
+    }
+
+    /// Applies `op` to node `node`'s services (all of them, or `service`), on a blocking
+    /// thread: a stop's grace period holds neither the runtime nor (through a clone of
+    /// [`Lab::services_handle`]) the lab.
+    pub async fn node_op(
+        &self,
+        node: &str,
+        service: Option<&str>,
+        op: service::NodeOp,
+    ) -> Result<Vec<service::ServiceStatus>, LabError> {
+        node_op(self.svc()?.clone(), &self.plan, node, service, op)
+            .await
+            .map(|(s, _)| s)
+    }
+
+    /// Waits until the services of `node` (or the one named; every service if `node` is
+    /// `None`) are ready. Blocks: async callers use `spawn_blocking` on a clone of
+    /// [`Lab::services_handle`].
+    pub fn wait_ready(
+        &self,
+        node: Option<&str>,
+        service: Option<&str>,
+        timeout: std::time::Duration,
+    ) -> Result<(), LabError> {
+        if let Some(n) = node {
+            self.plan
+                .node(n)
+                .ok_or_else(|| LabError::UnknownNode(n.into()))?;
+        }
+        self.svc()?.wait_ready(node, service, timeout, &|_, _| {})
+    }
+
+    /// Stops node `name`'s services (their whole process groups): stop signal, then
     /// SIGKILL after the grace period. Returns how many were running. Blocks for up to the
     /// grace period: async callers that share the lab use [`Lab::take_node_processes`].
     pub fn stop_node(&mut self, name: &str) -> Result<usize, LabError> {
-        let mut stopping = self.take_node_processes(name)?;
-        let result = stopping.stop_blocking();
-        self.record_stopped(stopping)?;
-        result
+        self.plan
+            .node(name)
+            .ok_or_else(|| LabError::UnknownNode(name.into()))?;
+        Ok(self.svc()?.node_op(name, None, service::NodeOp::Stop)?.1)
     }
 
-    /// Takes node `name`'s `run:` processes out of the lab, to be stopped without holding
-    /// the lab ([`Stopping::stop`]) and handed back with [`Lab::record_stopped`].
+    /// Node `name`'s services, to be stopped without holding the lab ([`Stopping::stop`]).
     pub fn take_node_processes(&mut self, name: &str) -> Result<Stopping, LabError> {
         self.plan
             .node(name)
             .ok_or_else(|| LabError::UnknownNode(name.into()))?;
-        let (mine, rest): (Vec<RunProc>, Vec<RunProc>) = std::mem::take(&mut self.procs)
-            .into_iter()
-            .partition(|p| p.node == name);
-        self.procs = rest;
-        Ok(Stopping { procs: mine })
+        Ok(Stopping {
+            services: self.svc()?.clone(),
+            node: name.to_string(),
+        })
     }
 
-    /// Journals the processes of `stopping` as reaped.
-    pub fn record_stopped(&mut self, stopping: Stopping) -> Result<(), LabError> {
-        for p in stopping.procs {
-            self.journal
-                .append(&Entry::Reaped { pid: p.child.id() })
-                .map_err(LabError::Journal)?;
-        }
+    /// Kept for callers of the older API: the service runtime journals reaping itself.
+    pub fn record_stopped(&mut self, _stopping: Stopping) -> Result<(), LabError> {
         Ok(())
     }
 
-    /// Starts node `name`'s `run:` commands again (after [`Lab::stop_node`]). Commands
-    /// already running are left alone. Returns how many were started.
+    /// Starts node `name`'s services again (after [`Lab::stop_node`]). Services already
+    /// running are left alone. Returns how many were started.
     pub fn start_node(&mut self, name: &str) -> Result<usize, LabError> {
-        let plan = self.plan.clone();
-        let node = plan
+        self.plan
             .node(name)
             .ok_or_else(|| LabError::UnknownNode(name.into()))?;
-        let logs = self.dir.join("logs");
-        let mut started = 0;
-        for cmd in node.commands() {
-            let running = self.procs.iter_mut().any(|p| {
-                p.node == name && p.cmd == *cmd && p.child.try_wait().ok().flatten().is_none()
-            });
-            if !running {
-                self.spawn_run(node, cmd, &logs)?;
-                started += 1;
-            }
-        }
-        Ok(started)
+        Ok(self.svc()?.node_op(name, None, service::NodeOp::Start)?.1)
     }
 
-    /// State of the `run:` processes: (node, command, pid, exit status if it ended).
+    /// State of the services as processes: (node, command, pid, exit status if it ended).
     pub fn processes(&mut self) -> Vec<(String, String, u32, Option<i32>)> {
-        self.procs
-            .iter_mut()
-            .map(|p| {
-                let st = p.child.try_wait().ok().flatten().map(status_code);
-                (p.node.clone(), p.cmd.clone(), p.child.id(), st)
+        self.services()
+            .into_iter()
+            .filter_map(|s| {
+                let exit = if s.pid.is_some() { None } else { s.exit };
+                Some((s.node, s.what, s.pid.or(s.exit.map(|_| 0))?, exit))
             })
             .collect()
     }
@@ -498,11 +499,14 @@ impl Lab {
         // Relay threads hold sockets in the fabric namespace: stop them first.
         self.links = None;
         let mut errors = Vec::new();
+        if let Some(s) = &self.services {
+            s.close();
+        }
         let entries = Journal::read(&self.dir).unwrap_or_default();
         let owned = teardown::Owned::from_entries(&self.name, &entries);
         teardown::teardown_owned(&owned, &mut errors);
-        for p in &mut self.procs {
-            let _ = p.child.wait();
+        if let Some(s) = self.services.take() {
+            s.join();
         }
         if errors.is_empty()
             && let Err(e) = std::fs::remove_dir_all(&self.dir)
@@ -530,50 +534,46 @@ impl Drop for Lab {
     }
 }
 
-/// A node's processes on their way down (see [`Lab::take_node_processes`]).
+/// A node's services on their way down (see [`Lab::take_node_processes`]).
 pub struct Stopping {
-    procs: Vec<RunProc>,
+    services: service::Services,
+    node: String,
 }
 
 impl Stopping {
-    /// SIGTERM to each process group, SIGKILL after the grace period, then reap; on a
-    /// blocking thread, so the runtime and the lab stay free meanwhile.
-    pub async fn stop(mut self) -> (Stopping, Result<usize, LabError>) {
-        match tokio::task::spawn_blocking(move || {
-            let r = self.stop_blocking();
-            (self, r)
-        })
-        .await
-        {
-            Ok(done) => done,
-            Err(e) => (
-                Stopping { procs: Vec::new() },
-                Err(LabError::Kernel {
+    /// Stops the node's services on a blocking thread, so the runtime and the lab stay
+    /// free meanwhile.
+    pub async fn stop(self) -> (Stopping, Result<usize, LabError>) {
+        let (svc, node) = (self.services.clone(), self.node.clone());
+        let r =
+            tokio::task::spawn_blocking(move || svc.node_op(&node, None, service::NodeOp::Stop))
+                .await
+                .map_err(|e| LabError::Kernel {
                     what: "stop processes".into(),
                     source: io::Error::other(e.to_string()),
-                }),
-            ),
-        }
+                })
+                .and_then(|r| r.map(|(_, n)| n));
+        (self, r)
     }
+}
 
-    fn stop_blocking(&mut self) -> Result<usize, LabError> {
-        let mut running = std::collections::BTreeMap::new();
-        for p in &self.procs {
-            let pid = p.child.id();
-            if let Some(start) = proc_start_time(pid) {
-                running.insert(pid, start);
-            }
-        }
-        let mut errors = Vec::new();
-        teardown::stop_processes(&running, &mut errors);
-        for p in &mut self.procs {
-            let _ = p.child.wait();
-        }
-        match errors.into_iter().next() {
-            Some((what, e)) => Err(LabError::Kernel { what, source: e }),
-            None => Ok(running.len()),
-        }
-    }
+/// [`service::Services::node_op`] on a blocking thread, after checking the node exists.
+pub async fn node_op(
+    services: service::Services,
+    plan: &Plan,
+    node: &str,
+    service: Option<&str>,
+    op: service::NodeOp,
+) -> Result<(Vec<service::ServiceStatus>, usize), LabError> {
+    plan.node(node)
+        .ok_or_else(|| LabError::UnknownNode(node.into()))?;
+    let (node, service) = (node.to_string(), service.map(String::from));
+    tokio::task::spawn_blocking(move || services.node_op(&node, service.as_deref(), op))
+        .await
+        .map_err(|e| LabError::Kernel {
+            what: "node operation".into(),
+            source: io::Error::other(e.to_string()),
+        })?
 }
 
 /// A node of a running lab.

@@ -182,6 +182,66 @@ async fn respond(req: Request, lab: &Mutex<Option<Lab>>) -> (Response, bool) {
                 message: render(&e),
             },
         },
+        Request::Node {
+            node,
+            service,
+            action: op,
+        } => {
+            // Not holding the lab across a grace period: the services are shared.
+            let (Some(svc), plan) = (l.services_handle(), l.plan.clone()) else {
+                return (down(), false);
+            };
+            drop(guard);
+            let r = super::node_op(svc, &plan, &node, service.as_deref(), op).await;
+            return (
+                match r {
+                    Ok((services, _)) => Response::Services { services },
+                    Err(e) => Response::Error {
+                        message: render(&e),
+                    },
+                },
+                false,
+            );
+        }
+        Request::WaitReady {
+            node,
+            service,
+            timeout_ms,
+        } => {
+            let Some(svc) = l.services_handle() else {
+                return (down(), false);
+            };
+            if let Some(n) = &node
+                && l.plan.node(n).is_none()
+            {
+                let e = LabError::UnknownNode(n.clone());
+                return (
+                    Response::Error {
+                        message: render(&e),
+                    },
+                    false,
+                );
+            }
+            drop(guard);
+            let timeout = Duration::from_millis(timeout_ms.min(3_600_000));
+            let r = tokio::task::spawn_blocking(move || {
+                svc.wait_ready(node.as_deref(), service.as_deref(), timeout, &|_, _| {})
+                    .map(|()| svc.status())
+            })
+            .await;
+            return (
+                match r {
+                    Ok(Ok(services)) => Response::Services { services },
+                    Ok(Err(e)) => Response::Error {
+                        message: render(&e),
+                    },
+                    Err(e) => Response::Error {
+                        message: e.to_string(),
+                    },
+                },
+                false,
+            );
+        }
         Request::Down => {
             let l = guard.take().expect("checked above");
             let resp = match l.down().await {
@@ -223,6 +283,7 @@ pub async fn status(lab: &mut Lab) -> io::Result<LabStatus> {
         nodes,
         links: lab.links(),
         kernel: crate::link::caps::capabilities(),
+        services: lab.services(),
     })
 }
 
