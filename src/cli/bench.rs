@@ -24,6 +24,8 @@ pub enum BenchCmd {
     Links(super::bench_links::LinksBench),
     /// The built-in TCP throughput probe next to iperf3 on a plain veth.
     Probes(super::bench_probes::ProbesBench),
+    /// Built-in daemons: up time and memory (PSS) for N hosts each running `echo`.
+    Services(super::bench_services::ServicesBench),
 }
 
 #[derive(Args)]
@@ -92,6 +94,7 @@ pub async fn run(cmd: BenchCmd) -> miette::Result<()> {
             BenchCmd::Up(b) => up(b).await,
             BenchCmd::Links(b) => super::bench_links::run(b).await,
             BenchCmd::Probes(b) => super::bench_probes::run(b).await,
+            BenchCmd::Services(b) => super::bench_services::run(b).await,
         }
     });
     tokio::select! {

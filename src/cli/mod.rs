@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod bench_links;
 pub mod bench_probes;
+pub mod bench_services;
 pub mod files;
 pub mod labs;
 pub mod node;

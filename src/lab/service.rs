@@ -646,6 +646,8 @@ fn monitor(inner: &Arc<Inner>, svc: &Arc<Svc>) {
                 if let Ok(mut j) = inner.journal.lock() {
                     let _ = j.append(&Entry::Reaped { pid });
                 }
+                // Teardown ends every service: that is no failure to report.
+                let closing = *lock(&inner.closing);
                 let mut st = lock(&svc.st);
                 let up = st.started.map(|t| t.elapsed()).unwrap_or_default();
                 st.pid = None;
@@ -657,12 +659,13 @@ fn monitor(inner: &Arc<Inner>, svc: &Arc<Svc>) {
                 let failed = status != 0;
                 let again = st.wanted
                     && !st.stopping
+                    && !closing
                     && match svc.plan.restart {
                         RestartPolicy::Never => false,
                         RestartPolicy::OnFailure => failed,
                         RestartPolicy::Always => true,
                     };
-                if st.stopping || !st.wanted {
+                if st.stopping || !st.wanted || closing {
                     st.state = State::Stopped;
                     st.wanted = false;
                 } else if again {

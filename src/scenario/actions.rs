@@ -18,12 +18,12 @@ use serde_saphyr::Spanned;
 
 use super::check::Checker;
 use super::model::{
-    Capture, Condition, Exec, ExecExpect, Family, LinkOp, LinkStep, NodeStep, Ping, Pingall,
-    Protocol, Throughput, Wait,
+    Capture, Condition, Exec, ExecExpect, Family, LinkOp, LinkStep, NodeOp, NodeStep, Ping,
+    Pingall, Protocol, Throughput, Wait,
 };
 use super::spec::{
-    CONDITIONS, CaptureSpec, ExecSpec, ExpectSpec, LinkSpec, NodeSpec, NodesSpec, PingSpec,
-    PingallSpec, ThroughputSpec, WaitSpec,
+    CONDITIONS, CaptureSpec, ExecSpec, ExpectSpec, LinkSpec, NODE_OPS, NodeSpec, NodesSpec,
+    PingSpec, PingallSpec, ThroughputSpec, WaitSpec,
 };
 use crate::topology::changes::parse_changes;
 use crate::topology::names::{IfaceProblem, check_iface_name, check_node_name, suggestion};
@@ -332,38 +332,110 @@ impl Checker<'_> {
     pub(super) fn node(&mut self, n: &Spanned<NodeSpec>) -> Result<NodeStep, TopologyError> {
         let s = &n.value;
         let node = self.node_name(&s.name)?;
-        let start = match (&s.start, &s.stop) {
-            (Some(on), None) | (None, Some(on)) if !on.value => {
-                return Err(self
-                    .err(ErrorKind::BadValue, span(on), "`false` does nothing here")
-                    .with_help("write `stop: true` or `start: true`"));
-            }
-            (Some(_), None) => true,
-            (None, Some(_)) => false,
-            (Some(_), Some(stop)) => {
-                return Err(self
-                    .err(
-                        ErrorKind::BadStep,
-                        span(stop),
-                        "a node step either starts or stops",
-                    )
-                    .with_help("use two steps to restart a node's processes"));
-            }
-            (None, None) => {
-                return Err(self
-                    .err(
-                        ErrorKind::MissingField,
-                        span(n),
-                        "a node step needs `stop: true` or `start: true`",
-                    )
-                    .with_help("it stops or starts the node's `run:` processes"));
-            }
-        };
-        Ok(NodeStep { node, start })
+        let service = s
+            .service
+            .as_ref()
+            .map(|sv| self.service_name(sv))
+            .transpose()?;
+        let given: Vec<(NodeOp, &Spanned<bool>)> = [
+            (NodeOp::Stop, &s.stop),
+            (NodeOp::Start, &s.start),
+            (NodeOp::Restart, &s.restart),
+            (NodeOp::Kill, &s.kill),
+            (NodeOp::Pause, &s.pause),
+            (NodeOp::Resume, &s.resume),
+        ]
+        .into_iter()
+        .filter_map(|(op, v)| v.as_ref().map(|v| (op, v)))
+        .collect();
+        if let Some((op, v)) = given.iter().find(|(_, v)| !v.value) {
+            return Err(self
+                .err(ErrorKind::BadValue, span(v), "`false` does nothing here")
+                .with_help(format!("write `{}: true`", op.word())));
+        }
+        match given.as_slice() {
+            [(op, _)] => Ok(NodeStep {
+                node,
+                service,
+                op: *op,
+            }),
+            [] => Err(self
+                .err(
+                    ErrorKind::MissingField,
+                    span(n),
+                    "a node step needs what to do to the node",
+                )
+                .with_help(format!(
+                    "give one of: {} (e.g. `kill: true`)",
+                    NODE_OPS.join(", ")
+                ))),
+            [(first, _), (_, second), ..] => Err(self
+                .err(
+                    ErrorKind::BadStep,
+                    span(second),
+                    format!(
+                        "a node step does one thing; `{}` is already given",
+                        first.word()
+                    ),
+                )
+                .with_help("use one step per operation (`restart: true` is stop then start)")),
+        }
+    }
+
+    /// A service name: what `run:` entries are called (letters, digits, `-`, `_`).
+    fn service_name(&self, name: &Spanned<String>) -> Result<String, TopologyError> {
+        let v = &name.value;
+        let ok = !v.is_empty()
+            && v.len() <= 32
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok {
+            return Err(self
+                .err(
+                    ErrorKind::BadName,
+                    span(name),
+                    format!("service name `{v}` is not valid"),
+                )
+                .with_help("1 to 32 letters, digits, `-` or `_`, as the node's `run:` names it"));
+        }
+        Ok(v.clone())
     }
 
     pub(super) fn wait(&mut self, w: &Spanned<WaitSpec>) -> Result<Wait, TopologyError> {
         let s = &w.value;
+        if let Some(r) = &s.ready {
+            if let Some((k, at)) = [
+                ("reachable", s.reachable.as_ref().map(span)),
+                ("tcp_port", s.tcp_port.as_ref().map(span)),
+                ("command", s.command.as_ref().map(span)),
+            ]
+            .into_iter()
+            .find_map(|(k, at)| at.map(|at| (k, at)))
+            {
+                return Err(self
+                    .err(
+                        ErrorKind::BadStep,
+                        at,
+                        format!("`wait` waits for one condition; `{k}` is a second one"),
+                    )
+                    .with_help("use one `wait` step per condition"));
+            }
+            let (node, service) = match r.value.split_once('/') {
+                Some((n, sv)) => (n, Some(sv)),
+                None => (r.value.as_str(), None),
+            };
+            let at = |v: &str| Spanned {
+                value: v.to_string(),
+                referenced: r.referenced,
+                defined: r.defined,
+            };
+            let node = self.node_name(&at(node))?;
+            let service = service.map(|sv| self.service_name(&at(sv))).transpose()?;
+            return Ok(Wait {
+                until: Condition::Ready { node, service },
+                every: self.opt_positive(&s.every, "every", Duration::from_millis(200))?,
+            });
+        }
         let until = match (&s.reachable, &s.tcp_port, &s.command) {
             (Some(r), None, None) => Condition::Reachable {
                 from: self.node_name(&r.value.from)?,

@@ -199,8 +199,37 @@ pub enum LinkOp {
 #[derive(Debug, Clone)]
 pub struct NodeStep {
     pub node: String,
-    /// true: start the node's `run:` processes; false: stop them.
-    pub start: bool,
+    /// One service of the node, or all of them.
+    pub service: Option<String>,
+    pub op: NodeOp,
+}
+
+/// What a `node` step does to a node's services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeOp {
+    /// Stop signal, SIGKILL after the grace period; no restart.
+    Stop,
+    /// Start what is not running.
+    Start,
+    Restart,
+    /// SIGKILL: a crash (the restart policy decides what happens next).
+    Kill,
+    /// Freeze every process of the node (cgroup freezer, or SIGSTOP).
+    Pause,
+    Resume,
+}
+
+impl NodeOp {
+    pub fn word(self) -> &'static str {
+        match self {
+            NodeOp::Stop => "stop",
+            NodeOp::Start => "start",
+            NodeOp::Restart => "restart",
+            NodeOp::Kill => "kill",
+            NodeOp::Pause => "pause",
+            NodeOp::Resume => "resume",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -230,6 +259,11 @@ pub enum Condition {
     },
     /// `cmd` (sh -c) in `node` exits 0.
     Command { node: String, cmd: String },
+    /// Every service of `node` (or just `service`) that has a readiness condition is ready.
+    Ready {
+        node: String,
+        service: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone)]

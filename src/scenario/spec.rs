@@ -166,9 +166,18 @@ pub struct LinkSpec {
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
     pub name: Spanned<String>,
+    /// One service of the node (default: all of them).
+    pub service: Option<Spanned<String>>,
     pub stop: Option<Spanned<bool>>,
     pub start: Option<Spanned<bool>>,
+    pub restart: Option<Spanned<bool>>,
+    pub kill: Option<Spanned<bool>>,
+    pub pause: Option<Spanned<bool>>,
+    pub resume: Option<Spanned<bool>>,
 }
+
+/// The operations of a `node` step, in the order hints list them.
+pub const NODE_OPS: &[&str] = &["stop", "start", "restart", "kill", "pause", "resume"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -176,11 +185,13 @@ pub struct WaitSpec {
     pub reachable: Option<Spanned<ReachSpec>>,
     pub tcp_port: Option<Spanned<TcpPortSpec>>,
     pub command: Option<Spanned<ExecSpec>>,
+    /// `NODE` (every service of it) or `NODE/SERVICE` is ready.
+    pub ready: Option<Spanned<String>>,
     pub every: Option<Spanned<Scalar>>,
 }
 
 /// The conditions `wait` knows, in the order hints list them.
-pub const CONDITIONS: &[&str] = &["reachable", "tcp_port", "command"];
+pub const CONDITIONS: &[&str] = &["reachable", "tcp_port", "command", "ready"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

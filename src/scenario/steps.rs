@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::lab::links::LinkAction;
+use crate::lab::service::{self, State};
 use crate::tools::capture::Capture;
 use crate::tools::{Stats, ping, tcp, udp};
 
@@ -108,22 +109,27 @@ pub async fn perform(ctx: &Ctx, a: &Action, timeout: Duration) -> Result<Found, 
             })
         }
         Action::Node(n) => {
-            let count = if n.start {
-                ctx.lab.lock().await.start_node(&n.node)
-            } else {
-                // The grace period passes without holding the lab: other steps go on.
-                let stopping = ctx.lab.lock().await.take_node_processes(&n.node);
-                match stopping {
-                    Ok(stopping) => {
-                        let (stopped, count) = stopping.stop().await;
-                        ctx.lab.lock().await.record_stopped(stopped).and(count)
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-            .map_err(|e| e.to_string())?;
+            // The services handle is cloned out of the lab: a stop's grace period or a
+            // restart's wait holds neither the lab nor the runtime.
+            let (services, plan) = {
+                let lab = ctx.lab.lock().await;
+                (lab.services_handle(), lab.plan().clone())
+            };
+            let services = services.ok_or("the lab has no services runtime")?;
+            let op = match n.op {
+                NodeOp::Stop => service::NodeOp::Stop,
+                NodeOp::Start => service::NodeOp::Start,
+                NodeOp::Restart => service::NodeOp::Restart,
+                NodeOp::Kill => service::NodeOp::Kill,
+                NodeOp::Pause => service::NodeOp::Pause,
+                NodeOp::Resume => service::NodeOp::Resume,
+            };
+            let (status, count) =
+                crate::lab::node_op(services, &plan, &n.node, n.service.as_deref(), op)
+                    .await
+                    .map_err(|e| e.to_string())?;
             Ok(Found {
-                measured: json!({ "processes": count }),
+                measured: json!({ "processes": count, "services": status }),
                 ..Default::default()
             })
         }
@@ -637,6 +643,29 @@ async fn holds(ctx: &Ctx, c: &Condition) -> Result<(), String> {
             })
             .await
             .map_err(|e| format!("connect {dst}: {e}"))
+        }
+        Condition::Ready { node, service } => {
+            let services = ctx.lab.lock().await.services();
+            let mine: Vec<_> = services
+                .iter()
+                .filter(|s| s.node == *node && service.as_ref().is_none_or(|n| s.name == *n))
+                .collect();
+            if mine.is_empty() {
+                return Err(match service {
+                    Some(sv) => format!("node `{node}` has no service `{sv}`"),
+                    None => format!("node `{node}` runs no services"),
+                });
+            }
+            let waiting: Vec<String> = mine
+                .iter()
+                .filter(|s| !matches!(s.state, State::Ready | State::Running))
+                .map(|s| format!("{}/{} is {}", s.node, s.name, s.state.label()))
+                .collect();
+            if waiting.is_empty() {
+                Ok(())
+            } else {
+                Err(waiting.join(", "))
+            }
         }
         Condition::Command { node, cmd } => {
             let e = Exec {

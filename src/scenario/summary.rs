@@ -64,9 +64,10 @@ impl Action {
                 };
                 format!("link {} — {} {op}", l.a, l.b)
             }
-            Action::Node(n) => {
-                format!("node {} {}", n.node, if n.start { "start" } else { "stop" })
-            }
+            Action::Node(n) => match &n.service {
+                Some(sv) => format!("node {}/{sv} {}", n.node, n.op.word()),
+                None => format!("node {} {}", n.node, n.op.word()),
+            },
             Action::Wait(w) => match &w.until {
                 Condition::Reachable { from, to, family } => {
                     format!("wait until {from} reaches {to}{}", v6(*family))
@@ -75,6 +76,10 @@ impl Action {
                     format!("wait until {from} connects to {to} port {port}")
                 }
                 Condition::Command { node, cmd } => truncate(&format!("wait until {node}: {cmd}")),
+                Condition::Ready { node, service } => match service {
+                    Some(sv) => format!("wait until {node}/{sv} is ready"),
+                    None => format!("wait until {node}'s services are ready"),
+                },
             },
             Action::Capture(Capture::Start { name, node, iface }) => {
                 format!("capture {name} on {node}:{iface}")

@@ -230,11 +230,17 @@ fn node_wait_capture_sleep() {
     assert_eq!(step.name, "node r1 stop");
     assert!(matches!(
         step.action,
-        Action::Node(NodeStep { start: false, .. })
+        Action::Node(NodeStep {
+            op: NodeOp::Stop,
+            ..
+        })
     ));
     assert!(matches!(
         one_step("node: {name: r1, start: true}").action,
-        Action::Node(NodeStep { start: true, .. })
+        Action::Node(NodeStep {
+            op: NodeOp::Start,
+            ..
+        })
     ));
 
     let Action::Wait(w) = one_step("wait: {reachable: {from: h1, to: h3, family: ipv6}}").action
