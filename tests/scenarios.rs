@@ -5,7 +5,9 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use topolab::scenario::{self, Action, Capture, Condition, LinkOp, Protocol, Step, TopologyRef};
+use topolab::scenario::{
+    self, Action, Capture, Condition, LinkOp, NodeOp, Protocol, Step, TopologyRef,
+};
 
 mod common;
 
@@ -152,13 +154,24 @@ fn words(step: &Step) -> Vec<String> {
                 }
             }
             Action::Node(n) => {
-                add(if n.start { "node.start" } else { "node.stop" });
+                add(match n.op {
+                    NodeOp::Stop => "node.stop",
+                    NodeOp::Start => "node.start",
+                    NodeOp::Restart => "node.restart",
+                    NodeOp::Kill => "node.kill",
+                    NodeOp::Pause => "node.pause",
+                    NodeOp::Resume => "node.resume",
+                });
+                if n.service.is_some() {
+                    add("node.service");
+                }
             }
             Action::Wait(w) => {
                 add(match &w.until {
                     Condition::Reachable { .. } => "wait.reachable",
                     Condition::TcpPort { .. } => "wait.tcp_port",
                     Condition::Command { .. } => "wait.command",
+                    Condition::Ready { .. } => "wait.ready",
                 });
             }
             Action::Capture(Capture::Start { .. }) => {
@@ -268,9 +281,15 @@ fn the_examples_use_every_feature() {
             "link.iface",
             "node.start",
             "node.stop",
+            "node.restart",
+            "node.kill",
+            "node.pause",
+            "node.resume",
+            "node.service",
             "wait.reachable",
             "wait.tcp_port",
             "wait.command",
+            "wait.ready",
             "capture.start",
             "capture.stop",
             "reference",
