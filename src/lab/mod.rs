@@ -236,9 +236,14 @@ impl Lab {
             path: dir.clone(),
             source,
         };
-        if let Some(n) = plan.nodes.iter().find(|n| netns::exists(&n.netns)) {
+        let mut namespaces = plan
+            .nodes
+            .iter()
+            .map(|n| &n.netns)
+            .chain(plan.mgmt.iter().map(|m| &m.netns));
+        if let Some(n) = namespaces.find(|n| netns::exists(n)) {
             let _ = std::fs::remove_dir_all(&dir);
-            return Err(LabError::NamespaceExists(n.netns.clone()));
+            return Err(LabError::NamespaceExists(n.clone()));
         }
         let mut journal = Journal::create(&dir).map_err(rundir)?;
         let me = std::process::id();

@@ -47,6 +47,8 @@ pub struct Owned {
     pub namespaces: Vec<(String, NsIdent)>,
     /// pid → start time, for processes not yet reaped.
     pub processes: BTreeMap<u32, u64>,
+    /// Root-namespace links (name, ifindex) the lab made.
+    pub host_links: Vec<(String, u32)>,
 }
 
 impl Owned {
@@ -83,6 +85,9 @@ impl Owned {
                 }
                 Entry::Reaped { pid } => {
                     o.processes.remove(pid);
+                }
+                Entry::HostLink { name, ifindex } if *ifindex != 0 => {
+                    o.host_links.push((name.clone(), *ifindex));
                 }
                 _ => {}
             }
@@ -230,6 +235,7 @@ pub fn teardown_owned(owned: &Owned, errors: &mut Vec<(String, io::Error)>) -> R
         ..Removed::default()
     };
     stop(&owned.processes, &members, &inos, errors);
+    delete_host_links(&owned.host_links, errors);
     for (name, id) in &owned.namespaces {
         match netns::delete_owned(name, *id) {
             Ok(Deleted::Namespace) => removed.namespaces += 1,
@@ -241,6 +247,41 @@ pub fn teardown_owned(owned: &Owned, errors: &mut Vec<(String, io::Error)>) -> R
         }
     }
     removed
+}
+
+/// Deletes the root-namespace links the lab made: only a link whose name and ifindex both
+/// still match the journal (an ifindex reused by someone else's link, or a name taken by
+/// another link, is left alone). Runs in the caller's namespace: the root one.
+fn delete_host_links(links: &[(String, u32)], errors: &mut Vec<(String, io::Error)>) {
+    if links.is_empty() {
+        return;
+    }
+    let mut nl = match crate::netlink::Netlink::open() {
+        Ok(nl) => nl,
+        Err(e) => return errors.push(("netlink socket".into(), e)),
+    };
+    let present = match nl.links() {
+        Ok(rows) => rows,
+        Err(e) => return errors.push(("list root-namespace links".into(), e)),
+    };
+    for (name, ifindex) in links {
+        if !present
+            .iter()
+            .any(|l| l.ifindex == *ifindex && l.name == *name)
+        {
+            continue;
+        }
+        let op = crate::netlink::Op::DelLink { ifindex: *ifindex };
+        if let Err(e) = nl.run_all(std::slice::from_ref(&op)) {
+            // Gone meanwhile (its peer's namespace went first): fine.
+            if e.errno() != Some(libc::ENODEV) {
+                errors.push((
+                    format!("delete link {name}"),
+                    io::Error::other(e.to_string()),
+                ));
+            }
+        }
+    }
 }
 
 /// Removes a run directory (never following a symlink at its place).
