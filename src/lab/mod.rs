@@ -19,6 +19,7 @@ pub mod inspect;
 pub mod journal;
 pub mod links;
 pub mod name;
+pub mod node_env;
 pub mod supervisor;
 pub mod teardown;
 
@@ -96,6 +97,11 @@ pub enum LabError {
         #[source]
         source: io::Error,
     },
+    #[error("{node}: {msg}")]
+    #[diagnostic(help(
+        "drop `cpu:`/`memory:` from the node, or run on a machine with that cgroup controller"
+    ))]
+    Limits { node: String, msg: String },
     #[error("no node `{0}` in this lab")]
     UnknownNode(String),
     #[error("no link between `{a}` and `{b}`")]
@@ -278,7 +284,9 @@ impl Lab {
         // On any error `lab` drops here and tears down what the journal recorded.
         let plan = lab.plan.clone();
         let cancel = opts.cancel.as_deref();
+        node_env::check(&plan)?;
         apply::apply(&plan, &mut lab.journal, opts.workers, progress, cancel)?;
+        node_env::setup(&plan, &mut lab.journal)?;
         if cancelled() {
             return Err(LabError::Interrupted);
         }
@@ -352,7 +360,9 @@ impl Lab {
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(err)?)
             .stderr(log);
-        netns::exec::prepare(&mut c, netns::open(&node.netns).map_err(err)?, true);
+        node_env::NodeEnv::open(&self.name, &self.dir, node)
+            .map_err(err)?
+            .prepare(&mut c, true);
         // Record intent first: a crash between spawn and the next line leaves a pid-less
         // entry, which is harmless, never an unrecorded process.
         self.journal
@@ -598,12 +608,14 @@ impl Node<'_> {
     /// A command that will run inside this node's namespace.
     pub fn command(&self, program: impl AsRef<OsStr>) -> Result<tokio::process::Command, LabError> {
         let plan = self.plan()?;
-        let ns = netns::open(&plan.netns).map_err(|e| LabError::Kernel {
-            what: format!("open namespace {}", plan.netns),
-            source: e,
+        let env = node_env::NodeEnv::open(&self.lab.name, &self.lab.dir, plan).map_err(|e| {
+            LabError::Kernel {
+                what: format!("{}: enter the node", plan.name),
+                source: e,
+            }
         })?;
         let mut c = tokio::process::Command::new(program);
-        netns::exec::prepare_tokio(&mut c, ns, false);
+        env.prepare_tokio(&mut c, false);
         c.kill_on_drop(true);
         Ok(c)
     }

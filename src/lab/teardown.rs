@@ -49,6 +49,8 @@ pub struct Owned {
     pub processes: BTreeMap<u32, u64>,
     /// Root-namespace links (name, ifindex) the lab made.
     pub host_links: Vec<(String, u32)>,
+    /// The lab's name and the nodes it made a cgroup for.
+    pub cgroups: Option<(String, Vec<String>)>,
 }
 
 impl Owned {
@@ -85,6 +87,12 @@ impl Owned {
                 }
                 Entry::Reaped { pid } => {
                     o.processes.remove(pid);
+                }
+                Entry::Cgroup { node } => {
+                    o.cgroups
+                        .get_or_insert_with(|| (lab.to_string(), Vec::new()))
+                        .1
+                        .push(node.clone());
                 }
                 Entry::HostLink { name, ifindex } if *ifindex != 0 => {
                     o.host_links.push((name.clone(), *ifindex));
@@ -236,6 +244,9 @@ pub fn teardown_owned(owned: &Owned, errors: &mut Vec<(String, io::Error)>) -> R
     };
     stop(&owned.processes, &members, &inos, errors);
     delete_host_links(&owned.host_links, errors);
+    if let Some((lab, nodes)) = &owned.cgroups {
+        remove_cgroups(lab, nodes, errors);
+    }
     for (name, id) in &owned.namespaces {
         match netns::delete_owned(name, *id) {
             Ok(Deleted::Namespace) => removed.namespaces += 1,
@@ -281,6 +292,54 @@ fn delete_host_links(links: &[(String, u32)], errors: &mut Vec<(String, io::Erro
                 ));
             }
         }
+    }
+}
+
+/// Removes the nodes' cgroups: what is still in one (a process that left the node's
+/// namespace, or never entered it) is thawed and killed first — only our processes can be
+/// in our groups — then the groups and the lab's directory go.
+fn remove_cgroups(lab: &str, nodes: &[String], errors: &mut Vec<(String, io::Error)>) {
+    use super::cgroup::{self, Controllers, NodeCgroup};
+    let ctl = Controllers::detect();
+    for node in nodes {
+        let g = match NodeCgroup::locate(&ctl, lab, node) {
+            Ok(g) => g,
+            Err(e) => {
+                errors.push((format!("cgroup of {node}"), e));
+                continue;
+            }
+        };
+        let _ = g.freeze(false);
+        let deadline = Instant::now() + GRACE;
+        loop {
+            let pids = g.pids();
+            if pids.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            for pid in pids {
+                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // A group empties a moment after its last process is reaped.
+        let deadline = Instant::now() + GRACE;
+        loop {
+            match g.remove() {
+                Ok(()) => break,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => {
+                    errors.push((format!("remove cgroup of {node}"), e));
+                    break;
+                }
+            }
+        }
+    }
+    if let Err(e) = cgroup::remove_lab(&ctl, lab)
+        && e.raw_os_error() != Some(libc::ENOTEMPTY)
+    {
+        errors.push(("remove the lab's cgroup directory".into(), e));
     }
 }
 
