@@ -84,3 +84,61 @@ async fn memory_limit_kills_a_hog_in_that_node_only() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_dirs_give_each_node_its_own_copy() {
+    need_root!();
+    let name = common::lab_name("prv");
+    let host_dir = format!("/etc/tl-test-{}", std::process::id());
+    std::fs::create_dir_all(&host_dir).unwrap();
+    std::fs::write(format!("{host_dir}/seed"), "from the machine\n").unwrap();
+    let text = format!(
+        "name: private\nnodes:\n\
+         \x20 h1:\n    private_dirs: [{host_dir}]\n    files: {{{host_dir}/conf: {{content: \"one\\n\"}}}}\n\
+         \x20 h2:\n    private_dirs: [{host_dir}]\n    files: {{{host_dir}/conf: {{content: \"two\\n\"}}}}\n\
+         links:\n  - [h1, h2]\n"
+    );
+    let topo = Topology::from_str(&text, "<private test>").unwrap();
+    let lab = Lab::up_with(
+        &topo,
+        LabOptions {
+            name: Some(name.clone()),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let conf = format!("{host_dir}/conf");
+    let seed = format!("{host_dir}/seed");
+    for (node, want) in [("h1", "one\n"), ("h2", "two\n")] {
+        let out = lab.node(node).exec(["cat", &conf]).await.unwrap();
+        assert_eq!(out.stdout_str(), want, "{node}: {}", out.stderr_str());
+        // Seeded with the machine's contents.
+        let out = lab.node(node).exec(["cat", &seed]).await.unwrap();
+        assert_eq!(out.stdout_str(), "from the machine\n");
+    }
+    // A write in one node stays there.
+    let out = lab
+        .node("h1")
+        .exec(["sh", "-c", &format!("echo mine > {host_dir}/pid")])
+        .await
+        .unwrap();
+    assert!(out.success(), "{}", out.stderr_str());
+    let out = lab
+        .node("h2")
+        .exec(["test", "-e", &format!("{host_dir}/pid")])
+        .await
+        .unwrap();
+    assert!(!out.success(), "h1's file is visible in h2");
+    // The machine's directory is untouched.
+    let mut names: Vec<String> = std::fs::read_dir(&host_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["seed"]);
+    let dir = lab.run_dir().to_path_buf();
+    lab.down().await.unwrap();
+    assert!(!dir.exists());
+    std::fs::remove_dir_all(&host_dir).unwrap();
+}

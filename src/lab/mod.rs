@@ -287,6 +287,7 @@ impl Lab {
         node_env::check(&plan)?;
         apply::apply(&plan, &mut lab.journal, opts.workers, progress, cancel)?;
         node_env::setup(&plan, &mut lab.journal)?;
+        node_env::setup_private_dirs(&plan, &lab.dir)?;
         if cancelled() {
             return Err(LabError::Interrupted);
         }
@@ -518,6 +519,9 @@ impl Lab {
         teardown::teardown_owned(&owned, &mut errors);
         for p in &mut self.procs {
             let _ = p.child.wait();
+        }
+        if let Err(e) = node_env::unmount_pins(&self.dir) {
+            errors.push(("unmount mount namespaces".into(), e));
         }
         if errors.is_empty()
             && let Err(e) = std::fs::remove_dir_all(&self.dir)

@@ -179,3 +179,183 @@ pub fn setup(plan: &Plan, journal: &mut Journal) -> Result<(), LabError> {
     }
     Ok(())
 }
+
+/// Gives every node with `private_dirs` its own mount namespace, pinned on
+/// `<run_dir>/mnt/<node>` (a private mount point, so the pin never propagates), in which
+/// each private directory is a bind of `<run_dir>/private/<node>/<k>`: a copy of the
+/// machine's directory (made if the machine has none) with the node's `files:` written in.
+/// The machine's directories are never written to.
+pub fn setup_private_dirs(plan: &Plan, run_dir: &Path) -> Result<(), LabError> {
+    let nodes: Vec<&NodePlan> = plan
+        .nodes
+        .iter()
+        .filter(|n| !n.private_dirs.is_empty())
+        .collect();
+    if nodes.is_empty() {
+        return Ok(());
+    }
+    let kernel = |what: String| move |e: io::Error| LabError::Kernel { what, source: e };
+    let mnt = run_dir.join("mnt");
+    std::fs::create_dir_all(&mnt).map_err(kernel(format!("{}", mnt.display())))?;
+    private_mount_point(&mnt).map_err(kernel(format!("{}", mnt.display())))?;
+    for node in nodes {
+        let what = format!("{}: private directories", node.name);
+        let mut backing = Vec::new();
+        for (k, d) in node.private_dirs.iter().enumerate() {
+            let b = run_dir.join("private").join(&node.name).join(k.to_string());
+            std::fs::create_dir_all(&b).map_err(kernel(what.clone()))?;
+            if d.is_dir() {
+                copy_tree(d, &b).map_err(kernel(format!("{what}: copy {}", d.display())))?;
+            } else {
+                std::fs::create_dir_all(d).map_err(kernel(format!("{what}: {}", d.display())))?;
+            }
+            backing.push((d.clone(), b));
+        }
+        for f in &node.files {
+            let Some((dir, b)) = backing.iter().find(|(d, _)| f.path.starts_with(d)) else {
+                continue;
+            };
+            let rel = f.path.strip_prefix(dir).unwrap_or(&f.path);
+            if !rel
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+            {
+                continue;
+            }
+            let p = b.join(rel);
+            if let Some(parent) = p.parent() {
+                std::fs::create_dir_all(parent).map_err(kernel(what.clone()))?;
+            }
+            std::fs::write(&p, &f.content)
+                .map_err(kernel(format!("{what}: {}", f.path.display())))?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(f.mode))
+                .map_err(kernel(what.clone()))?;
+        }
+        let pin = mnt_pin(run_dir, &node.name).map_err(kernel(what.clone()))?;
+        make_mount_ns(&backing, &pin).map_err(kernel(what))?;
+    }
+    Ok(())
+}
+
+/// Binds `dir` on itself (if it is not a mount point yet) and makes it private.
+fn private_mount_point(dir: &Path) -> io::Result<()> {
+    use nix::mount::{MsFlags, mount};
+    let private = || {
+        mount(
+            None::<&str>,
+            dir,
+            None::<&str>,
+            MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+    };
+    match private() {
+        Ok(()) => Ok(()),
+        Err(nix::errno::Errno::EINVAL) => {
+            mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND, None::<&str>)?;
+            private().map_err(io::Error::from)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A thread unshares its mount namespace, binds each `(dir, backing)` there, and waits
+/// while this thread pins that namespace on `pin`; then it exits.
+fn make_mount_ns(binds: &[(std::path::PathBuf, std::path::PathBuf)], pin: &Path) -> io::Result<()> {
+    use nix::mount::{MsFlags, mount};
+    let (tx, rx) = std::sync::mpsc::channel::<io::Result<i32>>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let binds = binds.to_vec();
+    let t = std::thread::Builder::new()
+        .name("mountns".into())
+        .spawn(move || {
+            let r = (|| -> io::Result<i32> {
+                nix::sched::unshare(CloneFlags::CLONE_NEWNS)?;
+                mount(
+                    None::<&str>,
+                    "/",
+                    None::<&str>,
+                    MsFlags::MS_SLAVE | MsFlags::MS_REC,
+                    None::<&str>,
+                )?;
+                for (dir, backing) in &binds {
+                    mount(
+                        Some(backing.as_path()),
+                        dir.as_path(),
+                        None::<&str>,
+                        MsFlags::MS_BIND,
+                        None::<&str>,
+                    )?;
+                }
+                Ok(nix::unistd::gettid().as_raw())
+            })();
+            let _ = tx.send(r);
+            let _ = done_rx.recv();
+        })?;
+    let r = rx
+        .recv()
+        .map_err(|_| io::Error::other("mount namespace thread died"))
+        .and_then(|r| r)
+        .and_then(|tid| {
+            File::options()
+                .write(true)
+                .create_new(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(pin)?;
+            let src = format!("/proc/{}/task/{tid}/ns/mnt", std::process::id());
+            nix::mount::mount(
+                Some(src.as_str()),
+                pin,
+                None::<&str>,
+                nix::mount::MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(io::Error::from)
+        });
+    let _ = done_tx.send(());
+    let _ = t.join();
+    r
+}
+
+/// Copies the tree `from` into the directory `to`: directories, regular files (with their
+/// modes) and symlinks (as links); anything else is skipped.
+fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let t = e.file_type()?;
+        let dst = to.join(e.file_name());
+        if t.is_dir() {
+            std::fs::create_dir_all(&dst)?;
+            copy_tree(&e.path(), &dst)?;
+        } else if t.is_file() {
+            std::fs::copy(e.path(), &dst)?;
+        } else if t.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(e.path())?, &dst)?;
+        }
+    }
+    Ok(())
+}
+
+/// Unmounts the mount-namespace pins under `run_dir` and the private mount point that
+/// holds them, so the run directory can be removed (and the namespaces go).
+pub fn unmount_pins(run_dir: &Path) -> io::Result<()> {
+    use nix::mount::{MntFlags, umount2};
+    let mnt = run_dir.join("mnt");
+    let rd = match std::fs::read_dir(&mnt) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let flags = MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW;
+    for e in rd.flatten() {
+        match umount2(&e.path(), flags) {
+            Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    match umount2(&mnt, flags) {
+        Ok(()) | Err(nix::errno::Errno::EINVAL) | Err(nix::errno::Errno::ENOENT) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}

@@ -378,6 +378,9 @@ pub fn teardown_dir(base: &Path, lab: &LabName) -> Result<Removed, TeardownError
         Ok(false) => return Ok(removed),
         Err(e) => errors.push((dir.display().to_string(), e)),
     }
+    if let Err(e) = super::node_env::unmount_pins(&dir) {
+        errors.push(("unmount mount namespaces".into(), e));
+    }
     if errors.is_empty() {
         remove_run_dir(&dir, &mut errors);
     }
