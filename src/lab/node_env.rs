@@ -205,6 +205,7 @@ pub fn setup_private_dirs(plan: &Plan, run_dir: &Path) -> Result<(), LabError> {
             let b = run_dir.join("private").join(&node.name).join(k.to_string());
             std::fs::create_dir_all(&b).map_err(kernel(what.clone()))?;
             if d.is_dir() {
+                copy_owner_mode(d, &b).map_err(kernel(what.clone()))?;
                 copy_tree(d, &b).map_err(kernel(format!("{what}: copy {}", d.display())))?;
             } else {
                 std::fs::create_dir_all(d).map_err(kernel(format!("{what}: {}", d.display())))?;
@@ -318,6 +319,15 @@ fn make_mount_ns(binds: &[(std::path::PathBuf, std::path::PathBuf)], pin: &Path)
     r
 }
 
+/// Gives `to` the owner, group and mode of `from` (daemons such as FRR's drop privileges
+/// and must still write their private run directory).
+fn copy_owner_mode(from: &Path, to: &Path) -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(from)?;
+    std::os::unix::fs::chown(to, Some(m.uid()), Some(m.gid()))?;
+    std::fs::set_permissions(to, m.permissions())
+}
+
 /// Copies the tree `from` into the directory `to`: directories, regular files (with their
 /// modes) and symlinks (as links); anything else is skipped.
 fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
@@ -327,9 +337,11 @@ fn copy_tree(from: &Path, to: &Path) -> io::Result<()> {
         let dst = to.join(e.file_name());
         if t.is_dir() {
             std::fs::create_dir_all(&dst)?;
+            copy_owner_mode(&e.path(), &dst)?;
             copy_tree(&e.path(), &dst)?;
         } else if t.is_file() {
             std::fs::copy(e.path(), &dst)?;
+            copy_owner_mode(&e.path(), &dst)?;
         } else if t.is_symlink() {
             std::os::unix::fs::symlink(std::fs::read_link(e.path())?, &dst)?;
         }
