@@ -13,7 +13,6 @@ use topolab::lab::control::{self, Request, Response};
 use topolab::lab::inspect::LabStatus;
 use topolab::lab::teardown::{self, State};
 use topolab::lab::{LabName, RUN_BASE, journal, name};
-use topolab::netns;
 
 fn base() -> &'static Path {
     Path::new(RUN_BASE)
@@ -119,14 +118,24 @@ fn node_netns(lab: &LabName, node: &str) -> miette::Result<String> {
     }
 }
 
+/// What a process of `node` joins (namespaces, cgroup), from the lab's Plan.
+fn node_env(lab: &LabName, node: &str) -> miette::Result<topolab::lab::node_env::NodeEnv> {
+    let plan = read_plan(lab)?;
+    node_netns(lab, node)?;
+    let n = plan.user_node(node).expect("checked by node_netns");
+    let dir = topolab::lab::name::run_dir(Path::new(topolab::lab::RUN_BASE), lab);
+    topolab::lab::node_env::NodeEnv::open(lab, &dir, n)
+        .map_err(|e| miette!("cannot enter node `{node}` of `{lab}`: {e}"))
+}
+
 pub fn exec(lab: &LabName, node: &str, cmd: &[String]) -> miette::Result<()> {
-    let ns = node_netns(lab, node)?;
-    let err = netns::exec::exec_replace(&ns, cmd);
+    let env = node_env(lab, node)?;
+    let err = env.exec_replace(cmd);
     Err(miette!("{}: {err}", cmd[0]))
 }
 
 pub fn shell(lab: &LabName, node: &str) -> miette::Result<()> {
-    let ns = node_netns(lab, node)?;
+    let env = node_env(lab, node)?;
     // SAFETY: single-threaded here (no runtime yet).
     unsafe {
         std::env::set_var("TOPOLAB_LAB", lab.as_str());
@@ -138,7 +147,7 @@ pub fn shell(lab: &LabName, node: &str) -> miette::Result<()> {
     } else {
         vec!["/bin/sh".into(), "-i".into()]
     };
-    let err = netns::exec::exec_replace(&ns, &argv);
+    let err = env.exec_replace(&argv);
     Err(miette!("{}: {err}", argv[0]))
 }
 
@@ -334,6 +343,15 @@ fn print_status(s: &LabStatus) {
             format!("{:?}", n.kind).to_lowercase(),
             n.netns
         );
+        if n.cpu_ns.is_some() || n.memory_bytes.is_some() {
+            let cpu = n
+                .cpu_ns
+                .map_or("?".into(), |ns| format!("{:.2} s", ns as f64 / 1e9));
+            let mem = n.memory_bytes.map_or("?".into(), |b| {
+                format!("{:.1} MiB", b as f64 / f64::from(1u32 << 20))
+            });
+            outln!("  cgroup: cpu time {cpu}, memory {mem}");
+        }
         for l in n.links.iter().filter(|l| {
             l.name != "lo"
                 || n.addrs

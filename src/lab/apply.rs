@@ -20,7 +20,7 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use crate::compile::{IfaceRef, Plan, PortRole};
+use crate::compile::{IfaceRef, MgmtHost, MgmtPlan, Plan, PortRole};
 use crate::netlink::{BridgeOpts, Netlink, NetlinkError, Op, VethEnd};
 use crate::{link, netns};
 
@@ -79,17 +79,155 @@ pub fn apply(
     })?;
 
     let t = std::time::Instant::now();
-    let handles = create_namespaces(plan, &Mutex::new(journal), workers, progress, cancel)?;
+    let journal = Mutex::new(journal);
+    let handles = create_namespaces(plan, &journal, workers, progress, cancel)?;
+    let mgmt = match &plan.mgmt {
+        Some(m) => Some(create_mgmt_namespace(m, &journal)?),
+        None => None,
+    };
     tracing::debug!(elapsed = ?t.elapsed(), "namespaces");
     check()?;
     let t = std::time::Instant::now();
-    create_links(plan, &handles, progress)?;
+    create_links(plan, &handles, mgmt.as_ref(), progress)?;
     check()?;
+    if let Some(m) = &plan.mgmt
+        && let (Some(host), Some(ns)) = (&m.host, &mgmt)
+    {
+        create_host_link(m, host, ns, &mut journal.lock().unwrap())?;
+    }
     tracing::debug!(elapsed = ?t.elapsed(), "links");
     let t = std::time::Instant::now();
     let r = configure(plan, handles, progress);
     tracing::debug!(elapsed = ?t.elapsed(), "addresses and routes");
     r
+}
+
+/// The management namespace with its bridge, on a thread made for it (which exits after).
+/// Nothing forwards there: it is one L2 segment.
+fn create_mgmt_namespace(
+    m: &MgmtPlan,
+    journal: &Mutex<&mut Journal>,
+) -> Result<NsHandle, LabError> {
+    let kernel = |what: String| move |e: std::io::Error| LabError::Kernel { what, source: e };
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let record = |id: netns::NsIdent| {
+                journal.lock().unwrap().append(&Entry::Namespace {
+                    name: m.netns.clone(),
+                    dev: id.dev,
+                    ino: id.ino,
+                    placeholder: id.placeholder,
+                })
+            };
+            let fd = netns::create_and_enter(&m.netns, record).map_err(|e| {
+                if netns::is_taken(&e) {
+                    LabError::NamespaceExists(m.netns.clone())
+                } else {
+                    kernel(format!("create namespace {}", m.netns))(e)
+                }
+            })?;
+            netns::write_sysctl("net.ipv4.ip_forward", "0")
+                .map_err(kernel("management network: ip_forward".into()))?;
+            netns::write_sysctl("net.ipv6.conf.all.forwarding", "0")
+                .map_err(kernel("management network: ipv6 forwarding".into()))?;
+            let mut nl = Netlink::open().map_err(kernel("management network: netlink".into()))?;
+            let ops = [
+                Op::SetUp { ifindex: 1 },
+                Op::AddBridge(BridgeOpts {
+                    name: m.bridge.clone(),
+                    ifindex: m.bridge_ifindex,
+                    mac: m.bridge_mac.0,
+                    stp: false,
+                }),
+            ];
+            nl.run_all(&ops)
+                .map_err(|e| netlink_err("management network", e))?;
+            Ok(NsHandle {
+                fd,
+                nl,
+                ioctl: None,
+            })
+        })
+        .join()
+        .unwrap_or_else(|_| {
+            Err(LabError::Kernel {
+                what: "management network".into(),
+                source: std::io::Error::other("worker panicked"),
+            })
+        })
+    })
+}
+
+/// `mgmt: {host: true}`: the veth whose one end is a port of the management bridge and
+/// whose other end is in the root namespace (this thread's), with the host address and
+/// only its connected prefix. The kernel picks its ifindex there, so the journal records
+/// the name before it exists and name + ifindex right after; teardown deletes it only
+/// while both still match. (Should a crash fall between the two records, the veth still
+/// goes with the management namespace: deleting one end of a veth deletes its peer.)
+fn create_host_link(
+    m: &MgmtPlan,
+    host: &MgmtHost,
+    mgmt: &NsHandle,
+    journal: &mut Journal,
+) -> Result<(), LabError> {
+    let kernel = |what: &str| {
+        let what = format!("management network: {what}");
+        move |e: std::io::Error| LabError::Kernel { what, source: e }
+    };
+    let root = std::fs::File::open("/proc/thread-self/ns/net").map_err(kernel("root namespace"))?;
+    let mut nl = Netlink::open().map_err(kernel("netlink socket"))?;
+    let record = |journal: &mut Journal, ifindex| {
+        journal
+            .append(&Entry::HostLink {
+                name: host.ifname.clone(),
+                ifindex,
+            })
+            .map_err(LabError::Journal)
+    };
+    record(journal, 0)?;
+    let op = Op::AddVeth {
+        a: VethEnd {
+            name: host.peer.clone(),
+            ifindex: host.peer_ifindex,
+            mac: host.peer_mac.0,
+            mtu: 1500,
+            netns: mgmt.fd.as_raw_fd(),
+            master: Some(m.bridge_ifindex),
+            label: format!("{}:{}", m.netns, host.peer),
+        },
+        b: VethEnd {
+            name: host.ifname.clone(),
+            ifindex: 0,
+            mac: host.mac.0,
+            mtu: 1500,
+            netns: root.as_raw_fd(),
+            master: None,
+            label: format!("root namespace:{}", host.ifname),
+        },
+    };
+    nl.run_all(std::slice::from_ref(&op))
+        .map_err(|e| netlink_err("management network", e))?;
+    let ifindex = nl
+        .links()
+        .map_err(kernel("list links"))?
+        .into_iter()
+        .find(|l| l.name == host.ifname)
+        .map(|l| l.ifindex)
+        .ok_or_else(|| {
+            kernel("host link")(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{} vanished after it was made", host.ifname),
+            ))
+        })?;
+    record(journal, ifindex)?;
+    let mut ops = vec![Op::SetUp { ifindex }];
+    ops.extend(
+        host.addrs
+            .iter()
+            .map(|net| Op::AddAddr { ifindex, net: *net }),
+    );
+    nl.run_all(&ops)
+        .map_err(|e| netlink_err("management network", e))
 }
 
 fn create_namespaces(
@@ -204,7 +342,12 @@ fn setup_namespace(
 }
 
 /// Creates every veth, both ends up and in their namespaces.
-fn create_links(plan: &Plan, ns: &[NsHandle], progress: ProgressFn<'_>) -> Result<(), LabError> {
+fn create_links(
+    plan: &Plan,
+    ns: &[NsHandle],
+    mgmt: Option<&NsHandle>,
+    progress: ProgressFn<'_>,
+) -> Result<(), LabError> {
     let mut nl = Netlink::open().map_err(|e| LabError::Kernel {
         what: "netlink socket".into(),
         source: e,
@@ -222,6 +365,31 @@ fn create_links(plan: &Plan, ns: &[NsHandle], progress: ProgressFn<'_>) -> Resul
             }
         })
         .collect();
+    let mut ops = ops;
+    if let (Some(m), Some(mns)) = (&plan.mgmt, mgmt) {
+        // The bridge port is the main end (it joins br0 in the create request); `mgmt0`
+        // comes up in `configure` with the node's other interfaces.
+        ops.extend(m.nodes.iter().map(|i| Op::AddVeth {
+            a: VethEnd {
+                name: i.peer.clone(),
+                ifindex: i.peer_ifindex,
+                mac: i.peer_mac.0,
+                mtu: 1500,
+                netns: mns.fd.as_raw_fd(),
+                master: Some(m.bridge_ifindex),
+                label: format!("{}:{}", m.netns, i.peer),
+            },
+            b: VethEnd {
+                name: i.ifname.clone(),
+                ifindex: i.ifindex,
+                mac: i.mac.0,
+                mtu: 1500,
+                netns: ns[i.node].fd.as_raw_fd(),
+                master: None,
+                label: format!("{}:{}", plan.nodes[i.node].name, i.ifname),
+            },
+        }));
+    }
     let total = ops.len();
     for (n, chunk) in ops.chunks(256).enumerate() {
         nl.run_all(chunk).map_err(|e| netlink_err("links", e))?;
@@ -277,8 +445,20 @@ fn configure(plan: &Plan, ns: Vec<NsHandle>, progress: ProgressFn<'_>) -> Result
         .iter()
         .map(|v| main_end_first(plan, v.a, v.b).1)
         .collect();
+    let mgmt: std::collections::HashMap<usize, &crate::compile::MgmtIface> = plan
+        .mgmt
+        .iter()
+        .flat_map(|m| m.nodes.iter().map(|i| (i.node, i)))
+        .collect();
     for (i, (node, mut h)) in plan.nodes.iter().zip(ns).enumerate() {
         let mut ops = Vec::new();
+        if let Some(m) = mgmt.get(&i) {
+            ops.push(Op::SetUp { ifindex: m.ifindex });
+            ops.extend(m.addrs.iter().map(|net| Op::AddAddr {
+                ifindex: m.ifindex,
+                net: *net,
+            }));
+        }
         for (k, iface) in node.ifaces.iter().enumerate() {
             let me = IfaceRef { node: i, iface: k };
             if peers.contains(&me) {

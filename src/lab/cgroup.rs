@@ -282,6 +282,11 @@ impl NodeCgroup {
         Ok(g)
     }
 
+    /// The group's directory in each hierarchy (each has a `cgroup.procs`).
+    pub fn dirs(&self) -> &[PathBuf] {
+        &self.dirs
+    }
+
     /// Moves process `pid` (all its threads) into the group, in every hierarchy.
     pub fn add(&self, pid: u32) -> io::Result<()> {
         for d in &self.dirs {

@@ -40,6 +40,12 @@ pub struct NodeStatus {
     /// The node's namespace is gone (deleted behind the lab's back): nothing else is known.
     #[serde(default)]
     pub missing: bool,
+    /// CPU time used by the node's processes (nodes with limits: they have a cgroup).
+    #[serde(default)]
+    pub cpu_ns: Option<u64>,
+    /// Memory in use by the node's processes (nodes with limits).
+    #[serde(default)]
+    pub memory_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -58,11 +64,25 @@ pub fn kernel_state(plan: &Plan) -> io::Result<Vec<NodeStatus>> {
         .iter()
         .map(|n| (n.name.clone(), n.kind, n.netns.clone()))
         .collect();
+    let ctl = super::cgroup::Controllers::detect();
+    let usage: Vec<(Option<u64>, Option<u64>)> = plan
+        .nodes
+        .iter()
+        .map(|n| {
+            if n.limits.cpu.is_none() && n.limits.memory.is_none() {
+                return (None, None);
+            }
+            match super::cgroup::NodeCgroup::locate(&ctl, &plan.lab, &n.name) {
+                Ok(g) => (g.cpu_ns(), g.memory_bytes()),
+                Err(_) => (None, None),
+            }
+        })
+        .collect();
     std::thread::Builder::new()
         .name("inspect".into())
         .spawn(move || {
             let mut out = Vec::with_capacity(nodes.len());
-            for (name, kind, ns) in nodes {
+            for ((name, kind, ns), (cpu_ns, memory_bytes)) in nodes.into_iter().zip(usage) {
                 let fd = match netns::open(&ns) {
                     Ok(fd) => fd,
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -75,6 +95,8 @@ pub fn kernel_state(plan: &Plan) -> io::Result<Vec<NodeStatus>> {
                             routes: Vec::new(),
                             processes: Vec::new(),
                             missing: true,
+                            cpu_ns,
+                            memory_bytes,
                         });
                         continue;
                     }
@@ -91,6 +113,8 @@ pub fn kernel_state(plan: &Plan) -> io::Result<Vec<NodeStatus>> {
                     routes: nl.routes()?,
                     processes: Vec::new(),
                     missing: false,
+                    cpu_ns,
+                    memory_bytes,
                 });
             }
             Ok(out)

@@ -50,6 +50,13 @@ pub enum Entry {
         start: u64,
         cmd: String,
     },
+    /// A link in the root namespace (`mgmt: {host: true}`): written with `ifindex` 0 before
+    /// it is created, and again with the ifindex the kernel gave it. Teardown deletes a root
+    /// link only while both its name and its ifindex match a record with a non-zero index.
+    HostLink { name: String, ifindex: u32 },
+    /// A node's cgroup (`topolab/<lab>/<node>` in each hierarchy), written before it is
+    /// made. Teardown kills what is left in it and removes it.
+    Cgroup { node: String },
     /// A process we started has been reaped (no longer ours to signal).
     Reaped { pid: u32 },
 }

@@ -21,6 +21,7 @@ pub mod inspect;
 pub mod journal;
 pub mod links;
 pub mod name;
+pub mod node_env;
 pub mod service;
 pub mod supervisor;
 pub mod teardown;
@@ -105,6 +106,11 @@ pub enum LabError {
     #[error("services not ready after {secs} s:\n  {services}")]
     #[diagnostic(help("raise --ready-timeout, or check the services' logs with `topolab logs`"))]
     NotReady { secs: f64, services: String },
+    #[error("{node}: {msg}")]
+    #[diagnostic(help(
+        "drop `cpu:`/`memory:` from the node, or run on a machine with that cgroup controller"
+    ))]
+    Limits { node: String, msg: String },
     #[error("no node `{0}` in this lab")]
     UnknownNode(String),
     #[error("no link between `{a}` and `{b}`")]
@@ -252,9 +258,14 @@ impl Lab {
             path: dir.clone(),
             source,
         };
-        if let Some(n) = plan.nodes.iter().find(|n| netns::exists(&n.netns)) {
+        let mut namespaces = plan
+            .nodes
+            .iter()
+            .map(|n| &n.netns)
+            .chain(plan.mgmt.iter().map(|m| &m.netns));
+        if let Some(n) = namespaces.find(|n| netns::exists(n)) {
             let _ = std::fs::remove_dir_all(&dir);
-            return Err(LabError::NamespaceExists(n.netns.clone()));
+            return Err(LabError::NamespaceExists(n.clone()));
         }
         let mut journal = Journal::create(&dir).map_err(rundir)?;
         let me = std::process::id();
@@ -289,13 +300,13 @@ impl Lab {
         // On any error `lab` drops here and tears down what the journal recorded.
         let plan = lab.plan.clone();
         let cancel = opts.cancel.as_deref();
-        apply::apply(
-            &plan,
-            &mut lab.journal.lock().unwrap_or_else(|p| p.into_inner()),
-            opts.workers,
-            progress,
-            cancel,
-        )?;
+        node_env::check(&plan)?;
+        {
+            let mut journal = lab.journal.lock().unwrap_or_else(|p| p.into_inner());
+            apply::apply(&plan, &mut journal, opts.workers, progress, cancel)?;
+            node_env::setup(&plan, &mut journal)?;
+        }
+        node_env::setup_private_dirs(&plan, &lab.dir)?;
         if cancelled() {
             return Err(LabError::Interrupted);
         }
@@ -508,6 +519,9 @@ impl Lab {
         if let Some(s) = self.services.take() {
             s.join();
         }
+        if let Err(e) = node_env::unmount_pins(&self.dir) {
+            errors.push(("unmount mount namespaces".into(), e));
+        }
         if errors.is_empty()
             && let Err(e) = std::fs::remove_dir_all(&self.dir)
             && e.kind() != io::ErrorKind::NotFound
@@ -593,12 +607,14 @@ impl Node<'_> {
     /// A command that will run inside this node's namespace.
     pub fn command(&self, program: impl AsRef<OsStr>) -> Result<tokio::process::Command, LabError> {
         let plan = self.plan()?;
-        let ns = netns::open(&plan.netns).map_err(|e| LabError::Kernel {
-            what: format!("open namespace {}", plan.netns),
-            source: e,
+        let env = node_env::NodeEnv::open(&self.lab.name, &self.lab.dir, plan).map_err(|e| {
+            LabError::Kernel {
+                what: format!("{}: enter the node", plan.name),
+                source: e,
+            }
         })?;
         let mut c = tokio::process::Command::new(program);
-        netns::exec::prepare_tokio(&mut c, ns, false);
+        env.prepare_tokio(&mut c, false);
         c.kill_on_drop(true);
         Ok(c)
     }

@@ -140,6 +140,11 @@ struct SvcState {
 struct Svc {
     node: String,
     netns: String,
+    /// What [`super::node_env::NodeEnv`] needs to put a process into the node (namespaces,
+    /// private mount namespace, cgroup).
+    lab: String,
+    run_dir: PathBuf,
+    node_plan: Arc<NodePlan>,
     plan: ServicePlan,
     log: PathBuf,
     socket: PathBuf,
@@ -180,10 +185,14 @@ impl Services {
     ) -> Result<Services, LabError> {
         let mut svcs = Vec::new();
         for node in &plan.nodes {
+            let node_plan = Arc::new(node.clone());
             for s in &node.services {
                 svcs.push(Arc::new(Svc {
                     node: node.name.clone(),
                     netns: node.netns.clone(),
+                    lab: plan.lab.clone(),
+                    run_dir: dir.to_path_buf(),
+                    node_plan: node_plan.clone(),
                     plan: s.clone(),
                     log: dir
                         .join("logs")
@@ -536,8 +545,8 @@ fn status_of(s: &Svc) -> ServiceStatus {
 
 /// The command that runs `svc` inside its node. The one place a service's process is
 /// prepared: it joins the node's network namespace and gets its own process group.
-pub fn spawn_in_node(node_netns: &str, c: &mut std::process::Command) -> io::Result<()> {
-    netns::exec::prepare(c, netns::open(node_netns)?, true);
+fn spawn_in_node(svc: &Svc, c: &mut std::process::Command) -> io::Result<()> {
+    super::node_env::NodeEnv::open(&svc.lab, &svc.run_dir, &svc.node_plan)?.prepare(c, true);
     Ok(())
 }
 
@@ -577,7 +586,7 @@ fn spawn_once(inner: &Inner, svc: &Arc<Svc>) -> Result<(), LabError> {
     c.stdin(Stdio::null())
         .stdout(log.try_clone().map_err(err)?)
         .stderr(log);
-    spawn_in_node(&svc.netns, &mut c).map_err(err)?;
+    spawn_in_node(svc, &mut c).map_err(err)?;
     let mut journal = lock(&inner.journal);
     if *lock(&inner.closing) {
         return Ok(());
@@ -771,7 +780,7 @@ fn probe(svc: &Svc, r: &Readiness, generation: u64, pid: u32) {
                     .stdin(Stdio::null())
                     .stdout(Stdio::null())
                     .stderr(Stdio::null());
-                spawn_in_node(&svc.netns, &mut c).is_ok() && c.status().is_ok_and(|s| s.success())
+                spawn_in_node(svc, &mut c).is_ok() && c.status().is_ok_and(|s| s.success())
             }
             Readiness::File(p) => {
                 let rel = p.strip_prefix("/").unwrap_or(p);

@@ -47,6 +47,10 @@ pub struct Owned {
     pub namespaces: Vec<(String, NsIdent)>,
     /// pid → start time, for processes not yet reaped.
     pub processes: BTreeMap<u32, u64>,
+    /// Root-namespace links (name, ifindex) the lab made.
+    pub host_links: Vec<(String, u32)>,
+    /// The lab's name and the nodes it made a cgroup for.
+    pub cgroups: Option<(String, Vec<String>)>,
 }
 
 impl Owned {
@@ -83,6 +87,15 @@ impl Owned {
                 }
                 Entry::Reaped { pid } => {
                     o.processes.remove(pid);
+                }
+                Entry::Cgroup { node } => {
+                    o.cgroups
+                        .get_or_insert_with(|| (lab.to_string(), Vec::new()))
+                        .1
+                        .push(node.clone());
+                }
+                Entry::HostLink { name, ifindex } if *ifindex != 0 => {
+                    o.host_links.push((name.clone(), *ifindex));
                 }
                 _ => {}
             }
@@ -230,6 +243,10 @@ pub fn teardown_owned(owned: &Owned, errors: &mut Vec<(String, io::Error)>) -> R
         ..Removed::default()
     };
     stop(&owned.processes, &members, &inos, errors);
+    delete_host_links(&owned.host_links, errors);
+    if let Some((lab, nodes)) = &owned.cgroups {
+        remove_cgroups(lab, nodes, errors);
+    }
     for (name, id) in &owned.namespaces {
         match netns::delete_owned(name, *id) {
             Ok(Deleted::Namespace) => removed.namespaces += 1,
@@ -241,6 +258,89 @@ pub fn teardown_owned(owned: &Owned, errors: &mut Vec<(String, io::Error)>) -> R
         }
     }
     removed
+}
+
+/// Deletes the root-namespace links the lab made: only a link whose name and ifindex both
+/// still match the journal (an ifindex reused by someone else's link, or a name taken by
+/// another link, is left alone). Runs in the caller's namespace: the root one.
+fn delete_host_links(links: &[(String, u32)], errors: &mut Vec<(String, io::Error)>) {
+    if links.is_empty() {
+        return;
+    }
+    let mut nl = match crate::netlink::Netlink::open() {
+        Ok(nl) => nl,
+        Err(e) => return errors.push(("netlink socket".into(), e)),
+    };
+    let present = match nl.links() {
+        Ok(rows) => rows,
+        Err(e) => return errors.push(("list root-namespace links".into(), e)),
+    };
+    for (name, ifindex) in links {
+        if !present
+            .iter()
+            .any(|l| l.ifindex == *ifindex && l.name == *name)
+        {
+            continue;
+        }
+        let op = crate::netlink::Op::DelLink { ifindex: *ifindex };
+        if let Err(e) = nl.run_all(std::slice::from_ref(&op)) {
+            // Gone meanwhile (its peer's namespace went first): fine.
+            if e.errno() != Some(libc::ENODEV) {
+                errors.push((
+                    format!("delete link {name}"),
+                    io::Error::other(e.to_string()),
+                ));
+            }
+        }
+    }
+}
+
+/// Removes the nodes' cgroups: what is still in one (a process that left the node's
+/// namespace, or never entered it) is thawed and killed first — only our processes can be
+/// in our groups — then the groups and the lab's directory go.
+fn remove_cgroups(lab: &str, nodes: &[String], errors: &mut Vec<(String, io::Error)>) {
+    use super::cgroup::{self, Controllers, NodeCgroup};
+    let ctl = Controllers::detect();
+    for node in nodes {
+        let g = match NodeCgroup::locate(&ctl, lab, node) {
+            Ok(g) => g,
+            Err(e) => {
+                errors.push((format!("cgroup of {node}"), e));
+                continue;
+            }
+        };
+        let _ = g.freeze(false);
+        let deadline = Instant::now() + GRACE;
+        loop {
+            let pids = g.pids();
+            if pids.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            for pid in pids {
+                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // A group empties a moment after its last process is reaped.
+        let deadline = Instant::now() + GRACE;
+        loop {
+            match g.remove() {
+                Ok(()) => break,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => {
+                    errors.push((format!("remove cgroup of {node}"), e));
+                    break;
+                }
+            }
+        }
+    }
+    if let Err(e) = cgroup::remove_lab(&ctl, lab)
+        && e.raw_os_error() != Some(libc::ENOTEMPTY)
+    {
+        errors.push(("remove the lab's cgroup directory".into(), e));
+    }
 }
 
 /// Removes a run directory (never following a symlink at its place).
@@ -277,6 +377,9 @@ pub fn teardown_dir(base: &Path, lab: &LabName) -> Result<Removed, TeardownError
         },
         Ok(false) => return Ok(removed),
         Err(e) => errors.push((dir.display().to_string(), e)),
+    }
+    if let Err(e) = super::node_env::unmount_pins(&dir) {
+        errors.push(("unmount mount namespaces".into(), e));
     }
     if errors.is_empty() {
         remove_run_dir(&dir, &mut errors);

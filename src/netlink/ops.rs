@@ -71,6 +71,10 @@ pub enum Op {
         ifindex: u32,
         master: u32,
     },
+    /// Delete a link (a veth takes its peer with it).
+    DelLink {
+        ifindex: u32,
+    },
     AddAddr {
         ifindex: u32,
         net: IpNet,
@@ -163,6 +167,10 @@ impl Op {
                     .build();
                 (RouteNetlinkMessage::SetLink(m), 0)
             }
+            Op::DelLink { ifindex } => {
+                let m = LinkUnspec::new_with_index(*ifindex).build();
+                (RouteNetlinkMessage::DelLink(m), 0)
+            }
             Op::AddAddr { ifindex, net } => {
                 let mut m = match net {
                     IpNet::V4(n) => AddressMessageBuilder::<std::net::Ipv4Addr>::new()
@@ -248,6 +256,7 @@ impl Op {
             Op::SetMaster { ifindex, master } => {
                 format!("attach ifindex {ifindex} to bridge ifindex {master}")
             }
+            Op::DelLink { ifindex } => format!("delete ifindex {ifindex}"),
             Op::AddAddr { ifindex, net } => format!("add address {net} on ifindex {ifindex}"),
             Op::AddRoute { dst, via, dev } => {
                 format!("add route {dst} via {via} (ifindex {dev})")

@@ -64,7 +64,7 @@ pub fn exec_replace(name: &str, argv: &[impl AsRef<OsStr>]) -> io::Error {
 }
 
 /// Best effort: private mount namespace with a fresh sysfs of the current net namespace.
-fn enter_sysfs_view() {
+pub(crate) fn enter_sysfs_view() {
     if unshare(CloneFlags::CLONE_NEWNS).is_err() {
         return;
     }
