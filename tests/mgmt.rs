@@ -22,11 +22,22 @@ fn topo_text() -> String {
     )
 }
 
-/// Whether `addr` answers an ICMP echo from the root namespace (the system's `ping`). TCP
-/// is no witness here: some machines' uplinks answer every TCP connection themselves.
-fn answers(addr: IpAddr) -> bool {
+/// Whether `addr` answers an ICMP echo from the root namespace (the system's `ping`), sent
+/// only through `dev` (SO_BINDTODEVICE): a probe of an address that is not in the
+/// management network can never leave through the machine's uplink.
+fn answers(addr: IpAddr, dev: &str) -> bool {
     std::process::Command::new("ping")
-        .args(["-n", "-q", "-c", "1", "-W", "2", &addr.to_string()])
+        .args([
+            "-n",
+            "-q",
+            "-c",
+            "1",
+            "-W",
+            "2",
+            "-I",
+            dev,
+            &addr.to_string(),
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
@@ -100,7 +111,10 @@ async fn host_reaches_every_mgmt0_and_no_data_plane_address() {
             );
             if a.addr().is_ipv4() {
                 assert_eq!(route_dev(a.addr()).as_deref(), Some(host.ifname.as_str()));
-                assert!(answers(a.addr()), "{node}'s mgmt0 {a} does not answer ICMP");
+                assert!(
+                    answers(a.addr(), &host.ifname),
+                    "{node}'s mgmt0 {a} does not answer ICMP"
+                );
                 assert!(
                     tcp_answers(a.addr()),
                     "{node}'s mgmt0 {a} does not answer TCP"
@@ -109,7 +123,9 @@ async fn host_reaches_every_mgmt0_and_no_data_plane_address() {
         }
     }
 
-    // No data-plane address is reachable: none is routed towards the lab, and none answers.
+    // No data-plane address is reachable: none is routed towards the lab, and none answers
+    // even when sent into the management network on purpose. (Never probed along the
+    // root namespace's own routes: those lead to the machine's uplink, not to a lab.)
     for node in &plan.nodes {
         for iface in &node.ifaces {
             for a in iface.addrs.iter().filter(|a| a.addr().is_ipv4()) {
@@ -122,7 +138,7 @@ async fn host_reaches_every_mgmt0_and_no_data_plane_address() {
                     iface.name
                 );
                 assert!(
-                    !answers(a.addr()),
+                    !answers(a.addr(), &host.ifname),
                     "{}:{} {a} answers",
                     node.name,
                     iface.name

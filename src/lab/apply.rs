@@ -498,6 +498,9 @@ fn configure(plan: &Plan, ns: Vec<NsHandle>, progress: ProgressFn<'_>) -> Result
         if !ops.is_empty() {
             h.nl.run_all(&ops).map_err(|e| netlink_err(&node.name, e))?;
         }
+        if let Some(m) = mgmt.get(&i) {
+            seal_mgmt(node, m, &h)?;
+        }
         if (i + 1).is_multiple_of(64) || i + 1 == total {
             progress(Progress {
                 stage: Stage::Addresses,
@@ -507,6 +510,35 @@ fn configure(plan: &Plan, ns: Vec<NsHandle>, progress: ProgressFn<'_>) -> Result
         }
     }
     Ok(())
+}
+
+/// `mgmt0` reaches its own address and nothing else: the node answers ARP there only for
+/// the management address (`arp_ignore=1`: by default Linux answers for every address of the
+/// node on every interface, which would let a host bound to the management network reach
+/// data-plane addresses), and never forwards what arrives there (IPv4 forwarding is per
+/// receiving interface). IPv6 needs nothing: neighbour discovery answers only for the
+/// receiving interface's own addresses. Written from a thread inside the node's namespace
+/// (sysctls resolve against the writer's namespace).
+fn seal_mgmt(
+    node: &crate::compile::NodePlan,
+    m: &crate::compile::MgmtIface,
+    h: &NsHandle,
+) -> Result<(), LabError> {
+    let ifname = m.ifname.clone();
+    let fd = h.fd.try_clone().map_err(|e| LabError::Kernel {
+        what: format!("{}: namespace fd", node.name),
+        source: e,
+    })?;
+    netns::run_in(fd, move || {
+        for (key, value) in [("arp_ignore", "1"), ("forwarding", "0")] {
+            netns::write_sysctl(&format!("net.ipv4.conf.{ifname}.{key}"), value)?;
+        }
+        Ok(())
+    })
+    .map_err(|e| LabError::Kernel {
+        what: format!("{}: seal {}", node.name, m.ifname),
+        source: e,
+    })
 }
 
 fn netlink_err(node: &str, e: NetlinkError) -> LabError {
