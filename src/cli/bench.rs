@@ -50,7 +50,7 @@ pub struct UpBench {
     /// $TOPOLAB_KERNEL_FLOOR). Skipped with a note if it cannot be found.
     #[arg(long)]
     pub floor: Option<PathBuf>,
-    /// Threads creating namespaces (default 1).
+    /// Threads creating namespaces (default: one per CPU, at most 2).
     #[arg(long)]
     pub workers: Option<usize>,
     /// Seconds to wait before each timed run (then until the CPUs are idle), so that the

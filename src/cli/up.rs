@@ -38,7 +38,7 @@ pub struct UpArgs {
     /// Detach: leave the lab running in the background; stop it with `topolab down LAB`.
     #[arg(short, long)]
     pub detach: bool,
-    /// Threads creating namespaces (default 1; more rarely helps: the kernel serializes it).
+    /// Threads creating namespaces (default: one per CPU, at most 2).
     #[arg(long)]
     pub workers: Option<usize>,
     /// Seconds to wait for every service's readiness condition; the lab is torn down if

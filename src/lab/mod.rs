@@ -134,13 +134,21 @@ pub enum LabError {
 /// How long `up` waits for services to be ready, by default.
 pub const DEFAULT_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// Threads that create namespaces by default: one per CPU, at most two. On this project's
+/// 2-CPU machine kind two threads built a 1000-host star in 1.00–1.19× the kernel floor
+/// against 1.39–1.60× for one thread (BENCHMARKS.md, issue 8); more than two is unmeasured.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get().min(2))
+        .unwrap_or(1)
+}
+
 /// How to bring a lab up.
 #[derive(Clone)]
 pub struct LabOptions {
     /// Lab name (namespace prefix); default: the topology's `name`.
     pub name: Option<String>,
-    /// Threads creating namespaces (default 1: the kernel serializes most of the work, and
-    /// on 2 cores a second thread measured 10–20% slower for 1000 nodes).
+    /// Threads creating namespaces (default [`default_workers`]: one per CPU, at most two).
     pub workers: usize,
     /// Parent of run directories (default `/run/topolab`).
     pub run_base: PathBuf,
@@ -163,7 +171,7 @@ impl Default for LabOptions {
     fn default() -> Self {
         LabOptions {
             name: None,
-            workers: 1,
+            workers: default_workers(),
             run_base: PathBuf::from(RUN_BASE),
             progress: None,
             cancel: None,
