@@ -5,7 +5,7 @@
 //!   ping        loss (= loss_max), loss_max, loss_min (%), rtt_max, rtt_min, rtt_avg_max
 //!   pingall     `full` (every pair answers; also the default) or [{from, to, reachable}]
 //!   throughput  min, max (rates), loss_max (%, udp), jitter_max (udp), outage_min,
-//!               outage_max, retransmits_max (tcp)
+//!               outage_max (tcp), retransmits_max (tcp)
 //!   exec        status (default 0; `any` skips it), stdout_contains, stdout_matches,
 //!               stderr_contains, stderr_matches
 //! ```
@@ -182,6 +182,12 @@ impl Checker<'_> {
                 ("retransmits_max", Protocol::Udp) => {
                     Some(("TCP", "UDP does not retransmit; bound `loss_max` instead"))
                 }
+                // Outages are windows of intervals with no goodput, which the UDP probe
+                // does not report: accepting the key would check nothing.
+                ("outage_min" | "outage_max", Protocol::Udp) => Some((
+                    "TCP",
+                    "measure outages with TCP throughput; bound a UDP run with `loss_max`",
+                )),
                 _ => None,
             };
             if let Some((proto, help)) = wrong {
