@@ -236,11 +236,23 @@ fn cli_node_ops_and_clean_after_supervisor_sigkill() {
     need_root!();
     let name = common::lab_name("svcli");
     let m = marker(42);
+    // Everything a lab can leave outside its namespaces: a cgroup (memory limit), a private
+    // mount namespace (private_dirs), a root-namespace link (mgmt host veth).
+    let pd = std::env::temp_dir().join(format!("tl-pd-{}", std::process::id()));
+    std::fs::create_dir_all(&pd).unwrap();
+    let mgmt4 = format!("192.168.{}.0/24", 100 + std::process::id() % 100);
+    let mgmt6 = format!("fd00:0:ee:{:x}::/64", std::process::id() % 0xffff);
+    let ctl = topolab::lab::cgroup::Controllers::detect();
+    let cgroup = ctl
+        .memory
+        .as_ref()
+        .map(|c| c.root.join("topolab").join(&name));
     let f = std::env::temp_dir().join(format!("{name}.yaml"));
     std::fs::write(
         &f,
         format!(
-            "name: x\nnodes:\n  h1:\n    run:\n      - {{name: echo, daemon: echo, port: 7009}}\n      - {{name: sl, cmd: \"exec sleep 1000 {m}\", restart: never}}\n"
+            "name: x\nmgmt: {{host: true, ipv4: {mgmt4}, ipv6: \"{mgmt6}\"}}\nnodes:\n  h1:\n    memory: 64MiB\n    private_dirs: [{pd}]\n    files: {{{pd}/motd: {{content: hi}}}}\n    run:\n      - {{name: echo, daemon: echo, port: 7009}}\n      - {{name: sl, cmd: \"echo started-{m}; exec sleep 1000 {m}\", restart: never}}\n",
+            pd = pd.display(),
         ),
     )
     .unwrap();
@@ -268,6 +280,24 @@ fn cli_node_ops_and_clean_after_supervisor_sigkill() {
         v.into_iter().next().unwrap()
     };
     assert_eq!(node("status").state, State::Running);
+    // The service's own log, through the CLI.
+    let logs = common::topolab()
+        .args(["logs", &name, "h1", "sl", "-n", "5"])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&logs.stdout).contains(&format!("started-{m}")),
+        "{}{}",
+        String::from_utf8_lossy(&logs.stdout),
+        String::from_utf8_lossy(&logs.stderr)
+    );
+    if let Some(cg) = &cgroup {
+        assert!(cg.exists(), "{} was not made", cg.display());
+    }
+    let host_links: Vec<String> = common::root_links()
+        .into_iter()
+        .filter(|l| l.starts_with("tl-"))
+        .collect();
     let killed = node("kill");
     assert_eq!((killed.state, killed.exit), (State::Failed, Some(137)));
     assert!(common::processes_with(&m).is_empty());
@@ -313,5 +343,15 @@ fn cli_node_ops_and_clean_after_supervisor_sigkill() {
         "daemons left"
     );
     assert!(common::namespaces_of(&name).is_empty());
+    if let Some(cg) = &cgroup {
+        assert!(!cg.exists(), "cgroup {} left", cg.display());
+    }
+    let links = common::root_links();
+    let left: Vec<&String> = host_links.iter().filter(|l| links.contains(*l)).collect();
+    assert!(left.is_empty(), "root-namespace links left: {left:?}");
+    assert!(!std::path::Path::new("/run/topolab").join(&name).exists());
+    // The machine's directory was never written: the file went into the node's copy.
+    assert!(!pd.join("motd").exists());
     let _ = std::fs::remove_file(&f);
+    let _ = std::fs::remove_dir_all(&pd);
 }
