@@ -19,3 +19,19 @@ pub mod scenario;
 pub mod time;
 pub mod tools;
 pub mod topology;
+
+/// For unit tests that need root: true (after saying so) when they must be skipped; fails
+/// instead under `TOPOLAB_REQUIRE_ROOT=1` (CI), so a run without root cannot pass by skipping.
+/// The integration tests' `need_root!` does the same.
+#[cfg(test)]
+pub(crate) fn skip_without_root() -> bool {
+    if nix::unistd::geteuid().is_root() {
+        return false;
+    }
+    assert!(
+        std::env::var_os("TOPOLAB_REQUIRE_ROOT").is_none_or(|v| v != "1"),
+        "needs root, and TOPOLAB_REQUIRE_ROOT=1 says root-only tests must run"
+    );
+    eprintln!("SKIPPED: needs root");
+    true
+}

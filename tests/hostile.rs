@@ -327,14 +327,7 @@ fn setsid_daemon_is_stopped_by_down_and_by_clean() {
     let m2 = format!("0.52{:07}", std::process::id());
     let (lab, _s) = daemon_lab("dm2", &m2);
     let _guard = common::DownOnDrop(lab.clone());
-    let pid = supervisor_pid(&lab);
-    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
-    for _ in 0..100 {
-        if topolab::lab::teardown::try_lock(&run_dir(&lab)).is_ok_and(|l| l.is_some()) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::sigkill_supervisor(&lab);
     let o = run(&["clean"]);
     assert!(o.status.success(), "{}", text(&o));
     assert_gone(&m2);
@@ -482,14 +475,7 @@ fn clean_counts_what_it_removed() {
     let _guard = common::DownOnDrop(lab.clone());
     let o = run(&["up", "-d", "--name", &lab]);
     assert!(o.status.success(), "{}", text(&o));
-    let pid = supervisor_pid(&lab);
-    kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
-    for _ in 0..100 {
-        if topolab::lab::teardown::try_lock(&run_dir(&lab)).is_ok_and(|l| l.is_some()) {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::sigkill_supervisor(&lab);
     for node in ["h1", "h2", "r1"] {
         let _ = Command::new("ip")
             .args(["netns", "del", &format!("{lab}-{node}")])

@@ -140,20 +140,7 @@ fn sigkill_supervisor_then_clean() {
         String::from_utf8_lossy(&up.stderr)
     );
     wait_for_processes(&marker);
-    let lock = std::fs::read_to_string(format!("/run/topolab/{name}/lock")).unwrap();
-    let pid: i32 = lock.trim().parse().unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    // Wait until the kernel has released the supervisor (its lock goes with it).
-    for _ in 0..100 {
-        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::sigkill_supervisor(&name);
     // The lab is orphaned: still there, reported as such.
     assert!(!common::namespaces_of(&name).is_empty());
     let ls = common::topolab().args(["ls", "--json"]).output().unwrap();

@@ -191,19 +191,7 @@ fn sigkill_supervisor_then_clean_removes_the_host_link() {
         String::from_utf8_lossy(&up.stderr)
     );
     assert!(common::root_links().contains(&ifname));
-    let lock = std::fs::read_to_string(format!("/run/topolab/{name}/lock")).unwrap();
-    let pid: i32 = lock.trim().parse().unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    for _ in 0..100 {
-        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    common::sigkill_supervisor(&name);
     // The supervisor is gone, its host veth is not (its mgmt namespace is still named).
     assert!(common::root_links().contains(&ifname));
     let clean = common::topolab().arg("clean").output().unwrap();

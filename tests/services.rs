@@ -308,22 +308,7 @@ fn cli_node_ops_and_clean_after_supervisor_sigkill() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("service h1/echo [ready]"), "{text}");
     // The supervisor dies without teardown: `clean` removes services and daemons too.
-    let sup: u32 = std::fs::read_to_string(format!("/run/topolab/{name}/lock"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(sup as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    for _ in 0..50 {
-        if common::processes_with(&format!("supervise --name {name}")).is_empty() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    common::sigkill_supervisor(&name);
     let clean = common::topolab().arg("clean").output().unwrap();
     assert!(
         clean.status.success(),

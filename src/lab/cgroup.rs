@@ -521,12 +521,7 @@ mod tests {
     /// removed. Needs root and at least the v1 or v2 memory and freezer controllers.
     #[test]
     fn a_real_group_limits_freezes_and_goes() {
-        if !nix::unistd::geteuid().is_root() {
-            assert!(
-                std::env::var_os("TOPOLAB_REQUIRE_ROOT").is_none_or(|v| v != "1"),
-                "needs root, and TOPOLAB_REQUIRE_ROOT=1 says root-only tests must run"
-            );
-            eprintln!("SKIPPED: needs root");
+        if crate::skip_without_root() {
             return;
         }
         let ctl = Controllers::detect();

@@ -81,12 +81,7 @@ mod tests {
 
     #[test]
     fn probing_twice_gives_one_answer() {
-        if !nix::unistd::geteuid().is_root() {
-            assert!(
-                std::env::var_os("TOPOLAB_REQUIRE_ROOT").is_none_or(|v| v != "1"),
-                "needs root, and TOPOLAB_REQUIRE_ROOT=1 says root-only tests must run"
-            );
-            eprintln!("SKIPPED: needs root");
+        if crate::skip_without_root() {
             return;
         }
         let a = capabilities();

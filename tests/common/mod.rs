@@ -88,6 +88,29 @@ pub fn processes_with(marker: &str) -> Vec<u32> {
     v
 }
 
+/// Kills lab `lab`'s supervisor with SIGKILL (a crash: no teardown) and waits, bounded,
+/// until its lock is free, i.e. the lab is orphaned. Returns the supervisor's PID.
+pub fn sigkill_supervisor(lab: &str) -> u32 {
+    let dir = std::path::Path::new(topolab::lab::RUN_BASE).join(lab);
+    let pid: u32 = std::fs::read_to_string(dir.join("lock"))
+        .expect("the lab's lock file names its supervisor")
+        .trim()
+        .parse()
+        .expect("a PID in the lock file");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    for _ in 0..500 {
+        if topolab::lab::teardown::try_lock(&dir).is_ok_and(|l| l.is_some()) {
+            return pid;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    panic!("the supervisor of {lab} (pid {pid}) still holds its lock after SIGKILL");
+}
+
 /// The built `topolab` binary.
 pub fn topolab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_topolab"))
