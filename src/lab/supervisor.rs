@@ -102,12 +102,15 @@ pub async fn serve_then(
             }
         }
     };
-    drop(listener);
-    // Waits for a request in progress (a `down` included) to finish.
+    // Waits for a request in progress (a `down` included) to finish. The listener stays
+    // open until the lab is gone: closing it would reset connections the kernel queued but
+    // we never accepted, telling their clients the supervisor is gone while it still tears
+    // the lab down. They are closed when this process exits, after the teardown.
     let lab = lab.lock().await.take();
     if let Some(lab) = lab {
         lab.down().await?;
     }
+    drop(listener);
     Ok(stopped)
 }
 
