@@ -41,6 +41,7 @@ pub mod emulation;
 pub mod graph;
 mod ifaces;
 pub mod mgmt;
+mod openflow;
 mod model;
 mod plan;
 mod render;
@@ -51,6 +52,7 @@ mod space;
 #[path = "../../tests/common/builder.rs"]
 pub(crate) mod testutil;
 
+pub use openflow::*;
 pub use plan::*;
 
 use crate::topology::{Node, NodeKind, Topology, TopologyError};
@@ -132,6 +134,7 @@ pub fn compile(topology: &Topology, lab: &str) -> Result<Plan, TopologyError> {
             routes_mode: node.routes,
             private_dirs: node.private_dirs.clone(),
             files: node.files.clone(),
+            openflow: None,
         });
     }
     let veths = (0..topology.links.len())
