@@ -74,7 +74,16 @@ pub fn node_keys(
             } = &mut of
             {
                 if let Some(v) = &spec.dpid {
-                    *dpid = Some(parse_dpid(&v.value.0, span(v), ctx)?);
+                    // As written: YAML reads a number beyond u64 as a float.
+                    let at = span(v);
+                    let written = ctx
+                        .source
+                        .text
+                        .get(at.offset..at.offset + at.len)
+                        .map(|t| t.trim().trim_matches(['"', '\'']))
+                        .filter(|t| !t.is_empty())
+                        .unwrap_or(&v.value.0);
+                    *dpid = Some(parse_dpid(written, at, ctx)?);
                     *dpid_span = Some(span(v));
                 }
                 if let Some(v) = &spec.fail_mode {
