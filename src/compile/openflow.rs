@@ -25,14 +25,14 @@ use serde::{Deserialize, Serialize};
 
 use super::{Mac, Plan, Readiness, RestartPolicy, ServicePlan, ServiceWhat, StopSignal};
 use crate::daemon::DaemonKind;
+/// A controller's default listening port (the IANA OpenFlow port).
+pub use crate::topology::openflow_check::DEFAULT_LISTEN;
 use crate::topology::openflow_check::dpids;
 pub use crate::topology::{ControllerApp, FailMode};
 use crate::topology::{ControllerRef, Openflow, Topology};
 
 /// The passive (`ptcp`) port every switch listens on, on its node's loopback.
 pub const PASSIVE_PORT: u16 = 6654;
-/// A controller's default listening port (the IANA OpenFlow port).
-pub const DEFAULT_LISTEN: u16 = 6653;
 
 /// A node's OpenFlow role: the config its built-in daemon reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
