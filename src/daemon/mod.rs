@@ -13,6 +13,7 @@
 //! The socket speaks the control socket's protocol (one JSON line each way), with a line
 //! limit and a read timeout so that no client can hold a daemon up.
 
+pub mod controller;
 pub mod echo;
 
 use std::io;
@@ -31,13 +32,22 @@ use tokio::net::UnixListener;
 pub enum DaemonKind {
     /// TCP and UDP echo (RFC 862): a scenario target and the proof of the daemon path.
     Echo,
+    /// The OpenFlow controller (`controller` nodes): `--config` is its compiled plan.
+    Controller,
 }
 
 impl DaemonKind {
     pub fn name(self) -> &'static str {
         match self {
             DaemonKind::Echo => "echo",
+            DaemonKind::Controller => "controller",
         }
+    }
+
+    /// Whether a `run:` service may name it (`{daemon: echo, port: 7}`); the OpenFlow
+    /// daemons run from their node kind, with a compiled `--config`.
+    pub fn is_service(self) -> bool {
+        matches!(self, DaemonKind::Echo)
     }
 }
 
@@ -47,6 +57,8 @@ impl DaemonKind {
 pub enum Request {
     Ping,
     Status,
+    /// An OpenFlow daemon's view (`switches` of a controller).
+    Openflow { view: String },
 }
 
 /// A daemon's answer.
@@ -55,6 +67,7 @@ pub enum Request {
 pub enum Response {
     Pong,
     Status(Status),
+    Openflow { view: String, data: serde_json::Value },
     Error { message: String },
 }
 
@@ -77,6 +90,10 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Something that can describe itself on the control socket.
 pub trait Describe: Send + Sync + 'static {
     fn status(&self) -> Status;
+    /// An OpenFlow view by name; None: no such view here.
+    fn openflow(&self, _view: &str) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// Serves `path` (created 0600; an old socket file there is replaced) until the runtime
@@ -100,6 +117,12 @@ pub async fn serve_control(path: &Path, me: Arc<dyn Describe>) -> io::Result<()>
                 Ok(Ok(n)) if n > 0 => match serde_json::from_slice::<Request>(&line) {
                     Ok(Request::Ping) => Response::Pong,
                     Ok(Request::Status) => Response::Status(me.status()),
+                    Ok(Request::Openflow { view }) => match me.openflow(&view) {
+                        Some(data) => Response::Openflow { view, data },
+                        None => Response::Error {
+                            message: format!("no OpenFlow view {view:?} here"),
+                        },
+                    },
                     Err(e) => Response::Error {
                         message: format!("bad request: {e}"),
                     },
@@ -136,6 +159,9 @@ pub struct DaemonArgs {
     /// TCP and UDP port (echo).
     #[arg(long, default_value_t = 7)]
     pub port: u16,
+    /// The compiled config, a JSON file in the lab's run directory (OpenFlow daemons).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
 }
 
 /// Runs daemon `kind` until it is killed (SIGTERM ends it cleanly).
@@ -149,6 +175,7 @@ pub fn run(kind: DaemonKind, args: DaemonArgs) -> io::Result<()> {
         let work = async {
             match kind {
                 DaemonKind::Echo => echo::run(&args).await,
+                DaemonKind::Controller => controller::run(&args).await,
             }
         };
         tokio::select! {

@@ -96,10 +96,11 @@ fn long(
         (None, Some(kind)) => {
             let found = DaemonKind::value_variants()
                 .iter()
-                .find(|k| k.name() == kind.value);
+                .find(|k| k.is_service() && k.name() == kind.value);
             let Some(&kind_value) = found else {
                 let kinds: Vec<&str> = DaemonKind::value_variants()
                     .iter()
+                    .filter(|k| k.is_service())
                     .map(|k| k.name())
                     .collect();
                 return Err(ctx

@@ -1,0 +1,259 @@
+//! The `controller` daemon: the OpenFlow controller core under a tokio driver.
+//!
+//! ```text
+//!  switch ──TCP──▶ connection task ──frames──▶ ┌──────────────────────┐
+//!  switch ──TCP──▶ connection task ──frames──▶ │ Shared: Controller    │──emit──▶ per-connection
+//!          timer (1 s) ──handle_timeout──────▶ │ + output buffers      │          output buffers
+//!  control socket ──switches view────────────▶ └──────────────────────┘
+//! ```
+//! `topolab daemon controller --control SOCK --config PLAN.json`: the plan is the compiled
+//! [`ControllerPlan`] (app, listen port, topology view) written by the supervisor. It
+//! listens on every address of its namespace (`[::]`, IPv4 mapped) on the plan's port; it
+//! is ready once listening. Its control socket answers `{"op":"openflow","view":"switches"}`
+//! with the core's [`Controller::switches_json`].
+//!
+//! Throughput (`topolab bench openflow`): each connection task reads up to
+//! [`READ_BUF`] bytes at once, feeds every complete message of that burst to the core under
+//! one lock, emits everything the core queued straight into the connections' output
+//! buffers, and writes its own buffer with one `write` — never one syscall per message.
+//! Output for another connection (a shortest-path recompute) wakes that connection's task.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use socket2::{Protocol, Type};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
+
+use super::{DaemonArgs, DaemonKind, Describe, Status};
+use crate::openflow::codec;
+use crate::openflow::controller::{App, ConnId, Controller, ControllerPlan, Transmit};
+use crate::time::Instant;
+
+/// Bytes read from a switch at once (an OpenFlow message is at most 64 KiB).
+pub const READ_BUF: usize = 256 * 1024;
+/// Output queued for a switch that does not read: beyond this it is disconnected.
+pub const MAX_PENDING: usize = 64 << 20;
+
+struct ConnOut {
+    buf: Vec<u8>,
+    close: bool,
+    wake: Arc<Notify>,
+}
+
+struct Shared {
+    core: Controller,
+    outs: HashMap<ConnId, ConnOut>,
+    connections: u64,
+}
+
+impl Shared {
+    /// Moves everything the core queued into the connections' buffers; wakes the tasks
+    /// of connections other than `me` (the caller flushes its own).
+    fn dispatch(&mut self, me: Option<ConnId>) {
+        while let Some(t) = self.core.poll_transmit() {
+            let (conn, msg) = match t {
+                Transmit::Message { conn, msg } => (conn, Some(msg)),
+                Transmit::Close { conn } => (conn, None),
+            };
+            let Some(o) = self.outs.get_mut(&conn) else {
+                continue;
+            };
+            match msg {
+                Some(msg) => codec::emit(&msg, &mut o.buf),
+                None => o.close = true,
+            }
+            if o.buf.len() > MAX_PENDING {
+                o.close = true;
+            }
+            if Some(conn) != me {
+                o.wake.notify_one();
+            }
+        }
+    }
+}
+
+struct Daemon {
+    ready: AtomicBool,
+    shared: Mutex<Shared>,
+}
+
+impl Daemon {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Describe for Daemon {
+    fn status(&self) -> Status {
+        let s = self.lock();
+        Status {
+            kind: DaemonKind::Controller,
+            pid: std::process::id(),
+            ready: self.ready.load(Ordering::Relaxed),
+            detail: json!({
+                "switches": s.core.switches_ready(),
+                "connections": s.connections,
+            }),
+        }
+    }
+
+    fn openflow(&self, view: &str) -> Option<Value> {
+        (view == "switches").then(|| self.lock().core.switches_json(Instant::monotonic()))
+    }
+}
+
+/// Reads the compiled plan the supervisor wrote.
+pub fn load_plan(args: &DaemonArgs) -> io::Result<ControllerPlan> {
+    let path = args.config.as_ref().ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidInput, "the controller needs --config")
+    })?;
+    let text = std::fs::read(path)?;
+    serde_json::from_slice(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+}
+
+pub async fn run(args: &DaemonArgs) -> io::Result<()> {
+    let plan = load_plan(args)?;
+    let me = Arc::new(Daemon {
+        ready: AtomicBool::new(false),
+        shared: Mutex::new(Shared {
+            core: Controller::new(App::from_plan(&plan), Instant::monotonic()),
+            outs: HashMap::new(),
+            connections: 0,
+        }),
+    });
+    let sock = super::echo::bind(plan.listen, Type::STREAM, Protocol::TCP)?;
+    sock.listen(1024)?;
+    let listener = TcpListener::from_std(sock.into())?;
+    me.ready.store(true, Ordering::Relaxed);
+
+    let control = super::serve_control(&args.control, me.clone());
+    let timer = {
+        let me = me.clone();
+        async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+            loop {
+                tick.tick().await;
+                let now = Instant::monotonic();
+                let mut s = me.lock();
+                if s.core.poll_timeout().is_some_and(|t| t <= now) {
+                    s.core.handle_timeout(now);
+                    s.dispatch(None);
+                }
+            }
+        }
+    };
+    let accept = async {
+        let mut next: ConnId = 0;
+        loop {
+            let (stream, peer) = listener.accept().await?;
+            next += 1;
+            tokio::spawn(serve_switch(me.clone(), next, stream, peer));
+        }
+        #[allow(unreachable_code)]
+        Ok::<(), io::Error>(())
+    };
+    tokio::select! {
+        r = control => r,
+        r = accept => r,
+        _ = timer => Ok(()),
+    }
+}
+
+/// One switch connection, until either side closes it.
+async fn serve_switch(me: Arc<Daemon>, id: ConnId, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let wake = Arc::new(Notify::new());
+    {
+        let mut s = me.lock();
+        s.connections += 1;
+        s.outs.insert(
+            id,
+            ConnOut {
+                buf: Vec::new(),
+                close: false,
+                wake: wake.clone(),
+            },
+        );
+        s.core.connection_up(Instant::monotonic(), id, Some(peer));
+        s.dispatch(Some(id));
+    }
+    let _ = pump(&me, id, stream, &wake).await;
+    let mut s = me.lock();
+    s.outs.remove(&id);
+    s.core.connection_down(Instant::monotonic(), id);
+    s.dispatch(None);
+}
+
+async fn pump(me: &Daemon, id: ConnId, stream: TcpStream, wake: &Notify) -> io::Result<()> {
+    let (mut r, mut w) = stream.into_split();
+    let mut inbuf = vec![0u8; READ_BUF];
+    let mut have = 0;
+    let mut outbuf = Vec::new();
+    loop {
+        let close = {
+            let mut s = me.lock();
+            let Some(o) = s.outs.get_mut(&id) else {
+                return Ok(());
+            };
+            std::mem::swap(&mut o.buf, &mut outbuf);
+            o.close
+        };
+        if !outbuf.is_empty() {
+            w.write_all(&outbuf).await?;
+            outbuf.clear();
+        }
+        if close {
+            return Ok(());
+        }
+        tokio::select! {
+            n = r.read(&mut inbuf[have..]) => {
+                let n = n?;
+                if n == 0 {
+                    return Ok(());
+                }
+                have += n;
+                let used = feed(me, id, &inbuf[..have]);
+                inbuf.copy_within(used..have, 0);
+                have -= used;
+            }
+            _ = wake.notified() => {}
+        }
+    }
+}
+
+/// Hands every complete message in `buf` to the core; returns the bytes consumed.
+fn feed(me: &Daemon, id: ConnId, buf: &[u8]) -> usize {
+    let now = Instant::monotonic();
+    let mut s = me.lock();
+    let mut off = 0;
+    loop {
+        match codec::frame_len(&buf[off..]) {
+            Ok(Some(len)) if off + len <= buf.len() => {
+                let frame = &buf[off..off + len];
+                match codec::parse(frame) {
+                    Ok(msg) => s.core.handle_message(now, id, msg),
+                    Err(e) => s.core.handle_decode_error(now, id, &e, frame),
+                }
+                off += len;
+            }
+            Ok(_) => break,
+            Err(e) => {
+                // A length below the header's: the stream cannot be resynchronized.
+                s.core.handle_decode_error(now, id, &e, &buf[off..]);
+                if let Some(o) = s.outs.get_mut(&id) {
+                    o.close = true;
+                }
+                off = buf.len();
+                break;
+            }
+        }
+    }
+    s.dispatch(Some(id));
+    off
+}
