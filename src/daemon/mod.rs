@@ -58,7 +58,9 @@ pub enum Request {
     Ping,
     Status,
     /// An OpenFlow daemon's view (`switches` of a controller).
-    Openflow { view: String },
+    Openflow {
+        view: String,
+    },
 }
 
 /// A daemon's answer.
@@ -67,8 +69,13 @@ pub enum Request {
 pub enum Response {
     Pong,
     Status(Status),
-    Openflow { view: String, data: serde_json::Value },
-    Error { message: String },
+    Openflow {
+        view: String,
+        data: serde_json::Value,
+    },
+    Error {
+        message: String,
+    },
 }
 
 /// What a daemon says about itself.

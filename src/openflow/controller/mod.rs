@@ -35,8 +35,8 @@ use serde_json::{Value, json};
 use crate::openflow::codec::{
     Action, Body, DecodeError, ErrorMsg, ErrorType, FlowMod, FlowModCommand, Instruction, Match,
     Message, MpReply, MpRequest, MultipartRequest, NO_BUFFER, OFP_VERSION, OxmField, Port,
-    PortStatus, SwitchFeatures, controller_max_len, group, hello_failed, port_config, port_no,
-    port_reason, port_state, table,
+    PortStatus, SwitchFeatures, controller_max_len, group, hello_compatible, hello_failed,
+    port_config, port_no, port_reason, port_state, table,
 };
 use crate::time::{Duration, Instant};
 
@@ -240,7 +240,7 @@ impl Controller {
                 if c.phase != Phase::Hello {
                     return;
                 }
-                if versions.is_some_and(|v| v & (1 << OFP_VERSION) == 0) {
+                if !hello_compatible(versions) {
                     self.out.queue.push_back(Transmit::Message {
                         conn,
                         msg: Message {
