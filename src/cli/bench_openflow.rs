@@ -28,8 +28,8 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 
 use topolab::openflow::codec::{
-    self, Body, DescStats, Match, Message, MpReply, MpRequest, MultipartReply, NO_BUFFER,
-    OxmField, PacketIn, SwitchConfig, SwitchFeatures, msg_type,
+    self, Body, DescStats, Match, Message, MpReply, MpRequest, MultipartReply, NO_BUFFER, OxmField,
+    PacketIn, SwitchConfig, SwitchFeatures, msg_type,
 };
 
 /// PACKET_INs outstanding per switch in throughput mode.
@@ -112,7 +112,9 @@ impl Drop for TempDir {
 }
 
 fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 const OSKEN_LAUNCH: &str = r#"import sys
@@ -181,10 +183,8 @@ class L2(app_manager.OSKenApp):
 "#;
 
 fn start(which: Which, b: &OpenflowBench) -> miette::Result<Running> {
-    let dir = std::env::temp_dir().join(format!(
-        "topolab-bench-of-{}-{which:?}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("topolab-bench-of-{}-{which:?}", std::process::id()));
     std::fs::create_dir_all(&dir).into_diagnostic()?;
     let dir = TempDir(dir);
     let port = free_port().into_diagnostic()?;
@@ -320,15 +320,27 @@ async fn switch(
     stream.set_nodelay(true)?;
     let (mut r, mut w) = stream.into_split();
     let mut hello = Vec::new();
-    codec::emit(&Message::new(0, Body::Hello { versions: Some(1 << 4) }), &mut hello);
+    codec::emit(
+        &Message::new(
+            0,
+            Body::Hello {
+                versions: Some(1 << 4),
+            },
+        ),
+        &mut hello,
+    );
     w.write_all(&hello).await?;
 
     let answered = Arc::new(AtomicU64::new(0));
     let wake = Arc::new(Notify::new());
     let replies = Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
     let reader = {
-        let (answered, wake, replies, counts) =
-            (answered.clone(), wake.clone(), replies.clone(), counts.clone());
+        let (answered, wake, replies, counts) = (
+            answered.clone(),
+            wake.clone(),
+            replies.clone(),
+            counts.clone(),
+        );
         async move {
             let mut buf = vec![0u8; 256 * 1024];
             let mut have = 0;
@@ -527,7 +539,12 @@ fn run_blocking(b: OpenflowBench) -> miette::Result<()> {
     }
     outln!(
         "{:<9} {:<11} {:>8} {:>14} {:>14} {:>10}",
-        "ctrl", "mode", "switches", "responses/s", "flow_mods/s", "rtt µs"
+        "ctrl",
+        "mode",
+        "switches",
+        "responses/s",
+        "flow_mods/s",
+        "rtt µs"
     );
     for r in &rows {
         outln!(
