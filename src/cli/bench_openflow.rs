@@ -40,8 +40,8 @@ pub struct OpenflowBench {
     /// Emulated switches.
     #[arg(long, default_value_t = 16)]
     pub switches: usize,
-    /// Distinct MAC addresses per switch.
-    #[arg(long, default_value_t = 1000)]
+    /// Distinct MAC addresses per switch (after one cycle every destination is known).
+    #[arg(long, default_value_t = 100)]
     pub macs: usize,
     /// Seconds measured per mode (after a one-second warm-up).
     #[arg(long, default_value_t = 5.0)]
