@@ -221,8 +221,8 @@ impl ShortestPath {
             while let Some(s) = queue.pop_front() {
                 let d = dist[&s];
                 for &(_, t) in adj.get(&s).into_iter().flatten() {
-                    if !dist.contains_key(&t) {
-                        dist.insert(t, d + 1);
+                    if let std::collections::hash_map::Entry::Vacant(e) = dist.entry(t) {
+                        e.insert(d + 1);
                         queue.push_back(t);
                     }
                 }
