@@ -108,17 +108,8 @@ impl Describe for Daemon {
     }
 }
 
-/// Reads the compiled plan the supervisor wrote.
-pub fn load_plan(args: &DaemonArgs) -> io::Result<ControllerPlan> {
-    let path = args.config.as_ref().ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, "the controller needs --config")
-    })?;
-    let text = std::fs::read(path)?;
-    serde_json::from_slice(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
-}
-
 pub async fn run(args: &DaemonArgs) -> io::Result<()> {
-    let plan = load_plan(args)?;
+    let plan: ControllerPlan = super::read_config(args)?;
     let me = Arc::new(Daemon {
         ready: AtomicBool::new(false),
         shared: Mutex::new(Shared {

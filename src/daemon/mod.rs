@@ -32,7 +32,7 @@ use tokio::net::UnixListener;
 pub enum DaemonKind {
     /// TCP and UDP echo (RFC 862): a scenario target and the proof of the daemon path.
     Echo,
-    /// The OpenFlow controller (`controller` nodes): `--config` is its compiled plan.
+    /// An OpenFlow controller (`controller` nodes; `--config` is its compiled config).
     Controller,
 }
 
@@ -44,10 +44,13 @@ impl DaemonKind {
         }
     }
 
-    /// Whether a `run:` service may name it (`{daemon: echo, port: 7}`); the OpenFlow
-    /// daemons run from their node kind, with a compiled `--config`.
-    pub fn is_service(self) -> bool {
-        matches!(self, DaemonKind::Echo)
+    /// Users may write it in `run: {daemon: …}` (the OpenFlow ones come with their node
+    /// kind, with a compiled config).
+    pub fn user_writable(self) -> bool {
+        match self {
+            DaemonKind::Echo => true,
+            DaemonKind::Controller => false,
+        }
     }
 }
 
@@ -57,7 +60,7 @@ impl DaemonKind {
 pub enum Request {
     Ping,
     Status,
-    /// An OpenFlow daemon's view (`switches` of a controller).
+    /// An OpenFlow daemon's own view: `flows`, `ports`, `tables`, `groups`, `meters` (switch).
     Openflow {
         view: String,
     },
@@ -97,7 +100,7 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Something that can describe itself on the control socket.
 pub trait Describe: Send + Sync + 'static {
     fn status(&self) -> Status;
-    /// An OpenFlow view by name; None: no such view here.
+    /// An OpenFlow view (`None`: this daemon has no such view).
     fn openflow(&self, _view: &str) -> Option<serde_json::Value> {
         None
     }
@@ -127,7 +130,7 @@ pub async fn serve_control(path: &Path, me: Arc<dyn Describe>) -> io::Result<()>
                     Ok(Request::Openflow { view }) => match me.openflow(&view) {
                         Some(data) => Response::Openflow { view, data },
                         None => Response::Error {
-                            message: format!("no OpenFlow view {view:?} here"),
+                            message: format!("no OpenFlow view `{view}` here"),
                         },
                     },
                     Err(e) => Response::Error {
@@ -163,12 +166,26 @@ pub struct DaemonArgs {
     /// The daemon's control socket (the supervisor chooses it, in the lab's run directory).
     #[arg(long)]
     pub control: PathBuf,
-    /// TCP and UDP port (echo).
+    /// TCP and UDP port (echo); the passive OpenFlow port (ofswitch); the listening port
+    /// (controller).
     #[arg(long, default_value_t = 7)]
     pub port: u16,
-    /// The compiled config, a JSON file in the lab's run directory (OpenFlow daemons).
+    /// The compiled config, a JSON file the supervisor writes in the lab's run directory
+    /// (ofswitch, controller).
     #[arg(long)]
     pub config: Option<PathBuf>,
+}
+
+/// Reads a daemon's `--config` JSON file.
+pub fn read_config<T: serde::de::DeserializeOwned>(args: &DaemonArgs) -> io::Result<T> {
+    let path = args.config.as_ref().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "this daemon needs --config PATH",
+        )
+    })?;
+    let text = std::fs::read(path)?;
+    serde_json::from_slice(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// Runs daemon `kind` until it is killed (SIGTERM ends it cleanly).

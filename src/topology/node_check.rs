@@ -96,11 +96,12 @@ fn long(
         (None, Some(kind)) => {
             let found = DaemonKind::value_variants()
                 .iter()
-                .find(|k| k.is_service() && k.name() == kind.value);
+                .filter(|k| k.user_writable())
+                .find(|k| k.name() == kind.value);
             let Some(&kind_value) = found else {
                 let kinds: Vec<&str> = DaemonKind::value_variants()
                     .iter()
-                    .filter(|k| k.is_service())
+                    .filter(|k| k.user_writable())
                     .map(|k| k.name())
                     .collect();
                 return Err(ctx
