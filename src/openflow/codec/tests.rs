@@ -1274,3 +1274,21 @@ fn packet_in_skips_foreign_oxms() {
     assert_eq!(pi.r#match.fields, vec![OxmField::InPort(3)]);
     assert!(pi.data.is_empty());
 }
+
+#[test]
+fn port_names_that_are_not_utf8_stay_within_their_field() {
+    let mut b = to_bytes(&m(
+        0,
+        Body::PortStatus(PortStatus {
+            reason: 0,
+            desc: port1(),
+        }),
+    ));
+    b[32..48].fill(0xff); // the 16-byte name, its NUL terminator too
+    let msg = parse(&b).unwrap();
+    let Body::PortStatus(ps) = &msg.body else {
+        panic!()
+    };
+    assert_eq!(ps.desc.name, "?".repeat(15));
+    assert_eq!(parse(&to_bytes(&msg)).unwrap(), msg);
+}
