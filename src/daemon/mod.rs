@@ -15,6 +15,7 @@
 
 pub mod controller;
 pub mod echo;
+pub mod ofswitch;
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -32,6 +33,10 @@ use tokio::net::UnixListener;
 pub enum DaemonKind {
     /// TCP and UDP echo (RFC 862): a scenario target and the proof of the daemon path.
     Echo,
+    /// An OpenFlow 1.3 switch (`ofswitch` nodes; `--config` is its compiled config).
+    #[serde(rename = "ofswitch")]
+    #[value(name = "ofswitch")]
+    OfSwitch,
     /// An OpenFlow controller (`controller` nodes; `--config` is its compiled config).
     Controller,
 }
@@ -40,6 +45,7 @@ impl DaemonKind {
     pub fn name(self) -> &'static str {
         match self {
             DaemonKind::Echo => "echo",
+            DaemonKind::OfSwitch => "ofswitch",
             DaemonKind::Controller => "controller",
         }
     }
@@ -49,7 +55,7 @@ impl DaemonKind {
     pub fn user_writable(self) -> bool {
         match self {
             DaemonKind::Echo => true,
-            DaemonKind::Controller => false,
+            DaemonKind::OfSwitch | DaemonKind::Controller => false,
         }
     }
 }
@@ -199,6 +205,7 @@ pub fn run(kind: DaemonKind, args: DaemonArgs) -> io::Result<()> {
         let work = async {
             match kind {
                 DaemonKind::Echo => echo::run(&args).await,
+                DaemonKind::OfSwitch => ofswitch::run(&args).await,
                 DaemonKind::Controller => controller::run(&args).await,
             }
         };
