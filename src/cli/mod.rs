@@ -8,6 +8,7 @@ pub mod bench_services;
 pub mod files;
 pub mod labs;
 pub mod node;
+pub mod openflow;
 pub mod out;
 pub mod probe;
 pub mod test;
