@@ -11,6 +11,7 @@
 //! appends to the caller's buffer (reuse it) without other allocation.
 
 mod action;
+mod features;
 pub mod model;
 mod multipart;
 mod oxm;
@@ -20,6 +21,7 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
+pub use features::emit_table_features;
 pub use model::*;
 
 use action::{

@@ -1292,3 +1292,27 @@ fn port_names_that_are_not_utf8_stay_within_their_field() {
     assert_eq!(ps.desc.name, "?".repeat(15));
     assert_eq!(parse(&to_bytes(&msg)).unwrap(), msg);
 }
+
+#[test]
+fn table_features_entries() {
+    let mut body = Vec::new();
+    emit_table_features(0, 2, 1000, &mut body);
+    emit_table_features(1, 2, 1000, &mut body);
+    let msg = m(
+        2,
+        Body::MultipartReply(MultipartReply {
+            flags: 0,
+            body: MpReply::TableFeatures(body.clone()),
+        }),
+    );
+    let b = to_bytes(&msg);
+    assert_eq!(parse(&b).unwrap(), msg);
+    // Each entry's length covers it exactly and is a multiple of 8.
+    let first = u16::from_be_bytes([body[0], body[1]]) as usize;
+    assert_eq!(first % 8, 0);
+    assert_eq!(
+        u16::from_be_bytes([body[first], body[first + 1]]) as usize,
+        body.len() - first
+    );
+    assert_eq!(body[first + 2], 1);
+}
