@@ -115,36 +115,43 @@ fn switches(data: &Value) {
             s["state"].as_str().unwrap_or("-"),
             s["peer"].as_str().unwrap_or("-"),
             format!("{up}/{}", ports.len()),
-            s["flow_mods"],
-            s["packet_ins"],
-            s["errors"]
+            s["flow_mods"].to_string(),
+            s["packet_ins"].to_string(),
+            s["errors"].to_string()
         );
     }
 }
 
-/// Any other view: one line per entry, `key=value` pairs.
+/// Any other view: its scalar fields as `key: value`, then one line per entry of its
+/// list (`key=value` pairs).
 fn generic(data: &Value) {
-    let entries: Vec<&Value> = match data {
-        Value::Array(a) => a.iter().collect(),
-        Value::Object(o) => o.values().collect(),
-        v => vec![v],
+    let (scalars, list): (Vec<(&String, &Value)>, Option<&Vec<Value>>) = match data {
+        Value::Array(a) => (Vec::new(), Some(a)),
+        Value::Object(o) => (
+            o.iter().filter(|(_, v)| !v.is_array()).collect(),
+            o.values().find_map(Value::as_array),
+        ),
+        _ => (Vec::new(), None),
     };
-    if entries.is_empty() {
-        outln!("(none)");
+    for (k, v) in scalars {
+        outln!("{k}: {}", plain(v));
     }
-    for e in entries {
+    for e in list.map(Vec::as_slice).unwrap_or_default() {
         match e {
             Value::Object(o) => {
-                let line: Vec<String> = o
-                    .iter()
-                    .map(|(k, v)| match v {
-                        Value::String(s) => format!("{k}={s}"),
-                        v => format!("{k}={v}"),
-                    })
-                    .collect();
+                let line: Vec<String> =
+                    o.iter().map(|(k, v)| format!("{k}={}", plain(v))).collect();
                 outln!("{}", line.join(" "));
             }
-            v => outln!("{v}"),
+            v => outln!("{}", plain(v)),
         }
+    }
+}
+
+/// A value as text: strings without quotes, the rest as compact JSON.
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
     }
 }

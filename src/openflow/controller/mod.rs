@@ -342,7 +342,7 @@ impl Controller {
             AppState::Hub => hub::switch_ready(conn, &mut self.out, &mut c.counters),
             AppState::Learning(l) => l.switch_ready(dpid, conn, &mut self.out, &mut c.counters),
             AppState::ShortestPath(s) => {
-                s.switch_ready(dpid, conn, &mut self.out);
+                s.switch_ready(dpid, conn, &mut self.out, &mut c.counters);
                 self.shortest_path_recompute();
             }
         }

@@ -121,7 +121,13 @@ impl ShortestPath {
         &self.installed
     }
 
-    pub(super) fn switch_ready(&mut self, dpid: u64, conn: ConnId, out: &mut Out) {
+    pub(super) fn switch_ready(
+        &mut self,
+        dpid: u64,
+        conn: ConnId,
+        out: &mut Out,
+        counters: &mut Counters,
+    ) {
         self.installed.insert(dpid, BTreeMap::new());
         out.send(
             conn,
@@ -144,6 +150,7 @@ impl ShortestPath {
             let f = flow_add(PRIO_PROXY, COOKIE_TAG, m, to_controller(), NO_BUFFER);
             out.send(conn, Body::FlowMod(f));
         }
+        counters.flow_mods += 3;
     }
 
     pub(super) fn switch_gone(&mut self, dpid: u64) {
