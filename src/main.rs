@@ -132,6 +132,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// An OpenFlow node's own view: a switch's flows, ports, tables, groups or meters; a
+    /// controller's switches.
+    Openflow {
+        lab: LabName,
+        node: String,
+        #[arg(value_enum)]
+        view: cli::openflow::View,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show the output of a node's services (from the lab's run directory).
     Logs {
         lab: LabName,
@@ -204,7 +215,8 @@ fn out_mode(cmd: &Command) -> cli::out::Mode {
         | Command::Plan { .. }
         | Command::Graph { .. }
         | Command::Schema
-        | Command::Logs { .. } => Mode::Exit,
+        | Command::Logs { .. }
+        | Command::Openflow { .. } => Mode::Exit,
     }
 }
 
@@ -247,6 +259,12 @@ fn run(cmd: Command) -> miette::Result<()> {
                     service,
                     json,
                 } => cli::node::node(&lab, &node, op, service, json).await,
+                Command::Openflow {
+                    lab,
+                    node,
+                    view,
+                    json,
+                } => cli::openflow::openflow(&lab, &node, view, json).await,
                 Command::Logs {
                     lab,
                     node,

@@ -26,6 +26,8 @@ pub enum BenchCmd {
     Probes(super::bench_probes::ProbesBench),
     /// Built-in daemons: up time and memory (PSS) for N hosts each running `echo`.
     Services(super::bench_services::ServicesBench),
+    /// The OpenFlow controller, cbench-style: ours and os-ken's responses per second.
+    Openflow(super::bench_openflow::OpenflowBench),
 }
 
 #[derive(Args)]
@@ -95,6 +97,7 @@ pub async fn run(cmd: BenchCmd) -> miette::Result<()> {
             BenchCmd::Links(b) => super::bench_links::run(b).await,
             BenchCmd::Probes(b) => super::bench_probes::run(b).await,
             BenchCmd::Services(b) => super::bench_services::run(b).await,
+            BenchCmd::Openflow(b) => super::bench_openflow::run(b).await,
         }
     });
     tokio::select! {

@@ -2,11 +2,13 @@
 
 pub mod bench;
 pub mod bench_links;
+pub mod bench_openflow;
 pub mod bench_probes;
 pub mod bench_services;
 pub mod files;
 pub mod labs;
 pub mod node;
+pub mod openflow;
 pub mod out;
 pub mod probe;
 pub mod test;

@@ -41,7 +41,7 @@ impl Describe for Echo {
 
 /// A dual-stack socket on `[::]:port` (IPv4 arrives as v4-mapped), falling back to IPv4
 /// only where the namespace has IPv6 off.
-fn bind(port: u16, ty: Type, proto: Protocol) -> io::Result<Socket> {
+pub(super) fn bind(port: u16, ty: Type, proto: Protocol) -> io::Result<Socket> {
     let v6 = (|| {
         let s = Socket::new(Domain::IPV6, ty, Some(proto))?;
         s.set_only_v6(false)?;

@@ -1,0 +1,4 @@
+//! OpenFlow 1.3 (issue 10): a sans-IO codec, switch and controller.
+
+pub mod codec;
+pub mod controller;
