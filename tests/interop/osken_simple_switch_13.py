@@ -1,7 +1,7 @@
 """A small simple_switch_13 (Ryu's reactive L2 learning switch), run under os-ken.
 
 os-ken ships no learning app, so topolab's interop test carries its own. Run it with
-`python osken_simple_switch_13.py --port 6653` (os-ken's AppManager, no osken-manager).
+`python osken_simple_switch_13.py --port 6653` (listens on 127.0.0.1) (os-ken's AppManager, no osken-manager).
 """
 import sys
 
@@ -67,7 +67,9 @@ def main():
     port = "6653"
     if "--port" in sys.argv:
         port = sys.argv[sys.argv.index("--port") + 1]
-    cfg.CONF(["--ofp-tcp-listen-port", port], project="os_ken")
+    # Loopback only: the controller is for labs on this machine, never its uplink.
+    cfg.CONF(["--ofp-listen-host", "127.0.0.1", "--ofp-tcp-listen-port", port],
+             project="os_ken")
     app_manager.AppManager.run_apps([__name__])
 
 
