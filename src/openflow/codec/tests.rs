@@ -6,6 +6,8 @@
 //! `ovs-ofctl ofp-print HEX` (OVS 3.1), which decoded every one of them to the same values
 //! (PACKET_IN, FLOW_REMOVED, PORT_STATUS, FEATURES_REPLY, GET_CONFIG_REPLY, TABLE_MOD, ROLE,
 //! ASYNC, ERROR and every multipart reply).
+//! os-ken's parser (ofproto_v1_3_parser) also decodes every switch-to-controller fixture
+//! here to the same field values.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
