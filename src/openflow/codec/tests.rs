@@ -6,6 +6,8 @@
 //! `ovs-ofctl ofp-print HEX` (OVS 3.1), which decoded every one of them to the same values
 //! (PACKET_IN, FLOW_REMOVED, PORT_STATUS, FEATURES_REPLY, GET_CONFIG_REPLY, TABLE_MOD, ROLE,
 //! ASYNC, ERROR and every multipart reply).
+//! os-ken's parser (ofproto_v1_3_parser) also decodes every switch-to-controller fixture
+//! here to the same field values.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -1315,4 +1317,79 @@ fn table_features_entries() {
         body.len() - first
     );
     assert_eq!(body[first + 2], 1);
+}
+
+#[test]
+fn long_multipart_replies_are_split_with_more() {
+    let ports: Vec<Port> = (0..3000)
+        .map(|i| Port {
+            port_no: i,
+            ..port1()
+        })
+        .collect();
+    let msg = m(
+        5,
+        Body::MultipartReply(MultipartReply {
+            flags: 0,
+            body: MpReply::PortDesc(ports.clone()),
+        }),
+    );
+    let b = to_bytes(&msg);
+    // 3000 ports of 64 bytes: 192 KB, three parts of at most 1023 ports.
+    let mut got = Vec::new();
+    let mut rest = &b[..];
+    let mut parts = 0;
+    while !rest.is_empty() {
+        let len = frame_len(rest).unwrap().unwrap();
+        assert!(len <= OFP_MAX_LEN);
+        let Body::MultipartReply(r) = parse(&rest[..len]).unwrap().body else {
+            panic!()
+        };
+        rest = &rest[len..];
+        parts += 1;
+        assert_eq!(r.flags & multipart_flags::MORE != 0, !rest.is_empty());
+        let MpReply::PortDesc(p) = r.body else {
+            panic!()
+        };
+        got.extend(p);
+    }
+    assert_eq!(parts, 3);
+    assert_eq!(got, ports);
+}
+
+#[test]
+fn text_views() {
+    let mt = Match::new(vec![
+        OxmField::InPort(1),
+        OxmField::EthDst(MAC_MCAST, Some(MAC_MCAST)),
+        OxmField::EthType(0x0800),
+        OxmField::Ipv4Src(
+            Ipv4Addr::new(10, 0, 0, 0),
+            Some(Ipv4Addr::new(255, 0, 0, 0)),
+        ),
+    ]);
+    assert_eq!(
+        mt.to_string(),
+        "in_port=1,eth_dst=01:00:00:00:00:00/01:00:00:00:00:00,eth_type=0x0800,ipv4_src=10.0.0.0/255.0.0.0"
+    );
+    assert_eq!(Match::any().to_string(), "any");
+    let insts = vec![
+        Instruction::ApplyActions(vec![
+            Action::SetField(OxmField::VlanVid(VID_PRESENT | 5, None)),
+            Action::Output {
+                port: port_no::FLOOD,
+                max_len: 0,
+            },
+            Action::Output {
+                port: port_no::CONTROLLER,
+                max_len: 128,
+            },
+        ]),
+        Instruction::GotoTable(2),
+    ];
+    assert_eq!(
+        instructions_text(&insts),
+        "set_field:0x1005->vlan_vid,output:FLOOD,CONTROLLER:128,goto_table:2"
+    );
+    assert_eq!(instructions_text(&[]), "drop");
 }
