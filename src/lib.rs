@@ -15,6 +15,7 @@ pub mod lab;
 pub mod link;
 pub mod netlink;
 pub mod netns;
+pub mod openflow;
 pub mod scenario;
 pub mod time;
 pub mod tools;

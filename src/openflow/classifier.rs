@@ -1,0 +1,1 @@
+//! An OpenFlow table's lookup (work in progress).

@@ -1,0 +1,4 @@
+//! OpenFlow 1.3 (issue 10): sans-IO cores — no tokio, sockets, clocks or lab imports here.
+
+pub mod classifier;
+pub mod packet;
