@@ -24,6 +24,13 @@ const RULES: &[(&str, &[&str])] = &[
     ("src/link", &["scenario", "lab"]),
     ("src/tools", &["scenario", "lab"]),
     ("src/daemon", &["scenario", "lab", "compile", "topology"]),
+    // OpenFlow cores are sans-IO (DESIGN.md): no lab, namespaces, netlink or sockets.
+    (
+        "src/openflow",
+        &[
+            "lab", "netns", "netlink", "link", "daemon", "scenario", "tools",
+        ],
+    ),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
