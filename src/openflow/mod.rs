@@ -1,4 +1,5 @@
 //! OpenFlow 1.3 (issue 10): sans-IO cores — no tokio, sockets, clocks or lab imports here.
 
 pub mod classifier;
+pub mod codec;
 pub mod packet;
