@@ -3,3 +3,4 @@
 pub mod classifier;
 pub mod codec;
 pub mod packet;
+pub mod switch;
