@@ -50,9 +50,13 @@ impl FlowEntry {
     /// Does any action of this entry output to `port` / go to `group`?
     fn outputs_to(&self, port: u32, group: u32) -> bool {
         let port_ok = port == of::port_no::ANY
-            || self.actions().any(|a| matches!(a, of::Action::Output { port: p, .. } if *p == port));
+            || self
+                .actions()
+                .any(|a| matches!(a, of::Action::Output { port: p, .. } if *p == port));
         let group_ok = group == of::group::ANY
-            || self.actions().any(|a| matches!(a, of::Action::Group(g) if *g == group));
+            || self
+                .actions()
+                .any(|a| matches!(a, of::Action::Group(g) if *g == group));
         port_ok && group_ok
     }
 
@@ -199,10 +203,11 @@ pub fn covers(req: &[FieldBits], flow: &[FieldBits]) -> bool {
 
 /// Some packet could match both.
 pub fn overlaps(a: &[FieldBits], b: &[FieldBits]) -> bool {
-    a.iter().all(|(c, v, m)| match b.iter().find(|f| f.0 == *c) {
-        Some((_, bv, bm)) => (v & bm) == (bv & m),
-        None => true,
-    })
+    a.iter()
+        .all(|(c, v, m)| match b.iter().find(|f| f.0 == *c) {
+            Some((_, bv, bm)) => (v & bm) == (bv & m),
+            None => true,
+        })
 }
 
 use of::flow_mod_flags;
@@ -228,12 +233,19 @@ impl Switch {
     }
 
     /// Applies a FLOW_MOD; the error (type, code) otherwise.
-    pub(super) fn apply_flow_mod(&mut self, now: Instant, fm: &FlowMod) -> Result<(), (of::ErrorType, u16)> {
+    pub(super) fn apply_flow_mod(
+        &mut self,
+        now: Instant,
+        fm: &FlowMod,
+    ) -> Result<(), (of::ErrorType, u16)> {
         use of::FlowModCommand as C;
         let n = self.tables.len() as u8;
         let delete = matches!(fm.command, C::Delete | C::DeleteStrict);
         if !(fm.table_id < n || (delete && fm.table_id == of::table::ALL)) {
-            return Err((of::ErrorType::FLOW_MOD_FAILED, of::flow_mod_failed::BAD_TABLE_ID));
+            return Err((
+                of::ErrorType::FLOW_MOD_FAILED,
+                of::flow_mod_failed::BAD_TABLE_ID,
+            ));
         }
         let bits = match_bits(&fm.r#match);
         check_prerequisites(&bits)?;
@@ -252,7 +264,9 @@ impl Switch {
                     .map(|f| f.id)
                     .collect();
                 for id in ids {
-                    let Some(mut f) = table.remove(id) else { continue };
+                    let Some(mut f) = table.remove(id) else {
+                        continue;
+                    };
                     f.instructions = sorted(&fm.instructions);
                     if fm.flags & flow_mod_flags::RESET_COUNTS != 0 {
                         f.packets = 0;
@@ -287,7 +301,12 @@ impl Switch {
         }
     }
 
-    fn flow_add(&mut self, now: Instant, fm: &FlowMod, bits: Vec<FieldBits>) -> Result<(), (of::ErrorType, u16)> {
+    fn flow_add(
+        &mut self,
+        now: Instant,
+        fm: &FlowMod,
+        bits: Vec<FieldBits>,
+    ) -> Result<(), (of::ErrorType, u16)> {
         let table = &mut self.tables[fm.table_id as usize];
         if fm.flags & flow_mod_flags::CHECK_OVERLAP != 0
             && table
@@ -517,9 +536,7 @@ fn check_prerequisites(bits: &[FieldBits]) -> Result<(), (of::ErrorType, u16)> {
             F::UDP_SRC | F::UDP_DST => is(eth, &ip) && is(proto, &[17]),
             F::SCTP_SRC | F::SCTP_DST => is(eth, &ip) && is(proto, &[132]),
             F::ICMPV4_TYPE | F::ICMPV4_CODE => is(eth, &[0x0800]) && is(proto, &[1]),
-            F::ARP_OP | F::ARP_SPA | F::ARP_TPA | F::ARP_SHA | F::ARP_THA => {
-                is(eth, &[0x0806])
-            }
+            F::ARP_OP | F::ARP_SPA | F::ARP_TPA | F::ARP_SHA | F::ARP_THA => is(eth, &[0x0806]),
             F::IPV6_SRC | F::IPV6_DST | F::IPV6_FLABEL | F::IPV6_EXTHDR => is(eth, &[0x86dd]),
             F::ICMPV6_TYPE | F::ICMPV6_CODE => is(eth, &[0x86dd]) && is(proto, &[58]),
             F::IPV6_ND_TARGET => is(exact(F::ICMPV6_TYPE), &[135, 136]),

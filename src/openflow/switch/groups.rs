@@ -82,7 +82,13 @@ impl Switch {
             };
             let kind = if code == u16::MAX {
                 // An action in a bucket names an unknown port.
-                self.error(conn, xid, of::ErrorType::BAD_ACTION, of::bad_action::BAD_OUT_PORT, &m);
+                self.error(
+                    conn,
+                    xid,
+                    of::ErrorType::BAD_ACTION,
+                    of::bad_action::BAD_OUT_PORT,
+                    &m,
+                );
                 return;
             } else {
                 of::ErrorType::GROUP_MOD_FAILED
@@ -164,7 +170,11 @@ impl Switch {
             }
             for g in groups_of(&b.actions) {
                 if g == gm.group_id || !self.groups.exists(g) {
-                    return Err(if g == gm.group_id { E::LOOP } else { E::CHAINING_UNSUPPORTED });
+                    return Err(if g == gm.group_id {
+                        E::LOOP
+                    } else {
+                        E::CHAINING_UNSUPPORTED
+                    });
                 }
             }
             if self.check_actions(&b.actions).is_err() {

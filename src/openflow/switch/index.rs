@@ -69,9 +69,9 @@ pub fn key_matches(k: &FlowKey, bits: &[FieldBits]) -> bool {
 
 impl Index {
     pub fn insert(&mut self, f: &FlowEntry) {
-        let at = self
-            .entries
-            .partition_point(|e| (std::cmp::Reverse(e.0), e.1) < (std::cmp::Reverse(f.priority), f.id));
+        let at = self.entries.partition_point(|e| {
+            (std::cmp::Reverse(e.0), e.1) < (std::cmp::Reverse(f.priority), f.id)
+        });
         self.entries.insert(at, (f.priority, f.id, f.bits.clone()));
     }
 

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::openflow::codec::{self as of, Body, MeterBand, Message};
+use crate::openflow::codec::{self as of, Body, Message, MeterBand};
 use crate::openflow::packet::{self, SetField};
 use crate::time::Instant;
 
@@ -115,8 +115,7 @@ impl Switch {
                     return Err(E::UNKNOWN_METER);
                 }
                 let unit = mm.flags & (of::meter_flags::KBPS | of::meter_flags::PKTPS);
-                if unit == (of::meter_flags::KBPS | of::meter_flags::PKTPS)
-                    || mm.flags & !0xf != 0
+                if unit == (of::meter_flags::KBPS | of::meter_flags::PKTPS) || mm.flags & !0xf != 0
                 {
                     return Err(E::BAD_FLAGS);
                 }
@@ -136,7 +135,11 @@ impl Switch {
                         return Err(E::BAD_BAND_VALUE);
                     }
                 }
-                let bands = mm.bands.iter().map(|b| make_band(mm.flags, b, now)).collect();
+                let bands = mm
+                    .bands
+                    .iter()
+                    .map(|b| make_band(mm.flags, b, now))
+                    .collect();
                 match self.meters.map.get_mut(&mm.meter_id) {
                     Some(m) => {
                         m.flags = mm.flags;

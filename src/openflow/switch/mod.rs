@@ -274,13 +274,7 @@ impl Switch {
     }
 
     /// A decoder error on `conn`: answer with the ERROR it names.
-    pub fn handle_decode_error(
-        &mut self,
-        _now: Instant,
-        conn: ConnId,
-        xid: u32,
-        err: ErrorMsg,
-    ) {
+    pub fn handle_decode_error(&mut self, _now: Instant, conn: ConnId, xid: u32, err: ErrorMsg) {
         self.send(conn, xid, Body::Error(err));
     }
 
@@ -347,19 +341,18 @@ impl Switch {
         });
     }
 
-    fn error(&mut self, conn: ConnId, xid: u32, kind: of::ErrorType, code: u16, offending: &Message) {
+    fn error(
+        &mut self,
+        conn: ConnId,
+        xid: u32,
+        kind: of::ErrorType,
+        code: u16,
+        offending: &Message,
+    ) {
         let mut data = Vec::new();
         of::emit(offending, &mut data);
         data.truncate(64);
-        self.send(
-            conn,
-            xid,
-            Body::Error(ErrorMsg {
-                kind,
-                code,
-                data,
-            }),
-        );
+        self.send(conn, xid, Body::Error(ErrorMsg { kind, code, data }));
     }
 
     /// A message from a control connection.

@@ -78,7 +78,8 @@ impl ActionSet {
                 Action::SetNwTtl(t) => self.set_nw_ttl = Some(*t),
                 Action::SetField(f) => {
                     let code = super::flows::field_bits(f).0;
-                    self.set_fields.retain(|g| super::flows::field_bits(g).0 != code);
+                    self.set_fields
+                        .retain(|g| super::flows::field_bits(g).0 != code);
                     self.set_fields.push(*f);
                 }
                 Action::Group(g) => self.group = Some(*g),
@@ -431,7 +432,10 @@ impl Switch {
             self.buffers.store(now, pkt.in_port, &pkt.frame)
         };
         let (buffer_id, data) = match buffered {
-            Some(id) => (id, pkt.frame[..pkt.frame.len().min(max_len.into())].to_vec()),
+            Some(id) => (
+                id,
+                pkt.frame[..pkt.frame.len().min(max_len.into())].to_vec(),
+            ),
             None => (of::NO_BUFFER, pkt.frame.clone()),
         };
         let mut fields = vec![OxmField::InPort(pkt.in_port)];
@@ -472,7 +476,12 @@ impl Switch {
                 of::port_no::CONTROLLER | of::port_no::ANY | of::port_no::LOCAL
             );
         if !in_port_ok {
-            return bad(self, of::ErrorType::BAD_REQUEST, of::bad_request::BAD_PORT, po);
+            return bad(
+                self,
+                of::ErrorType::BAD_REQUEST,
+                of::bad_request::BAD_PORT,
+                po,
+            );
         }
         let frame = if po.buffer_id == of::NO_BUFFER {
             po.data.clone()

@@ -29,7 +29,14 @@ impl Switch {
             ),
             MpRequest::Flow(r) => {
                 let items: Vec<of::FlowStats> = self
-                    .select_flows(r.table_id, r.out_port, r.out_group, r.cookie, r.cookie_mask, &r.r#match)
+                    .select_flows(
+                        r.table_id,
+                        r.out_port,
+                        r.out_group,
+                        r.cookie,
+                        r.cookie_mask,
+                        &r.r#match,
+                    )
                     .into_iter()
                     .map(|f| {
                         let (sec, nsec) = self.uptime(f.created, now);
@@ -52,8 +59,14 @@ impl Switch {
                 self.reply_split(conn, xid, items, MpReply::Flow);
             }
             MpRequest::Aggregate(r) => {
-                let flows =
-                    self.select_flows(r.table_id, r.out_port, r.out_group, r.cookie, r.cookie_mask, &r.r#match);
+                let flows = self.select_flows(
+                    r.table_id,
+                    r.out_port,
+                    r.out_group,
+                    r.cookie,
+                    r.cookie_mask,
+                    &r.r#match,
+                );
                 let agg = of::AggregateStats {
                     packet_count: flows.iter().map(|f| f.packets).sum(),
                     byte_count: flows.iter().map(|f| f.bytes).sum(),
@@ -83,7 +96,13 @@ impl Switch {
                             body: MpRequest::PortStats { port_no },
                         }),
                     };
-                    self.error(conn, xid, of::ErrorType::BAD_REQUEST, of::bad_request::BAD_PORT, &m);
+                    self.error(
+                        conn,
+                        xid,
+                        of::ErrorType::BAD_REQUEST,
+                        of::bad_request::BAD_PORT,
+                        &m,
+                    );
                     return;
                 }
                 let items = self
@@ -175,7 +194,10 @@ impl Switch {
                     | (1 << of::action_type::SET_FIELD);
                 let f = of::GroupFeatures {
                     types: 0b1111,
-                    capabilities: C::SELECT_WEIGHT | C::SELECT_LIVENESS | C::CHAINING | C::CHAINING_CHECKS,
+                    capabilities: C::SELECT_WEIGHT
+                        | C::SELECT_LIVENESS
+                        | C::CHAINING
+                        | C::CHAINING_CHECKS,
                     max_groups: [65535; 4],
                     actions: [actions; 4],
                 };
@@ -226,9 +248,13 @@ impl Switch {
             MpRequest::MeterFeatures => {
                 let f = of::MeterFeatures {
                     max_meter: 65535,
-                    band_types: (1 << of::meter_band_type::DROP) | (1 << of::meter_band_type::DSCP_REMARK),
+                    band_types: (1 << of::meter_band_type::DROP)
+                        | (1 << of::meter_band_type::DSCP_REMARK),
                     capabilities: u32::from(
-                        of::meter_flags::KBPS | of::meter_flags::PKTPS | of::meter_flags::BURST | of::meter_flags::STATS,
+                        of::meter_flags::KBPS
+                            | of::meter_flags::PKTPS
+                            | of::meter_flags::BURST
+                            | of::meter_flags::STATS,
                     ),
                     max_bands: 16,
                     max_color: 0,
@@ -243,7 +269,13 @@ impl Switch {
                         body: req.body,
                     }),
                 };
-                self.error(conn, xid, of::ErrorType::BAD_REQUEST, of::bad_request::BAD_MULTIPART, &m);
+                self.error(
+                    conn,
+                    xid,
+                    of::ErrorType::BAD_REQUEST,
+                    of::bad_request::BAD_MULTIPART,
+                    &m,
+                );
             }
         }
     }
@@ -257,7 +289,13 @@ impl Switch {
     }
 
     /// Sends `items` in chunks of [`MAX_REPLY_ITEMS`], REPLY_MORE on all but the last.
-    fn reply_split<T>(&mut self, conn: ConnId, xid: u32, mut items: Vec<T>, wrap: fn(Vec<T>) -> MpReply) {
+    fn reply_split<T>(
+        &mut self,
+        conn: ConnId,
+        xid: u32,
+        mut items: Vec<T>,
+        wrap: fn(Vec<T>) -> MpReply,
+    ) {
         loop {
             let rest = if items.len() > MAX_REPLY_ITEMS {
                 items.split_off(MAX_REPLY_ITEMS)
