@@ -2,5 +2,6 @@
 
 pub mod classifier;
 pub mod codec;
+pub mod flowkey;
 pub mod packet;
 pub mod switch;
