@@ -10,13 +10,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::openflow::classifier::FlowMatch;
 use crate::openflow::codec::{self as of, Body, FlowMod, Instruction, Message};
+use crate::openflow::flowkey;
 use crate::time::{Duration, Instant};
 
 use super::{ConnId, Switch};
-
-/// One OXM field as (code, value, mask); an exact field has an all-ones mask of its width.
-pub type FieldBits = (u8, u128, u128);
 
 /// A flow entry.
 #[derive(Debug, Clone)]
@@ -25,7 +24,8 @@ pub struct FlowEntry {
     pub table_id: u8,
     pub priority: u16,
     pub r#match: of::Match,
-    pub bits: Vec<FieldBits>,
+    /// The match as (value, mask) over the data plane's flow key.
+    pub rule: FlowMatch,
     /// In execution order (see `pipeline::instruction_rank`), shared with the data path.
     pub instructions: Arc<Vec<Instruction>>,
     pub cookie: u64,
@@ -76,7 +76,7 @@ impl FlowEntry {
     }
 
     pub fn is_table_miss(&self) -> bool {
-        self.priority == 0 && self.bits.is_empty()
+        self.priority == 0 && self.rule == FlowMatch::any()
     }
 }
 
@@ -117,99 +117,6 @@ impl Table {
     }
 }
 
-/// Field widths in bits, by OXM field code (0..=39).
-const WIDTHS: [u8; 40] = [
-    32, 32, 64, 48, 48, 16, 13, 3, 6, 2, 8, 32, 32, 16, 16, 16, 16, 16, 16, 8, 8, 16, 32, 32, 48,
-    48, 128, 128, 20, 8, 8, 128, 48, 48, 20, 3, 1, 24, 64, 9,
-];
-
-fn ones(bits: u8) -> u128 {
-    if bits >= 128 {
-        u128::MAX
-    } else {
-        (1u128 << bits) - 1
-    }
-}
-
-fn mac(m: [u8; 6]) -> u128 {
-    m.iter().fold(0u128, |a, b| (a << 8) | u128::from(*b))
-}
-
-/// (code, value, optional mask) of one field.
-pub fn field_bits(f: &of::OxmField) -> FieldBits {
-    use of::OxmField as F;
-    let (code, v, m): (u8, u128, Option<u128>) = match f {
-        F::InPort(p) => (0, (*p).into(), None),
-        F::InPhyPort(p) => (1, (*p).into(), None),
-        F::Metadata(v, m) => (2, (*v).into(), m.map(u128::from)),
-        F::EthDst(v, m) => (3, mac(*v), m.map(mac)),
-        F::EthSrc(v, m) => (4, mac(*v), m.map(mac)),
-        F::EthType(v) => (5, (*v).into(), None),
-        F::VlanVid(v, m) => (6, (*v).into(), m.map(u128::from)),
-        F::VlanPcp(v) => (7, (*v).into(), None),
-        F::IpDscp(v) => (8, (*v).into(), None),
-        F::IpEcn(v) => (9, (*v).into(), None),
-        F::IpProto(v) => (10, (*v).into(), None),
-        F::Ipv4Src(v, m) => (11, u32::from(*v).into(), m.map(|m| u32::from(m).into())),
-        F::Ipv4Dst(v, m) => (12, u32::from(*v).into(), m.map(|m| u32::from(m).into())),
-        F::TcpSrc(v) => (13, (*v).into(), None),
-        F::TcpDst(v) => (14, (*v).into(), None),
-        F::UdpSrc(v) => (15, (*v).into(), None),
-        F::UdpDst(v) => (16, (*v).into(), None),
-        F::SctpSrc(v) => (17, (*v).into(), None),
-        F::SctpDst(v) => (18, (*v).into(), None),
-        F::Icmpv4Type(v) => (19, (*v).into(), None),
-        F::Icmpv4Code(v) => (20, (*v).into(), None),
-        F::ArpOp(v) => (21, (*v).into(), None),
-        F::ArpSpa(v, m) => (22, u32::from(*v).into(), m.map(|m| u32::from(m).into())),
-        F::ArpTpa(v, m) => (23, u32::from(*v).into(), m.map(|m| u32::from(m).into())),
-        F::ArpSha(v, m) => (24, mac(*v), m.map(mac)),
-        F::ArpTha(v, m) => (25, mac(*v), m.map(mac)),
-        F::Ipv6Src(v, m) => (26, u128::from(*v), m.map(u128::from)),
-        F::Ipv6Dst(v, m) => (27, u128::from(*v), m.map(u128::from)),
-        F::Ipv6Flabel(v, m) => (28, (*v).into(), m.map(u128::from)),
-        F::Icmpv6Type(v) => (29, (*v).into(), None),
-        F::Icmpv6Code(v) => (30, (*v).into(), None),
-        F::Ipv6NdTarget(v) => (31, u128::from(*v), None),
-        F::Ipv6NdSll(v) => (32, mac(*v), None),
-        F::Ipv6NdTll(v) => (33, mac(*v), None),
-        F::MplsLabel(v) => (34, (*v).into(), None),
-        F::MplsTc(v) => (35, (*v).into(), None),
-        F::MplsBos(v) => (36, (*v).into(), None),
-        F::PbbIsid(v, m) => (37, (*v).into(), m.map(u128::from)),
-        F::TunnelId(v, m) => (38, (*v).into(), m.map(u128::from)),
-        F::Ipv6Exthdr(v, m) => (39, (*v).into(), m.map(u128::from)),
-    };
-    let full = ones(WIDTHS[code as usize]);
-    let m = m.unwrap_or(full) & full;
-    (code, v & m, m)
-}
-
-/// A match as sorted field bits.
-pub fn match_bits(m: &of::Match) -> Vec<FieldBits> {
-    let mut v: Vec<FieldBits> = m.fields.iter().map(field_bits).collect();
-    v.sort_by_key(|f| f.0);
-    v
-}
-
-/// Every packet matching `flow` also matches `req` (flow is equal or more specific).
-pub fn covers(req: &[FieldBits], flow: &[FieldBits]) -> bool {
-    req.iter().all(|(c, v, m)| {
-        flow.iter()
-            .find(|f| f.0 == *c)
-            .is_some_and(|(_, fv, fm)| fm & m == *m && fv & m == *v)
-    })
-}
-
-/// Some packet could match both.
-pub fn overlaps(a: &[FieldBits], b: &[FieldBits]) -> bool {
-    a.iter()
-        .all(|(c, v, m)| match b.iter().find(|f| f.0 == *c) {
-            Some((_, bv, bm)) => (v & bm) == (bv & m),
-            None => true,
-        })
-}
-
 use of::flow_mod_flags;
 use of::flow_removed_reason as removed;
 
@@ -247,20 +154,22 @@ impl Switch {
                 of::flow_mod_failed::BAD_TABLE_ID,
             ));
         }
-        let bits = match_bits(&fm.r#match);
-        check_prerequisites(&bits)?;
+        if let Err(e) = fm.r#match.check_prerequisites() {
+            return Err((e.kind, e.code));
+        }
+        let rule = flowkey::flow_match(&fm.r#match);
         if !delete {
             self.check_instructions(fm)?;
         }
         match fm.command {
-            C::Add => self.flow_add(now, fm, bits),
+            C::Add => self.flow_add(now, fm, rule),
             C::Modify | C::ModifyStrict => {
                 let strict = matches!(fm.command, C::ModifyStrict);
                 let table = &mut self.tables[fm.table_id as usize];
                 let ids: Vec<u64> = table
                     .flows
                     .values()
-                    .filter(|f| select(f, fm, &bits, strict))
+                    .filter(|f| select(f, fm, &rule, strict))
                     .map(|f| f.id)
                     .collect();
                 for id in ids {
@@ -288,7 +197,7 @@ impl Switch {
                         .flows
                         .values()
                         .filter(|f| {
-                            select(f, fm, &bits, strict) && f.outputs_to(fm.out_port, fm.out_group)
+                            select(f, fm, &rule, strict) && f.outputs_to(fm.out_port, fm.out_group)
                         })
                         .map(|f| f.id)
                         .collect();
@@ -305,21 +214,21 @@ impl Switch {
         &mut self,
         now: Instant,
         fm: &FlowMod,
-        bits: Vec<FieldBits>,
+        rule: FlowMatch,
     ) -> Result<(), (of::ErrorType, u16)> {
         let table = &mut self.tables[fm.table_id as usize];
         if fm.flags & flow_mod_flags::CHECK_OVERLAP != 0
             && table
                 .flows
                 .values()
-                .any(|f| f.priority == fm.priority && f.bits != bits && overlaps(&f.bits, &bits))
+                .any(|f| f.priority == fm.priority && f.rule != rule && f.rule.overlaps(&rule))
         {
             return Err((of::ErrorType::FLOW_MOD_FAILED, of::flow_mod_failed::OVERLAP));
         }
         let same = table
             .flows
             .values()
-            .find(|f| f.priority == fm.priority && f.bits == bits)
+            .find(|f| f.priority == fm.priority && f.rule == rule)
             .map(|f| f.id);
         let (packets, bytes) = match same.and_then(|id| table.remove(id)) {
             Some(old) if fm.flags & flow_mod_flags::RESET_COUNTS == 0 => (old.packets, old.bytes),
@@ -331,7 +240,7 @@ impl Switch {
             table_id: fm.table_id,
             priority: fm.priority,
             r#match: fm.r#match.clone(),
-            bits,
+            rule,
             instructions: sorted(&fm.instructions),
             cookie: fm.cookie,
             flags: fm.flags,
@@ -473,14 +382,14 @@ impl Switch {
         cookie_mask: u64,
         m: &of::Match,
     ) -> Vec<&FlowEntry> {
-        let bits = match_bits(m);
+        let filter = flowkey::flow_match(m);
         self.tables
             .iter()
             .filter(|t| table_id == of::table::ALL || t.id == table_id)
             .flat_map(|t| t.flows.values())
             .filter(|f| {
                 f.cookie & cookie_mask == cookie & cookie_mask
-                    && covers(&bits, &f.bits)
+                    && f.rule.is_within(&filter)
                     && f.outputs_to(out_port, out_group)
             })
             .collect()
@@ -488,14 +397,14 @@ impl Switch {
 }
 
 /// Does a modify/delete select this entry?
-fn select(f: &FlowEntry, fm: &FlowMod, bits: &[FieldBits], strict: bool) -> bool {
+fn select(f: &FlowEntry, fm: &FlowMod, rule: &FlowMatch, strict: bool) -> bool {
     if f.cookie & fm.cookie_mask != fm.cookie & fm.cookie_mask {
         return false;
     }
     if strict {
-        f.priority == fm.priority && f.bits == bits
+        f.priority == fm.priority && f.rule == *rule
     } else {
-        covers(bits, &f.bits)
+        f.rule.is_within(rule)
     }
 }
 
@@ -503,52 +412,4 @@ fn sorted(instructions: &[Instruction]) -> Arc<Vec<Instruction>> {
     let mut v = instructions.to_vec();
     v.sort_by_key(super::pipeline::instruction_rank);
     Arc::new(v)
-}
-
-/// OXM prerequisites (OFPBMC_BAD_PREREQ) and duplicate fields (OFPBMC_DUP_FIELD), on
-/// sorted bits.
-fn check_prerequisites(bits: &[FieldBits]) -> Result<(), (of::ErrorType, u16)> {
-    use of::oxm_field as F;
-    let bad = (of::ErrorType::BAD_MATCH, of::bad_match::BAD_PREREQ);
-    if bits.windows(2).any(|w| w[0].0 == w[1].0) {
-        return Err((of::ErrorType::BAD_MATCH, of::bad_match::DUP_FIELD));
-    }
-    // The exact value of a field, if the match pins it.
-    let exact = |code: u8| {
-        bits.iter()
-            .find(|b| b.0 == code)
-            .filter(|b| b.2 == ones(WIDTHS[code as usize]))
-            .map(|b| b.1)
-    };
-    let eth = exact(F::ETH_TYPE);
-    let proto = exact(F::IP_PROTO);
-    let is = |v: Option<u128>, want: &[u128]| v.is_some_and(|v| want.contains(&v));
-    let ip = [0x0800, 0x86dd];
-    for (code, _, _) in bits {
-        let ok = match *code {
-            F::VLAN_PCP => bits
-                .iter()
-                .find(|b| b.0 == F::VLAN_VID)
-                .is_some_and(|b| b.1 & 0x1000 != 0),
-            F::IP_DSCP | F::IP_ECN | F::IP_PROTO => is(eth, &ip),
-            F::IPV4_SRC | F::IPV4_DST => is(eth, &[0x0800]),
-            F::TCP_SRC | F::TCP_DST => is(eth, &ip) && is(proto, &[6]),
-            F::UDP_SRC | F::UDP_DST => is(eth, &ip) && is(proto, &[17]),
-            F::SCTP_SRC | F::SCTP_DST => is(eth, &ip) && is(proto, &[132]),
-            F::ICMPV4_TYPE | F::ICMPV4_CODE => is(eth, &[0x0800]) && is(proto, &[1]),
-            F::ARP_OP | F::ARP_SPA | F::ARP_TPA | F::ARP_SHA | F::ARP_THA => is(eth, &[0x0806]),
-            F::IPV6_SRC | F::IPV6_DST | F::IPV6_FLABEL | F::IPV6_EXTHDR => is(eth, &[0x86dd]),
-            F::ICMPV6_TYPE | F::ICMPV6_CODE => is(eth, &[0x86dd]) && is(proto, &[58]),
-            F::IPV6_ND_TARGET => is(exact(F::ICMPV6_TYPE), &[135, 136]),
-            F::IPV6_ND_SLL => is(exact(F::ICMPV6_TYPE), &[135]),
-            F::IPV6_ND_TLL => is(exact(F::ICMPV6_TYPE), &[136]),
-            F::MPLS_LABEL | F::MPLS_TC | F::MPLS_BOS => is(eth, &[0x8847, 0x8848]),
-            F::PBB_ISID => is(eth, &[0x88e7]),
-            _ => true,
-        };
-        if !ok {
-            return Err(bad);
-        }
-    }
-    Ok(())
 }

@@ -16,7 +16,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::openflow::codec::{self as of, Action, Body, Instruction, Message, OxmField};
-use crate::openflow::packet::{self, Parsed, SetField};
+use crate::openflow::flowkey;
+use crate::openflow::packet::{self, Parsed};
 use crate::time::Instant;
 
 use super::{BUFFER_LIFETIME, ConnId, Switch, Transmit, port_config};
@@ -77,9 +78,9 @@ impl ActionSet {
                 Action::SetMplsTtl(t) => self.set_mpls_ttl = Some(*t),
                 Action::SetNwTtl(t) => self.set_nw_ttl = Some(*t),
                 Action::SetField(f) => {
-                    let code = super::flows::field_bits(f).0;
+                    let kind = std::mem::discriminant(f);
                     self.set_fields
-                        .retain(|g| super::flows::field_bits(g).0 != code);
+                        .retain(|g| std::mem::discriminant(g) != kind);
                     self.set_fields.push(*f);
                 }
                 Action::Group(g) => self.group = Some(*g),
@@ -199,43 +200,6 @@ pub(super) fn instruction_rank(i: &Instruction) -> u8 {
     }
 }
 
-fn set_field_value(f: &OxmField) -> Option<SetField> {
-    use OxmField as F;
-    Some(match *f {
-        F::EthDst(v, _) => SetField::EthDst(v),
-        F::EthSrc(v, _) => SetField::EthSrc(v),
-        F::EthType(v) => SetField::EthType(v),
-        F::VlanVid(v, _) => SetField::VlanVid(v),
-        F::VlanPcp(v) => SetField::VlanPcp(v),
-        F::IpDscp(v) => SetField::IpDscp(v),
-        F::IpEcn(v) => SetField::IpEcn(v),
-        F::IpProto(v) => SetField::IpProto(v),
-        F::Ipv4Src(v, _) => SetField::Ipv4Src(v.into()),
-        F::Ipv4Dst(v, _) => SetField::Ipv4Dst(v.into()),
-        F::TcpSrc(v) | F::UdpSrc(v) | F::SctpSrc(v) => SetField::TpSrc(v),
-        F::TcpDst(v) | F::UdpDst(v) | F::SctpDst(v) => SetField::TpDst(v),
-        F::Icmpv4Type(v) | F::Icmpv6Type(v) => SetField::IcmpType(v),
-        F::Icmpv4Code(v) | F::Icmpv6Code(v) => SetField::IcmpCode(v),
-        F::ArpOp(v) => SetField::ArpOp(v),
-        F::ArpSpa(v, _) => SetField::ArpSpa(v.into()),
-        F::ArpTpa(v, _) => SetField::ArpTpa(v.into()),
-        F::ArpSha(v, _) => SetField::ArpSha(v),
-        F::ArpTha(v, _) => SetField::ArpTha(v),
-        F::Ipv6Src(v, _) => SetField::Ipv6Src(v.into()),
-        F::Ipv6Dst(v, _) => SetField::Ipv6Dst(v.into()),
-        F::Ipv6Flabel(v, _) => SetField::Ipv6Flabel(v),
-        F::Ipv6NdTarget(v) => SetField::Ipv6NdTarget(v.into()),
-        F::Ipv6NdSll(v) => SetField::Ipv6NdSll(v),
-        F::Ipv6NdTll(v) => SetField::Ipv6NdTll(v),
-        F::MplsLabel(v) => SetField::MplsLabel(v),
-        F::MplsTc(v) => SetField::MplsTc(v),
-        F::MplsBos(v) => SetField::MplsBos(v),
-        F::Metadata(v, _) => SetField::Metadata(v),
-        F::TunnelId(v, _) => SetField::TunnelId(v),
-        _ => return None,
-    })
-}
-
 /// The most groups a packet may pass through (chains deeper than this are dropped).
 const MAX_GROUP_DEPTH: u8 = 8;
 
@@ -345,7 +309,7 @@ impl Switch {
                     }
                     Ok(())
                 }
-                Action::SetField(f) => match set_field_value(f) {
+                Action::SetField(f) => match flowkey::set_field(f) {
                     Some(v) => packet::set_field(&mut pkt.frame, &mut pkt.p, v),
                     None => Ok(()),
                 },
