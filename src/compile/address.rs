@@ -134,7 +134,7 @@ fn validate_explicit(m: &Model) -> Result<BTreeSet<IpAddr>, TopologyError> {
     for li in 0..t.links.len() {
         for side in Side::BOTH {
             let ep = EndRef { link: li, side }.endpoint(t);
-            let is_switch = m.has_bridge(m.ends[li][side.index()]);
+            let is_switch = m.is_l2(m.ends[li][side.index()]);
             for a in &ep.addrs {
                 items.push((*a, ep.span, is_switch, &ep.node));
             }

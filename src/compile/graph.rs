@@ -23,7 +23,8 @@ pub fn to_dot(t: &Topology) -> String {
         let shape = match n.kind {
             NodeKind::Host => "box",
             NodeKind::Router => "ellipse",
-            NodeKind::Switch => "box3d",
+            NodeKind::Switch | NodeKind::OfSwitch => "box3d",
+            NodeKind::Controller => "octagon",
             NodeKind::Fabric => "point",
         };
         let _ = writeln!(s, "  {} [shape={shape}];", dot_id(&n.name));
@@ -72,7 +73,8 @@ pub fn to_mermaid(t: &Topology) -> String {
         let shape = match n.kind {
             NodeKind::Host => format!("[\"{label}\"]"),
             NodeKind::Router => format!("((\"{label}\"))"),
-            NodeKind::Switch => format!("{{{{\"{label}\"}}}}"),
+            NodeKind::Switch | NodeKind::OfSwitch => format!("{{{{\"{label}\"}}}}"),
+            NodeKind::Controller => format!("[[\"{label}\"]]"),
             NodeKind::Fabric => format!("(\"{label}\")"),
         };
         let _ = writeln!(s, "  n{i}{shape}");

@@ -124,7 +124,8 @@ fn names(m: &Model, node: usize, ends: &[EndRef]) -> Result<Vec<String>, Topolog
             }));
         }
     }
-    let mut next = if kind.has_bridge() { 1u32 } else { 0 };
+    // Switch ports count from eth1 (Mininet's habit; an OpenFlow switch's `ethN` is port N).
+    let mut next = if kind.is_l2() { 1u32 } else { 0 };
     let mut out = Vec::with_capacity(ends.len());
     for &end in ends {
         match &end.endpoint(t).iface {

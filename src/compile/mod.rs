@@ -42,6 +42,7 @@ pub mod graph;
 mod ifaces;
 pub mod mgmt;
 mod model;
+mod openflow;
 mod plan;
 mod render;
 mod routes;
@@ -51,6 +52,7 @@ mod space;
 #[path = "../../tests/common/builder.rs"]
 pub(crate) mod testutil;
 
+pub use openflow::*;
 pub use plan::*;
 
 use crate::topology::{Node, NodeKind, Topology, TopologyError};
@@ -127,11 +129,18 @@ pub fn compile(topology: &Topology, lab: &str) -> Result<Plan, TopologyError> {
                 RoutesMode::Connected => vec![],
             },
             shapers: vec![],
-            services: node.services.clone(),
+            services: node
+                .openflow
+                .as_ref()
+                .map(openflow::builtin_service)
+                .into_iter()
+                .chain(node.services.iter().cloned())
+                .collect(),
             limits: node.limits,
             routes_mode: node.routes,
             private_dirs: node.private_dirs.clone(),
             files: node.files.clone(),
+            openflow: None,
         });
     }
     let veths = (0..topology.links.len())
@@ -162,6 +171,7 @@ pub fn compile(topology: &Topology, lab: &str) -> Result<Plan, TopologyError> {
         mgmt,
     };
     emulation::plan_links(topology, lab, &mut plan)?;
+    openflow::fill(topology, &mut plan);
     Ok(plan)
 }
 
@@ -218,6 +228,19 @@ fn sysctls(node: &Node) -> Vec<(String, String)> {
         NodeKind::Switch | NodeKind::Fabric => &[
             ("net.ipv6.conf.all.disable_ipv6", "1"),
             ("net.ipv6.conf.default.disable_ipv6", "1"),
+        ],
+        // Its ports are created after this: they get IPv6 off (no DAD, RS or MLD from a
+        // switch). `mgmt0` gets it back on when it has an IPv6 address (apply).
+        NodeKind::OfSwitch => &[
+            ("net.ipv6.conf.all.accept_dad", "0"),
+            ("net.ipv6.conf.default.accept_dad", "0"),
+            ("net.ipv6.conf.default.disable_ipv6", "1"),
+        ],
+        NodeKind::Controller => &[
+            ("net.ipv6.conf.all.accept_dad", "0"),
+            ("net.ipv6.conf.default.accept_dad", "0"),
+            ("net.ipv6.conf.all.keep_addr_on_down", "1"),
+            ("net.ipv4.ping_group_range", "0 2147483647"),
         ],
     };
     let mut out: Vec<(String, String)> = builtin

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! Definitions (the rest of compile builds on them):
-//! - An **L3 node** is a host or a router; a **switch** is a Linux bridge.
+//! - An **L3 node** is a host, a router or a controller; a **switch** is a Linux bridge or
+//!   an OpenFlow switch (`ofswitch`).
 //! - A **LAN domain** is a connected component of switches joined by switch–switch links.
 //!   Every L3 end of a switch–L3 link whose switch is in the component is a member.
 //!   LAN domains are ordered by the node index of their first switch; a switch with no
@@ -21,7 +22,9 @@
 //! switches (starting at the domain's first switch in node order, neighbours visited in link
 //! order) keeps the tree links; every other switch–switch link in the domain is *blocked*
 //! (its veth exists but is no bridge port). If any switch of the domain has `stp: true`, the
-//! whole domain runs kernel STP instead and nothing is blocked.
+//! whole domain runs kernel STP instead and nothing is blocked. Only links between two
+//! Linux bridges are ever blocked (every loop of bridges alone still has a blocked link):
+//! a loop through an OpenFlow switch is its controller's to handle (`shortest-path`).
 //!
 //! petgraph's own neighbour iteration runs in reverse insertion order, so wherever order
 //! matters this module sorts incident edges by link index instead of trusting it.
@@ -155,9 +158,14 @@ impl<'t> Model<'t> {
         self.topology.nodes[node].kind
     }
 
-    /// The node is a bridge: its links join LAN domains (see [`NodeKind::has_bridge`]).
+    /// The node is a Linux bridge (see [`NodeKind::has_bridge`]).
     pub fn has_bridge(&self, node: usize) -> bool {
         self.kind(node).has_bridge()
+    }
+
+    /// The node is an L2 switch: its links join LAN domains (see [`NodeKind::is_l2`]).
+    pub fn is_l2(&self, node: usize) -> bool {
+        self.kind(node).is_l2()
     }
 
     /// The node at one end of a link.
@@ -195,7 +203,7 @@ impl<'t> Model<'t> {
         let n = self.topology.nodes.len();
         let mut lan_of: Vec<Option<usize>> = vec![None; n];
         for start in 0..n {
-            if !self.has_bridge(start) || lan_of[start].is_some() {
+            if !self.is_l2(start) || lan_of[start].is_some() {
                 continue;
             }
             let domain = self.domains.len();
@@ -208,7 +216,7 @@ impl<'t> Model<'t> {
                 for link in self.incident(s) {
                     let [a, b] = self.ends[link];
                     let other = if a == s { b } else { a };
-                    if !self.has_bridge(other) {
+                    if !self.is_l2(other) {
                         continue;
                     }
                     switch_links.push(link);
@@ -224,7 +232,8 @@ impl<'t> Model<'t> {
             let stp = switches.iter().any(|&s| self.topology.nodes[s].stp);
             for &link in &switch_links {
                 self.link_domain[link] = domain;
-                if !stp && !in_tree[link] {
+                let [a, b] = self.ends[link];
+                if !stp && !in_tree[link] && self.has_bridge(a) && self.has_bridge(b) {
                     self.blocked[link] = true;
                 }
             }
@@ -235,7 +244,7 @@ impl<'t> Model<'t> {
         }
         // Members: L3 ends of switch–L3 links, in link order.
         for (link, &[a, b]) in self.ends.iter().enumerate() {
-            let (sa, sb) = (self.has_bridge(a), self.has_bridge(b));
+            let (sa, sb) = (self.is_l2(a), self.is_l2(b));
             let (switch, l3_side) = match (sa, sb) {
                 (true, false) => (a, Side::B),
                 (false, true) => (b, Side::A),
@@ -252,7 +261,7 @@ impl<'t> Model<'t> {
 
     fn find_p2p(&mut self) {
         for (link, &[a, b]) in self.ends.iter().enumerate() {
-            if self.has_bridge(a) || self.has_bridge(b) {
+            if self.is_l2(a) || self.is_l2(b) {
                 continue;
             }
             self.link_domain[link] = self.domains.len();

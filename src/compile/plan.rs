@@ -119,6 +119,9 @@ pub struct NodePlan {
     pub private_dirs: Vec<std::path::PathBuf>,
     /// Files written into the private dirs before services start.
     pub files: Vec<FilePlan>,
+    /// `ofswitch` and `controller` nodes: the config of their built-in daemon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openflow: Option<super::NodeOpenflow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

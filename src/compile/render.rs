@@ -243,7 +243,8 @@ impl Plan {
             ),
         );
         line(w, &format!("ip -n {ns} link set dev {} up", q(&m.bridge)));
-        let mut ports: Vec<(&str, Option<&str>, String, &[ipnet::IpNet])> = Vec::new();
+        // (bridge port, node namespace, interface, addresses, IPv6 to turn back on)
+        let mut ports: Vec<(&str, Option<&str>, String, &[ipnet::IpNet], bool)> = Vec::new();
         if let Some(h) = &m.host {
             line(
                 w,
@@ -256,7 +257,7 @@ impl Plan {
                     h.peer_mac
                 ),
             );
-            ports.push((&h.peer, None, h.ifname.clone(), &h.addrs));
+            ports.push((&h.peer, None, h.ifname.clone(), &h.addrs, false));
         }
         for i in &m.nodes {
             let node_ns = &self.nodes[i.node].netns;
@@ -273,9 +274,14 @@ impl Plan {
                     i.peer_mac
                 ),
             );
-            ports.push((&i.peer, Some(node_ns), i.ifname.clone(), &i.addrs));
+            let v6_off = self.nodes[i.node]
+                .sysctls
+                .iter()
+                .any(|(k, v)| k == "net.ipv6.conf.default.disable_ipv6" && v == "1");
+            let v6_on = v6_off && i.addrs.iter().any(|a| a.addr().is_ipv6());
+            ports.push((&i.peer, Some(node_ns), i.ifname.clone(), &i.addrs, v6_on));
         }
-        for (peer, node_ns, ifname, addrs) in ports {
+        for (peer, node_ns, ifname, addrs, v6_on) in ports {
             line(w, &format!("ip -n {ns} link set dev {} up", q(peer)));
             line(
                 w,
@@ -289,6 +295,16 @@ impl Plan {
                 Some(n) => format!("ip -n {} ", q(n)),
                 None => "ip ".to_string(),
             };
+            if v6_on && let Some(n) = node_ns {
+                line(
+                    w,
+                    &format!(
+                        "ip netns exec {} sysctl -qw net.ipv6.conf.{}.disable_ipv6=0",
+                        q(n),
+                        q(&ifname)
+                    ),
+                );
+            }
             for a in addrs {
                 let nodad = if a.addr().is_ipv6() { " nodad" } else { "" };
                 line(w, &format!("{at}addr add {a} dev {}{nodad}", q(&ifname)));

@@ -137,6 +137,7 @@ mod tests {
         let args = DaemonArgs {
             control: control.clone(),
             port,
+            config: None,
         };
         std::thread::spawn(move || crate::daemon::run(DaemonKind::Echo, args));
         let status = (0..200)

@@ -13,7 +13,9 @@
 //! The socket speaks the control socket's protocol (one JSON line each way), with a line
 //! limit and a read timeout so that no client can hold a daemon up.
 
+pub mod controller;
 pub mod echo;
+pub mod ofswitch;
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -31,12 +33,29 @@ use tokio::net::UnixListener;
 pub enum DaemonKind {
     /// TCP and UDP echo (RFC 862): a scenario target and the proof of the daemon path.
     Echo,
+    /// An OpenFlow 1.3 switch (`ofswitch` nodes; `--config` is its compiled config).
+    #[serde(rename = "ofswitch")]
+    #[value(name = "ofswitch")]
+    OfSwitch,
+    /// An OpenFlow controller (`controller` nodes; `--config` is its compiled config).
+    Controller,
 }
 
 impl DaemonKind {
     pub fn name(self) -> &'static str {
         match self {
             DaemonKind::Echo => "echo",
+            DaemonKind::OfSwitch => "ofswitch",
+            DaemonKind::Controller => "controller",
+        }
+    }
+
+    /// Users may write it in `run: {daemon: …}` (the OpenFlow ones come with their node
+    /// kind, with a compiled config).
+    pub fn user_writable(self) -> bool {
+        match self {
+            DaemonKind::Echo => true,
+            DaemonKind::OfSwitch | DaemonKind::Controller => false,
         }
     }
 }
@@ -133,9 +152,26 @@ pub struct DaemonArgs {
     /// The daemon's control socket (the supervisor chooses it, in the lab's run directory).
     #[arg(long)]
     pub control: PathBuf,
-    /// TCP and UDP port (echo).
+    /// TCP and UDP port (echo); the passive OpenFlow port (ofswitch); the listening port
+    /// (controller).
     #[arg(long, default_value_t = 7)]
     pub port: u16,
+    /// The compiled config, a JSON file the supervisor writes in the lab's run directory
+    /// (ofswitch, controller).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+}
+
+/// Reads a daemon's `--config` JSON file.
+pub fn read_config<T: serde::de::DeserializeOwned>(args: &DaemonArgs) -> io::Result<T> {
+    let path = args.config.as_ref().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "this daemon needs --config PATH",
+        )
+    })?;
+    let text = std::fs::read(path)?;
+    serde_json::from_slice(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
 /// Runs daemon `kind` until it is killed (SIGTERM ends it cleanly).
@@ -149,6 +185,8 @@ pub fn run(kind: DaemonKind, args: DaemonArgs) -> io::Result<()> {
         let work = async {
             match kind {
                 DaemonKind::Echo => echo::run(&args).await,
+                DaemonKind::OfSwitch => ofswitch::run(&args).await,
+                DaemonKind::Controller => controller::run(&args).await,
             }
         };
         tokio::select! {

@@ -453,6 +453,7 @@ fn configure(plan: &Plan, ns: Vec<NsHandle>, progress: ProgressFn<'_>) -> Result
     for (i, (node, mut h)) in plan.nodes.iter().zip(ns).enumerate() {
         let mut ops = Vec::new();
         if let Some(m) = mgmt.get(&i) {
+            mgmt_ipv6_on(node, m, &h)?;
             ops.push(Op::SetUp { ifindex: m.ifindex });
             ops.extend(m.addrs.iter().map(|net| Op::AddAddr {
                 ifindex: m.ifindex,
@@ -510,6 +511,31 @@ fn configure(plan: &Plan, ns: Vec<NsHandle>, progress: ProgressFn<'_>) -> Result
         }
     }
     Ok(())
+}
+
+/// A node whose interfaces are made with IPv6 off (`default.disable_ipv6=1`, an OpenFlow
+/// switch's ports) gets it back on `mgmt0` when that has an IPv6 address.
+fn mgmt_ipv6_on(
+    node: &crate::compile::NodePlan,
+    m: &crate::compile::MgmtIface,
+    h: &NsHandle,
+) -> Result<(), LabError> {
+    let off = node
+        .sysctls
+        .iter()
+        .any(|(k, v)| k == "net.ipv6.conf.default.disable_ipv6" && v == "1");
+    if !off || !m.addrs.iter().any(|a| a.addr().is_ipv6()) {
+        return Ok(());
+    }
+    let key = format!("net.ipv6.conf.{}.disable_ipv6", m.ifname);
+    let fd = h.fd.try_clone().map_err(|e| LabError::Kernel {
+        what: format!("{}: namespace fd", node.name),
+        source: e,
+    })?;
+    netns::run_in(fd, move || netns::write_sysctl(&key, "0")).map_err(|e| LabError::Kernel {
+        what: format!("{}: IPv6 on {}", node.name, m.ifname),
+        source: e,
+    })
 }
 
 /// `mgmt0` reaches its own address and nothing else: the node answers ARP there only for

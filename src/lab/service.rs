@@ -31,6 +31,7 @@ use serde::{Deserialize, Serialize};
 use super::journal::{Entry, Journal, proc_start_time};
 use super::{LabError, cgroup};
 use crate::compile::{NodePlan, Plan, Readiness, RestartPolicy, ServicePlan, ServiceWhat};
+use crate::daemon::DaemonKind;
 use crate::netns;
 
 /// First restart delay; doubles per crash up to [`BACKOFF_MAX`].
@@ -543,6 +544,41 @@ fn status_of(s: &Svc) -> ServiceStatus {
     }
 }
 
+/// The compiled config of an OpenFlow daemon, written as `daemons/<node>.<service>.json`
+/// (0600; both names were validated, the path is built from nothing else); `None` for
+/// daemons without one.
+fn write_daemon_config(svc: &Svc, kind: DaemonKind) -> io::Result<Option<PathBuf>> {
+    use crate::compile::NodeOpenflow;
+    use std::io::Write;
+    let json = match (kind, &svc.node_plan.openflow) {
+        (DaemonKind::Echo, _) => return Ok(None),
+        (DaemonKind::OfSwitch, Some(NodeOpenflow::Switch(c))) => serde_json::to_vec_pretty(c),
+        (DaemonKind::Controller, Some(NodeOpenflow::Controller(c))) => serde_json::to_vec_pretty(c),
+        (DaemonKind::OfSwitch | DaemonKind::Controller, _) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("node `{}` has no {} config", svc.node, kind.name()),
+            ));
+        }
+    }
+    .map_err(std::io::Error::other)?;
+    let path = svc
+        .run_dir
+        .join("daemons")
+        .join(format!("{}.{}.json", svc.node, svc.plan.name));
+    let tmp = path.with_extension("json.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(&json)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(Some(path))
+}
+
 /// The command that runs `svc` inside its node. The one place a service's process is
 /// prepared: it joins the node's network namespace and gets its own process group.
 fn spawn_in_node(svc: &Svc, c: &mut std::process::Command) -> io::Result<()> {
@@ -580,6 +616,9 @@ fn spawn_once(inner: &Inner, svc: &Arc<Svc>) -> Result<(), LabError> {
                 .arg(&svc.socket)
                 .arg("--port")
                 .arg(port.to_string());
+            if let Some(path) = write_daemon_config(svc, *kind).map_err(err)? {
+                c.arg("--config").arg(path);
+            }
             c
         }
     };

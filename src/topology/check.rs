@@ -31,13 +31,14 @@ use super::addressing;
 use super::error::{ErrorKind, TopologyError};
 use super::generate;
 use super::links::{self, LinkChecker};
-use super::model::{Defaults, Engine, Link, Node, NodeKind, Source, Span, Topology};
+use super::model::{Defaults, Engine, Link, Node, NodeKind, Openflow, Source, Span, Topology};
 use super::names::{check_lab_name, check_node_name, check_sysctl_key, suggestion};
 use super::node_check;
+use super::openflow_check;
 use super::service::RoutesMode;
 use super::spec::{
     DefaultsSpec, EngineSpec, GENERATORS, GeneratorKind, GeneratorSpec, NodeKindSpec, NodeSpec,
-    Spec, StrList, span,
+    Spec, StrList, SwitchKindSpec, span,
 };
 
 /// What checks share: the file (for diagnostics) and where relative paths start.
@@ -110,7 +111,7 @@ pub fn check_with(
     })?;
     let defaults = defaults(spec.defaults.as_ref(), &ctx)?;
     let addressing = addressing::check(spec.addressing.as_ref(), &ctx)?;
-    let mgmt = node_check::mgmt(spec.mgmt.as_ref(), &addressing, &ctx)?;
+    let mut mgmt = node_check::mgmt(spec.mgmt.as_ref(), &addressing, &ctx)?;
 
     let mut nodes: Vec<Node> = Vec::new();
     let mut origins: HashMap<String, (usize, Origin)> = HashMap::new();
@@ -140,6 +141,7 @@ pub fn check_with(
             ));
         }
         let (prefix, prefix_span) = generator_prefix(kind, &ctx)?;
+        let switch_of = generator_openflow(kind, &ctx)?;
         let at = span(entry);
         let out = shape.expand(&prefix);
         for (name, node_kind) in out.nodes {
@@ -164,13 +166,38 @@ pub fn check_with(
                 name.clone(),
                 (nodes.len(), Origin::Generated { generator: key }),
             );
-            nodes.push(generated_node(name, node_kind, &defaults, at));
+            let mut node = generated_node(name, node_kind, &defaults, at);
+            if let (NodeKind::Switch, Some(of)) = (node_kind, &switch_of) {
+                node.kind = NodeKind::OfSwitch;
+                node.openflow = Some(of.clone());
+            }
+            nodes.push(node);
         }
         generated_links.extend(
             out.links
                 .into_iter()
                 .map(|(a, b)| links::generated(a, b, at)),
         );
+    }
+
+    openflow_check::resolve(&nodes, &ctx)?;
+    if let Some(at) = openflow_check::needs_mgmt(&nodes) {
+        match (&mgmt, &spec.mgmt) {
+            (Some(_), _) => {}
+            (None, Some(off)) => {
+                return Err(ctx
+                    .error(
+                        ErrorKind::BadValue,
+                        span(off),
+                        "OpenFlow switches reach their controller node over the management network",
+                    )
+                    .with_help(
+                        "remove `mgmt: false` (the management network turns on by itself), or \
+                         name an external controller as `tcp:IP:PORT`",
+                    ));
+            }
+            (None, None) => mgmt = Some(node_check::mgmt_for_openflow(at, &addressing, &ctx)?),
+        }
     }
 
     let mut checker = LinkChecker::new(&ctx, &nodes);
@@ -310,6 +337,8 @@ fn written_node(
         None | Some(NodeKindSpec::Host) => NodeKind::Host,
         Some(NodeKindSpec::Router) => NodeKind::Router,
         Some(NodeKindSpec::Switch) => NodeKind::Switch,
+        Some(NodeKindSpec::Ofswitch) => NodeKind::OfSwitch,
+        Some(NodeKindSpec::Controller) => NodeKind::Controller,
     };
     let kind_word = kind.word();
     let mut node = generated_node(name.value.clone(), kind, defaults, span(name));
@@ -374,6 +403,24 @@ fn written_node(
     }
     if let Some(run) = &spec.run {
         node.services = node_check::services(run, ctx)?;
+        let reserved = match kind {
+            NodeKind::OfSwitch => Some(crate::compile::SWITCH_SERVICE),
+            NodeKind::Controller => Some(crate::compile::CONTROLLER_SERVICE),
+            _ => None,
+        };
+        if let Some(r) = reserved
+            && node.services.iter().any(|s| s.name == r)
+        {
+            return Err(ctx
+                .error(
+                    ErrorKind::DuplicateName,
+                    span(run),
+                    format!(
+                        "service name `{r}` is taken by the node's built-in {kind_word} daemon"
+                    ),
+                )
+                .with_help("give the service another `name:`"));
+        }
     }
     if let Some(routes) = &spec.routes {
         node_check::routes_allowed(kind, span(routes), &name.value, ctx)?;
@@ -391,6 +438,7 @@ fn written_node(
     if let Some(files) = &spec.files {
         node.files = node_check::files(&files.0, &node.private_dirs, ctx)?;
     }
+    node.openflow = openflow_check::node_keys(spec, kind, &name.value, ctx)?;
     Ok(node)
 }
 
@@ -411,6 +459,7 @@ fn generated_node(name: String, kind: NodeKind, defaults: &Defaults, span: Span)
         files: Vec::new(),
         sysctl: Default::default(),
         loopback: Vec::new(),
+        openflow: None,
         span,
     }
 }
@@ -460,6 +509,36 @@ fn generator_entry<'s>(
                 second.value
             ))),
         [(_, None)] => unreachable!("unknown keys were rejected above"),
+    }
+}
+
+/// `switch_kind: ofswitch` (with its `controller:`): the OpenFlow keys its switches get.
+fn generator_openflow(
+    kind: &GeneratorKind,
+    ctx: &Ctx<'_>,
+) -> Result<Option<Openflow>, TopologyError> {
+    let (switch_kind, controller) = match kind {
+        GeneratorKind::Star(s) => (&s.switch_kind, &s.controller),
+        GeneratorKind::Linear(s) | GeneratorKind::Ring(s) => (&s.switch_kind, &s.controller),
+        GeneratorKind::Tree(s) => (&s.switch_kind, &s.controller),
+        GeneratorKind::Fattree(s) => (&s.switch_kind, &s.controller),
+    };
+    match switch_kind.as_ref().map(|k| k.value) {
+        Some(SwitchKindSpec::Ofswitch) => {
+            Ok(Some(openflow_check::switch(controller.as_ref(), ctx)?))
+        }
+        None | Some(SwitchKindSpec::Switch) => match controller {
+            Some(c) => Err(ctx
+                .error(
+                    ErrorKind::BadValue,
+                    span(c),
+                    "`controller` needs `switch_kind: ofswitch`",
+                )
+                .with_help(
+                    "add `switch_kind: ofswitch` to make the generated switches OpenFlow                      switches, or remove `controller`",
+                )),
+            None => Ok(None),
+        },
     }
 }
 

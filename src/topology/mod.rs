@@ -27,6 +27,7 @@ mod links;
 mod model;
 pub(crate) mod names;
 mod node_check;
+pub mod openflow_check;
 pub(crate) mod parse;
 pub mod service;
 pub(crate) mod spec;

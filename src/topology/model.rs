@@ -75,6 +75,11 @@ pub enum NodeKind {
     /// Internal, never written by users: the hidden namespace that holds the ends of links
     /// relayed by the userspace engine (shown by `inspect`).
     Fabric,
+    /// An OpenFlow 1.3 switch: the built-in daemon owns its interfaces (no Linux bridge, no
+    /// addresses); L2 like `switch` for addressing.
+    OfSwitch,
+    /// An OpenFlow controller: the built-in daemon listens on the management network.
+    Controller,
 }
 
 /// What a node kind can do. Every predicate is an exhaustive `match`, and compile, the lab
@@ -82,36 +87,56 @@ pub enum NodeKind {
 /// errors here, each one a decision to make (see the table test in `model_tests`).
 impl NodeKind {
     /// Every kind, for table tests.
-    pub const ALL: [NodeKind; 4] = [
+    pub const ALL: [NodeKind; 6] = [
         NodeKind::Host,
         NodeKind::Router,
         NodeKind::Switch,
         NodeKind::Fabric,
+        NodeKind::OfSwitch,
+        NodeKind::Controller,
     ];
 
     /// topolab's own plumbing (the fabric), not a node the user wrote: never counted,
     /// listed or entered as a node.
     pub fn is_internal(self) -> bool {
         match self {
-            NodeKind::Host | NodeKind::Router | NodeKind::Switch => false,
+            NodeKind::Host
+            | NodeKind::Router
+            | NodeKind::Switch
+            | NodeKind::OfSwitch
+            | NodeKind::Controller => false,
             NodeKind::Fabric => true,
         }
     }
 
-    /// A Linux bridge joins its ports into one L2 (LAN) domain: its links are bridge
-    /// ports, it has no addresses, loops among such nodes are cut at compile time.
+    /// An L2 switch: its links join one L2 (LAN) domain whose L3 ends share a subnet, it
+    /// has no addresses on its ports (a Linux bridge or an OpenFlow switch).
+    pub fn is_l2(self) -> bool {
+        match self {
+            NodeKind::Switch | NodeKind::OfSwitch => true,
+            NodeKind::Host | NodeKind::Router | NodeKind::Fabric | NodeKind::Controller => false,
+        }
+    }
+
+    /// A Linux bridge joins its ports: they are bridge ports, and loops among bridges are
+    /// cut at compile time (an OpenFlow switch's ports belong to its daemon instead).
     pub fn has_bridge(self) -> bool {
         match self {
             NodeKind::Switch => true,
-            NodeKind::Host | NodeKind::Router | NodeKind::Fabric => false,
+            NodeKind::Host
+            | NodeKind::Router
+            | NodeKind::Fabric
+            | NodeKind::OfSwitch
+            | NodeKind::Controller => false,
         }
     }
 
     /// Its interfaces carry addresses and it gets routes (an L3 end of a domain).
     pub fn is_l3(self) -> bool {
         match self {
-            NodeKind::Host | NodeKind::Router => true,
-            NodeKind::Switch | NodeKind::Fabric => false,
+            // A controller linked into the data plane is an end like a host.
+            NodeKind::Host | NodeKind::Router | NodeKind::Controller => true,
+            NodeKind::Switch | NodeKind::Fabric | NodeKind::OfSwitch => false,
         }
     }
 
@@ -120,22 +145,31 @@ impl NodeKind {
     pub fn forwards_ip(self) -> bool {
         match self {
             NodeKind::Router => true,
-            NodeKind::Host | NodeKind::Switch | NodeKind::Fabric => false,
+            NodeKind::Host
+            | NodeKind::Switch
+            | NodeKind::Fabric
+            | NodeKind::OfSwitch
+            | NodeKind::Controller => false,
         }
     }
 
     /// Runs `run:` services (and built-in daemons) in its namespace.
     pub fn runs_services(self) -> bool {
         match self {
-            NodeKind::Host | NodeKind::Router | NodeKind::Switch => true,
+            NodeKind::Host
+            | NodeKind::Router
+            | NodeKind::Switch
+            | NodeKind::OfSwitch
+            | NodeKind::Controller => true,
             NodeKind::Fabric => false,
         }
     }
 
     /// Gets a `mgmt0` interface on the management network (when the lab has one).
+    /// OpenFlow switches and controllers do: the control channel runs there.
     pub fn joins_mgmt(self) -> bool {
         match self {
-            NodeKind::Host | NodeKind::Router => true,
+            NodeKind::Host | NodeKind::Router | NodeKind::OfSwitch | NodeKind::Controller => true,
             // A bridge has IPv6 turned off and no addresses of its own.
             NodeKind::Switch | NodeKind::Fabric => false,
         }
@@ -146,7 +180,9 @@ impl NodeKind {
         match self {
             NodeKind::Host => true,
             NodeKind::Router => all_nodes,
-            NodeKind::Switch | NodeKind::Fabric => false,
+            NodeKind::Switch | NodeKind::Fabric | NodeKind::OfSwitch | NodeKind::Controller => {
+                false
+            }
         }
     }
 
@@ -157,6 +193,8 @@ impl NodeKind {
             NodeKind::Router => "router",
             NodeKind::Switch => "switch",
             NodeKind::Fabric => "fabric",
+            NodeKind::OfSwitch => "ofswitch",
+            NodeKind::Controller => "controller",
         }
     }
 }
@@ -181,7 +219,63 @@ pub struct Node {
     pub sysctl: BTreeMap<String, String>,
     /// Explicit loopback addresses (routers get automatic ones when empty).
     pub loopback: Vec<IpNet>,
+    /// `ofswitch` and `controller` nodes: their OpenFlow keys.
+    pub openflow: Option<Openflow>,
     pub span: Span,
+}
+
+/// The OpenFlow keys of an `ofswitch` or `controller` node, checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum Openflow {
+    Switch {
+        /// `controller:`, in the order written (lab nodes are known to be controllers).
+        controllers: Vec<ControllerRef>,
+        /// `dpid:`; `None`: compiled (see `openflow_check::dpids`, unique in the lab).
+        dpid: Option<u64>,
+        /// Where `dpid:` was written.
+        dpid_span: Option<Span>,
+        /// `fail_mode:`, or its default: secure with a controller, standalone without.
+        fail_mode: FailMode,
+    },
+    Controller {
+        app: ControllerApp,
+        listen: u16,
+    },
+}
+
+/// One `controller:` item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ControllerRef {
+    /// A `controller` node of the lab, reached over the management network.
+    Node { name: String, span: Span },
+    /// `tcp:IP:PORT`, an external controller.
+    Tcp(std::net::SocketAddr),
+}
+
+/// What an OpenFlow switch does while no controller is connected.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum FailMode {
+    /// No new flows (table-miss drops).
+    Secure,
+    /// A learning switch.
+    Standalone,
+}
+
+/// The built-in controller's application.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum ControllerApp {
+    /// Floods every packet.
+    Hub,
+    /// Reactive MAC learning (Ryu's simple_switch_13).
+    Learning,
+    /// Proactive shortest paths from the compiled topology; answers ARP/ND itself.
+    ShortestPath,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -468,57 +562,21 @@ mod model_tests {
     /// Every kind's capabilities, in one table: a new kind must be placed here.
     #[test]
     fn node_kind_capability_table() {
-        // (kind, internal, bridge, l3, forwards, services, mgmt, pingall, pingall all)
+        // (kind, internal, l2, bridge, l3, forwards, services, mgmt, pingall, pingall all)
+        #[rustfmt::skip]
         let table = [
-            (
-                NodeKind::Host,
-                false,
-                false,
-                true,
-                false,
-                true,
-                true,
-                true,
-                true,
-            ),
-            (
-                NodeKind::Router,
-                false,
-                false,
-                true,
-                true,
-                true,
-                true,
-                false,
-                true,
-            ),
-            (
-                NodeKind::Switch,
-                false,
-                true,
-                false,
-                false,
-                true,
-                false,
-                false,
-                false,
-            ),
-            (
-                NodeKind::Fabric,
-                true,
-                false,
-                false,
-                false,
-                false,
-                false,
-                false,
-                false,
-            ),
+            (NodeKind::Host,       false, false, false, true,  false, true,  true,  true,  true),
+            (NodeKind::Router,     false, false, false, true,  true,  true,  true,  false, true),
+            (NodeKind::Switch,     false, true,  true,  false, false, true,  false, false, false),
+            (NodeKind::Fabric,     true,  false, false, false, false, false, false, false, false),
+            (NodeKind::OfSwitch,   false, true,  false, false, false, true,  true,  false, false),
+            (NodeKind::Controller, false, false, false, true,  false, true,  true,  false, false),
         ];
         assert_eq!(table.len(), NodeKind::ALL.len());
-        for (k, internal, bridge, l3, fwd, services, mgmt, ping, ping_all) in table {
+        for (k, internal, l2, bridge, l3, fwd, services, mgmt, ping, ping_all) in table {
             assert!(NodeKind::ALL.contains(&k));
             assert_eq!(k.is_internal(), internal, "{k:?}");
+            assert_eq!(k.is_l2(), l2, "{k:?}");
             assert_eq!(k.has_bridge(), bridge, "{k:?}");
             assert_eq!(k.is_l3(), l3, "{k:?}");
             assert_eq!(k.forwards_ip(), fwd, "{k:?}");
@@ -526,12 +584,14 @@ mod model_tests {
             assert_eq!(k.joins_mgmt(), mgmt, "{k:?}");
             assert_eq!(k.pingall(false), ping, "{k:?}");
             assert_eq!(k.pingall(true), ping_all, "{k:?}");
-            // A node is exactly one of: internal, a bridge, an L3 node.
+            // A node is exactly one of: internal, an L2 switch, an L3 node.
             assert_eq!(
-                [internal, bridge, l3].iter().filter(|b| **b).count(),
+                [internal, l2, l3].iter().filter(|b| **b).count(),
                 1,
                 "{k:?}"
             );
+            // Only an L2 switch can be a Linux bridge.
+            assert!(!bridge || l2, "{k:?}");
         }
     }
 }

@@ -15,7 +15,7 @@ use super::service::{
     ServiceWhat, StopSignal, check_service_name, dedup_name, short_name,
 };
 use super::spec::{
-    FileSpec, MgmtSpec, ReadySpec, RunItem, RunSpec, Scalar, ServiceSpec, StrList, span,
+    FileSpec, MgmtLong, MgmtSpec, ReadySpec, RunItem, RunSpec, Scalar, ServiceSpec, StrList, span,
 };
 use super::units;
 use crate::daemon::DaemonKind;
@@ -96,10 +96,12 @@ fn long(
         (None, Some(kind)) => {
             let found = DaemonKind::value_variants()
                 .iter()
+                .filter(|k| k.user_writable())
                 .find(|k| k.name() == kind.value);
             let Some(&kind_value) = found else {
                 let kinds: Vec<&str> = DaemonKind::value_variants()
                     .iter()
+                    .filter(|k| k.user_writable())
                     .map(|k| k.name())
                     .collect();
                 return Err(ctx
@@ -525,6 +527,25 @@ pub fn mgmt(
         MgmtSpec::On(true) => &empty,
         MgmtSpec::Long(long) => long,
     };
+    mgmt_long(long, span(spec), addressing, ctx).map(Some)
+}
+
+/// The management network with its default pools, turned on because OpenFlow switches
+/// reach their controller there (`at`: the first `controller:` naming a lab node).
+pub fn mgmt_for_openflow(
+    at: Span,
+    addressing: &Addressing,
+    ctx: &Ctx<'_>,
+) -> Result<Mgmt, TopologyError> {
+    mgmt_long(&Default::default(), at, addressing, ctx)
+}
+
+fn mgmt_long(
+    long: &MgmtLong,
+    whole: Span,
+    addressing: &Addressing,
+    ctx: &Ctx<'_>,
+) -> Result<Mgmt, TopologyError> {
     let pool = |given: &Option<Spanned<String>>, v4: bool| -> Result<IpNet, TopologyError> {
         let (key, default) = if v4 {
             ("ipv4", MGMT4_DEFAULT)
@@ -594,7 +615,7 @@ pub fn mgmt(
         let Some(net) = net else { continue };
         for (key, other) in others {
             if net.contains(&other.net.network()) || other.net.contains(&net.network()) {
-                let at = given.as_ref().map_or(span(spec), span);
+                let at = given.as_ref().map_or(whole, span);
                 return Err(ctx
                     .error(
                         ErrorKind::OverlappingSubnets,
@@ -611,10 +632,10 @@ pub fn mgmt(
             }
         }
     }
-    Ok(Some(Mgmt {
+    Ok(Mgmt {
         ipv4,
         ipv6,
         host: long.host.unwrap_or(false),
-        span: span(spec),
-    }))
+        span: whole,
+    })
 }

@@ -32,7 +32,7 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
-use super::model::Span;
+use super::model::{ControllerApp, FailMode, Span};
 use super::service::{RestartPolicy, RoutesMode, StopSignal};
 
 /// A whole topology file.
@@ -161,12 +161,16 @@ pub enum NodeKindSpec {
     Host,
     Router,
     Switch,
+    /// An OpenFlow 1.3 switch (the built-in daemon).
+    Ofswitch,
+    /// An OpenFlow controller (the built-in daemon).
+    Controller,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
-    /// host (default), router or switch.
+    /// host (default), router, switch, ofswitch or controller.
     #[schemars(with = "Option<NodeKindSpec>")]
     pub kind: Option<Spanned<NodeKindSpec>>,
     /// Switches only: run the kernel's spanning tree.
@@ -197,6 +201,23 @@ pub struct NodeSpec {
     /// Files placed in the private dirs: absolute path → `{content: …}` or `{path: …}`.
     #[schemars(with = "Option<BTreeMap<String, FileSpec>>")]
     pub files: Option<Entries<Spanned<FileSpec>>>,
+    /// ofswitch: its controller(s): a `controller` node of the lab, or `tcp:IP:PORT`
+    /// (`tcp:127.0.0.1:PORT` is the machine's own loopback), or a list of them.
+    #[schemars(with = "Option<StrList>")]
+    pub controller: Option<Spanned<StrList>>,
+    /// ofswitch: datapath id, an integer or a hex string (`0x1a`, `00:00:00:00:00:00:00:1a`);
+    /// default: its position among the lab's ofswitch nodes + 1.
+    #[schemars(with = "Option<Scalar>")]
+    pub dpid: Option<Spanned<Scalar>>,
+    /// ofswitch: `secure` (default with a controller) or `standalone` (default without).
+    #[schemars(with = "Option<FailMode>")]
+    pub fail_mode: Option<Spanned<FailMode>>,
+    /// controller: `hub`, `learning` (default) or `shortest-path`.
+    #[schemars(with = "Option<ControllerApp>")]
+    pub app: Option<Spanned<ControllerApp>>,
+    /// controller: the TCP port it listens on (default 6653).
+    #[schemars(with = "Option<u16>")]
+    pub listen: Option<Spanned<u64>>,
 }
 
 /// A placed file: its text inline, or a file relative to the topology.
@@ -478,6 +499,12 @@ pub struct StarSpec {
     /// Prepended to every generated name.
     #[schemars(with = "Option<String>")]
     pub prefix: Option<Spanned<String>>,
+    /// `ofswitch`: the generated switches are OpenFlow switches (default `switch`).
+    #[schemars(with = "Option<SwitchKindSpec>")]
+    pub switch_kind: Option<Spanned<SwitchKindSpec>>,
+    /// With `switch_kind: ofswitch`: the switches' `controller:`.
+    #[schemars(with = "Option<StrList>")]
+    pub controller: Option<Spanned<StrList>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -490,6 +517,12 @@ pub struct ChainSpec {
     pub hosts_per_switch: Option<Spanned<u64>>,
     #[schemars(with = "Option<String>")]
     pub prefix: Option<Spanned<String>>,
+    /// `ofswitch`: the generated switches are OpenFlow switches (default `switch`).
+    #[schemars(with = "Option<SwitchKindSpec>")]
+    pub switch_kind: Option<Spanned<SwitchKindSpec>>,
+    /// With `switch_kind: ofswitch`: the switches' `controller:`.
+    #[schemars(with = "Option<StrList>")]
+    pub controller: Option<Spanned<StrList>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -501,6 +534,12 @@ pub struct TreeSpec {
     pub fanout: Spanned<u64>,
     #[schemars(with = "Option<String>")]
     pub prefix: Option<Spanned<String>>,
+    /// `ofswitch`: the generated switches are OpenFlow switches (default `switch`).
+    #[schemars(with = "Option<SwitchKindSpec>")]
+    pub switch_kind: Option<Spanned<SwitchKindSpec>>,
+    /// With `switch_kind: ofswitch`: the switches' `controller:`.
+    #[schemars(with = "Option<StrList>")]
+    pub controller: Option<Spanned<StrList>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -510,6 +549,20 @@ pub struct FatTreeSpec {
     pub k: Spanned<u64>,
     #[schemars(with = "Option<String>")]
     pub prefix: Option<Spanned<String>>,
+    /// `ofswitch`: the generated switches are OpenFlow switches (default `switch`).
+    #[schemars(with = "Option<SwitchKindSpec>")]
+    pub switch_kind: Option<Spanned<SwitchKindSpec>>,
+    /// With `switch_kind: ofswitch`: the switches' `controller:`.
+    #[schemars(with = "Option<StrList>")]
+    pub controller: Option<Spanned<StrList>>,
+}
+
+/// The kind of a generator's switches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SwitchKindSpec {
+    Switch,
+    Ofswitch,
 }
 
 /// A scalar kept as text: a string, or a number or bool written without quotes (`0`,

@@ -66,6 +66,7 @@ impl TopoBuilder {
             files: Vec::new(),
             sysctl: BTreeMap::new(),
             loopback: Vec::new(),
+            openflow: None,
             span: Span::default(),
         });
         self
@@ -166,6 +167,9 @@ impl TopoBuilder {
                 NodeKind::Router => "router",
                 NodeKind::Switch => "switch",
                 NodeKind::Fabric => unreachable!("users never write fabric nodes"),
+                NodeKind::OfSwitch | NodeKind::Controller => {
+                    unreachable!("the builder makes no OpenFlow nodes")
+                }
             };
             let mut extra = String::new();
             if n.stp {
