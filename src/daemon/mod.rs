@@ -66,6 +66,8 @@ impl DaemonKind {
 pub enum Request {
     Ping,
     Status,
+    /// An OpenFlow daemon's own view: `flows`, `ports`, `tables`, `groups`, `meters` (switch).
+    Openflow { view: String },
 }
 
 /// A daemon's answer.
@@ -74,6 +76,7 @@ pub enum Request {
 pub enum Response {
     Pong,
     Status(Status),
+    Openflow { view: String, data: serde_json::Value },
     Error { message: String },
 }
 
@@ -96,6 +99,10 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Something that can describe itself on the control socket.
 pub trait Describe: Send + Sync + 'static {
     fn status(&self) -> Status;
+    /// An OpenFlow view (`None`: this daemon has no such view).
+    fn openflow(&self, _view: &str) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// Serves `path` (created 0600; an old socket file there is replaced) until the runtime
@@ -119,6 +126,12 @@ pub async fn serve_control(path: &Path, me: Arc<dyn Describe>) -> io::Result<()>
                 Ok(Ok(n)) if n > 0 => match serde_json::from_slice::<Request>(&line) {
                     Ok(Request::Ping) => Response::Pong,
                     Ok(Request::Status) => Response::Status(me.status()),
+                    Ok(Request::Openflow { view }) => match me.openflow(&view) {
+                        Some(data) => Response::Openflow { view, data },
+                        None => Response::Error {
+                            message: format!("no OpenFlow view `{view}` here"),
+                        },
+                    },
                     Err(e) => Response::Error {
                         message: format!("bad request: {e}"),
                     },
