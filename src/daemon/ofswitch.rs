@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use nix::poll::{PollFd, PollFlags};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
@@ -245,7 +245,10 @@ fn data_plane(d: Arc<Daemon>) {
             .iter()
             .map(|(fd, _)| {
                 // SAFETY: the ports live as long as the daemon (never removed).
-                PollFd::new(unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) }, PollFlags::POLLIN)
+                PollFd::new(
+                    unsafe { std::os::fd::BorrowedFd::borrow_raw(*fd) },
+                    PollFlags::POLLIN,
+                )
             })
             .collect();
         let ms = timeout.as_millis().min(1000) as u16;
@@ -491,7 +494,11 @@ pub async fn run(args: &DaemonArgs) -> io::Result<()> {
         },
         Instant::monotonic(),
     );
-    let by_no = ports.iter().enumerate().map(|(i, p)| (p.port_no, i)).collect();
+    let by_no = ports
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.port_no, i))
+        .collect();
     let d = Arc::new(Daemon {
         core: Mutex::new(Core {
             switch,

@@ -200,6 +200,9 @@ pub(super) fn instruction_rank(i: &Instruction) -> u8 {
     }
 }
 
+/// The most frame bytes a PACKET_IN carries (its header, match and padding must fit too).
+const MAX_PACKET_IN_DATA: usize = 65_535 - 256;
+
 /// The most groups a packet may pass through (chains deeper than this are dropped).
 const MAX_GROUP_DEPTH: u8 = 8;
 
@@ -400,7 +403,11 @@ impl Switch {
                 id,
                 pkt.frame[..pkt.frame.len().min(max_len.into())].to_vec(),
             ),
-            None => (of::NO_BUFFER, pkt.frame.clone()),
+            // A message is at most 64 KiB: a super-frame is cut to what fits.
+            None => (
+                of::NO_BUFFER,
+                pkt.frame[..pkt.frame.len().min(MAX_PACKET_IN_DATA)].to_vec(),
+            ),
         };
         let mut fields = vec![OxmField::InPort(pkt.in_port)];
         if pkt.p.key.metadata != 0 {
