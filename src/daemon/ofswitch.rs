@@ -537,3 +537,103 @@ pub async fn run(args: &DaemonArgs) -> io::Result<()> {
         r = passive => r,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::{Request, Response, call};
+    use crate::openflow::codec::{Body, Message};
+    use std::io::{Read, Write};
+
+    fn read_msg(s: &mut std::net::TcpStream) -> Message {
+        let mut hdr = [0u8; 8];
+        s.read_exact(&mut hdr).unwrap();
+        let len = u16::from_be_bytes([hdr[2], hdr[3]]) as usize;
+        let mut buf = hdr.to_vec();
+        buf.resize(len, 0);
+        s.read_exact(&mut buf[8..]).unwrap();
+        codec::parse(&buf).unwrap()
+    }
+
+    fn send(s: &mut std::net::TcpStream, m: &Message) {
+        let mut out = Vec::new();
+        codec::emit(m, &mut out);
+        s.write_all(&out).unwrap();
+    }
+
+    /// The driver on loopback with no ports (no namespace needed): the passive port speaks
+    /// OpenFlow (HELLO, FEATURES, a bad message gets an ERROR, FLOW_MOD shows in the
+    /// control socket's `flows` view).
+    #[test]
+    fn passive_port_and_views() {
+        let dir = std::env::temp_dir().join(format!("tl-ofsw-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let control = dir.join("s1.sock");
+        let config = dir.join("s1.json");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        std::fs::write(
+            &config,
+            format!(
+                r#"{{"dpid": 7, "fail_mode": "secure", "controllers": [], "ports": [], "passive_port": {port}}}"#
+            ),
+        )
+        .unwrap();
+        let args = DaemonArgs {
+            control: control.clone(),
+            port,
+            config: Some(config),
+        };
+        std::thread::spawn(move || crate::daemon::run(DaemonKind::OfSwitch, args));
+        let status = (0..300)
+            .find_map(|_| {
+                std::thread::sleep(Duration::from_millis(10));
+                match call(&control, &Request::Status, Duration::from_secs(2)) {
+                    Ok(Response::Status(s)) if s.ready => Some(s),
+                    _ => None,
+                }
+            })
+            .expect("the daemon became ready");
+        assert_eq!(status.detail["dpid"], "0000000000000007");
+
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        assert!(matches!(read_msg(&mut s).body, Body::Hello { .. }));
+        send(&mut s, &Message::new(1, Body::Hello { versions: Some(1 << 4) }));
+        send(&mut s, &Message::new(2, Body::FeaturesRequest));
+        let Body::FeaturesReply(f) = read_msg(&mut s).body else {
+            panic!("no features reply")
+        };
+        assert_eq!(f.datapath_id, 7);
+        // An unknown message type: an ERROR with the same xid, and the connection lives on.
+        s.write_all(&[4, 99, 0, 8, 0, 0, 0, 3]).unwrap();
+        let m = read_msg(&mut s);
+        assert_eq!(m.xid, 3);
+        assert!(matches!(m.body, Body::Error(_)), "{m:?}");
+        let mut fm = codec::FlowMod::add(codec::Match::any());
+        fm.priority = 5;
+        send(&mut s, &Message::new(4, Body::FlowMod(fm)));
+        send(&mut s, &Message::new(5, Body::BarrierRequest));
+        assert_eq!(read_msg(&mut s), Message::new(5, Body::BarrierReply));
+
+        let req = Request::Openflow {
+            view: "flows".into(),
+        };
+        let Ok(Response::Openflow { data, .. }) = call(&control, &req, Duration::from_secs(2))
+        else {
+            panic!("no flows view")
+        };
+        assert_eq!(data["flows"][0]["priority"], 5, "{data}");
+        let req = Request::Openflow {
+            view: "nonsense".into(),
+        };
+        assert!(matches!(
+            call(&control, &req, Duration::from_secs(2)),
+            Ok(Response::Error { .. })
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1361,3 +1361,139 @@ fn big_replies_are_split_with_reply_more() {
         matches!(&messages(&mut s)[0].1.body, Body::MultipartReply(of::MultipartReply { body: MpReply::PortDesc(p), .. }) if p.len() == 3 && p[0].name == "eth0")
     );
 }
+
+// ------------------------------------------------------------------ never panics
+
+/// A switch whose flows exercise every action on whatever frame arrives.
+fn busy_switch() -> Switch {
+    let mut s = connected();
+    let any = of::port_no::ANY;
+    assert_eq!(
+        group(
+            &mut s,
+            GroupModCommand::Add,
+            GroupType::Select,
+            1,
+            vec![
+                bucket(1, any, vec![Action::PopVlan, out(2)]),
+                bucket(2, 3, vec![out(3)])
+            ]
+        ),
+        None
+    );
+    assert_eq!(
+        group(
+            &mut s,
+            GroupModCommand::Add,
+            GroupType::FastFailover,
+            2,
+            vec![
+                bucket(0, 2, vec![Action::Group(1)]),
+                bucket(0, 3, vec![out(of::port_no::CONTROLLER)])
+            ]
+        ),
+        None
+    );
+    assert_eq!(
+        meter(
+            &mut s,
+            MeterModCommand::Add,
+            of::meter_flags::KBPS,
+            1,
+            vec![MeterBand::DscpRemark {
+                rate: 10,
+                burst: 0,
+                prec_level: 2
+            }]
+        ),
+        None
+    );
+    add(
+        &mut s,
+        flow(
+            9,
+            vec![OxmField::InPort(1)],
+            vec![
+                Instruction::Meter(1),
+                Instruction::ApplyActions(vec![
+                    Action::PushVlan(0x88a8),
+                    Action::SetField(OxmField::VlanVid(0x1007, None)),
+                    Action::DecNwTtl,
+                    Action::SetNwTtl(1),
+                    Action::DecNwTtl,
+                    Action::PushMpls(0x8847),
+                    Action::DecMplsTtl,
+                    Action::PopMpls(0x0800),
+                    Action::SetField(OxmField::EthSrc(mac(9), None)),
+                    Action::SetField(OxmField::TcpDst(80)),
+                    Action::SetField(OxmField::Ipv6Src("fe80::1".parse().unwrap(), None)),
+                    out(of::port_no::IN_PORT),
+                ]),
+                Instruction::WriteActions(vec![Action::Group(2), Action::PopVlan]),
+                Instruction::GotoTable(3),
+            ],
+        ),
+    );
+    let mut t3 = flow(
+        0,
+        vec![],
+        apply(vec![
+            Action::Output {
+                port: of::port_no::CONTROLLER,
+                max_len: 20,
+            },
+            out(of::port_no::NORMAL),
+        ]),
+    );
+    t3.table_id = 3;
+    add(&mut s, t3);
+    add(
+        &mut s,
+        flow(
+            1,
+            vec![],
+            apply(vec![out(of::port_no::FLOOD), Action::Group(1)]),
+        ),
+    );
+    s
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+    /// Any frame on any port: outputs or nothing, never a panic.
+    #[test]
+    fn any_frame_never_panics(
+        frame in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..160),
+        port in 0u32..5,
+        ipv4 in proptest::prelude::any::<bool>(),
+    ) {
+        let mut s = busy_switch();
+        let mut f = frame;
+        // Half the cases look like IPv4 so that the deeper headers get exercised.
+        if ipv4 && f.len() > 14 {
+            f[12] = 0x08;
+            f[13] = 0x00;
+            f[14] = 0x45;
+        }
+        s.handle_frame(T0, port, &f);
+        s.handle_timeout(at(100.0));
+        drain(&mut s);
+    }
+
+    /// Any decodable message on an open connection: an answer or nothing, never a panic.
+    #[test]
+    fn any_message_never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 8..300), kind in 0u8..30) {
+        let mut s = busy_switch();
+        let mut b = bytes;
+        b[0] = 4;
+        b[1] = kind;
+        let len = b.len() as u16;
+        b[2..4].copy_from_slice(&len.to_be_bytes());
+        if let Ok(m) = of::parse(&b) {
+            s.handle_message(T0, C, m);
+        }
+        s.handle_frame(T0, 1, &udp(1, 2, 3));
+        drain(&mut s);
+    }
+}
