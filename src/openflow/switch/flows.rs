@@ -297,16 +297,14 @@ impl Switch {
         use of::ErrorType as E;
         for a in actions {
             match a {
-                of::Action::Output { port, .. } => {
-                    let reserved = *port > of::port_no::MAX && *port != of::port_no::ANY;
-                    if !reserved && !self.ports.contains_key(port) {
-                        return Err((E::BAD_ACTION, of::bad_action::BAD_OUT_PORT));
-                    }
+                of::Action::Output { port, .. }
+                    if (*port <= of::port_no::MAX || *port == of::port_no::ANY)
+                        && !self.ports.contains_key(port) =>
+                {
+                    return Err((E::BAD_ACTION, of::bad_action::BAD_OUT_PORT));
                 }
-                of::Action::Group(g) => {
-                    if !self.groups.exists(*g) {
-                        return Err((E::BAD_ACTION, of::bad_action::BAD_OUT_GROUP));
-                    }
+                of::Action::Group(g) if !self.groups.exists(*g) => {
+                    return Err((E::BAD_ACTION, of::bad_action::BAD_OUT_GROUP));
                 }
                 of::Action::Experimenter { .. } => {
                     return Err((E::BAD_ACTION, of::bad_action::BAD_EXPERIMENTER));
