@@ -88,6 +88,11 @@ pub struct Table {
     pub lookups: u64,
     pub matched: u64,
     pub index: super::pipeline::Index,
+    /// Entries with a timeout, and a lower bound of their earliest deadline (idle
+    /// deadlines only move later with traffic, so a bound kept without per-packet work is
+    /// enough: at worst a timeout wakes the switch early, and a rescan sets it right).
+    timed: usize,
+    deadline: Option<Instant>,
 }
 
 impl Table {
@@ -98,22 +103,41 @@ impl Table {
             lookups: 0,
             matched: 0,
             index: Default::default(),
+            timed: 0,
+            deadline: None,
         }
     }
 
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.flows.values().filter_map(|f| f.deadline()).min()
+        if self.timed == 0 { None } else { self.deadline }
     }
 
     fn insert(&mut self, f: FlowEntry) {
+        if let Some(d) = f.deadline() {
+            self.timed += 1;
+            self.deadline = Some(self.deadline.map_or(d, |x| x.min(d)));
+        }
         self.index.insert(&f);
         self.flows.insert(f.id, f);
     }
 
     fn remove(&mut self, id: u64) -> Option<FlowEntry> {
         let f = self.flows.remove(&id)?;
+        if f.deadline().is_some() {
+            self.timed -= 1;
+        }
         self.index.remove(&f);
         Some(f)
+    }
+
+    /// The entry with exactly this priority and match.
+    fn find_strict(&self, priority: u16, rule: &FlowMatch) -> Option<u64> {
+        self.index.find_strict(priority, rule)
+    }
+
+    /// Recomputes the deadline bound (a scan of the entries: done only when it passed).
+    fn rescan_deadline(&mut self) {
+        self.deadline = self.flows.values().filter_map(|f| f.deadline()).min();
     }
 }
 
@@ -166,12 +190,25 @@ impl Switch {
             C::Modify | C::ModifyStrict => {
                 let strict = matches!(fm.command, C::ModifyStrict);
                 let table = &mut self.tables[fm.table_id as usize];
-                let ids: Vec<u64> = table
-                    .flows
-                    .values()
-                    .filter(|f| select(f, fm, &rule, strict))
-                    .map(|f| f.id)
-                    .collect();
+                let ids: Vec<u64> = if strict {
+                    table
+                        .find_strict(fm.priority, &rule)
+                        .filter(|id| {
+                            table
+                                .flows
+                                .get(id)
+                                .is_some_and(|f| select(f, fm, &rule, true))
+                        })
+                        .into_iter()
+                        .collect()
+                } else {
+                    table
+                        .flows
+                        .values()
+                        .filter(|f| select(f, fm, &rule, false))
+                        .map(|f| f.id)
+                        .collect()
+                };
                 for id in ids {
                     let Some(mut f) = table.remove(id) else {
                         continue;
@@ -193,14 +230,24 @@ impl Switch {
                     vec![fm.table_id as usize]
                 };
                 for t in tables {
-                    let ids: Vec<u64> = self.tables[t]
-                        .flows
-                        .values()
-                        .filter(|f| {
-                            select(f, fm, &rule, strict) && f.outputs_to(fm.out_port, fm.out_group)
-                        })
-                        .map(|f| f.id)
-                        .collect();
+                    let table = &self.tables[t];
+                    let keep = |f: &FlowEntry| {
+                        select(f, fm, &rule, strict) && f.outputs_to(fm.out_port, fm.out_group)
+                    };
+                    let ids: Vec<u64> = if strict {
+                        table
+                            .find_strict(fm.priority, &rule)
+                            .filter(|id| table.flows.get(id).is_some_and(keep))
+                            .into_iter()
+                            .collect()
+                    } else {
+                        table
+                            .flows
+                            .values()
+                            .filter(|f| keep(f))
+                            .map(|f| f.id)
+                            .collect()
+                    };
                     for id in ids {
                         self.remove_flow(now, t, id, removed::DELETE);
                     }
@@ -225,11 +272,13 @@ impl Switch {
         {
             return Err((of::ErrorType::FLOW_MOD_FAILED, of::flow_mod_failed::OVERLAP));
         }
-        let same = table
-            .flows
-            .values()
-            .find(|f| f.priority == fm.priority && f.rule == rule)
-            .map(|f| f.id);
+        let same = table.find_strict(fm.priority, &rule);
+        if same.is_none() && table.flows.len() >= super::MAX_FLOWS_PER_TABLE {
+            return Err((
+                of::ErrorType::FLOW_MOD_FAILED,
+                of::flow_mod_failed::TABLE_FULL,
+            ));
+        }
         let (packets, bytes) = match same.and_then(|id| table.remove(id)) {
             Some(old) if fm.flags & flow_mod_flags::RESET_COUNTS == 0 => (old.packets, old.bytes),
             _ => (0, 0),
@@ -337,7 +386,7 @@ impl Switch {
             byte_count: f.bytes,
             r#match: f.r#match,
         };
-        for conn in self.packet_in_targets() {
+        for conn in self.async_targets(super::Async::FlowRemoved, reason) {
             self.send(conn, 0, Body::FlowRemoved(body.clone()));
         }
     }
@@ -367,6 +416,7 @@ impl Switch {
             for (id, reason) in expired {
                 self.remove_flow(now, t, id, reason);
             }
+            self.tables[t].rescan_deadline();
         }
     }
 

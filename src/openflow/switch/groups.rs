@@ -123,6 +123,12 @@ impl Switch {
                 if cmd == of::GroupModCommand::Add && exists {
                     return Err(E::GROUP_EXISTS);
                 }
+                if !exists && self.groups.map.len() >= super::MAX_GROUPS {
+                    return Err(E::OUT_OF_GROUPS);
+                }
+                if gm.buckets.len() > super::MAX_BUCKETS {
+                    return Err(E::OUT_OF_BUCKETS);
+                }
                 if cmd == of::GroupModCommand::Modify && !exists {
                     return Err(E::UNKNOWN_GROUP);
                 }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use crate::openflow::classifier::{Classifier, EntryId};
+use crate::openflow::classifier::{Classifier, EntryId, FlowMatch};
 use crate::openflow::packet::FlowKey;
 
 use super::flows::FlowEntry;
@@ -31,6 +31,12 @@ impl Index {
         if let Some(id) = self.ids.remove(&f.id) {
             self.cls.remove(id);
         }
+    }
+
+    /// The id of the entry with exactly this priority and match.
+    pub fn find_strict(&self, priority: u16, rule: &FlowMatch) -> Option<u64> {
+        let id = self.cls.find_strict(priority, rule)?;
+        self.cls.get(id).map(|e| e.data)
     }
 
     /// The id of the highest-priority entry matching `k`.

@@ -47,7 +47,8 @@ impl Switch {
         }
         let dst: [u8; 6] = frame[0..6].try_into().unwrap_or_default();
         let src: [u8; 6] = frame[6..12].try_into().unwrap_or_default();
-        if src[0] & 1 == 0 {
+        let table = &self.learning.table;
+        if src[0] & 1 == 0 && (table.len() < super::MAX_LEARNED || table.contains_key(&src)) {
             self.learning
                 .table
                 .insert(src, (in_port, now + LEARN_LIFETIME));

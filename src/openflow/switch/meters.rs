@@ -114,6 +114,12 @@ impl Switch {
                 if cmd == of::MeterModCommand::Modify && !exists {
                     return Err(E::UNKNOWN_METER);
                 }
+                if !exists && self.meters.map.len() >= super::MAX_METERS {
+                    return Err(E::OUT_OF_METERS);
+                }
+                if mm.bands.len() > super::MAX_BANDS {
+                    return Err(E::OUT_OF_BANDS);
+                }
                 let unit = mm.flags & (of::meter_flags::KBPS | of::meter_flags::PKTPS);
                 if unit == (of::meter_flags::KBPS | of::meter_flags::PKTPS) || mm.flags & !0xf != 0
                 {

@@ -99,6 +99,16 @@ pub enum Transmit {
     Close { conn: ConnId },
 }
 
+/// Limits on what a controller can make the switch hold (FEATURES and the *_FEATURES
+/// replies report them).
+pub const MAX_FLOWS_PER_TABLE: usize = 1_000_000;
+pub const MAX_GROUPS: usize = 65_535;
+pub const MAX_BUCKETS: usize = 64;
+pub const MAX_METERS: usize = 65_535;
+pub const MAX_BANDS: usize = 16;
+/// Learned MAC addresses kept in standalone mode (more are not learned: they flood).
+pub const MAX_LEARNED: usize = 65_536;
+
 /// How long an unclaimed packet-in buffer is kept.
 pub const BUFFER_LIFETIME: Duration = Duration::from_secs(5);
 /// How long a learned MAC address is kept in standalone mode.
@@ -116,6 +126,16 @@ struct Conn {
     /// An active controller connection (not the passive service port).
     controller: bool,
     role: u32,
+    /// SET_ASYNC masks ([master/equal, slave] per kind).
+    async_cfg: of::AsyncConfig,
+}
+
+/// The asynchronous messages SET_ASYNC filters.
+#[derive(Clone, Copy)]
+enum Async {
+    PacketIn,
+    PortStatus,
+    FlowRemoved,
 }
 
 /// Per-port counters.
@@ -230,6 +250,7 @@ impl Switch {
                 open: false,
                 controller,
                 role: role::EQUAL,
+                async_cfg: default_async(),
             },
         );
         self.send(
@@ -298,13 +319,7 @@ impl Switch {
         let Some(desc) = self.port_desc(port_no) else {
             return;
         };
-        let conns: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.open)
-            .map(|(id, _)| *id)
-            .collect();
-        for conn in conns {
+        for conn in self.async_targets(Async::PortStatus, reason) {
             self.send(
                 conn,
                 0,
@@ -441,9 +456,17 @@ impl Switch {
             Body::BarrierRequest => self.send(conn, xid, Body::BarrierReply),
             Body::RoleRequest(r) => self.role_request(conn, xid, r, &msg_stub(xid)),
             Body::GetAsyncRequest => {
-                self.send(conn, xid, Body::GetAsyncReply(default_async()));
+                let cfg = self
+                    .conns
+                    .get(&conn)
+                    .map_or_else(default_async, |c| c.async_cfg);
+                self.send(conn, xid, Body::GetAsyncReply(cfg));
             }
-            Body::SetAsync(_) => {}
+            Body::SetAsync(cfg) => {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.async_cfg = cfg;
+                }
+            }
             Body::QueueGetConfigRequest { port } => self.send(
                 conn,
                 xid,
@@ -457,7 +480,22 @@ impl Switch {
             Body::GroupMod(gm) => self.group_mod(now, conn, xid, gm),
             Body::MeterMod(mm) => self.meter_mod(now, conn, xid, mm),
             Body::PortMod(pm) => self.port_mod(now, conn, xid, pm),
-            Body::TableMod { .. } => {}
+            Body::TableMod { table_id, config } => {
+                if table_id != of::table::ALL && table_id as usize >= self.tables.len() {
+                    let m = Message {
+                        xid,
+                        body: Body::TableMod { table_id, config },
+                    };
+                    self.error(
+                        conn,
+                        xid,
+                        of::ErrorType::TABLE_MOD_FAILED,
+                        of::table_mod_failed::BAD_TABLE,
+                        &m,
+                    );
+                }
+                // The 1.3 table config bits are deprecated: nothing to change.
+            }
             Body::MultipartRequest(req) => self.multipart(now, conn, xid, req),
             Body::Experimenter { .. } => self.send(
                 conn,
@@ -568,11 +606,20 @@ impl Switch {
         }
     }
 
-    /// Packet-ins go to every open connection that is not a slave.
-    fn packet_in_targets(&self) -> Vec<ConnId> {
+    /// The open connections that want this asynchronous message (SET_ASYNC masks; by
+    /// default a slave gets port status only).
+    fn async_targets(&self, kind: Async, reason: u8) -> Vec<ConnId> {
         self.conns
             .iter()
-            .filter(|(_, c)| c.open && c.role != role::SLAVE)
+            .filter(|(_, c)| {
+                let i = usize::from(c.role == role::SLAVE);
+                let mask = match kind {
+                    Async::PacketIn => c.async_cfg.packet_in_mask[i],
+                    Async::PortStatus => c.async_cfg.port_status_mask[i],
+                    Async::FlowRemoved => c.async_cfg.flow_removed_mask[i],
+                };
+                c.open && reason < 32 && mask & (1 << reason) != 0
+            })
             .map(|(id, _)| *id)
             .collect()
     }

@@ -388,7 +388,7 @@ impl Switch {
         {
             return;
         }
-        let targets = self.packet_in_targets();
+        let targets = self.async_targets(super::Async::PacketIn, ctx.reason);
         if targets.is_empty() {
             return;
         }

@@ -198,7 +198,7 @@ impl Switch {
                         | C::SELECT_LIVENESS
                         | C::CHAINING
                         | C::CHAINING_CHECKS,
-                    max_groups: [65535; 4],
+                    max_groups: [super::MAX_GROUPS as u32; 4],
                     actions: [actions; 4],
                 };
                 self.reply(conn, xid, MpReply::GroupFeatures(f));
@@ -247,7 +247,7 @@ impl Switch {
             }
             MpRequest::MeterFeatures => {
                 let f = of::MeterFeatures {
-                    max_meter: 65535,
+                    max_meter: super::MAX_METERS as u32,
                     band_types: (1 << of::meter_band_type::DROP)
                         | (1 << of::meter_band_type::DSCP_REMARK),
                     capabilities: u32::from(
@@ -256,7 +256,7 @@ impl Switch {
                             | of::meter_flags::BURST
                             | of::meter_flags::STATS,
                     ),
-                    max_bands: 16,
+                    max_bands: super::MAX_BANDS as u8,
                     max_color: 0,
                 };
                 self.reply(conn, xid, MpReply::MeterFeatures(f));
@@ -438,7 +438,7 @@ fn table_features(table_id: u8, n_tables: u8) -> Vec<u8> {
     out.extend_from_slice(&u64::MAX.to_be_bytes()); // metadata_match
     out.extend_from_slice(&u64::MAX.to_be_bytes()); // metadata_write
     out.extend_from_slice(&0u32.to_be_bytes()); // config
-    out.extend_from_slice(&1_000_000u32.to_be_bytes()); // max_entries
+    out.extend_from_slice(&(super::MAX_FLOWS_PER_TABLE as u32).to_be_bytes()); // max_entries
     out.extend_from_slice(&props);
     out
 }

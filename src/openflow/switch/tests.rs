@@ -1497,3 +1497,113 @@ proptest::proptest! {
         drain(&mut s);
     }
 }
+
+#[test]
+fn limits_refuse_more_groups_buckets_and_bands() {
+    let mut s = connected();
+    let any = of::port_no::ANY;
+    let many: Vec<Bucket> = (0..=MAX_BUCKETS)
+        .map(|_| bucket(0, any, vec![out(2)]))
+        .collect();
+    assert_eq!(
+        group(&mut s, GroupModCommand::Add, GroupType::All, 1, many),
+        Some((
+            of::ErrorType::GROUP_MOD_FAILED,
+            of::group_mod_failed::OUT_OF_BUCKETS
+        ))
+    );
+    let bands: Vec<MeterBand> = (0..=MAX_BANDS as u32)
+        .map(|i| MeterBand::Drop {
+            rate: i + 1,
+            burst: 0,
+        })
+        .collect();
+    assert_eq!(
+        meter(
+            &mut s,
+            MeterModCommand::Add,
+            of::meter_flags::KBPS,
+            1,
+            bands
+        ),
+        Some((
+            of::ErrorType::METER_MOD_FAILED,
+            of::meter_mod_failed::OUT_OF_BANDS
+        ))
+    );
+}
+
+/// Strict modify/delete and identical adds find their entry through the classifier, and
+/// timeouts stay right when entries come and go (the deadline bound is rescanned).
+#[test]
+fn strict_ops_and_deadline_bound_with_many_flows() {
+    let mut s = connected();
+    for i in 0..2000u32 {
+        let mut f = flow(
+            7,
+            vec![OxmField::InPort(1), OxmField::Metadata(u64::from(i), None)],
+            vec![],
+        );
+        f.hard_timeout = if i == 1000 { 5 } else { 0 };
+        add(&mut s, f);
+    }
+    assert_eq!(s.poll_timeout(), Some(at(5.0)));
+    let mut d = flow(
+        7,
+        vec![OxmField::InPort(1), OxmField::Metadata(1000, None)],
+        vec![],
+    );
+    d.command = FlowModCommand::DeleteStrict;
+    add(&mut s, d);
+    // No timed entry is left: no deadline.
+    s.handle_timeout(at(5.0));
+    assert_eq!(s.poll_timeout(), None);
+    assert_eq!(flow_stats(&mut s).len(), 1999);
+}
+
+#[test]
+fn set_async_filters_packet_ins_and_table_mod_checks_the_table() {
+    let mut s = connected();
+    add(
+        &mut s,
+        flow(
+            0,
+            vec![],
+            apply(vec![Action::Output {
+                port: of::port_no::CONTROLLER,
+                max_len: 0xffff,
+            }]),
+        ),
+    );
+    // Only ACTION packet-ins wanted: the table-miss one (NO_MATCH) is not sent.
+    let cfg = of::AsyncConfig {
+        packet_in_mask: [1 << of::packet_in_reason::ACTION, 0],
+        port_status_mask: [0, 0],
+        flow_removed_mask: [0, 0],
+    };
+    s.handle_message(T0, C, msg(1, Body::SetAsync(cfg)));
+    s.handle_frame(T0, 1, &udp(1, 2, 1));
+    assert!(messages(&mut s).is_empty());
+    s.handle_message(T0, C, msg(2, Body::GetAsyncRequest));
+    assert_eq!(messages(&mut s)[0].1.body, Body::GetAsyncReply(cfg));
+    s.port_status(T0, 2, false);
+    assert!(messages(&mut s).is_empty(), "port status masked too");
+    s.handle_message(
+        T0,
+        C,
+        msg(
+            3,
+            Body::TableMod {
+                table_id: 200,
+                config: 0,
+            },
+        ),
+    );
+    assert_eq!(
+        error_of(&messages(&mut s)),
+        Some((
+            of::ErrorType::TABLE_MOD_FAILED,
+            of::table_mod_failed::BAD_TABLE
+        ))
+    );
+}
