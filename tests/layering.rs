@@ -24,6 +24,13 @@ const RULES: &[(&str, &[&str])] = &[
     ("src/link", &["scenario", "lab"]),
     ("src/tools", &["scenario", "lab"]),
     ("src/daemon", &["scenario", "lab", "compile", "topology"]),
+    // The OpenFlow wire codec is pure: bytes in, model out (issue 10).
+    (
+        "src/openflow/codec",
+        &[
+            "netns", "netlink", "lab", "scenario", "link", "tools", "daemon", "compile", "topology",
+        ],
+    ),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

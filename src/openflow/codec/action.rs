@@ -30,7 +30,7 @@ pub(crate) fn parse_actions(buf: &[u8]) -> Result<Vec<Action>, DecodeError> {
 fn parse_action(rd: &mut Rd<'_>) -> Result<Action, DecodeError> {
     let kind = rd.u16()?;
     let len = rd.u16()? as usize;
-    if len < 8 || len % 8 != 0 || len - 4 > rd.remaining() {
+    if len < 8 || !len.is_multiple_of(8) || len - 4 > rd.remaining() {
         return Err(bad_action(bad_action::BAD_LEN, "action length"));
     }
     let body = rd.bytes(len - 4)?;
@@ -184,7 +184,7 @@ pub(crate) fn parse_instructions(buf: &[u8]) -> Result<Vec<Instruction>, DecodeE
     while !rd.is_empty() {
         let kind = rd.u16()?;
         let len = rd.u16()? as usize;
-        if len < 8 || len % 8 != 0 || len - 4 > rd.remaining() {
+        if len < 8 || !len.is_multiple_of(8) || len - 4 > rd.remaining() {
             return Err(bad_inst(bad_instruction::BAD_LEN, "instruction length"));
         }
         let body = rd.bytes(len - 4)?;
@@ -321,7 +321,7 @@ pub(crate) fn parse_buckets(buf: &[u8]) -> Result<Vec<Bucket>, DecodeError> {
     );
     while !rd.is_empty() {
         let len = rd.u16()? as usize;
-        if len < 16 || len % 8 != 0 || len - 2 > rd.remaining() {
+        if len < 16 || !len.is_multiple_of(8) || len - 2 > rd.remaining() {
             return Err(bad_group(group_mod_failed::BAD_BUCKET, "bucket length"));
         }
         let mut b = Rd::new(
@@ -374,7 +374,7 @@ pub(crate) fn parse_bands(buf: &[u8]) -> Result<Vec<MeterBand>, DecodeError> {
     while !rd.is_empty() {
         let kind = rd.u16()?;
         let len = rd.u16()? as usize;
-        if len < 16 || len % 8 != 0 || len - 4 > rd.remaining() {
+        if len < 16 || !len.is_multiple_of(8) || len - 4 > rd.remaining() {
             return Err(bad_meter(meter_mod_failed::BAD_BAND, "band length"));
         }
         let mut b = Rd::new(

@@ -167,7 +167,7 @@ fn fixed_list<T>(
     size: usize,
     mut f: impl FnMut(&mut Rd<'_>) -> Result<T, DecodeError>,
 ) -> Result<Vec<T>, DecodeError> {
-    if body.len() % size != 0 {
+    if !body.len().is_multiple_of(size) {
         return Err(bad_len());
     }
     let mut r = rd(body);

@@ -121,9 +121,18 @@ pub(crate) fn put_str(out: &mut Vec<u8>, s: &str, width: usize) {
     put_zeros(out, width - n);
 }
 
-/// Reads a fixed-width NUL-padded string field (bytes up to the first NUL, lossy UTF-8).
+/// Reads a fixed-width NUL-padded string field (bytes up to the first NUL, at most
+/// `width - 1`). Invalid UTF-8
+/// becomes `?` byte for byte, so that the string still fits its field when emitted again.
 pub(crate) fn get_str(rd: &mut Rd<'_>, width: usize) -> Result<String, DecodeError> {
     let b = rd.bytes(width)?;
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    Ok(String::from_utf8_lossy(&b[..end]).into_owned())
+    // The field is NUL-terminated: its last byte is never part of the string.
+    let b = &b[..b.iter().position(|&c| c == 0).unwrap_or(width - 1)];
+    Ok(match std::str::from_utf8(b) {
+        Ok(s) => s.to_owned(),
+        Err(_) => b
+            .iter()
+            .map(|&c| if c.is_ascii() { c as char } else { '?' })
+            .collect(),
+    })
 }
