@@ -380,7 +380,7 @@ mod tests {
     fn refused_frames_are_counted() {
         // A descriptor that refuses everything: each frame is dropped after its retries,
         // and counted (it used to vanish).
-        let f = vec![0u8; 64];
+        let f = [0u8; 64];
         assert_eq!(send_frames(-1, [&f[..]; 3]), 3);
         assert_eq!(
             send_frames(-1, std::iter::repeat_n(&f[..], BATCH + 5)),

@@ -289,18 +289,6 @@ pub struct Offsets {
     pub l4_csum_partial: bool,
 }
 
-impl Offsets {
-    fn shift(&mut self, from: u16, delta: i32) {
-        for o in [&mut self.mpls, &mut self.l3, &mut self.l4] {
-            if let Some(v) = o
-                && *v >= from
-            {
-                *v = (i32::from(*v) + delta) as u16;
-            }
-        }
-    }
-}
-
 /// A parsed frame: its key and where its headers are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Parsed {
@@ -950,7 +938,7 @@ pub fn set_field(frame: &mut [u8], p: &mut Parsed, v: SetField) -> Result<(), Pa
             // The pseudo-header holds the protocol too, but the L4 header itself now means
             // something else; only the IP header checksum is kept right.
             replace(frame, p, l3 + 8, &new, true, L4Sum::None);
-            p.key.ip_proto = proto;
+            reparse(frame, p);
         }
         S::Ipv4Src(a) | S::Ipv4Dst(a) => {
             let l3 = need(p.off.l3)?;
@@ -1021,11 +1009,8 @@ pub fn set_field(frame: &mut [u8], p: &mut Parsed, v: SetField) -> Result<(), Pa
             let mut new = [frame[l4], frame[l4 + 1]];
             new[usize::from(!ty)] = x;
             replace(frame, p, l4, &new, false, L4Sum::Data);
-            if ty {
-                p.key.icmp_type = x;
-            } else {
-                p.key.icmp_code = x;
-            }
+            // An ICMPv6 type or code decides whether the ND fields exist.
+            reparse(frame, p);
         }
         S::ArpOp(_) | S::ArpSpa(_) | S::ArpTpa(_) | S::ArpSha(_) | S::ArpTha(_) => {
             let l3 = need(p.off.l3)?;
@@ -1221,32 +1206,16 @@ pub fn push_vlan(frame: &mut Vec<u8>, p: &mut Parsed, ethertype: u16) -> Result<
     tag[..2].copy_from_slice(&ethertype.to_be_bytes());
     tag[2..].copy_from_slice(&tci.to_be_bytes());
     insert(frame, 12, &tag)?;
-    p.off.shift(12, 4);
-    p.off.vlan = Some(12);
-    p.off.eth_type = p.off.eth_type.map(|e| e + 4);
-    p.key.vlan_vid = OFPVID_PRESENT | (tci & 0x0fff);
-    p.key.vlan_pcp = (tci >> 13) as u8;
-    p.key.set_present(field::VLAN_PCP);
+    reparse(frame, p);
     Ok(())
 }
 
 /// OFPAT_POP_VLAN: removes the outermost tag; the next tag (if any) becomes outermost.
+/// (Structural changes re-parse the frame: the key and offsets stay exact.)
 pub fn pop_vlan(frame: &mut Vec<u8>, p: &mut Parsed) -> Result<(), PacketError> {
     need(p.off.vlan)?;
     frame.drain(12..16);
-    p.off.shift(16, -4);
-    let et = need(p.off.eth_type)? - 4;
-    p.off.eth_type = Some(et as u16);
-    if et > 12 {
-        let tci = read16(frame, 14);
-        p.key.vlan_vid = OFPVID_PRESENT | (tci & 0x0fff);
-        p.key.vlan_pcp = (tci >> 13) as u8;
-    } else {
-        p.off.vlan = None;
-        p.key.vlan_vid = 0;
-        p.key.vlan_pcp = 0;
-        p.key.present &= !(1 << field::VLAN_PCP);
-    }
+    reparse(frame, p);
     Ok(())
 }
 
