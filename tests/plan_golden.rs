@@ -94,3 +94,22 @@ fn services() {
     let t = Topology::load(&path).unwrap_or_else(|e| panic!("{}", e.one_line()));
     plan("services", t);
 }
+
+/// `topologies/openflow.yaml`: OpenFlow switches and a controller (no bridges on the
+/// switches, IPv6 off on their ports, the management network on by itself, built-in
+/// daemons), and the compiled configs the daemons get.
+#[test]
+fn openflow() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("topologies/openflow.yaml");
+    let t = Topology::load(&path).unwrap_or_else(|e| panic!("{}", e.one_line()));
+    let p = compile(&t, "openflow").unwrap_or_else(|e| panic!("{}", e.one_line()));
+    let configs: Vec<_> = p
+        .nodes
+        .iter()
+        .filter_map(|n| n.openflow.as_ref().map(|of| (&n.name, of)))
+        .collect();
+    let mut json = serde_json::to_string_pretty(&configs).unwrap();
+    json.push('\n');
+    golden("openflow.json", &json);
+    plan("openflow", t);
+}

@@ -74,6 +74,13 @@ async fn every_example_topology_reaches_all_pairs() {
             report.push(format!("{}: skipped (routes: connected)", f.display()));
             continue;
         }
+        // OpenFlow switches forward what their controller tells them: the OpenFlow examples
+        // prove all-pairs reachability in their scenarios (pingall under each app), where
+        // the wait for switches to connect is part of the test.
+        if plan.nodes.iter().any(|n| n.kind == NodeKind::OfSwitch) {
+            report.push(format!("{}: skipped (OpenFlow)", f.display()));
+            continue;
+        }
         let lab = Lab::up_with(
             &topo,
             LabOptions {

@@ -76,3 +76,24 @@ fn routers_example_has_explicit_settings() {
     assert_eq!(link.a.addrs.len(), 2);
     assert_eq!(t.node("r1").unwrap().loopback.len(), 1);
 }
+
+/// The OpenFlow examples: (ofswitches, controllers, hosts, links); their switches name c0.
+#[test]
+fn openflow_example_sizes() {
+    for (file, ofswitches, hosts, links) in [
+        ("openflow.yaml", 2, 4, 5),
+        ("openflow-ring.yaml", 4, 4, 8),
+        ("openflow-fattree.yaml", 20, 16, 48),
+    ] {
+        let t = load(file);
+        let got = (
+            count(&t, NodeKind::OfSwitch),
+            count(&t, NodeKind::Controller),
+            count(&t, NodeKind::Host),
+            count(&t, NodeKind::Switch),
+            t.links.len(),
+        );
+        assert_eq!(got, (ofswitches, 1, hosts, 0, links), "{file}");
+        assert!(t.mgmt.is_some(), "{file}: the management network is on");
+    }
+}

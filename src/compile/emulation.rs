@@ -16,6 +16,9 @@
 //!   packets, the nodes' two ends get TX offloads off so that every frame is one packet.
 //! - **auto** (the default) picks kernel when the kernel engine can express both
 //!   directions, userspace otherwise, and says why.
+//! - An impaired direction that arrives at an OpenFlow switch (`ofswitch`) always takes the
+//!   userspace engine (`engine: kernel` there is an error): the switch reads its ports with
+//!   packet sockets, which see every frame before the ingress hook that feeds the IFB.
 //! - Seeds: a link's `seed`, or one derived from the lab seed (`defaults.seed`) and the
 //!   link's index; each direction gets its own stream derived from it.
 
@@ -67,7 +70,12 @@ pub fn plan_links(t: &Topology, lab: &str, plan: &mut Plan) -> Result<(), Topolo
         let v = plan.veths[li].clone();
         let (a_to_b, b_to_a) = (link.emulation.a_to_b(), link.emulation.b_to_a());
         let requested = link.emulation.engine.unwrap_or(t.defaults.engine);
-        let (engine, reason) = choose(requested, &a_to_b, &b_to_a).map_err(|msg| {
+        // A shaped direction that arrives at an OpenFlow switch (see `choose`).
+        let ofswitch_end = |n: usize, imp: &Impairment| {
+            plan.nodes[n].kind == NodeKind::OfSwitch && !imp.is_empty()
+        };
+        let to_ofswitch = ofswitch_end(v.b.node, &a_to_b) || ofswitch_end(v.a.node, &b_to_a);
+        let (engine, reason) = choose(requested, &a_to_b, &b_to_a, to_ofswitch).map_err(|msg| {
             TopologyError::new(ErrorKind::BadValue, &t.source, link.emulation.span, msg)
                 .with_help("use `engine: userspace`, or `auto` to let topolab pick")
         })?;
@@ -94,10 +102,14 @@ pub fn plan_links(t: &Topology, lab: &str, plan: &mut Plan) -> Result<(), Topolo
     Ok(())
 }
 
+/// `to_ofswitch`: an impaired direction arrives at an OpenFlow switch, whose packet
+/// sockets see each frame before the ingress hook that would redirect it to the shaper (the
+/// kernel engine would shape nothing there), so only the userspace engine can carry it.
 fn choose(
     requested: Engine,
     ab: &Impairment,
     ba: &Impairment,
+    to_ofswitch: bool,
 ) -> Result<(EngineChoice, String), String> {
     let beyond = ab.beyond_rate().or(ba.beyond_rate());
     if ab.is_empty() && ba.is_empty() {
@@ -108,6 +120,27 @@ fn choose(
             ),
             _ => (EngineChoice::Plain, "no impairments: a plain veth".into()),
         });
+    }
+    if to_ofswitch {
+        return match requested {
+            Engine::Kernel => Err(
+                "the kernel engine cannot shape traffic arriving at an OpenFlow switch \
+                 (its packet sockets see frames before the ingress shaper)"
+                    .into(),
+            ),
+            Engine::Auto | Engine::Userspace => Ok((
+                EngineChoice::Userspace,
+                format!(
+                    "{}: traffic arrives at an OpenFlow switch, which the kernel engine \
+                     cannot shape, so userspace",
+                    if requested == Engine::Auto {
+                        "auto"
+                    } else {
+                        "engine: userspace"
+                    }
+                ),
+            )),
+        };
     }
     match (requested, beyond) {
         (Engine::Userspace, _) => Ok((EngineChoice::Userspace, "engine: userspace".into())),
@@ -253,7 +286,7 @@ mod tests {
         let none = Impairment::default();
         let rate = imp(|i| i.rate = Some(10_000_000));
         let delay = imp(|i| i.delay = Some(std::time::Duration::from_millis(5)));
-        let pick = |r, a: &Impairment, b: &Impairment| choose(r, a, b).map(|x| x.0);
+        let pick = |r, a: &Impairment, b: &Impairment| choose(r, a, b, false).map(|x| x.0);
         assert_eq!(pick(Engine::Auto, &none, &none), Ok(EngineChoice::Plain));
         assert_eq!(pick(Engine::Kernel, &none, &none), Ok(EngineChoice::Plain));
         assert_eq!(
@@ -269,8 +302,21 @@ mod tests {
             pick(Engine::Userspace, &rate, &none),
             Ok(EngineChoice::Userspace)
         );
-        let err = choose(Engine::Kernel, &none, &delay).unwrap_err();
+        let err = choose(Engine::Kernel, &none, &delay, false).unwrap_err();
         assert!(err.contains("`delay`"), "{err}");
+        // Rate-only traffic into an OpenFlow switch: the kernel engine would shape nothing.
+        let into_of = |r| choose(r, &rate, &none, true).map(|x| x.0);
+        assert_eq!(into_of(Engine::Auto), Ok(EngineChoice::Userspace));
+        assert_eq!(into_of(Engine::Userspace), Ok(EngineChoice::Userspace));
+        assert!(
+            into_of(Engine::Kernel)
+                .unwrap_err()
+                .contains("OpenFlow switch")
+        );
+        assert_eq!(
+            choose(Engine::Auto, &none, &none, false).map(|x| x.0),
+            Ok(EngineChoice::Plain)
+        );
     }
 
     #[test]

@@ -25,14 +25,14 @@ use serde::{Deserialize, Serialize};
 
 use super::{Mac, Plan, Readiness, RestartPolicy, ServicePlan, ServiceWhat, StopSignal};
 use crate::daemon::DaemonKind;
+/// A controller's default listening port (the IANA OpenFlow port).
+pub use crate::topology::openflow_check::DEFAULT_LISTEN;
 use crate::topology::openflow_check::dpids;
 pub use crate::topology::{ControllerApp, FailMode};
 use crate::topology::{ControllerRef, Openflow, Topology};
 
 /// The passive (`ptcp`) port every switch listens on, on its node's loopback.
 pub const PASSIVE_PORT: u16 = 6654;
-/// A controller's default listening port (the IANA OpenFlow port).
-pub const DEFAULT_LISTEN: u16 = 6653;
 
 /// A node's OpenFlow role: the config its built-in daemon reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -271,5 +271,295 @@ fn neighbour(
                 IpAddr::V4(_) => None,
             })
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::tests::compile_ok;
+    use std::collections::BTreeSet;
+
+    use crate::compile::{NodePlan, model::Model};
+    use crate::topology::NodeKind;
+
+    fn compile_text(text: &str) -> (Topology, Plan) {
+        let t =
+            Topology::from_str(text, "test.yaml").unwrap_or_else(|e| panic!("{}", e.one_line()));
+        let plan = compile_ok(&t, "oft");
+        (t, plan)
+    }
+
+    fn switch_of(n: &NodePlan) -> &OfSwitchPlan {
+        match &n.openflow {
+            Some(NodeOpenflow::Switch(s)) => s,
+            other => panic!("{}: {other:?}", n.name),
+        }
+    }
+
+    fn controller_of(n: &NodePlan) -> &ControllerPlan {
+        match &n.openflow {
+            Some(NodeOpenflow::Controller(c)) => c,
+            other => panic!("{}: {other:?}", n.name),
+        }
+    }
+
+    const TWO_SWITCHES: &str = "
+name: of
+nodes:
+  c0: {kind: controller}
+  s1: {kind: ofswitch, controller: c0}
+  s2: {kind: ofswitch, controller: [c0, 'tcp:127.0.0.1:6633'], dpid: '0x1a', fail_mode: standalone}
+  h1: {}
+  h2: {}
+links:
+  - [h1, s1]
+  - [s1, s2]
+  - [s2, h2]
+";
+
+    #[test]
+    fn switches_are_l2_without_bridges_and_share_one_subnet() {
+        let (_, plan) = compile_text(TWO_SWITCHES);
+        let s1 = plan.node("s1").unwrap();
+        assert!(s1.bridge.is_none());
+        assert_eq!(s1.kind, NodeKind::OfSwitch);
+        for i in &s1.ifaces {
+            assert!(i.addrs.is_empty() && i.port.is_none(), "{i:?}");
+        }
+        assert!(
+            s1.sysctls
+                .contains(&("net.ipv6.conf.default.disable_ipv6".into(), "1".into()))
+        );
+        let net = |n: &str| plan.node(n).unwrap().ifaces[0].addrs[0].trunc();
+        assert_eq!(
+            net("h1"),
+            net("h2"),
+            "hosts across two ofswitches share a subnet"
+        );
+        // The built-in daemons come first, with built-in readiness.
+        let svc = &s1.services[0];
+        assert_eq!(svc.name, SWITCH_SERVICE);
+        assert_eq!(
+            svc.what,
+            ServiceWhat::Daemon {
+                kind: DaemonKind::OfSwitch,
+                port: PASSIVE_PORT
+            }
+        );
+        assert_eq!(svc.ready, Some(Readiness::Builtin));
+        let c0 = plan.node("c0").unwrap();
+        assert_eq!(
+            c0.services[0].what,
+            ServiceWhat::Daemon {
+                kind: DaemonKind::Controller,
+                port: DEFAULT_LISTEN
+            }
+        );
+    }
+
+    #[test]
+    fn switch_configs_resolve_controllers_dpids_and_ports() {
+        let (_, plan) = compile_text(TWO_SWITCHES);
+        let c0_mgmt = plan.mgmt_addrs("c0")[0].addr();
+        assert!(c0_mgmt.is_ipv4());
+        let s1 = switch_of(plan.node("s1").unwrap());
+        // s1 is the first ofswitch; s2's dpid is its own.
+        assert_eq!(s1.dpid, 1);
+        assert_eq!(s1.fail_mode, FailMode::Secure);
+        assert_eq!(
+            s1.controllers,
+            vec![ControllerTarget {
+                addr: SocketAddr::new(c0_mgmt, DEFAULT_LISTEN),
+                machine_loopback: false
+            }]
+        );
+        let names: Vec<(u32, &str)> = s1
+            .ports
+            .iter()
+            .map(|p| (p.port_no, p.iface.as_str()))
+            .collect();
+        assert_eq!(names, vec![(1, "eth1"), (2, "eth2")]);
+        assert_eq!(s1.ports[0].mac, plan.node("s1").unwrap().ifaces[0].mac);
+        let s2 = switch_of(plan.node("s2").unwrap());
+        assert_eq!(s2.dpid, 0x1a);
+        assert_eq!(s2.fail_mode, FailMode::Standalone);
+        assert_eq!(s2.controllers.len(), 2);
+        assert_eq!(
+            s2.controllers[1],
+            ControllerTarget {
+                addr: "127.0.0.1:6633".parse().unwrap(),
+                machine_loopback: true
+            }
+        );
+    }
+
+    #[test]
+    fn controller_sees_its_switches_and_hosts() {
+        let (_, plan) = compile_text(TWO_SWITCHES);
+        let c = controller_of(plan.node("c0").unwrap());
+        assert_eq!(c.app, ControllerApp::Learning);
+        assert_eq!(c.listen, DEFAULT_LISTEN);
+        let v = &c.topology.switches;
+        assert_eq!(
+            v.iter()
+                .map(|s| (s.name.as_str(), s.dpid))
+                .collect::<Vec<_>>(),
+            vec![("s1", 1), ("s2", 0x1a)]
+        );
+        let h1 = plan.node("h1").unwrap();
+        assert_eq!(
+            v[0].ports,
+            vec![
+                (
+                    1,
+                    Neighbour::Host {
+                        name: "h1".into(),
+                        mac: h1.ifaces[0].mac,
+                        ipv4: vec!["10.0.0.1".parse().unwrap()],
+                        ipv6: vec!["fd00:0:1::1".parse().unwrap()],
+                    }
+                ),
+                (
+                    2,
+                    Neighbour::Switch {
+                        dpid: 0x1a,
+                        port_no: 1
+                    }
+                ),
+            ]
+        );
+        assert_eq!(
+            v[1].ports[0].1,
+            Neighbour::Switch {
+                dpid: 1,
+                port_no: 2
+            }
+        );
+    }
+
+    #[test]
+    fn external_controllers_only_need_no_management_network() {
+        let (t, plan) = compile_text(
+            "
+name: of
+nodes:
+  s1: {kind: ofswitch, controller: 'tcp:[::1]:6653'}
+  s2: {kind: ofswitch}
+  h1: {}
+links:
+  - [h1, s1]
+  - [s1, s2]
+",
+        );
+        assert!(t.mgmt.is_none() && plan.mgmt.is_none());
+        let s1 = switch_of(plan.node("s1").unwrap());
+        assert!(s1.controllers[0].machine_loopback);
+        assert_eq!(s1.fail_mode, FailMode::Secure);
+        let s2 = switch_of(plan.node("s2").unwrap());
+        assert!(s2.controllers.is_empty());
+        assert_eq!(s2.fail_mode, FailMode::Standalone);
+        assert_eq!(s2.dpid, 2);
+    }
+
+    /// A ring of OpenFlow switches is left whole (its controller handles the loop); a ring
+    /// of Linux bridges still has a link cut.
+    #[test]
+    fn ofswitch_loops_are_not_blocked() {
+        let ring = |kind: &str| {
+            format!(
+                "name: r\nnodes:\n  c0: {{kind: controller, app: shortest-path}}\n\
+                 generate:\n  - ring: {{switches: 4, switch_kind: {kind}{}}}\n",
+                if kind == "ofswitch" {
+                    ", controller: c0"
+                } else {
+                    ""
+                }
+            )
+        };
+        let t = Topology::from_str(&ring("ofswitch"), "r.yaml").unwrap();
+        assert!(!Model::new(&t).unwrap().blocked.iter().any(|b| *b));
+        let plan = compile_ok(&t, "r");
+        let c = controller_of(plan.node("c0").unwrap());
+        assert_eq!(c.app, ControllerApp::ShortestPath);
+        assert_eq!(c.topology.switches.len(), 4);
+        let hosts: BTreeSet<_> = plan
+            .nodes
+            .iter()
+            .filter(|n| n.kind == NodeKind::Host)
+            .map(|n| n.ifaces[0].addrs[0].trunc())
+            .collect();
+        assert_eq!(hosts.len(), 1, "one subnet around the ring");
+        let t = Topology::from_str(&ring("switch"), "r.yaml").unwrap();
+        assert_eq!(
+            Model::new(&t)
+                .unwrap()
+                .blocked
+                .iter()
+                .filter(|b| **b)
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn generated_fattree_of_ofswitches() {
+        let (_, plan) = compile_text(
+            "name: ft\nnodes:\n  c0: {kind: controller, app: shortest-path, listen: 6633}\n\
+             generate:\n  - fattree: {k: 4, switch_kind: ofswitch, controller: c0}\n",
+        );
+        let switches: Vec<&NodePlan> = plan
+            .nodes
+            .iter()
+            .filter(|n| n.kind == NodeKind::OfSwitch)
+            .collect();
+        assert_eq!(switches.len(), 20);
+        let dpids: Vec<u64> = switches.iter().map(|n| switch_of(n).dpid).collect();
+        assert_eq!(dpids, (1..=20).collect::<Vec<u64>>());
+        for s in &switches {
+            assert_eq!(switch_of(s).controllers[0].addr.port(), 6633);
+        }
+        let c = controller_of(plan.node("c0").unwrap());
+        let hosts = c
+            .topology
+            .switches
+            .iter()
+            .flat_map(|s| &s.ports)
+            .filter(|(_, n)| matches!(n, Neighbour::Host { .. }))
+            .count();
+        assert_eq!(hosts, 16);
+        // Every switch–switch port is seen from both ends.
+        for s in &c.topology.switches {
+            for (port, n) in &s.ports {
+                if let Neighbour::Switch { dpid, port_no } = n {
+                    let far = c
+                        .topology
+                        .switches
+                        .iter()
+                        .find(|x| x.dpid == *dpid)
+                        .unwrap();
+                    let back = &far.ports[*port_no as usize - 1];
+                    assert_eq!(back.0, *port_no);
+                    assert_eq!(
+                        back.1,
+                        Neighbour::Switch {
+                            dpid: s.dpid,
+                            port_no: *port
+                        }
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn configs_round_trip_through_json() {
+        let (_, plan) = compile_text(TWO_SWITCHES);
+        for n in &plan.nodes {
+            let Some(of) = &n.openflow else { continue };
+            let json = serde_json::to_string(of).unwrap();
+            let back: NodeOpenflow = serde_json::from_str(&json).unwrap();
+            assert_eq!(&back, of);
+        }
     }
 }

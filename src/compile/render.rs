@@ -243,8 +243,7 @@ impl Plan {
             ),
         );
         line(w, &format!("ip -n {ns} link set dev {} up", q(&m.bridge)));
-        // (bridge port, node namespace, interface, addresses, IPv6 to turn back on)
-        let mut ports: Vec<(&str, Option<&str>, String, &[ipnet::IpNet], bool)> = Vec::new();
+        let mut ports: Vec<MgmtPort<'_>> = Vec::new();
         if let Some(h) = &m.host {
             line(
                 w,
@@ -437,6 +436,10 @@ fn q(word: &str) -> std::borrow::Cow<'_, str> {
         format!("'{}'", word.replace('\'', r"'\''")).into()
     }
 }
+
+/// One management port to render: bridge port, node namespace (`None`: the root
+/// namespace), interface, addresses, and whether IPv6 must be turned back on first.
+type MgmtPort<'a> = (&'a str, Option<&'a str>, String, &'a [ipnet::IpNet], bool);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! The `controller` daemon: the OpenFlow controller of a node, driven by its compiled config (`--config`).
 //!
-//! A stub until the real driver lands: it reads its config, reports ready and idles.
+//! A stub until the real driver lands: it reads its config (as plain JSON: daemons sit below
+//! `compile` and do not name its types), reports ready and idles.
 
 use std::io;
 use std::sync::Arc;
@@ -8,10 +9,9 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{DaemonArgs, DaemonKind, Describe, Status};
-use crate::compile::ControllerPlan;
 
 struct Stub {
-    config: ControllerPlan,
+    config: serde_json::Value,
 }
 
 impl Describe for Stub {
@@ -26,6 +26,6 @@ impl Describe for Stub {
 }
 
 pub async fn run(args: &DaemonArgs) -> io::Result<()> {
-    let config: ControllerPlan = super::read_config(args)?;
+    let config: serde_json::Value = super::read_config(args)?;
     super::serve_control(&args.control, Arc::new(Stub { config })).await
 }

@@ -5,6 +5,7 @@
 //! ```text
 //!   lab name ─▶ defaults ─▶ addressing pools (addressing.rs)
 //!   ─▶ written nodes (file order) ─▶ generators (generate.rs; their nodes appended)
+//!   ─▶ OpenFlow references and dpids (openflow_check.rs; may turn the management network on)
 //!   ─▶ written links (links.rs, emulation.rs) ─▶ generated links (appended)
 //! ```
 //!
