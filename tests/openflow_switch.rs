@@ -163,3 +163,36 @@ fn ovs_testcontroller_on_the_machine_loopback_drives_the_switch() {
         assert!(flows.contains("actions=output:2"), "{flows}");
     }
 }
+
+/// The daemon reads exactly what compile writes: an `OfSwitchPlan` serialized as the
+/// supervisor does it deserializes into the daemon's config (they share no type: daemons sit
+/// below compile).
+#[test]
+fn the_daemon_reads_the_compiled_switch_config() {
+    use topolab::compile::{ControllerTarget, FailMode, Mac, OfPort, OfSwitchPlan};
+    let plan = OfSwitchPlan {
+        dpid: 0x1234,
+        fail_mode: FailMode::Standalone,
+        controllers: vec![ControllerTarget {
+            addr: "127.0.0.1:6653".parse().unwrap(),
+            machine_loopback: true,
+        }],
+        ports: vec![OfPort {
+            port_no: 1,
+            iface: "eth0".into(),
+            mac: Mac([2, 0, 0, 0, 0, 9]),
+        }],
+        passive_port: 6654,
+    };
+    let json = serde_json::to_vec_pretty(&plan).unwrap();
+    let cfg: topolab::daemon::ofswitch::Config = serde_json::from_slice(&json).unwrap();
+    assert_eq!(cfg.dpid, 0x1234);
+    assert_eq!(
+        cfg.fail_mode,
+        topolab::openflow::switch::FailMode::Standalone
+    );
+    assert!(cfg.controllers[0].machine_loopback);
+    assert_eq!(cfg.ports[0].iface, "eth0");
+    assert_eq!(cfg.ports[0].mac, "02:00:00:00:00:09");
+    assert_eq!(cfg.passive_port, 6654);
+}
