@@ -127,6 +127,7 @@ impl Core {
                     buf.resize(VNET_HDR_LEN, 0);
                     h.write(&mut buf);
                     buf.extend_from_slice(&data);
+                    self.switch.recycle(data);
                     self.ports[i].pending.push(buf);
                 }
                 Transmit::Message { conn, msg } => {
@@ -602,7 +603,15 @@ mod tests {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         assert!(matches!(read_msg(&mut s).body, Body::Hello { .. }));
-        send(&mut s, &Message::new(1, Body::Hello { versions: Some(1 << 4) }));
+        send(
+            &mut s,
+            &Message::new(
+                1,
+                Body::Hello {
+                    versions: Some(1 << 4),
+                },
+            ),
+        );
         send(&mut s, &Message::new(2, Body::FeaturesRequest));
         let Body::FeaturesReply(f) = read_msg(&mut s).body else {
             panic!("no features reply")

@@ -276,8 +276,13 @@ impl Switch {
             }
         }
         for i in chosen {
-            let mut copy = pkt.clone();
+            let mut copy = Pkt {
+                frame: self.take_buf(&pkt.frame),
+                p: pkt.p,
+                in_port: pkt.in_port,
+            };
             self.apply_actions(now, &mut copy, &buckets[i].actions, ctx, depth);
+            self.recycle(copy.frame);
         }
     }
 }

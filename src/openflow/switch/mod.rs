@@ -190,11 +190,15 @@ pub struct Switch {
     generation_id: Option<u64>,
     started: Instant,
     next_flow_id: u64,
+    /// Spare frame buffers (see `recycle`).
+    pool: Vec<Vec<u8>>,
+    /// The port numbers in order (flooding walks them without allocating).
+    port_nos: Vec<u32>,
 }
 
 impl Switch {
     pub fn new(cfg: SwitchConfig, now: Instant) -> Self {
-        let ports = cfg
+        let ports: BTreeMap<u32, PortState> = cfg
             .ports
             .iter()
             .map(|p| {
@@ -222,6 +226,8 @@ impl Switch {
             generation_id: None,
             started: now,
             next_flow_id: 0,
+            pool: Vec::new(),
+            port_nos: ports.keys().copied().collect(),
             ports,
             conns: BTreeMap::new(),
             cfg,

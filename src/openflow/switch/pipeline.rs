@@ -203,6 +203,9 @@ pub(super) fn instruction_rank(i: &Instruction) -> u8 {
 /// The most frame bytes a PACKET_IN carries (its header, match and padding must fit too).
 const MAX_PACKET_IN_DATA: usize = 65_535 - 256;
 
+/// Spare frame buffers kept for reuse.
+const FRAME_POOL: usize = 256;
+
 /// The most groups a packet may pass through (chains deeper than this are dropped).
 const MAX_GROUP_DEPTH: u8 = 8;
 
@@ -222,11 +225,29 @@ impl Switch {
             self.normal(now, in_port, frame);
             return;
         }
-        self.run_pipeline(now, Pkt::new(frame.to_vec(), in_port), 0);
+        let mut pkt = Pkt::new(self.take_buf(frame), in_port);
+        self.run_pipeline(now, &mut pkt, 0);
+        self.recycle(pkt.frame);
+    }
+
+    /// A frame buffer holding a copy of `data` (from the pool when one is there).
+    pub(super) fn take_buf(&mut self, data: &[u8]) -> Vec<u8> {
+        let mut b = self.pool.pop().unwrap_or_default();
+        b.clear();
+        b.extend_from_slice(data);
+        b
+    }
+
+    /// Gives a frame buffer back (the driver returns the ones it sent), so that the hot
+    /// path allocates nothing once warm.
+    pub fn recycle(&mut self, buf: Vec<u8>) {
+        if self.pool.len() < FRAME_POOL {
+            self.pool.push(buf);
+        }
     }
 
     /// Runs `pkt` through the tables from `table`, then its action set.
-    pub(super) fn run_pipeline(&mut self, now: Instant, mut pkt: Pkt, first: u8) {
+    pub(super) fn run_pipeline(&mut self, now: Instant, pkt: &mut Pkt, first: u8) {
         let mut set = ActionSet::default();
         let mut t = first as usize;
         let mut ctx;
@@ -261,12 +282,12 @@ impl Switch {
             for i in instructions.iter() {
                 match i {
                     Instruction::Meter(m) => {
-                        if !self.meter(now, *m, &mut pkt) {
+                        if !self.meter(now, *m, pkt) {
                             return;
                         }
                     }
                     Instruction::ApplyActions(a) => {
-                        if !self.apply_actions(now, &mut pkt, a, ctx, 0) {
+                        if !self.apply_actions(now, pkt, a, ctx, 0) {
                             return;
                         }
                     }
@@ -287,7 +308,7 @@ impl Switch {
         }
         if !set.is_empty() {
             let actions = set.into_actions();
-            self.apply_actions(now, &mut pkt, &actions, ctx, 0);
+            self.apply_actions(now, pkt, &actions, ctx, 0);
         }
     }
 
@@ -343,7 +364,7 @@ impl Switch {
             P::FLOOD | P::ALL => self.flood(pkt.in_port, &pkt.frame),
             P::CONTROLLER => self.packet_in(now, pkt, max_len, ctx),
             P::NORMAL => self.normal(now, pkt.in_port, &pkt.frame),
-            P::TABLE if ctx.packet_out => self.run_pipeline(now, pkt.clone(), 0),
+            P::TABLE if ctx.packet_out => self.run_pipeline(now, &mut pkt.clone(), 0),
             // No local port; ANY and TABLE (outside packet-out) are not output ports.
             P::LOCAL | P::ANY | P::TABLE => {}
             p if p == pkt.in_port => {} // the ingress port only by IN_PORT
@@ -353,14 +374,11 @@ impl Switch {
 
     /// Every live port but `in_port` (and NO_FWD ports).
     pub(super) fn flood(&mut self, in_port: u32, frame: &[u8]) {
-        let ports: Vec<u32> = self
-            .ports
-            .keys()
-            .copied()
-            .filter(|p| *p != in_port)
-            .collect();
-        for p in ports {
-            self.emit_frame(p, frame);
+        for i in 0..self.port_nos.len() {
+            let p = self.port_nos[i];
+            if p != in_port {
+                self.emit_frame(p, frame);
+            }
         }
     }
 
@@ -374,10 +392,8 @@ impl Switch {
         }
         p.counters.tx_packets += 1;
         p.counters.tx_bytes += frame.len() as u64;
-        self.out.push_back(Transmit::Frame {
-            port,
-            data: frame.to_vec(),
-        });
+        let data = self.take_buf(frame);
+        self.out.push_back(Transmit::Frame { port, data });
     }
 
     fn packet_in(&mut self, now: Instant, pkt: &Pkt, max_len: u16, ctx: Ctx) {
@@ -482,7 +498,7 @@ impl Switch {
     /// A FLOW_MOD named a buffer: run the buffered frame through the tables.
     pub(super) fn release_buffer(&mut self, now: Instant, conn: ConnId, xid: u32, id: u32) {
         match self.buffers.take(id) {
-            Some((in_port, frame)) => self.run_pipeline(now, Pkt::new(frame, in_port), 0),
+            Some((in_port, frame)) => self.run_pipeline(now, &mut Pkt::new(frame, in_port), 0),
             None => self.send(
                 conn,
                 xid,
