@@ -9,7 +9,9 @@
 //! node's namespace, a crash stays inside one node, and `kill -9` of it is a real fault.
 //! Each one runs a current-thread tokio runtime (no worker threads: an idle daemon costs
 //! little beyond the binary's shared text) and answers on a private control socket:
-//! `{"op":"status"}` → its kind, readiness, PID and counters; `{"op":"ping"}` → `pong`.
+//! `{"op":"status"}` → its kind, readiness, PID and counters; `{"op":"ping"}` → `pong`;
+//! `{"op":"openflow","view":"flows"}` → an OpenFlow daemon's own view (`ofswitch`: flows,
+//! ports, tables, groups, meters).
 //! The socket speaks the control socket's protocol (one JSON line each way), with a line
 //! limit and a read timeout so that no client can hold a daemon up.
 
@@ -67,7 +69,9 @@ pub enum Request {
     Ping,
     Status,
     /// An OpenFlow daemon's own view: `flows`, `ports`, `tables`, `groups`, `meters` (switch).
-    Openflow { view: String },
+    Openflow {
+        view: String,
+    },
 }
 
 /// A daemon's answer.
@@ -76,8 +80,13 @@ pub enum Request {
 pub enum Response {
     Pong,
     Status(Status),
-    Openflow { view: String, data: serde_json::Value },
-    Error { message: String },
+    Openflow {
+        view: String,
+        data: serde_json::Value,
+    },
+    Error {
+        message: String,
+    },
 }
 
 /// What a daemon says about itself.
