@@ -39,6 +39,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
 use super::{DaemonArgs, DaemonKind, Describe, Status};
@@ -100,7 +101,8 @@ struct Core {
     switch: Switch,
     ports: Vec<Port>,
     by_no: HashMap<u32, usize>,
-    writers: HashMap<ConnId, UnboundedSender<Vec<u8>>>,
+    /// Each connection's writer, and the signal that ends its reader (Transmit::Close).
+    writers: HashMap<ConnId, (UnboundedSender<Vec<u8>>, Arc<Notify>)>,
     next_conn: ConnId,
     /// The header for frames the core makes of the frame being handled.
     hdr: VnetHdr,
@@ -131,14 +133,16 @@ impl Core {
                     self.ports[i].pending.push(buf);
                 }
                 Transmit::Message { conn, msg } => {
-                    if let Some(w) = self.writers.get(&conn) {
+                    if let Some((w, _)) = self.writers.get(&conn) {
                         let mut out = Vec::new();
                         codec::emit(&msg, &mut out);
                         let _ = w.send(out);
                     }
                 }
                 Transmit::Close { conn } => {
-                    self.writers.remove(&conn);
+                    if let Some((_, closed)) = self.writers.remove(&conn) {
+                        closed.notify_one();
+                    }
                 }
             }
         }
@@ -324,11 +328,12 @@ async fn serve_conn(d: Arc<Daemon>, stream: TcpStream, controller: bool) {
     let _ = stream.set_nodelay(true);
     let (mut r, mut w) = stream.into_split();
     let (tx, mut rx) = unbounded_channel::<Vec<u8>>();
+    let closed = Arc::new(Notify::new());
     let conn = {
         let mut core = d.lock();
         core.next_conn += 1;
         let conn = core.next_conn;
-        core.writers.insert(conn, tx);
+        core.writers.insert(conn, (tx, closed.clone()));
         let now = Instant::monotonic();
         if controller {
             core.switch.connection_up(now, conn);
@@ -349,9 +354,13 @@ async fn serve_conn(d: Arc<Daemon>, stream: TcpStream, controller: bool) {
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
     let mut chunk = vec![0u8; 64 * 1024];
     'read: loop {
-        let n = match r.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
+        let n = tokio::select! {
+            r = r.read(&mut chunk) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            },
+            // The core closed it (HELLO failed, or the peer stopped answering probes).
+            _ = closed.notified() => break,
         };
         buf.extend_from_slice(&chunk[..n]);
         loop {

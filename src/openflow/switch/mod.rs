@@ -109,6 +109,10 @@ pub const MAX_BANDS: usize = 16;
 /// Learned MAC addresses kept in standalone mode (more are not learned: they flood).
 pub const MAX_LEARNED: usize = 65_536;
 
+/// A control connection silent this long is probed with ECHO_REQUEST, and closed when it
+/// stays silent as long again.
+pub const PROBE_IDLE: Duration = Duration::from_secs(5);
+
 /// How long an unclaimed packet-in buffer is kept.
 pub const BUFFER_LIFETIME: Duration = Duration::from_secs(5);
 /// How long a learned MAC address is kept in standalone mode.
@@ -128,6 +132,9 @@ struct Conn {
     role: u32,
     /// SET_ASYNC masks ([master/equal, slave] per kind).
     async_cfg: of::AsyncConfig,
+    /// When the peer last sent something, and whether our ECHO probe is out.
+    last_rx: Instant,
+    probing: bool,
 }
 
 /// The asynchronous messages SET_ASYNC filters.
@@ -249,7 +256,7 @@ impl Switch {
         self.add_conn(now, conn, false);
     }
 
-    fn add_conn(&mut self, _now: Instant, conn: ConnId, controller: bool) {
+    fn add_conn(&mut self, now: Instant, conn: ConnId, controller: bool) {
         self.conns.insert(
             conn,
             Conn {
@@ -257,6 +264,8 @@ impl Switch {
                 controller,
                 role: role::EQUAL,
                 async_cfg: default_async(),
+                last_rx: now,
+                probing: false,
             },
         );
         self.send(
@@ -289,15 +298,57 @@ impl Switch {
     /// The earliest deadline: a flow timeout, a buffer or learned-address expiry, or the
     /// next meter refill that matters (none: meters refill lazily).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let flows = self.tables.iter().filter_map(|t| t.next_deadline()).min();
+        let flows = self.next_flow_deadline();
         let bufs = self.buffers.next_deadline();
-        [flows, bufs].into_iter().flatten().min()
+        let probes = self
+            .conns
+            .values()
+            .map(|c| {
+                c.last_rx
+                    + if c.probing {
+                        PROBE_IDLE * 2
+                    } else {
+                        PROBE_IDLE
+                    }
+            })
+            .min();
+        [flows, bufs, probes].into_iter().flatten().min()
+    }
+
+    /// The earliest flow timeout (a lower bound: see `flows::Table`).
+    pub fn next_flow_deadline(&self) -> Option<Instant> {
+        self.tables.iter().filter_map(|t| t.next_deadline()).min()
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.probe_connections(now);
         self.expire_flows(now);
         self.buffers.expire(now);
         self.learning.expire(now);
+    }
+
+    /// Inactivity probe: a connection silent for [`PROBE_IDLE`] gets an ECHO_REQUEST, and
+    /// one still silent after as long again is closed (a controller whose host died sends
+    /// no FIN; standalone mode must not wait for TCP to notice).
+    fn probe_connections(&mut self, now: Instant) {
+        let mut dead = Vec::new();
+        let mut probe = Vec::new();
+        for (id, c) in self.conns.iter_mut() {
+            let idle = now.saturating_duration_since(c.last_rx);
+            if idle >= PROBE_IDLE * 2 {
+                dead.push(*id);
+            } else if idle >= PROBE_IDLE && !c.probing {
+                c.probing = true;
+                probe.push(*id);
+            }
+        }
+        for conn in probe {
+            self.send(conn, 0, Body::EchoRequest(Vec::new()));
+        }
+        for conn in dead {
+            self.conns.remove(&conn);
+            self.out.push_back(Transmit::Close { conn });
+        }
     }
 
     /// A decoder error on `conn`: answer with the ERROR it names.
@@ -378,9 +429,12 @@ impl Switch {
 
     /// A message from a control connection.
     pub fn handle_message(&mut self, now: Instant, conn: ConnId, msg: Message) {
-        let Some(c) = self.conns.get(&conn) else {
+        let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
+        c.last_rx = now;
+        c.probing = false;
+        let c = &*c;
         let xid = msg.xid;
         if !c.open {
             match &msg.body {

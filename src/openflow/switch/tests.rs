@@ -129,6 +129,11 @@ fn add(s: &mut Switch, fm: FlowMod) {
     assert!(m.is_empty(), "flow mod answered {m:?}");
 }
 
+/// The controller says something (so the inactivity probe leaves it alone).
+fn alive(s: &mut Switch, now: Instant) {
+    s.handle_message(now, C, msg(0, Body::EchoReply(Vec::new())));
+}
+
 fn error_of(m: &[(ConnId, Message)]) -> Option<(of::ErrorType, u16)> {
     m.iter().find_map(|(_, m)| match &m.body {
         Body::Error(e) => Some((e.kind, e.code)),
@@ -459,13 +464,15 @@ fn timeouts_remove_flows_and_say_so() {
     hard.hard_timeout = 15;
     hard.flags = of::flow_mod_flags::SEND_FLOW_REM;
     add(&mut s, hard);
-    assert_eq!(s.poll_timeout(), Some(at(10.0)));
+    assert_eq!(s.next_flow_deadline(), Some(at(10.0)));
     // Traffic at 8 s keeps the idle one alive until 18 s.
     s.handle_frame(at(8.0), 1, &udp(1, 2, 1));
     drain(&mut s);
+    alive(&mut s, at(10.0));
     s.handle_timeout(at(10.0));
     assert!(messages(&mut s).is_empty());
-    assert_eq!(s.poll_timeout(), Some(at(15.0)));
+    assert_eq!(s.next_flow_deadline(), Some(at(15.0)));
+    alive(&mut s, at(15.0));
     s.handle_timeout(at(15.0));
     let m = messages(&mut s);
     let Body::FlowRemoved(r) = &m[0].1.body else {
@@ -475,6 +482,7 @@ fn timeouts_remove_flows_and_say_so() {
         (r.reason, r.duration_sec),
         (of::flow_removed_reason::HARD_TIMEOUT, 15)
     );
+    alive(&mut s, at(18.0));
     s.handle_timeout(at(18.0));
     let m = messages(&mut s);
     let Body::FlowRemoved(r) = &m[0].1.body else {
@@ -484,7 +492,7 @@ fn timeouts_remove_flows_and_say_so() {
         (r.reason, r.packet_count),
         (of::flow_removed_reason::IDLE_TIMEOUT, 1)
     );
-    assert_eq!(s.poll_timeout(), None);
+    assert_eq!(s.next_flow_deadline(), None);
 }
 
 #[test]
@@ -1547,7 +1555,7 @@ fn strict_ops_and_deadline_bound_with_many_flows() {
         f.hard_timeout = if i == 1000 { 5 } else { 0 };
         add(&mut s, f);
     }
-    assert_eq!(s.poll_timeout(), Some(at(5.0)));
+    assert_eq!(s.next_flow_deadline(), Some(at(5.0)));
     let mut d = flow(
         7,
         vec![OxmField::InPort(1), OxmField::Metadata(1000, None)],
@@ -1556,8 +1564,9 @@ fn strict_ops_and_deadline_bound_with_many_flows() {
     d.command = FlowModCommand::DeleteStrict;
     add(&mut s, d);
     // No timed entry is left: no deadline.
+    alive(&mut s, at(5.0));
     s.handle_timeout(at(5.0));
-    assert_eq!(s.poll_timeout(), None);
+    assert_eq!(s.next_flow_deadline(), None);
     assert_eq!(flow_stats(&mut s).len(), 1999);
 }
 
@@ -1606,4 +1615,23 @@ fn set_async_filters_packet_ins_and_table_mod_checks_the_table() {
             of::table_mod_failed::BAD_TABLE
         ))
     );
+}
+
+#[test]
+fn a_silent_connection_is_probed_then_closed() {
+    let mut s = connected();
+    assert_eq!(s.poll_timeout(), Some(T0 + PROBE_IDLE));
+    s.handle_timeout(T0 + PROBE_IDLE);
+    let m = messages(&mut s);
+    assert!(matches!(m[0].1.body, Body::EchoRequest(_)), "{m:?}");
+    // An answer resets the clock.
+    s.handle_message(at(6.0), C, msg(0, Body::EchoReply(Vec::new())));
+    s.handle_timeout(at(10.0));
+    assert!(drain(&mut s).is_empty());
+    s.handle_timeout(at(11.0));
+    assert!(matches!(messages(&mut s)[0].1.body, Body::EchoRequest(_)));
+    // Silent on: closed, and no longer a controller.
+    s.handle_timeout(at(16.0));
+    assert_eq!(drain(&mut s), vec![Transmit::Close { conn: C }]);
+    assert!(!s.controller_connected());
 }
