@@ -6,3 +6,4 @@ pub mod controller;
 pub mod flowkey;
 pub mod flowspec;
 pub mod packet;
+pub mod switch;
