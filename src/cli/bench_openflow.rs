@@ -215,7 +215,7 @@ fn start(which: Which, b: &OpenflowBench) -> miette::Result<Running> {
     let mut cmd = match which {
         Which::Topolab => {
             let plan = serde_json::json!({
-                "app": "learning", "listen": port, "topology": {"switches": []}
+                "app": "learning", "listen": port, "bind": "127.0.0.1", "topology": {"switches": []}
             });
             let config = dir.0.join("plan.json");
             std::fs::write(&config, plan.to_string()).into_diagnostic()?;
@@ -234,6 +234,8 @@ fn start(which: Which, b: &OpenflowBench) -> miette::Result<Running> {
             let mut c = Command::new(&b.osken_python);
             c.arg(dir.0.join("launch.py"))
                 .arg(dir.0.join("l2.py"))
+                // Loopback only, like ours: nothing listens on the machine's uplink.
+                .args(["--ofp-listen-host", "127.0.0.1"])
                 .arg("--ofp-tcp-listen-port")
                 .arg(port.to_string());
             c

@@ -78,6 +78,11 @@ pub struct ControllerPlan {
     pub app: ControllerApp,
     /// TCP port it listens on (all addresses of its namespace).
     pub listen: u16,
+    /// The one address to listen on instead of all of them: never set by compile (a lab
+    /// controller listens in its own namespace); `topolab bench openflow` runs a controller
+    /// in the machine's namespace and binds it to loopback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind: Option<std::net::IpAddr>,
     /// The switches that name this controller, with their wiring.
     pub topology: TopologyView,
 }
@@ -223,6 +228,7 @@ pub(super) fn fill(t: &Topology, plan: &mut Plan) {
         out[ci] = Some(NodeOpenflow::Controller(ControllerPlan {
             app: *app,
             listen: *listen,
+            bind: None,
             topology: TopologyView { switches: view },
         }));
     }

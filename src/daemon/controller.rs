@@ -118,7 +118,21 @@ pub async fn run(args: &DaemonArgs) -> io::Result<()> {
             connections: 0,
         }),
     });
-    let sock = super::echo::bind(plan.listen, Type::STREAM, Protocol::TCP)?;
+    let sock = match plan.bind {
+        // One address only (the bench's controller on the machine's loopback).
+        Some(ip) => {
+            let s = socket2::Socket::new(
+                socket2::Domain::for_address(SocketAddr::new(ip, plan.listen)),
+                Type::STREAM,
+                Some(Protocol::TCP),
+            )?;
+            s.set_reuse_address(true)?;
+            s.bind(&SocketAddr::new(ip, plan.listen).into())?;
+            s.set_nonblocking(true)?;
+            s
+        }
+        None => super::echo::bind(plan.listen, Type::STREAM, Protocol::TCP)?,
+    };
     sock.listen(1024)?;
     let listener = TcpListener::from_std(sock.into())?;
     me.ready.store(true, Ordering::Relaxed);
