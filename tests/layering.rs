@@ -31,6 +31,13 @@ const RULES: &[(&str, &[&str])] = &[
             "netns", "netlink", "lab", "scenario", "link", "tools", "daemon", "compile", "topology",
         ],
     ),
+    // OpenFlow cores are sans-IO (DESIGN.md): no lab, namespaces, netlink or sockets.
+    (
+        "src/openflow",
+        &[
+            "lab", "netns", "netlink", "link", "daemon", "scenario", "tools",
+        ],
+    ),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {

@@ -9,7 +9,9 @@
 //! node's namespace, a crash stays inside one node, and `kill -9` of it is a real fault.
 //! Each one runs a current-thread tokio runtime (no worker threads: an idle daemon costs
 //! little beyond the binary's shared text) and answers on a private control socket:
-//! `{"op":"status"}` → its kind, readiness, PID and counters; `{"op":"ping"}` → `pong`.
+//! `{"op":"status"}` → its kind, readiness, PID and counters; `{"op":"ping"}` → `pong`;
+//! `{"op":"openflow","view":"flows"}` → an OpenFlow daemon's own view (`ofswitch`: flows,
+//! ports, tables, groups, meters).
 //! The socket speaks the control socket's protocol (one JSON line each way), with a line
 //! limit and a read timeout so that no client can hold a daemon up.
 

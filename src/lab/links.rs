@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::compile::{EngineChoice, IfaceRef, LinkPlan, Plan, ShaperPlan, emulation};
 use crate::link::kernel;
-use crate::link::relay::{DirectionConfig, Relay, open_socket};
+use crate::link::port::{PacketPort, PortOptions};
+use crate::link::relay::{DirectionConfig, Relay};
 use crate::link::{Counters, Trace};
 use crate::netlink::{Netlink, Op};
 use crate::netns;
@@ -149,7 +150,10 @@ impl Links {
                 .collect();
             let sockets = netns::run_in(ns, move || {
                 ends.into_iter()
-                    .map(|(a, b)| Ok((open_socket(a)?, open_socket(b)?)))
+                    .map(|(a, b)| {
+                        let o = PortOptions::default();
+                        Ok((PacketPort::open(a, &o)?, PacketPort::open(b, &o)?))
+                    })
                     .collect::<io::Result<Vec<_>>>()
             })
             .map_err(|e| LabError::Kernel {

@@ -40,6 +40,7 @@ mod dist;
 pub mod kernel;
 mod loss;
 pub mod pipeline;
+pub mod port;
 pub mod relay;
 mod rng;
 mod shaper;

@@ -22,7 +22,7 @@
 //! `recvmmsg`/`sendmmsg`.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -31,16 +31,10 @@ use nix::poll::{PollFd, PollFlags};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::time::TimeSpec;
 
+use super::port::{BATCH, BUF_LEN, PacketPort, VNET_HDR_LEN, VnetHdr};
 use super::{Counters, Packet, Pipeline, Trace};
 use crate::time::Instant;
 use crate::topology::Impairment;
-
-/// Length of the `virtio_net_hdr` that `PACKET_VNET_HDR` puts before every frame.
-pub const VNET_HDR_LEN: usize = 10;
-const VIRTIO_NET_HDR_GSO_NONE: u8 = 0;
-const SOL_PACKET: libc::c_int = 263;
-const PACKET_VNET_HDR: libc::c_int = 15;
-const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 
 /// One direction's settings.
 #[derive(Debug, Clone)]
@@ -67,75 +61,13 @@ pub struct Relay {
     dirs: [Direction; 2],
 }
 
-/// Opens an AF_PACKET socket bound to `ifindex` in the calling thread's namespace.
-pub fn open_socket(ifindex: u32) -> io::Result<OwnedFd> {
-    let proto = (libc::ETH_P_ALL as u16).to_be();
-    // SAFETY: plain socket(2); the fd is owned right away.
-    let fd = unsafe {
-        libc::socket(
-            libc::AF_PACKET,
-            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            i32::from(proto),
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh, valid descriptor we own.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    setsockopt(fd.as_fd(), SOL_PACKET, PACKET_VNET_HDR, 1)?;
-    setsockopt(fd.as_fd(), SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)?;
-    // Room for bursts at 10 Gbit/s; FORCE works for root regardless of rmem_max.
-    let _ = setsockopt(fd.as_fd(), libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, 64 << 20);
-    let _ = setsockopt(fd.as_fd(), libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, 16 << 20);
-    // SAFETY: sockaddr_ll is plain data; zeroed then filled.
-    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-    sll.sll_family = libc::AF_PACKET as u16;
-    sll.sll_protocol = proto;
-    sll.sll_ifindex = ifindex as i32;
-    // SAFETY: sll is a valid sockaddr_ll of the size we pass.
-    let r = unsafe {
-        libc::bind(
-            fd.as_raw_fd(),
-            (&sll as *const libc::sockaddr_ll).cast(),
-            std::mem::size_of::<libc::sockaddr_ll>() as u32,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(fd)
-}
-
-fn setsockopt(
-    fd: BorrowedFd<'_>,
-    level: libc::c_int,
-    opt: libc::c_int,
-    v: libc::c_int,
-) -> io::Result<()> {
-    // SAFETY: passes a valid int of the stated size.
-    let r = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            opt,
-            (&v as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as u32,
-        )
-    };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
 impl Relay {
-    /// Starts relaying between `a` and `b` (sockets from [`open_socket`]).
+    /// Starts relaying between `a` and `b` (ports opened with the default
+    /// [`PortOptions`](super::port::PortOptions): virtio headers, own output ignored).
     pub fn start(
         name: &str,
-        a: OwnedFd,
-        b: OwnedFd,
+        a: PacketPort,
+        b: PacketPort,
         mtu: u32,
         a_to_b: DirectionConfig,
         b_to_a: DirectionConfig,
@@ -180,8 +112,8 @@ impl Drop for Relay {
 
 fn spawn(
     name: String,
-    rx: Arc<OwnedFd>,
-    tx: Arc<OwnedFd>,
+    rx: Arc<PacketPort>,
+    tx: Arc<PacketPort>,
     mtu: u32,
     cfg: DirectionConfig,
 ) -> io::Result<Direction> {
@@ -205,18 +137,8 @@ fn spawn(
 }
 
 /// How many frames a super-frame stands for, and the bytes it occupies on the wire.
-fn wire_size(frame: &[u8]) -> (u32, u64) {
-    let payload = frame.len().saturating_sub(VNET_HDR_LEN) as u64;
-    if frame.len() < VNET_HDR_LEN || frame[1] == VIRTIO_NET_HDR_GSO_NONE {
-        return (1, payload);
-    }
-    let hdr_len = u64::from(u16::from_le_bytes([frame[2], frame[3]])).min(payload);
-    let gso = u64::from(u16::from_le_bytes([frame[4], frame[5]]));
-    if gso == 0 {
-        return (1, payload);
-    }
-    let segs = (payload - hdr_len).div_ceil(gso).max(1);
-    (segs as u32, payload + (segs - 1) * hdr_len)
+fn wire_size(buf: &[u8]) -> (u32, u64) {
+    VnetHdr::parse(buf).map_or((1, 0), |h| h.wire_size(buf.len() - VNET_HDR_LEN))
 }
 
 /// The relay wakes this long before a departure and spins the rest: a timer wakeup on a
@@ -226,16 +148,12 @@ const SPIN: std::time::Duration = std::time::Duration::from_micros(100);
 /// kind it lowered the median one-way delay of a 10 ms link by about 0.1 ms (a long timer
 /// sleep lets the virtual CPU go idle, and waking it is slow).
 const TICK: std::time::Duration = std::time::Duration::from_micros(200);
-/// Frame buffers: a whole 64 KB super-frame plus its virtio header.
-const BUF_LEN: usize = VNET_HDR_LEN + 65_536 + 64;
-/// Frames moved per recvmmsg / sendmmsg call.
-const BATCH: usize = 32;
 
 /// One direction: frames read from `rx` go through `pipe` and out of `tx`, in batches.
 /// Frame buffers are recycled through a pool, so the steady state allocates nothing.
 fn run(
-    rx: Arc<OwnedFd>,
-    tx: Arc<OwnedFd>,
+    rx: Arc<PacketPort>,
+    tx: Arc<PacketPort>,
     mut pipe: Pipeline,
     ctl: Receiver<Ctl>,
     wake: Arc<EventFd>,
@@ -270,7 +188,7 @@ fn run(
             if out.is_empty() {
                 break;
             }
-            dropped_tx += send_batch(tx.as_raw_fd(), &out);
+            dropped_tx += tx.send_batch(out.iter().map(|p| p.data.as_slice()));
             pool.extend(out.drain(..).map(|p| p.data));
         }
         let now = Instant::monotonic();
@@ -322,65 +240,25 @@ fn run(
             ready(&fds[0])
         };
         if readable {
-            recv_batch(rx.as_raw_fd(), &mut pool, &mut pipe);
+            recv_batch(&rx, &mut pool, &mut pipe);
         }
     }
 }
 
 /// Reads up to BATCH frames without blocking and hands them to the pipeline.
-fn recv_batch(fd: std::os::fd::RawFd, pool: &mut Vec<Vec<u8>>, pipe: &mut Pipeline) {
+fn recv_batch(port: &PacketPort, pool: &mut Vec<Vec<u8>>, pipe: &mut Pipeline) {
     while pool.len() < BATCH {
         pool.push(Vec::with_capacity(BUF_LEN));
     }
-    let mut bufs: Vec<Vec<u8>> = pool.drain(pool.len() - BATCH..).collect();
-    // The kernel writes into each buffer's spare capacity; no zero-filling of 64 KB per
-    // frame (that alone cost a third of the relay's throughput).
-    let mut iov: Vec<libc::iovec> = bufs
-        .iter_mut()
-        .map(|b| {
-            b.clear();
-            b.reserve(BUF_LEN);
-            libc::iovec {
-                iov_base: b.as_mut_ptr().cast(),
-                iov_len: b.capacity(),
-            }
-        })
-        .collect();
-    // SAFETY: mmsghdr is plain data; each points at one iovec above.
-    let mut msgs: Vec<libc::mmsghdr> = iov
-        .iter_mut()
-        .map(|v| {
-            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            m.msg_hdr.msg_iov = v;
-            m.msg_hdr.msg_iovlen = 1;
-            m
-        })
-        .collect();
-    // SAFETY: msgs/iov/bufs stay alive and unmoved for the call.
-    let n = unsafe {
-        libc::recvmmsg(
-            fd,
-            msgs.as_mut_ptr(),
-            BATCH as u32,
-            libc::MSG_DONTWAIT,
-            std::ptr::null_mut(),
-        )
-    };
-    let n = n.max(0) as usize;
+    let at = pool.len() - BATCH;
+    let n = port.recv_batch(&mut pool[at..]);
     let now = Instant::monotonic();
-    for (i, mut buf) in bufs.into_iter().enumerate() {
-        if i >= n {
-            pool.push(buf);
-            continue;
-        }
-        let len = (msgs[i].msg_len as usize).min(buf.capacity());
-        // SAFETY: recvmmsg initialized the first `msg_len` bytes of the spare capacity.
-        unsafe { buf.set_len(len) };
-        let (segments, wire_bytes) = wire_size(&buf);
+    for data in pool.drain(at..at + n) {
+        let (segments, wire_bytes) = wire_size(&data);
         pipe.handle(
             now,
             Packet {
-                data: buf,
+                data,
                 segments,
                 wire_bytes,
             },
@@ -395,61 +273,9 @@ fn poll_error_is_transient(e: nix::errno::Errno) -> bool {
     matches!(e, Errno::EINTR | Errno::EAGAIN | Errno::ENOMEM)
 }
 
-/// Sends frames with one sendmmsg (retrying the rest if the kernel took only some). When
-/// the receiving side's backlog is full (ENOBUFS) the relay yields and retries: the relay
-/// being momentarily slower than the traffic is not part of the emulated link, so it
-/// pushes back instead of dropping. A frame refused several times in a row is dropped, and
-/// counted: returns how many were.
-fn send_batch(fd: std::os::fd::RawFd, out: &[Packet]) -> u64 {
-    let mut iov: Vec<libc::iovec> = out
-        .iter()
-        .map(|p| libc::iovec {
-            iov_base: p.data.as_ptr() as *mut libc::c_void,
-            iov_len: p.data.len(),
-        })
-        .collect();
-    // SAFETY: as in recv_batch.
-    let mut msgs: Vec<libc::mmsghdr> = iov
-        .iter_mut()
-        .map(|v| {
-            let mut m: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            m.msg_hdr.msg_iov = v;
-            m.msg_hdr.msg_iovlen = 1;
-            m
-        })
-        .collect();
-    let (mut sent, mut refused, mut dropped) = (0, 0, 0);
-    while sent < msgs.len() {
-        // SAFETY: msgs/iov/out stay alive for the call.
-        let n =
-            unsafe { libc::sendmmsg(fd, msgs[sent..].as_mut_ptr(), (msgs.len() - sent) as u32, 0) };
-        if n > 0 {
-            sent += n as usize;
-            refused = 0;
-        } else if refused < 8 {
-            refused += 1;
-            std::thread::yield_now();
-        } else {
-            sent += 1;
-            refused = 0;
-            dropped += 1;
-        }
-    }
-    dropped
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn refused_frames_are_counted() {
-        // A descriptor that refuses everything: each frame is dropped after its retries,
-        // and counted (it used to vanish).
-        let out = vec![Packet::new(vec![0u8; 64]); 3];
-        assert_eq!(send_batch(-1, &out), 3);
-        assert_eq!(send_batch(-1, &[]), 0);
-    }
 
     #[test]
     fn only_transient_poll_errors_are_retried() {
@@ -464,6 +290,7 @@ mod tests {
 
     #[test]
     fn wire_size_of_plain_and_gso_frames() {
+        assert_eq!(wire_size(&[0u8; 4]), (1, 0));
         let mut f = vec![0u8; VNET_HDR_LEN + 1514];
         assert_eq!(wire_size(&f), (1, 1514));
         // TCPv4 GSO: 66 bytes of headers, 1448-byte segments, 10 segments of payload.

@@ -418,10 +418,17 @@ fn parse_body(kind: u8, version: u8, r: &mut Rd<'_>) -> Result<Body, DecodeError
     Ok(body)
 }
 
-/// Appends one message to `out` (version 1.3, its length in the header). A message must
-/// fit the 16-bit length: a multipart reply with more entries than that is split by the
-/// caller into parts with `multipart_flags::MORE`.
+/// Appends one message to `out` (version 1.3, its length in the header). A list multipart
+/// reply (flows, ports, groups, meters, tables) longer than the 16-bit length allows is
+/// appended as several messages with the same xid, all but the last flagged
+/// `multipart_flags::MORE` (the receiver concatenates the parts). Other messages must fit
+/// in 65535 bytes (a PACKET_IN's data is cut to `max_len`/`miss_send_len` by the switch).
 pub fn emit(msg: &Message, out: &mut Vec<u8>) {
+    if let Body::MultipartReply(r) = &msg.body
+        && let Some(n) = multipart::items(&r.body)
+    {
+        return emit_reply_parts(msg.xid, r, n, out);
+    }
     let start = out.len();
     put_u8(out, OFP_VERSION);
     put_u8(out, msg.body.msg_type());
@@ -429,6 +436,58 @@ pub fn emit(msg: &Message, out: &mut Vec<u8>) {
     put_u32(out, msg.xid);
     emit_body(&msg.body, out);
     patch_len(out, start + 2, start);
+}
+
+fn emit_reply_parts(xid: u32, r: &MultipartReply, n: usize, out: &mut Vec<u8>) {
+    let mut i = 0;
+    loop {
+        let start = out.len();
+        put_u8(out, OFP_VERSION);
+        put_u8(out, msg_type::MULTIPART_REPLY);
+        put_u16(out, 0);
+        put_u32(out, xid);
+        let flags_at = out.len() + 2;
+        multipart::emit_reply(
+            &MultipartReply {
+                flags: r.flags,
+                body: empty_like(&r.body),
+            },
+            out,
+        );
+        let first = i;
+        while i < n {
+            let mark = out.len();
+            multipart::emit_item(&r.body, i, out);
+            if out.len() - start > OFP_MAX_LEN && i > first {
+                out.truncate(mark);
+                break;
+            }
+            i += 1;
+        }
+        if i < n {
+            let flags =
+                u16::from_be_bytes([out[flags_at], out[flags_at + 1]]) | multipart_flags::MORE;
+            out[flags_at..flags_at + 2].copy_from_slice(&flags.to_be_bytes());
+        }
+        patch_len(out, start + 2, start);
+        if i >= n {
+            return;
+        }
+    }
+}
+
+/// The same list reply kind with no entries (its multipart header is what we need).
+fn empty_like(body: &MpReply) -> MpReply {
+    match body {
+        MpReply::Flow(_) => MpReply::Flow(Vec::new()),
+        MpReply::Table(_) => MpReply::Table(Vec::new()),
+        MpReply::PortStats(_) => MpReply::PortStats(Vec::new()),
+        MpReply::PortDesc(_) => MpReply::PortDesc(Vec::new()),
+        MpReply::Group(_) => MpReply::Group(Vec::new()),
+        MpReply::GroupDesc(_) => MpReply::GroupDesc(Vec::new()),
+        MpReply::Meter(_) => MpReply::Meter(Vec::new()),
+        _ => MpReply::MeterConfig(Vec::new()),
+    }
 }
 
 /// The message as a new Vec (convenience for tests and cold paths).

@@ -409,7 +409,31 @@ pub(crate) fn emit_reply(m: &MultipartReply, out: &mut Vec<u8>) {
     put_u16(out, kind);
     put_u16(out, m.flags);
     put_zeros(out, 4);
-    match &m.body {
+    match items(&m.body) {
+        Some(n) => (0..n).for_each(|i| emit_item(&m.body, i, out)),
+        None => emit_item(&m.body, 0, out),
+    }
+}
+
+/// The number of entries of a list reply (flow, table, port stats, port desc, group,
+/// group desc, meter, meter config), which may be split over several messages.
+pub(crate) fn items(body: &MpReply) -> Option<usize> {
+    Some(match body {
+        MpReply::Flow(v) => v.len(),
+        MpReply::Table(v) => v.len(),
+        MpReply::PortStats(v) => v.len(),
+        MpReply::PortDesc(v) => v.len(),
+        MpReply::Group(v) => v.len(),
+        MpReply::GroupDesc(v) => v.len(),
+        MpReply::Meter(v) => v.len(),
+        MpReply::MeterConfig(v) => v.len(),
+        _ => return None,
+    })
+}
+
+/// Appends entry `i` of a list reply, or the whole body of any other reply.
+pub(crate) fn emit_item(body: &MpReply, i: usize, out: &mut Vec<u8>) {
+    match body {
         MpReply::Desc(d) => {
             put_str(out, &d.mfr_desc, 256);
             put_str(out, &d.hw_desc, 256);
@@ -417,26 +441,25 @@ pub(crate) fn emit_reply(m: &MultipartReply, out: &mut Vec<u8>) {
             put_str(out, &d.serial_num, 32);
             put_str(out, &d.dp_desc, 256);
         }
-        MpReply::Flow(flows) => {
-            for f in flows {
-                let start = out.len();
-                put_u16(out, 0);
-                put_u8(out, f.table_id);
-                put_u8(out, 0);
-                put_u32(out, f.duration_sec);
-                put_u32(out, f.duration_nsec);
-                put_u16(out, f.priority);
-                put_u16(out, f.idle_timeout);
-                put_u16(out, f.hard_timeout);
-                put_u16(out, f.flags);
-                put_zeros(out, 4);
-                put_u64(out, f.cookie);
-                put_u64(out, f.packet_count);
-                put_u64(out, f.byte_count);
-                emit_match(&f.r#match, out);
-                emit_instructions(&f.instructions, out);
-                patch_len(out, start, start);
-            }
+        MpReply::Flow(v) => {
+            let f = &v[i];
+            let start = out.len();
+            put_u16(out, 0);
+            put_u8(out, f.table_id);
+            put_u8(out, 0);
+            put_u32(out, f.duration_sec);
+            put_u32(out, f.duration_nsec);
+            put_u16(out, f.priority);
+            put_u16(out, f.idle_timeout);
+            put_u16(out, f.hard_timeout);
+            put_u16(out, f.flags);
+            put_zeros(out, 4);
+            put_u64(out, f.cookie);
+            put_u64(out, f.packet_count);
+            put_u64(out, f.byte_count);
+            emit_match(&f.r#match, out);
+            emit_instructions(&f.instructions, out);
+            patch_len(out, start, start);
         }
         MpReply::Aggregate(a) => {
             put_u64(out, a.packet_count);
@@ -444,73 +467,68 @@ pub(crate) fn emit_reply(m: &MultipartReply, out: &mut Vec<u8>) {
             put_u32(out, a.flow_count);
             put_zeros(out, 4);
         }
-        MpReply::Table(tables) => {
-            for s in tables {
-                put_u8(out, s.table_id);
-                put_zeros(out, 3);
-                put_u32(out, s.active_count);
-                put_u64(out, s.lookup_count);
-                put_u64(out, s.matched_count);
-            }
+        MpReply::Table(v) => {
+            let s = &v[i];
+            put_u8(out, s.table_id);
+            put_zeros(out, 3);
+            put_u32(out, s.active_count);
+            put_u64(out, s.lookup_count);
+            put_u64(out, s.matched_count);
         }
-        MpReply::PortStats(ports) => {
-            for p in ports {
-                put_u32(out, p.port_no);
-                put_zeros(out, 4);
-                for v in [
-                    p.rx_packets,
-                    p.tx_packets,
-                    p.rx_bytes,
-                    p.tx_bytes,
-                    p.rx_dropped,
-                    p.tx_dropped,
-                    p.rx_errors,
-                    p.tx_errors,
-                    p.rx_frame_err,
-                    p.rx_over_err,
-                    p.rx_crc_err,
-                    p.collisions,
-                ] {
-                    put_u64(out, v);
-                }
-                put_u32(out, p.duration_sec);
-                put_u32(out, p.duration_nsec);
+        MpReply::PortStats(v) => {
+            let p = &v[i];
+            put_u32(out, p.port_no);
+            put_zeros(out, 4);
+            for v in [
+                p.rx_packets,
+                p.tx_packets,
+                p.rx_bytes,
+                p.tx_bytes,
+                p.rx_dropped,
+                p.tx_dropped,
+                p.rx_errors,
+                p.tx_errors,
+                p.rx_frame_err,
+                p.rx_over_err,
+                p.rx_crc_err,
+                p.collisions,
+            ] {
+                put_u64(out, v);
             }
+            put_u32(out, p.duration_sec);
+            put_u32(out, p.duration_nsec);
         }
-        MpReply::PortDesc(ports) => {
-            for p in ports {
-                emit_port(p, out);
-            }
+        MpReply::PortDesc(v) => {
+            let p = &v[i];
+            emit_port(p, out);
         }
-        MpReply::Group(groups) => {
-            for g in groups {
-                let start = out.len();
-                put_u16(out, 0);
-                put_zeros(out, 2);
-                put_u32(out, g.group_id);
-                put_u32(out, g.ref_count);
-                put_zeros(out, 4);
-                put_u64(out, g.packet_count);
-                put_u64(out, g.byte_count);
-                put_u32(out, g.duration_sec);
-                put_u32(out, g.duration_nsec);
-                for c in &g.bucket_stats {
-                    put_u64(out, c.packet_count);
-                    put_u64(out, c.byte_count);
-                }
-                patch_len(out, start, start);
+        MpReply::Group(v) => {
+            let g = &v[i];
+            let start = out.len();
+            put_u16(out, 0);
+            put_zeros(out, 2);
+            put_u32(out, g.group_id);
+            put_u32(out, g.ref_count);
+            put_zeros(out, 4);
+            put_u64(out, g.packet_count);
+            put_u64(out, g.byte_count);
+            put_u32(out, g.duration_sec);
+            put_u32(out, g.duration_nsec);
+            for c in &g.bucket_stats {
+                put_u64(out, c.packet_count);
+                put_u64(out, c.byte_count);
             }
+            patch_len(out, start, start);
         }
-        MpReply::GroupDesc(groups) => {
-            for g in groups {
-                let start = out.len();
-                put_u16(out, 0);
-                put_u8(out, g.group_type as u8);
-                put_u8(out, 0);
-                put_u32(out, g.group_id);
-                emit_buckets(&g.buckets, out);
-                patch_len(out, start, start);
-            }
+        MpReply::GroupDesc(v) => {
+            let g = &v[i];
+            let start = out.len();
+            put_u16(out, 0);
+            put_u8(out, g.group_type as u8);
+            put_u8(out, 0);
+            put_u32(out, g.group_id);
+            emit_buckets(&g.buckets, out);
+            patch_len(out, start, start);
         }
         MpReply::GroupFeatures(g) => {
             put_u32(out, g.types);
@@ -519,33 +537,31 @@ pub(crate) fn emit_reply(m: &MultipartReply, out: &mut Vec<u8>) {
                 put_u32(out, *v);
             }
         }
-        MpReply::Meter(meters) => {
-            for m in meters {
-                let start = out.len();
-                put_u32(out, m.meter_id);
-                put_u16(out, 0);
-                put_zeros(out, 6);
-                put_u32(out, m.flow_count);
-                put_u64(out, m.packet_in_count);
-                put_u64(out, m.byte_in_count);
-                put_u32(out, m.duration_sec);
-                put_u32(out, m.duration_nsec);
-                for c in &m.band_stats {
-                    put_u64(out, c.packet_band_count);
-                    put_u64(out, c.byte_band_count);
-                }
-                patch_len(out, start + 4, start);
+        MpReply::Meter(v) => {
+            let m = &v[i];
+            let start = out.len();
+            put_u32(out, m.meter_id);
+            put_u16(out, 0);
+            put_zeros(out, 6);
+            put_u32(out, m.flow_count);
+            put_u64(out, m.packet_in_count);
+            put_u64(out, m.byte_in_count);
+            put_u32(out, m.duration_sec);
+            put_u32(out, m.duration_nsec);
+            for c in &m.band_stats {
+                put_u64(out, c.packet_band_count);
+                put_u64(out, c.byte_band_count);
             }
+            patch_len(out, start + 4, start);
         }
-        MpReply::MeterConfig(meters) => {
-            for m in meters {
-                let start = out.len();
-                put_u16(out, 0);
-                put_u16(out, m.flags);
-                put_u32(out, m.meter_id);
-                emit_bands(&m.bands, out);
-                patch_len(out, start, start);
-            }
+        MpReply::MeterConfig(v) => {
+            let m = &v[i];
+            let start = out.len();
+            put_u16(out, 0);
+            put_u16(out, m.flags);
+            put_u32(out, m.meter_id);
+            emit_bands(&m.bands, out);
+            patch_len(out, start, start);
         }
         MpReply::MeterFeatures(m) => {
             put_u32(out, m.max_meter);

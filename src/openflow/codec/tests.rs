@@ -1316,3 +1316,41 @@ fn table_features_entries() {
     );
     assert_eq!(body[first + 2], 1);
 }
+
+#[test]
+fn long_multipart_replies_are_split_with_more() {
+    let ports: Vec<Port> = (0..3000)
+        .map(|i| Port {
+            port_no: i,
+            ..port1()
+        })
+        .collect();
+    let msg = m(
+        5,
+        Body::MultipartReply(MultipartReply {
+            flags: 0,
+            body: MpReply::PortDesc(ports.clone()),
+        }),
+    );
+    let b = to_bytes(&msg);
+    // 3000 ports of 64 bytes: 192 KB, three parts of at most 1023 ports.
+    let mut got = Vec::new();
+    let mut rest = &b[..];
+    let mut parts = 0;
+    while !rest.is_empty() {
+        let len = frame_len(rest).unwrap().unwrap();
+        assert!(len <= OFP_MAX_LEN);
+        let Body::MultipartReply(r) = parse(&rest[..len]).unwrap().body else {
+            panic!()
+        };
+        rest = &rest[len..];
+        parts += 1;
+        assert_eq!(r.flags & multipart_flags::MORE != 0, !rest.is_empty());
+        let MpReply::PortDesc(p) = r.body else {
+            panic!()
+        };
+        got.extend(p);
+    }
+    assert_eq!(parts, 3);
+    assert_eq!(got, ports);
+}
