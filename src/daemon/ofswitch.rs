@@ -42,9 +42,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
-use super::{DaemonArgs, DaemonKind, Describe, Status};
+use super::{DaemonArgs, DaemonKind, Describe, FlowOp, Status};
 use crate::link::port::{self, PacketPort, PortOptions, VNET_HDR_LEN, VnetHdr};
 use crate::openflow::codec;
+use crate::openflow::flowspec;
 use crate::openflow::switch::{ConnId, FailMode, PortInfo, Switch, SwitchConfig, Transmit};
 use crate::time::Instant;
 
@@ -193,6 +194,105 @@ impl Describe for Daemon {
             "summary" => s.summary_json(Instant::monotonic()),
             _ => return None,
         })
+    }
+
+    fn openflow_flow(&self, command: FlowOp, flow: &str) -> Result<Value, String> {
+        let fm = flowspec::parse_flow(flow, command.command()).map_err(|e| e.to_string())?;
+        let mut core = self.lock();
+        let res = core.switch.apply_flow_mod(Instant::monotonic(), &fm);
+        // A delete may have queued FLOW_REMOVED messages.
+        core.flush();
+        match res {
+            Ok(()) => Ok(serde_json::json!({ "applied": true })),
+            Err((kind, code)) => Err(error_text(kind, code)),
+        }
+    }
+}
+
+/// An OpenFlow error as `ovs-ofctl` would name it: `OFPET_BAD_MATCH/BAD_PREREQ`.
+fn error_text(kind: codec::ErrorType, code: u16) -> String {
+    const BAD_REQUEST: &[&str] = &[
+        "BAD_VERSION",
+        "BAD_TYPE",
+        "BAD_MULTIPART",
+        "BAD_EXPERIMENTER",
+        "BAD_EXP_TYPE",
+        "EPERM",
+        "BAD_LEN",
+        "BUFFER_EMPTY",
+        "BUFFER_UNKNOWN",
+        "BAD_TABLE_ID",
+        "IS_SLAVE",
+        "BAD_PORT",
+        "BAD_PACKET",
+        "MULTIPART_BUFFER_OVERFLOW",
+    ];
+    const BAD_ACTION: &[&str] = &[
+        "BAD_TYPE",
+        "BAD_LEN",
+        "BAD_EXPERIMENTER",
+        "BAD_EXP_TYPE",
+        "BAD_OUT_PORT",
+        "BAD_ARGUMENT",
+        "EPERM",
+        "TOO_MANY",
+        "BAD_QUEUE",
+        "BAD_OUT_GROUP",
+        "MATCH_INCONSISTENT",
+        "UNSUPPORTED_ORDER",
+        "BAD_TAG",
+        "BAD_SET_TYPE",
+        "BAD_SET_LEN",
+        "BAD_SET_ARGUMENT",
+    ];
+    const BAD_INSTRUCTION: &[&str] = &[
+        "UNKNOWN_INST",
+        "UNSUP_INST",
+        "BAD_TABLE_ID",
+        "UNSUP_METADATA",
+        "UNSUP_METADATA_MASK",
+        "BAD_EXPERIMENTER",
+        "BAD_EXP_TYPE",
+        "BAD_LEN",
+        "EPERM",
+    ];
+    const BAD_MATCH: &[&str] = &[
+        "BAD_TYPE",
+        "BAD_LEN",
+        "BAD_TAG",
+        "BAD_DL_ADDR_MASK",
+        "BAD_NW_ADDR_MASK",
+        "BAD_WILDCARDS",
+        "BAD_FIELD",
+        "BAD_VALUE",
+        "BAD_MASK",
+        "BAD_PREREQ",
+        "DUP_FIELD",
+        "EPERM",
+    ];
+    const FLOW_MOD_FAILED: &[&str] = &[
+        "UNKNOWN",
+        "TABLE_FULL",
+        "BAD_TABLE_ID",
+        "OVERLAP",
+        "EPERM",
+        "BAD_TIMEOUT",
+        "BAD_COMMAND",
+        "BAD_FLAGS",
+    ];
+    let (name, codes): (&str, &[&str]) = match kind {
+        codec::ErrorType::BAD_REQUEST => ("BAD_REQUEST", BAD_REQUEST),
+        codec::ErrorType::BAD_ACTION => ("BAD_ACTION", BAD_ACTION),
+        codec::ErrorType::BAD_INSTRUCTION => ("BAD_INSTRUCTION", BAD_INSTRUCTION),
+        codec::ErrorType::BAD_MATCH => ("BAD_MATCH", BAD_MATCH),
+        codec::ErrorType::FLOW_MOD_FAILED => ("FLOW_MOD_FAILED", FLOW_MOD_FAILED),
+        codec::ErrorType::METER_MOD_FAILED => ("METER_MOD_FAILED", &[]),
+        codec::ErrorType::GROUP_MOD_FAILED => ("GROUP_MOD_FAILED", &[]),
+        other => return format!("OpenFlow error type {} code {code}", other.0),
+    };
+    match codes.get(code as usize) {
+        Some(c) => format!("OFPET_{name}/{c}"),
+        None => format!("OFPET_{name}/{code}"),
     }
 }
 
