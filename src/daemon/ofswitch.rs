@@ -651,7 +651,7 @@ pub async fn run(args: &DaemonArgs) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::{Request, Response, call};
+    use crate::daemon::{FlowOp, Request, Response, call};
     use crate::openflow::codec::{Body, Message};
     use std::io::{Read, Write};
 
@@ -745,6 +745,51 @@ mod tests {
             panic!("no flows view")
         };
         assert_eq!(data["flows"][0]["priority"], 5, "{data}");
+        assert_eq!(data["flows"][0]["match_text"], "", "{data}");
+        assert_eq!(data["flows"][0]["actions_text"], "drop", "{data}");
+
+        // Flow edits on the control socket: applied as a FLOW_MOD, errors as text.
+        let edit = |command: FlowOp, flow: &str| {
+            let req = Request::OpenflowFlow {
+                command,
+                flow: flow.into(),
+            };
+            call(&control, &req, Duration::from_secs(2)).unwrap()
+        };
+        let r = edit(FlowOp::Add, "priority=9,ip,nw_dst=10.0.0.2,actions=dec_ttl");
+        assert!(matches!(r, Response::Openflow { .. }), "{r:?}");
+        let r = edit(FlowOp::Add, "priority=9,tcp_dst=80,actions=drop");
+        assert_eq!(
+            r,
+            Response::Error {
+                message: "OFPET_BAD_MATCH/BAD_PREREQ".into()
+            }
+        );
+        let r = edit(FlowOp::Add, "priority=9,nw_dst=10.0.0.x,actions=drop");
+        assert!(
+            matches!(&r, Response::Error { message } if message.contains("10.0.0.x")),
+            "{r:?}"
+        );
+        let flows = |v: &str| {
+            let req = Request::Openflow { view: v.into() };
+            let Ok(Response::Openflow { data, .. }) = call(&control, &req, Duration::from_secs(2))
+            else {
+                panic!("no flows view")
+            };
+            data
+        };
+        let data = flows("flows");
+        assert_eq!(data["flows"].as_array().unwrap().len(), 2, "{data}");
+        assert_eq!(data["flows"][0]["priority"], 9, "{data}");
+        assert_eq!(
+            data["flows"][0]["match_text"], "eth_type=0x0800,ipv4_dst=10.0.0.2",
+            "{data}"
+        );
+        assert_eq!(data["flows"][0]["actions_text"], "dec_ttl", "{data}");
+        let r = edit(FlowOp::DeleteStrict, "priority=9,ip,nw_dst=10.0.0.2");
+        assert!(matches!(r, Response::Openflow { .. }), "{r:?}");
+        assert_eq!(flows("flows")["flows"].as_array().unwrap().len(), 1);
+
         let req = Request::Openflow {
             view: "nonsense".into(),
         };
