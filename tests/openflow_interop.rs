@@ -128,10 +128,7 @@ async fn osken_simple_switch_13_drives_our_switches() {
     let lost = tokio::task::block_in_place(|| pingall(&lab, Family::Ipv4));
     assert!(lost.is_empty(), "unreachable under os-ken: {lost:?}");
     let lost = tokio::task::block_in_place(|| pingall(&lab, Family::Ipv6));
-    assert!(
-        lost.is_empty(),
-        "unreachable over IPv6 under os-ken: {lost:?}"
-    );
+    assert!(lost.is_empty(), "unreachable over IPv6 under os-ken: {lost:?}");
     let said = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_file(&log);
     for dpid in ["0000000000000001", "0000000000000002"] {
@@ -181,9 +178,10 @@ async fn ovs_under_our_controller(tag: &str, app: &str) {
     let s1 = plan.node("s1").unwrap();
     let of = s1.openflow.as_ref().expect("s1 has an OpenFlow config");
     let (dpid, target) = match of {
-        topolab::compile::NodeOpenflow::Switch(sw) => {
-            (sw.dpid, sw.controllers.first().expect("a controller").addr)
-        }
+        topolab::compile::NodeOpenflow::Switch(sw) => (
+            sw.dpid,
+            sw.controllers.first().expect("a controller").addr,
+        ),
         other => panic!("s1: {other:?}"),
     };
     // Our switch leaves; Open vSwitch takes its ports (1, 2, 3 = eth1, eth2, eth3).
