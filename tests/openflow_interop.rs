@@ -128,7 +128,10 @@ async fn osken_simple_switch_13_drives_our_switches() {
     let lost = tokio::task::block_in_place(|| pingall(&lab, Family::Ipv4));
     assert!(lost.is_empty(), "unreachable under os-ken: {lost:?}");
     let lost = tokio::task::block_in_place(|| pingall(&lab, Family::Ipv6));
-    assert!(lost.is_empty(), "unreachable over IPv6 under os-ken: {lost:?}");
+    assert!(
+        lost.is_empty(),
+        "unreachable over IPv6 under os-ken: {lost:?}"
+    );
     let said = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_file(&log);
     for dpid in ["0000000000000001", "0000000000000002"] {
@@ -178,10 +181,9 @@ async fn ovs_under_our_controller(tag: &str, app: &str) {
     let s1 = plan.node("s1").unwrap();
     let of = s1.openflow.as_ref().expect("s1 has an OpenFlow config");
     let (dpid, target) = match of {
-        topolab::compile::NodeOpenflow::Switch(sw) => (
-            sw.dpid,
-            sw.controllers.first().expect("a controller").addr,
-        ),
+        topolab::compile::NodeOpenflow::Switch(sw) => {
+            (sw.dpid, sw.controllers.first().expect("a controller").addr)
+        }
         other => panic!("s1: {other:?}"),
     };
     // Our switch leaves; Open vSwitch takes its ports (1, 2, 3 = eth1, eth2, eth3).
@@ -234,6 +236,32 @@ async fn ovs_under_our_controller(tag: &str, app: &str) {
     assert!(
         lost.is_empty(),
         "unreachable with Open vSwitch under our {app} controller: {lost:?}\n{log}"
+    );
+    // The pings went through Open vSwitch (our switch is stopped): its flows, installed by
+    // our controller, counted them.
+    assert!(
+        lab.services()
+            .iter()
+            .filter(|s| s.node == "s1")
+            .all(|s| !matches!(
+                s.state,
+                topolab::lab::service::State::Ready | topolab::lab::service::State::Running
+            )),
+        "our switch still runs on s1"
+    );
+    let mgmt = format!("unix:{}/br0.mgmt", dir.display());
+    let out = lab
+        .node("s1")
+        .exec(["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", mgmt.as_str()])
+        .await
+        .unwrap();
+    let flows = out.stdout_str();
+    assert!(out.success(), "dump-flows: {}", out.stderr_str());
+    assert!(
+        flows
+            .lines()
+            .any(|l| l.contains("n_packets=") && !l.contains("n_packets=0,")),
+        "no flow of Open vSwitch carried packets:\n{flows}"
     );
     // Our controller sees Open vSwitch as a connected switch with our dpid.
     let out = common::topolab()

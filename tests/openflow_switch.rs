@@ -47,6 +47,11 @@ fn have(tool: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
+        // CI installs every peer (scripts/deps): there, a missing one is a failure.
+        assert!(
+            std::env::var_os("TOPOLAB_REQUIRE_ROOT").is_none(),
+            "{tool} is not installed (scripts/deps installs it)"
+        );
         eprintln!("SKIPPED: {tool} is not installed");
     }
     ok
@@ -118,6 +123,124 @@ fn secure_switch_forwards_what_ovs_ofctl_installs() {
     );
     let ports = ofctl(&name, &["dump-ports"]);
     assert!(ports.contains("port  1"), "{ports}");
+}
+
+/// Loss (0.0–1.0) of `count` pings 100 ms apart from h1 to 10.0.0.2.
+fn loss(lab: &str, count: u32) -> f64 {
+    let out = exec(
+        lab,
+        "h1",
+        &[
+            "ping",
+            "-q",
+            "-c",
+            &count.to_string(),
+            "-i",
+            "0.1",
+            "-W",
+            "1",
+            "10.0.0.2",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let received = text
+        .split(',')
+        .find_map(|p| p.trim().strip_suffix(" received"))
+        .and_then(|n| n.trim().parse::<u32>().ok())
+        .unwrap_or_else(|| panic!("ping output: {text}"));
+    1.0 - f64::from(received) / f64::from(count)
+}
+
+#[test]
+fn ovs_ofctl_manages_meters_and_select_and_fast_failover_groups() {
+    need_root!();
+    if !have("ovs-ofctl") {
+        return;
+    }
+    let name = common::lab_name("ofmt");
+    let _lab = up(&name, &TWO_HOSTS.replace("FAIL", "secure"));
+    ofctl(
+        &name,
+        &["add-flow", "priority=10,in_port=2,actions=output:1"],
+    );
+    ofctl(
+        &name,
+        &["add-flow", "priority=10,arp,in_port=1,actions=output:2"],
+    );
+
+    // A meter of 2 packets/s (burst 2) drops most of 20 pings at 10/s.
+    ofctl(
+        &name,
+        &[
+            "add-meter",
+            "meter=1,pktps,burst,band=type=drop,rate=2,burst_size=2",
+        ],
+    );
+    ofctl(
+        &name,
+        &[
+            "add-flow",
+            "priority=10,ip,in_port=1,actions=meter:1,output:2",
+        ],
+    );
+    let meters = ofctl(&name, &["dump-meters"]);
+    assert!(meters.contains("meter=1"), "{meters}");
+    let l = loss(&name, 20);
+    assert!(
+        l >= 0.4,
+        "a 2 pkt/s meter let {:.0}% through",
+        (1.0 - l) * 100.0
+    );
+    let stats = ofctl(&name, &["meter-stats"]);
+    assert!(stats.contains("meter:1"), "{stats}");
+    // Modified to 1000 packets/s, the meter lets everything through.
+    ofctl(
+        &name,
+        &[
+            "mod-meter",
+            "meter=1,pktps,burst,band=type=drop,rate=1000,burst_size=100",
+        ],
+    );
+    assert_eq!(loss(&name, 10), 0.0);
+    // Deleting the meter removes the flows that use it (OpenFlow 1.3 §5.8).
+    ofctl(&name, &["del-meter", "meter=1"]);
+    assert!(!ofctl(&name, &["dump-meters"]).contains("meter=1"));
+    assert!(
+        !ofctl(&name, &["dump-flows"]).contains("meter:1"),
+        "a flow still uses the deleted meter"
+    );
+
+    // A select group with one live bucket, then a fast-failover group whose first bucket
+    // (back out of h1's port) watches a port that is never live (there is no port 3), so
+    // the second one forwards to h2.
+    ofctl(
+        &name,
+        &[
+            "add-group",
+            "group_id=5,type=select,bucket=weight=1,output:2",
+        ],
+    );
+    ofctl(
+        &name,
+        &["add-flow", "priority=20,ip,in_port=1,actions=group:5"],
+    );
+    assert_eq!(loss(&name, 5), 0.0);
+    ofctl(
+        &name,
+        &[
+            "mod-group",
+            "group_id=5,type=ff,bucket=watch_port:3,output:1,bucket=watch_port:2,output:2",
+        ],
+    );
+    assert_eq!(loss(&name, 5), 0.0);
+    let groups = ofctl(&name, &["dump-groups"]);
+    assert!(groups.contains("type=ff"), "{groups}");
+    let gstats = ofctl(&name, &["dump-group-stats"]);
+    assert!(gstats.contains("group_id=5"), "{gstats}");
+    // Deleting the group removes the flow that uses it: h1's pings stop.
+    ofctl(&name, &["del-groups", "group_id=5"]);
+    assert!(!ofctl(&name, &["dump-flows"]).contains("group:5"));
+    assert_eq!(loss(&name, 3), 1.0);
 }
 
 /// Kills the peer it holds when dropped.

@@ -55,12 +55,36 @@ pub struct OpenflowBench {
     /// The Python with os-ken installed.
     #[arg(long, default_value = "/opt/topolab-peers/bin/python")]
     pub osken_python: PathBuf,
+    /// What to measure, comma-separated: `controller` (cbench-style PACKET_IN responses),
+    /// `switch` (forwarding and flow set-up of a switch in a lab).
+    #[arg(long, value_delimiter = ',', default_value = "controller,switch")]
+    pub parts: Vec<Part>,
+    /// Switch part: exact-match flows installed before measuring, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "1000,100000")]
+    pub flows: Vec<usize>,
+    /// Switch part: datapaths, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "linux-bridge,topolab,ovs-netdev"
+    )]
+    pub datapaths: Vec<super::bench_ofswitch::Datapath>,
+    /// Switch part: seconds per measurement (packets/s, then TCP).
+    #[arg(long, default_value_t = 5.0)]
+    pub switch_seconds: f64,
     /// Print JSON instead of the table.
     #[arg(long)]
     pub json: bool,
     /// Also write the JSON here.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Debug)]
+#[serde(rename_all = "lowercase")]
+pub enum Part {
+    Controller,
+    Switch,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Debug)]
@@ -497,13 +521,52 @@ struct Row0 {
     flow_mods_per_s: f64,
 }
 
-pub async fn run(b: OpenflowBench) -> miette::Result<()> {
-    tokio::task::spawn_blocking(move || run_blocking(b))
-        .await
-        .into_diagnostic()?
+#[derive(Serialize)]
+struct Report {
+    controller: Vec<Row>,
+    switch: Vec<super::bench_ofswitch::SwitchRow>,
 }
 
-fn run_blocking(b: OpenflowBench) -> miette::Result<()> {
+pub async fn run(b: OpenflowBench) -> miette::Result<()> {
+    let sw = super::bench_ofswitch::SwitchBenchArgs {
+        flows: b.flows.clone(),
+        seconds: b.switch_seconds,
+        datapaths: b.datapaths.clone(),
+        json: b.json,
+    };
+    let (json, out, parts, switch_seconds) =
+        (b.json, b.out.clone(), b.parts.clone(), b.switch_seconds);
+    let controller = if parts.contains(&Part::Controller) {
+        tokio::task::spawn_blocking(move || controller_rows(b))
+            .await
+            .into_diagnostic()??
+    } else {
+        Vec::new()
+    };
+    let switch = if parts.contains(&Part::Switch) {
+        super::bench_ofswitch::run(&sw).await?
+    } else {
+        Vec::new()
+    };
+    let report = Report { controller, switch };
+    let text = serde_json::to_string_pretty(&report).into_diagnostic()?;
+    if let Some(p) = &out {
+        std::fs::write(p, &text).into_diagnostic()?;
+    }
+    if json {
+        outln!("{text}");
+        return Ok(());
+    }
+    if !report.controller.is_empty() {
+        print_controller(&report.controller);
+    }
+    if !report.switch.is_empty() {
+        super::bench_ofswitch::print_rows(&report.switch, switch_seconds);
+    }
+    Ok(())
+}
+
+fn controller_rows(b: OpenflowBench) -> miette::Result<Vec<Row>> {
     let mut rows = Vec::new();
     for &which in &b.controllers {
         let running = match start(which, &b) {
@@ -529,14 +592,10 @@ fn run_blocking(b: OpenflowBench) -> miette::Result<()> {
         }
         drop(running);
     }
-    let json = serde_json::to_string_pretty(&rows).into_diagnostic()?;
-    if let Some(p) = &b.out {
-        std::fs::write(p, &json).into_diagnostic()?;
-    }
-    if b.json {
-        outln!("{json}");
-        return Ok(());
-    }
+    Ok(rows)
+}
+
+fn print_controller(rows: &[Row]) {
     outln!(
         "{:<9} {:<11} {:>8} {:>14} {:>14} {:>10}",
         "ctrl",
@@ -546,7 +605,7 @@ fn run_blocking(b: OpenflowBench) -> miette::Result<()> {
         "flow_mods/s",
         "rtt µs"
     );
-    for r in &rows {
+    for r in rows {
         outln!(
             "{:<9} {:<11} {:>8} {:>14.0} {:>14.0} {:>10}",
             format!("{:?}", r.controller).to_lowercase(),
@@ -569,5 +628,4 @@ fn run_blocking(b: OpenflowBench) -> miette::Result<()> {
             outln!("{mode:?}: topolab / os-ken = {:.1}×", a / o);
         }
     }
-    Ok(())
 }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_links;
+pub mod bench_ofswitch;
 pub mod bench_openflow;
 pub mod bench_probes;
 pub mod bench_services;

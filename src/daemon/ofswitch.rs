@@ -113,8 +113,16 @@ struct Core {
 }
 
 impl Core {
-    /// Moves the core's outputs to ports and connections.
+    /// Moves the core's outputs to ports and connections, and sends the frames.
     fn flush(&mut self) {
+        self.drain();
+        self.send_pending();
+    }
+
+    /// Moves the core's outputs to the ports' send queues and the connections; frames
+    /// wait in the queues for [`Core::send_pending`], so that a batch of received frames
+    /// goes out with one `sendmmsg` per port, not one per frame.
+    fn drain(&mut self) {
         while let Some(t) = self.switch.poll_transmit() {
             match t {
                 Transmit::Frame { port, data } => {
@@ -147,6 +155,11 @@ impl Core {
                 }
             }
         }
+        // Frames made outside a frame's handling (packet-out) are plain.
+        self.hdr = VnetHdr::PLAIN;
+    }
+
+    fn send_pending(&mut self) {
         for p in &mut self.ports {
             if p.pending.is_empty() {
                 continue;
@@ -155,8 +168,6 @@ impl Core {
             self.spare.append(&mut p.pending);
         }
         self.spare.truncate(256);
-        // Frames made outside a frame's handling (packet-out) are plain.
-        self.hdr = VnetHdr::PLAIN;
     }
 }
 
@@ -392,8 +403,9 @@ fn data_plane(d: Arc<Daemon>) {
                     core.hdr = h;
                     core.in_len = buf.len() - VNET_HDR_LEN;
                     core.switch.handle_frame(now, port_no, &buf[VNET_HDR_LEN..]);
-                    core.flush();
+                    core.drain();
                 }
+                core.send_pending();
                 if n < port::BATCH {
                     break;
                 }

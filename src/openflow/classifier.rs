@@ -140,7 +140,7 @@ impl Subtable {
     }
 }
 
-/// Most keys the microflow cache holds; when full it starts afresh.
+/// Most keys the microflow cache holds by default; when full it starts afresh.
 pub const CACHE_CAPACITY: usize = 1 << 16;
 
 /// A classifier of entries carrying `T` (the switch's flow: instructions, counters,
@@ -153,6 +153,10 @@ pub struct Classifier<T> {
     subtables: Vec<Subtable>,
     generation: u64,
     cache: HashMap<FlowKey, (u64, Option<EntryId>), FxBuild>,
+    cache_capacity: usize,
+    /// The generation when the cache was last emptied: if it is still current, every
+    /// cached answer is, and a full cache is kept rather than emptied.
+    cache_emptied_at: u64,
 }
 
 impl<T> Default for Classifier<T> {
@@ -170,6 +174,16 @@ impl<T> Classifier<T> {
             subtables: Vec::new(),
             generation: 0,
             cache: HashMap::default(),
+            cache_capacity: CACHE_CAPACITY,
+            cache_emptied_at: 0,
+        }
+    }
+
+    /// A classifier whose microflow cache holds at most `keys` keys (0: no cache).
+    pub fn with_cache_capacity(keys: usize) -> Self {
+        Classifier {
+            cache_capacity: keys,
+            ..Self::new()
         }
     }
 
@@ -376,8 +390,17 @@ impl<T> Classifier<T> {
             return hit;
         }
         let found = self.search(key);
-        if self.cache.len() >= CACHE_CAPACITY && !self.cache.contains_key(key) {
+        if self.cache_capacity == 0 {
+            return found;
+        }
+        if self.cache.len() >= self.cache_capacity && !self.cache.contains_key(key) {
+            // Full. Of current answers: keep them (more keys than room — emptying the
+            // cache on every miss would cost more than searching). Else start afresh.
+            if self.cache_emptied_at == self.generation {
+                return found;
+            }
             self.cache.clear();
+            self.cache_emptied_at = self.generation;
         }
         self.cache.insert(*key, (self.generation, found));
         found
@@ -567,8 +590,8 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        for _ in 0..50 {
-            let mut c = Classifier::new();
+        for round in 0..50 {
+            let mut c = Classifier::with_cache_capacity([0, 3, CACHE_CAPACITY][round % 3]);
             for i in 0..40 {
                 let r = rnd();
                 let rule = match r % 3 {

@@ -11,6 +11,7 @@
 //! appends to the caller's buffer (reuse it) without other allocation.
 
 mod action;
+mod display;
 mod features;
 pub mod model;
 mod multipart;
@@ -21,6 +22,7 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
+pub use display::{instructions_text, port_name};
 pub use features::emit_table_features;
 pub use model::*;
 

@@ -6,6 +6,8 @@
 //! `ovs-ofctl ofp-print HEX` (OVS 3.1), which decoded every one of them to the same values
 //! (PACKET_IN, FLOW_REMOVED, PORT_STATUS, FEATURES_REPLY, GET_CONFIG_REPLY, TABLE_MOD, ROLE,
 //! ASYNC, ERROR and every multipart reply).
+//! os-ken's parser (ofproto_v1_3_parser) also decodes every switch-to-controller fixture
+//! here to the same field values.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -1353,4 +1355,41 @@ fn long_multipart_replies_are_split_with_more() {
     }
     assert_eq!(parts, 3);
     assert_eq!(got, ports);
+}
+
+#[test]
+fn text_views() {
+    let mt = Match::new(vec![
+        OxmField::InPort(1),
+        OxmField::EthDst(MAC_MCAST, Some(MAC_MCAST)),
+        OxmField::EthType(0x0800),
+        OxmField::Ipv4Src(
+            Ipv4Addr::new(10, 0, 0, 0),
+            Some(Ipv4Addr::new(255, 0, 0, 0)),
+        ),
+    ]);
+    assert_eq!(
+        mt.to_string(),
+        "in_port=1,eth_dst=01:00:00:00:00:00/01:00:00:00:00:00,eth_type=0x0800,ipv4_src=10.0.0.0/255.0.0.0"
+    );
+    assert_eq!(Match::any().to_string(), "any");
+    let insts = vec![
+        Instruction::ApplyActions(vec![
+            Action::SetField(OxmField::VlanVid(VID_PRESENT | 5, None)),
+            Action::Output {
+                port: port_no::FLOOD,
+                max_len: 0,
+            },
+            Action::Output {
+                port: port_no::CONTROLLER,
+                max_len: 128,
+            },
+        ]),
+        Instruction::GotoTable(2),
+    ];
+    assert_eq!(
+        instructions_text(&insts),
+        "set_field:0x1005->vlan_vid,output:FLOOD,CONTROLLER:128,goto_table:2"
+    );
+    assert_eq!(instructions_text(&[]), "drop");
 }

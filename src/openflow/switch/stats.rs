@@ -263,8 +263,14 @@ impl Switch {
             }
             MpRequest::TableFeatures(ref body) if body.is_empty() => {
                 // Raw `ofp_table_features` entries, 16 tables per message.
-                let per_table: Vec<Vec<u8>> = (0..self.tables.len() as u8)
-                    .map(|t| table_features(t, self.tables.len() as u8))
+                let n = self.tables.len() as u8;
+                let per_table: Vec<Vec<u8>> = (0..n)
+                    .map(|t| {
+                        let mut b = Vec::new();
+                        let max = super::MAX_FLOWS_PER_TABLE as u32;
+                        of::emit_table_features(t, n, max, &mut b);
+                        b
+                    })
                     .collect();
                 let chunks: Vec<Vec<u8>> = per_table.chunks(16).map(|c| c.concat()).collect();
                 let n = chunks.len();
@@ -379,66 +385,4 @@ impl Switch {
             })
             .count() as u32
     }
-}
-
-/// OXM value lengths by field number (0..=39).
-const OXM_LEN: [u8; 40] = [
-    4, 4, 8, 6, 6, 2, 2, 1, 1, 1, 1, 4, 4, 2, 2, 2, 2, 2, 2, 1, 1, 2, 4, 4, 6, 6, 16, 16, 4, 1, 1,
-    16, 6, 6, 4, 1, 1, 3, 8, 2,
-];
-
-/// One property: type, length, contents, padding to 8 bytes.
-fn prop(out: &mut Vec<u8>, kind: u16, contents: &[u8]) {
-    let len = 4 + contents.len();
-    out.extend_from_slice(&kind.to_be_bytes());
-    out.extend_from_slice(&(len as u16).to_be_bytes());
-    out.extend_from_slice(contents);
-    out.resize(out.len() + (len.div_ceil(8) * 8 - len), 0);
-}
-
-/// One `ofp_table_features` entry (what we support, the same for every table).
-fn table_features(table_id: u8, n_tables: u8) -> Vec<u8> {
-    let mut props = Vec::new();
-    let instructions: Vec<u8> = (1u16..=6)
-        .flat_map(|t| [t.to_be_bytes(), 4u16.to_be_bytes()].concat())
-        .collect();
-    prop(&mut props, 0, &instructions);
-    let next: Vec<u8> = (table_id.saturating_add(1)..n_tables).collect();
-    prop(&mut props, 2, &next);
-    let actions: Vec<u8> = [0u16, 15, 16, 17, 18, 19, 20, 22, 23, 24, 25]
-        .iter()
-        .flat_map(|t| [t.to_be_bytes(), 4u16.to_be_bytes()].concat())
-        .collect();
-    prop(&mut props, 4, &actions);
-    prop(&mut props, 6, &actions);
-    let oxm = |masked: bool| -> Vec<u8> {
-        (0u8..40)
-            .flat_map(|f| {
-                let has_mask = masked && matches!(f, 2 | 3 | 4 | 6 | 11 | 12 | 22..=28 | 37..=39);
-                let len = OXM_LEN[f as usize] * if has_mask { 2 } else { 1 };
-                let mut h = of::OXM_CLASS_OPENFLOW_BASIC.to_be_bytes().to_vec();
-                h.push((f << 1) | u8::from(has_mask));
-                h.push(len);
-                h
-            })
-            .collect()
-    };
-    prop(&mut props, 8, &oxm(true));
-    prop(&mut props, 10, &oxm(false));
-    prop(&mut props, 12, &oxm(false));
-    prop(&mut props, 14, &oxm(false));
-    let mut out = Vec::with_capacity(64 + props.len());
-    out.extend_from_slice(&((64 + props.len()) as u16).to_be_bytes());
-    out.push(table_id);
-    out.extend_from_slice(&[0; 5]);
-    let mut name = [0u8; 32];
-    let n = format!("table{table_id}");
-    name[..n.len()].copy_from_slice(n.as_bytes());
-    out.extend_from_slice(&name);
-    out.extend_from_slice(&u64::MAX.to_be_bytes()); // metadata_match
-    out.extend_from_slice(&u64::MAX.to_be_bytes()); // metadata_write
-    out.extend_from_slice(&0u32.to_be_bytes()); // config
-    out.extend_from_slice(&(super::MAX_FLOWS_PER_TABLE as u32).to_be_bytes()); // max_entries
-    out.extend_from_slice(&props);
-    out
 }

@@ -1635,3 +1635,42 @@ fn a_silent_connection_is_probed_then_closed() {
     assert_eq!(drain(&mut s), vec![Transmit::Close { conn: C }]);
     assert!(!s.controller_connected());
 }
+
+#[test]
+fn table_features_are_reported_and_cannot_be_set() {
+    let mut s = connected();
+    let req = of::MultipartRequest {
+        flags: 0,
+        body: MpRequest::TableFeatures(Vec::new()),
+    };
+    s.handle_message(T0, C, msg(1, Body::MultipartRequest(req)));
+    let m = messages(&mut s);
+    assert_eq!(m.len(), 1);
+    let Body::MultipartReply(of::MultipartReply {
+        flags: 0,
+        body: MpReply::TableFeatures(b),
+    }) = &m[0].1.body
+    else {
+        panic!("{m:?}")
+    };
+    // Eight entries (walked by their lengths), for tables 0 to 7.
+    let mut ids = Vec::new();
+    let mut at = 0;
+    while at < b.len() {
+        ids.push(b[at + 2]);
+        at += u16::from_be_bytes([b[at], b[at + 1]]) as usize;
+    }
+    assert_eq!(ids, (0..8).collect::<Vec<u8>>());
+    let req = of::MultipartRequest {
+        flags: 0,
+        body: MpRequest::TableFeatures(vec![0; 64]),
+    };
+    s.handle_message(T0, C, msg(2, Body::MultipartRequest(req)));
+    assert_eq!(
+        error_of(&messages(&mut s)),
+        Some((
+            of::ErrorType::TABLE_FEATURES_FAILED,
+            of::table_features_failed::EPERM
+        ))
+    );
+}
