@@ -133,12 +133,30 @@ enum Command {
         json: bool,
     },
     /// An OpenFlow node's own view: a switch's flows, ports, tables, groups or meters; a
-    /// controller's switches.
+    /// controller's switches. Or edit a switch's flows (ovs-ofctl syntax): add-flow,
+    /// mod-flows, del-flows.
+    ///
+    /// Examples:
+    ///   topolab openflow demo s1 flows
+    ///   topolab openflow demo s1 add-flow 'priority=100,ip,nw_dst=10.0.0.2,actions=output:2'
+    ///   topolab openflow demo s1 mod-flows 'ip,nw_dst=10.0.0.2,actions=drop'
+    ///   topolab openflow demo s1 del-flows --strict 'priority=100,ip,nw_dst=10.0.0.2'
+    ///   topolab openflow demo c0 switches
+    #[command(verbatim_doc_comment)]
     Openflow {
         lab: LabName,
         node: String,
+        /// A view (flows, ports, tables, groups, meters; switches on a controller) or a
+        /// flow edit (add-flow, mod-flows, del-flows: FLOW follows).
         #[arg(value_enum)]
         view: cli::openflow::View,
+        /// The flow, for add-flow/mod-flows/del-flows, as ovs-ofctl writes it: match
+        /// fields, then `actions=` (adds and modifies). del-flows takes a match only (none:
+        /// every flow).
+        flow: Option<String>,
+        /// mod-flows/del-flows: only the flow with exactly this match and priority.
+        #[arg(long)]
+        strict: bool,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -263,8 +281,10 @@ fn run(cmd: Command) -> miette::Result<()> {
                     lab,
                     node,
                     view,
+                    flow,
+                    strict,
                     json,
-                } => cli::openflow::openflow(&lab, &node, view, json).await,
+                } => cli::openflow::openflow(&lab, &node, view, flow, strict, json).await,
                 Command::Logs {
                     lab,
                     node,

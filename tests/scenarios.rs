@@ -172,6 +172,9 @@ fn words(step: &Step) -> Vec<String> {
                     Condition::TcpPort { .. } => "wait.tcp_port",
                     Condition::Command { .. } => "wait.command",
                     Condition::Ready { .. } => "wait.ready",
+                    Condition::OpenflowConnected { .. } => "wait.openflow.connected",
+                    Condition::OpenflowSwitches { .. } => "wait.openflow.switches",
+                    Condition::OpenflowFlow { .. } => "wait.openflow.flow",
                 });
             }
             Action::Capture(Capture::Start { .. }) => {
@@ -179,6 +182,9 @@ fn words(step: &Step) -> Vec<String> {
             }
             Action::Capture(Capture::Stop { .. }) => {
                 add("capture.stop");
+            }
+            Action::Openflow(o) => {
+                add(&format!("openflow.{:?}", o.command));
             }
             Action::Sleep(_) | Action::Parallel(_) | Action::Repeat { .. } => {}
         }
@@ -290,6 +296,12 @@ fn the_examples_use_every_feature() {
             "wait.tcp_port",
             "wait.command",
             "wait.ready",
+            "wait.openflow.connected",
+            "wait.openflow.switches",
+            "wait.openflow.flow",
+            "openflow",
+            "openflow.Add",
+            "openflow.DeleteStrict",
             "capture.start",
             "capture.stop",
             "reference",

@@ -1,8 +1,9 @@
 //! `topolab openflow LAB NODE VIEW [--json]`: what an OpenFlow daemon says about itself,
 //! asked on its private control socket (`daemons/<node>.<service>.sock` in the run
 //! directory). A switch has `flows`, `ports`, `tables`, `groups` and `meters`; a
-//! controller has `switches`. The node name is looked up in the lab's plan, never used as
-//! a path.
+//! controller has `switches`. `add-flow`, `mod-flows` and `del-flows` edit a switch's
+//! flows (ovs-ofctl syntax, parsed here first so that a syntax error points at its token).
+//! The node name is looked up in the lab's plan, never used as a path.
 
 use crate::cli::labs::{read_plan, run_dir};
 use crate::cli::out::{me, outln};
@@ -13,8 +14,9 @@ use miette::{IntoDiagnostic, miette};
 use serde_json::Value;
 
 use topolab::compile::ServiceWhat;
-use topolab::daemon::{DaemonKind, Request, Response};
+use topolab::daemon::{DaemonKind, FlowOp, Request, Response};
 use topolab::lab::LabName;
+use topolab::openflow::flowspec;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum View {
@@ -24,6 +26,12 @@ pub enum View {
     Groups,
     Meters,
     Switches,
+    /// Add a flow (FLOW: match fields and `actions=`).
+    AddFlow,
+    /// Modify the actions of the flows FLOW's match selects.
+    ModFlows,
+    /// Delete the flows FLOW's match selects (no FLOW: all).
+    DelFlows,
 }
 
 impl View {
@@ -35,11 +43,84 @@ impl View {
             View::Groups => "groups",
             View::Meters => "meters",
             View::Switches => "switches",
+            View::AddFlow => "add-flow",
+            View::ModFlows => "mod-flows",
+            View::DelFlows => "del-flows",
         }
+    }
+
+    /// The flow edit this verb asks for (`None`: a view).
+    fn flow_op(self, strict: bool) -> Option<FlowOp> {
+        Some(match (self, strict) {
+            (View::AddFlow, _) => FlowOp::Add,
+            (View::ModFlows, false) => FlowOp::Modify,
+            (View::ModFlows, true) => FlowOp::ModifyStrict,
+            (View::DelFlows, false) => FlowOp::Delete,
+            (View::DelFlows, true) => FlowOp::DeleteStrict,
+            _ => return None,
+        })
     }
 }
 
-pub async fn openflow(lab: &LabName, node: &str, view: View, json: bool) -> miette::Result<()> {
+/// Builds the daemon request, checking the flow's syntax first: the error shows the flow
+/// with a caret under the bad token.
+fn request(view: View, flow: Option<String>, strict: bool) -> miette::Result<Request> {
+    let Some(op) = view.flow_op(strict) else {
+        if flow.is_some() {
+            return Err(miette!(
+                "`{}` is a view: it takes no flow (add-flow, mod-flows and del-flows do)",
+                view.name()
+            ));
+        }
+        if strict {
+            return Err(miette!("--strict goes with mod-flows and del-flows"));
+        }
+        return Ok(Request::Openflow {
+            view: view.name().to_string(),
+        });
+    };
+    if strict && view == View::AddFlow {
+        return Err(miette!("--strict goes with mod-flows and del-flows"));
+    }
+    let flow = match flow {
+        Some(f) => f,
+        None if view == View::DelFlows => String::new(),
+        None => {
+            return Err(miette!(
+                help = "e.g. 'priority=100,ip,nw_dst=10.0.0.2,actions=output:2'",
+                "`{}` needs a FLOW",
+                view.name()
+            ));
+        }
+    };
+    if let Err(e) = flowspec::parse_flow(&flow, op.command()) {
+        return Err(miette!("{}", syntax_error(&flow, &e)));
+    }
+    Ok(Request::OpenflowFlow { command: op, flow })
+}
+
+/// `message`, then the flow with a caret under the bad token.
+fn syntax_error(flow: &str, e: &flowspec::FlowSyntaxError) -> String {
+    let at = e.offset.min(flow.len());
+    let col = flow.get(..at).map_or(at, |s| s.chars().count());
+    let width = e.token.chars().count().max(1);
+    format!(
+        "bad flow: {}\n  {flow}\n  {}{}",
+        e.message,
+        " ".repeat(col),
+        "^".repeat(width)
+    )
+}
+
+pub async fn openflow(
+    lab: &LabName,
+    node: &str,
+    view: View,
+    flow: Option<String>,
+    strict: bool,
+    json: bool,
+) -> miette::Result<()> {
+    let req = request(view, flow, strict)?;
     let plan = read_plan(lab)?;
     let n = plan.node(node).ok_or_else(|| {
         miette!(
@@ -63,9 +144,6 @@ pub async fn openflow(lab: &LabName, node: &str, view: View, json: bool) -> miet
     let socket = run_dir(lab)
         .join("daemons")
         .join(format!("{}.{}.sock", n.name, svc.name));
-    let req = Request::Openflow {
-        view: view.name().to_string(),
-    };
     let resp = tokio::task::spawn_blocking(move || {
         topolab::daemon::call(&socket, &req, Duration::from_secs(5))
     })
@@ -81,8 +159,13 @@ pub async fn openflow(lab: &LabName, node: &str, view: View, json: bool) -> miet
         outln!("{}", serde_json::to_string_pretty(&data).into_diagnostic()?);
         return Ok(());
     }
+    if view.flow_op(strict).is_some() {
+        return Ok(());
+    }
     if view == View::Switches {
         switches(&data);
+    } else if view == View::Flows {
+        flows(&data);
     } else {
         generic(&data);
     }
@@ -145,6 +228,40 @@ fn generic(data: &Value) {
             }
             v => outln!("{}", plain(v)),
         }
+    }
+}
+
+/// A switch's flows, one per line as `ovs-ofctl dump-flows` prints them.
+fn flows(data: &Value) {
+    let list = data["flows"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for f in list {
+        let mut line = format!(
+            "cookie={}, duration={:.3}s, table={}, n_packets={}, n_bytes={}, ",
+            plain(&f["cookie"]),
+            f["duration_s"].as_f64().unwrap_or(0.0),
+            plain(&f["table"]),
+            plain(&f["packets"]),
+            plain(&f["bytes"]),
+        );
+        for key in ["idle_timeout", "hard_timeout"] {
+            if f[key].as_u64().is_some_and(|t| t > 0) {
+                line.push_str(&format!("{key}={}, ", plain(&f[key])));
+            }
+        }
+        line.push_str(&format!("priority={}", plain(&f["priority"])));
+        let m = f["match_text"].as_str().unwrap_or("");
+        if !m.is_empty() {
+            line.push(',');
+            line.push_str(m);
+        }
+        line.push_str(&format!(
+            " actions={}",
+            f["actions_text"].as_str().unwrap_or("?")
+        ));
+        outln!("{line}");
     }
 }
 

@@ -11,7 +11,9 @@
 //! little beyond the binary's shared text) and answers on a private control socket:
 //! `{"op":"status"}` → its kind, readiness, PID and counters; `{"op":"ping"}` → `pong`;
 //! `{"op":"openflow","view":"flows"}` → an OpenFlow daemon's own view (`ofswitch`: flows,
-//! ports, tables, groups, meters).
+//! ports, tables, groups, meters);
+//! `{"op":"openflow_flow","command":"add","flow":"ip,nw_dst=10.0.0.2,actions=output:2"}` →
+//! an `ofswitch` applies the flow (ovs-ofctl syntax) as a controller's FLOW_MOD would be.
 //! The socket speaks the control socket's protocol (one JSON line each way), with a line
 //! limit and a read timeout so that no client can hold a daemon up.
 
@@ -72,6 +74,37 @@ pub enum Request {
     Openflow {
         view: String,
     },
+    /// Add, modify or delete flows on an OpenFlow switch; `flow` in ovs-ofctl syntax
+    /// ([`crate::openflow::flowspec`]).
+    OpenflowFlow {
+        command: FlowOp,
+        flow: String,
+    },
+}
+
+/// What an `openflow_flow` request does (ovs-ofctl's add-flow, mod-flows [--strict],
+/// del-flows [--strict]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlowOp {
+    Add,
+    Modify,
+    ModifyStrict,
+    Delete,
+    DeleteStrict,
+}
+
+impl FlowOp {
+    pub fn command(self) -> crate::openflow::flowspec::FlowCommand {
+        use crate::openflow::flowspec::FlowCommand as C;
+        match self {
+            FlowOp::Add => C::Add,
+            FlowOp::Modify => C::Modify,
+            FlowOp::ModifyStrict => C::ModifyStrict,
+            FlowOp::Delete => C::Delete,
+            FlowOp::DeleteStrict => C::DeleteStrict,
+        }
+    }
 }
 
 /// A daemon's answer.
@@ -112,6 +145,11 @@ pub trait Describe: Send + Sync + 'static {
     fn openflow(&self, _view: &str) -> Option<serde_json::Value> {
         None
     }
+    /// Applies a flow edit (`Err`: why not, as text — a syntax error or the OpenFlow
+    /// error a controller would have been sent).
+    fn openflow_flow(&self, _command: FlowOp, _flow: &str) -> Result<serde_json::Value, String> {
+        Err("not an OpenFlow switch".to_string())
+    }
 }
 
 /// Serves `path` (created 0600; an old socket file there is replaced) until the runtime
@@ -141,6 +179,15 @@ pub async fn serve_control(path: &Path, me: Arc<dyn Describe>) -> io::Result<()>
                             message: format!("no OpenFlow view `{view}` here"),
                         },
                     },
+                    Ok(Request::OpenflowFlow { command, flow }) => {
+                        match me.openflow_flow(command, &flow) {
+                            Ok(data) => Response::Openflow {
+                                view: "openflow_flow".to_string(),
+                                data,
+                            },
+                            Err(message) => Response::Error { message },
+                        }
+                    }
                     Err(e) => Response::Error {
                         message: format!("bad request: {e}"),
                     },

@@ -42,9 +42,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
-use super::{DaemonArgs, DaemonKind, Describe, Status};
+use super::{DaemonArgs, DaemonKind, Describe, FlowOp, Status};
 use crate::link::port::{self, PacketPort, PortOptions, VNET_HDR_LEN, VnetHdr};
 use crate::openflow::codec;
+use crate::openflow::flowspec;
 use crate::openflow::switch::{ConnId, FailMode, PortInfo, Switch, SwitchConfig, Transmit};
 use crate::time::Instant;
 
@@ -204,6 +205,105 @@ impl Describe for Daemon {
             "summary" => s.summary_json(Instant::monotonic()),
             _ => return None,
         })
+    }
+
+    fn openflow_flow(&self, command: FlowOp, flow: &str) -> Result<Value, String> {
+        let fm = flowspec::parse_flow(flow, command.command()).map_err(|e| e.to_string())?;
+        let mut core = self.lock();
+        let res = core.switch.apply_flow_mod(Instant::monotonic(), &fm);
+        // A delete may have queued FLOW_REMOVED messages.
+        core.flush();
+        match res {
+            Ok(()) => Ok(serde_json::json!({ "applied": true })),
+            Err((kind, code)) => Err(error_text(kind, code)),
+        }
+    }
+}
+
+/// An OpenFlow error as `ovs-ofctl` would name it: `OFPET_BAD_MATCH/BAD_PREREQ`.
+fn error_text(kind: codec::ErrorType, code: u16) -> String {
+    const BAD_REQUEST: &[&str] = &[
+        "BAD_VERSION",
+        "BAD_TYPE",
+        "BAD_MULTIPART",
+        "BAD_EXPERIMENTER",
+        "BAD_EXP_TYPE",
+        "EPERM",
+        "BAD_LEN",
+        "BUFFER_EMPTY",
+        "BUFFER_UNKNOWN",
+        "BAD_TABLE_ID",
+        "IS_SLAVE",
+        "BAD_PORT",
+        "BAD_PACKET",
+        "MULTIPART_BUFFER_OVERFLOW",
+    ];
+    const BAD_ACTION: &[&str] = &[
+        "BAD_TYPE",
+        "BAD_LEN",
+        "BAD_EXPERIMENTER",
+        "BAD_EXP_TYPE",
+        "BAD_OUT_PORT",
+        "BAD_ARGUMENT",
+        "EPERM",
+        "TOO_MANY",
+        "BAD_QUEUE",
+        "BAD_OUT_GROUP",
+        "MATCH_INCONSISTENT",
+        "UNSUPPORTED_ORDER",
+        "BAD_TAG",
+        "BAD_SET_TYPE",
+        "BAD_SET_LEN",
+        "BAD_SET_ARGUMENT",
+    ];
+    const BAD_INSTRUCTION: &[&str] = &[
+        "UNKNOWN_INST",
+        "UNSUP_INST",
+        "BAD_TABLE_ID",
+        "UNSUP_METADATA",
+        "UNSUP_METADATA_MASK",
+        "BAD_EXPERIMENTER",
+        "BAD_EXP_TYPE",
+        "BAD_LEN",
+        "EPERM",
+    ];
+    const BAD_MATCH: &[&str] = &[
+        "BAD_TYPE",
+        "BAD_LEN",
+        "BAD_TAG",
+        "BAD_DL_ADDR_MASK",
+        "BAD_NW_ADDR_MASK",
+        "BAD_WILDCARDS",
+        "BAD_FIELD",
+        "BAD_VALUE",
+        "BAD_MASK",
+        "BAD_PREREQ",
+        "DUP_FIELD",
+        "EPERM",
+    ];
+    const FLOW_MOD_FAILED: &[&str] = &[
+        "UNKNOWN",
+        "TABLE_FULL",
+        "BAD_TABLE_ID",
+        "OVERLAP",
+        "EPERM",
+        "BAD_TIMEOUT",
+        "BAD_COMMAND",
+        "BAD_FLAGS",
+    ];
+    let (name, codes): (&str, &[&str]) = match kind {
+        codec::ErrorType::BAD_REQUEST => ("BAD_REQUEST", BAD_REQUEST),
+        codec::ErrorType::BAD_ACTION => ("BAD_ACTION", BAD_ACTION),
+        codec::ErrorType::BAD_INSTRUCTION => ("BAD_INSTRUCTION", BAD_INSTRUCTION),
+        codec::ErrorType::BAD_MATCH => ("BAD_MATCH", BAD_MATCH),
+        codec::ErrorType::FLOW_MOD_FAILED => ("FLOW_MOD_FAILED", FLOW_MOD_FAILED),
+        codec::ErrorType::METER_MOD_FAILED => ("METER_MOD_FAILED", &[]),
+        codec::ErrorType::GROUP_MOD_FAILED => ("GROUP_MOD_FAILED", &[]),
+        other => return format!("OpenFlow error type {} code {code}", other.0),
+    };
+    match codes.get(code as usize) {
+        Some(c) => format!("OFPET_{name}/{c}"),
+        None => format!("OFPET_{name}/{code}"),
     }
 }
 
@@ -563,7 +663,7 @@ pub async fn run(args: &DaemonArgs) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::{Request, Response, call};
+    use crate::daemon::{FlowOp, Request, Response, call};
     use crate::openflow::codec::{Body, Message};
     use std::io::{Read, Write};
 
@@ -657,6 +757,51 @@ mod tests {
             panic!("no flows view")
         };
         assert_eq!(data["flows"][0]["priority"], 5, "{data}");
+        assert_eq!(data["flows"][0]["match_text"], "", "{data}");
+        assert_eq!(data["flows"][0]["actions_text"], "drop", "{data}");
+
+        // Flow edits on the control socket: applied as a FLOW_MOD, errors as text.
+        let edit = |command: FlowOp, flow: &str| {
+            let req = Request::OpenflowFlow {
+                command,
+                flow: flow.into(),
+            };
+            call(&control, &req, Duration::from_secs(2)).unwrap()
+        };
+        let r = edit(FlowOp::Add, "priority=9,ip,nw_dst=10.0.0.2,actions=dec_ttl");
+        assert!(matches!(r, Response::Openflow { .. }), "{r:?}");
+        let r = edit(FlowOp::Add, "priority=9,tcp_dst=80,actions=drop");
+        assert_eq!(
+            r,
+            Response::Error {
+                message: "OFPET_BAD_MATCH/BAD_PREREQ".into()
+            }
+        );
+        let r = edit(FlowOp::Add, "priority=9,nw_dst=10.0.0.x,actions=drop");
+        assert!(
+            matches!(&r, Response::Error { message } if message.contains("10.0.0.x")),
+            "{r:?}"
+        );
+        let flows = |v: &str| {
+            let req = Request::Openflow { view: v.into() };
+            let Ok(Response::Openflow { data, .. }) = call(&control, &req, Duration::from_secs(2))
+            else {
+                panic!("no flows view")
+            };
+            data
+        };
+        let data = flows("flows");
+        assert_eq!(data["flows"].as_array().unwrap().len(), 2, "{data}");
+        assert_eq!(data["flows"][0]["priority"], 9, "{data}");
+        assert_eq!(
+            data["flows"][0]["match_text"], "eth_type=0x0800,ipv4_dst=10.0.0.2",
+            "{data}"
+        );
+        assert_eq!(data["flows"][0]["actions_text"], "dec_ttl", "{data}");
+        let r = edit(FlowOp::DeleteStrict, "priority=9,ip,nw_dst=10.0.0.2");
+        assert!(matches!(r, Response::Openflow { .. }), "{r:?}");
+        assert_eq!(flows("flows")["flows"].as_array().unwrap().len(), 1);
+
         let req = Request::Openflow {
             view: "nonsense".into(),
         };

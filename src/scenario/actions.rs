@@ -403,6 +403,31 @@ impl Checker<'_> {
 
     pub(super) fn wait(&mut self, w: &Spanned<WaitSpec>) -> Result<Wait, TopologyError> {
         let s = &w.value;
+        let given: Vec<(&str, Span)> = [
+            ("ready", s.ready.as_ref().map(span)),
+            ("reachable", s.reachable.as_ref().map(span)),
+            ("tcp_port", s.tcp_port.as_ref().map(span)),
+            ("command", s.command.as_ref().map(span)),
+            ("openflow", s.openflow.as_ref().map(span)),
+        ]
+        .into_iter()
+        .filter_map(|(k, at)| at.map(|at| (k, at)))
+        .collect();
+        if let Some((k, at)) = given.get(1) {
+            return Err(self
+                .err(
+                    ErrorKind::BadStep,
+                    *at,
+                    format!("`wait` waits for one condition; `{k}` is a second one"),
+                )
+                .with_help("use one `wait` step per condition"));
+        }
+        if let Some(o) = &s.openflow {
+            return Ok(Wait {
+                until: self.openflow_wait(o)?,
+                every: self.opt_positive(&s.every, "every", Duration::from_millis(200))?,
+            });
+        }
         if let Some(r) = &s.ready {
             if let Some((k, at)) = [
                 ("reachable", s.reachable.as_ref().map(span)),

@@ -31,6 +31,7 @@ use super::inline::blank_outside;
 use super::model::{Action, Exec, ExecExpect, Scenario, Step, Timed, TopologyRef};
 use super::refs::parse_template;
 use super::spec::{ACTIONS, EVENT_ACTIONS, ScenarioSpec, StepSpec, TimedSpec, TopologySpec};
+use crate::topology::NodeKind;
 use crate::topology::check::Ctx;
 use crate::topology::spec::{Scalar, loc_span, span};
 use crate::topology::units::{UnitError, parse_duration, parse_percent, parse_rate};
@@ -49,6 +50,10 @@ pub struct Checker<'a> {
     /// Capture name → line of its `start`.
     captures: HashMap<String, u32>,
     limits: Limits,
+    /// The topology's nodes and their kinds, when it is known here (a file found through
+    /// the scenario's directory, inline, or the quickstart): `openflow` keys are checked
+    /// against them.
+    pub(super) kinds: Option<HashMap<String, NodeKind>>,
 }
 
 /// Checks a parsed scenario. `base_dir` is the scenario file's directory (`None` when it
@@ -67,6 +72,7 @@ pub fn check(
         },
         captures: HashMap::new(),
         limits,
+        kinds: None,
     };
     let name = spec.name.value.trim().to_string();
     if name.is_empty() {
@@ -75,8 +81,15 @@ pub fn check(
             .with_help("name the scenario, like `name: failover`; reports show it"));
     }
     let topology = match &spec.topology {
-        None => TopologyRef::Quickstart,
-        Some(t) => c.topology(t)?,
+        None => {
+            c.kinds = Some(node_kinds(&Topology::quickstart()));
+            TopologyRef::Quickstart
+        }
+        Some(t) => {
+            let (r, topo) = c.topology(t)?;
+            c.kinds = topo.as_ref().map(node_kinds);
+            r
+        }
     };
     let timeout = match &spec.timeout {
         Some(t) => c.positive_duration(t, "the scenario's timeout")?,
@@ -103,7 +116,10 @@ impl Checker<'_> {
         self.ctx.error(kind, at, message)
     }
 
-    fn topology(&self, t: &Spanned<TopologySpec>) -> Result<TopologyRef, TopologyError> {
+    fn topology(
+        &self,
+        t: &Spanned<TopologySpec>,
+    ) -> Result<(TopologyRef, Option<Topology>), TopologyError> {
         let at = span(t);
         match &t.value {
             TopologySpec::Path(p) if p.trim().is_empty() => Err(self
@@ -111,6 +127,7 @@ impl Checker<'_> {
                 .with_help("give a path like `../topologies/quickstart.yaml`, or remove `topology:` for the quickstart lab")),
             TopologySpec::Path(p) => {
                 let path = PathBuf::from(p);
+                let mut topo = None;
                 if let Some(dir) = self.ctx.base_dir {
                     let full = dir.join(&path);
                     if !full.exists() {
@@ -124,9 +141,9 @@ impl Checker<'_> {
                                 "the path is relative to the scenario file's directory",
                             ));
                     }
-                    Topology::load_with(&full, self.limits)?;
+                    topo = Some(Topology::load_with(&full, self.limits)?);
                 }
-                Ok(TopologyRef::File(path))
+                Ok((TopologyRef::File(path), topo))
             }
             TopologySpec::Inline => {
                 // Where the mapping is written (through an alias: the anchored original).
@@ -146,8 +163,13 @@ impl Checker<'_> {
                     text: text.as_str().into(),
                 };
                 let spec = crate::topology::parse::parse_with(&source, self.limits)?;
-                crate::topology::check::check_with(spec, source, self.ctx.base_dir, self.limits)?;
-                Ok(TopologyRef::Inline(text))
+                let topo = crate::topology::check::check_with(
+                    spec,
+                    source,
+                    self.ctx.base_dir,
+                    self.limits,
+                )?;
+                Ok((TopologyRef::Inline(text), Some(topo)))
             }
         }
     }
@@ -275,6 +297,7 @@ impl Checker<'_> {
             "node" => Action::Node(self.node(self.req(&spec.node, at)?)?),
             "wait" => Action::Wait(self.wait(self.req(&spec.wait, at)?)?),
             "capture" => Action::Capture(self.capture(self.req(&spec.capture, at)?)?),
+            "openflow" => Action::Openflow(self.openflow(self.req(&spec.openflow, at)?)?),
             "sleep" => Action::Sleep(self.duration(self.req(&spec.sleep, at)?)?),
             "parallel" => {
                 Action::Parallel(self.step_list(self.req(&spec.parallel, at)?, "parallel")?)
@@ -300,6 +323,7 @@ impl Checker<'_> {
             ("node", spec.node.is_some()),
             ("exec", spec.exec.is_some()),
             ("capture", spec.capture.is_some()),
+            ("openflow", spec.openflow.is_some()),
             ("sleep", spec.sleep.is_some()),
         ]
         .into_iter()
@@ -353,6 +377,7 @@ impl Checker<'_> {
                 })
             }
             "capture" => Action::Capture(self.capture(self.req(&spec.capture, at)?)?),
+            "openflow" => Action::Openflow(self.openflow(self.req(&spec.openflow, at)?)?),
             _ => Action::Sleep(self.duration(self.req(&spec.sleep, at)?)?),
         };
         Ok(Timed {
@@ -479,6 +504,10 @@ impl Checker<'_> {
     }
 }
 
+fn node_kinds(t: &Topology) -> HashMap<String, NodeKind> {
+    t.nodes.iter().map(|n| (n.name.clone(), n.kind)).collect()
+}
+
 /// The action keys written in a step, in [`ACTIONS`] order.
 fn step_actions(s: &StepSpec) -> Vec<&'static str> {
     [
@@ -490,6 +519,7 @@ fn step_actions(s: &StepSpec) -> Vec<&'static str> {
         s.node.is_some(),
         s.wait.is_some(),
         s.capture.is_some(),
+        s.openflow.is_some(),
         s.sleep.is_some(),
         s.parallel.is_some(),
         s.repeat.is_some(),

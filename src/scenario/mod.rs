@@ -22,6 +22,7 @@ mod check;
 mod expect;
 mod inline;
 pub mod model;
+mod openflow;
 pub mod refs;
 pub mod report;
 mod resolve;

@@ -69,6 +69,7 @@ pub enum Action {
     Node(NodeStep),
     Wait(Wait),
     Capture(Capture),
+    Openflow(OpenflowStep),
     Sleep(Duration),
     Parallel(Vec<Step>),
     Repeat { times: u32, steps: Vec<Step> },
@@ -232,6 +233,16 @@ impl NodeOp {
     }
 }
 
+/// An `openflow` step: a flow edit on a switch, applied by its daemon as a controller's
+/// FLOW_MOD would be.
+#[derive(Debug, Clone)]
+pub struct OpenflowStep {
+    pub node: String,
+    pub command: crate::daemon::FlowOp,
+    /// ovs-ofctl syntax (checked to parse).
+    pub flow: String,
+}
+
 #[derive(Debug, Clone)]
 pub struct Wait {
     pub until: Condition,
@@ -263,6 +274,20 @@ pub enum Condition {
     Ready {
         node: String,
         service: Option<String>,
+    },
+    /// An OpenFlow switch has a controller connection (`connected`), or has none.
+    OpenflowConnected { node: String, connected: bool },
+    /// An OpenFlow controller has at least `at_least` switches connected.
+    OpenflowSwitches { node: String, at_least: u32 },
+    /// A switch has a flow (in `table`, or any) whose match includes every field of
+    /// `fields` (canonical `name=value` text, `flowspec::format_field`); with `present`
+    /// false, it has none. `flow` is the text as written (for messages).
+    OpenflowFlow {
+        node: String,
+        flow: String,
+        fields: Vec<String>,
+        table: Option<u8>,
+        present: bool,
     },
 }
 

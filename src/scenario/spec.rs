@@ -58,13 +58,14 @@ pub const ACTIONS: &[&str] = &[
     "node",
     "wait",
     "capture",
+    "openflow",
     "sleep",
     "parallel",
     "repeat",
 ];
 
 /// The actions a `during:` event may have.
-pub const EVENT_ACTIONS: &[&str] = &["link", "node", "exec", "capture", "sleep"];
+pub const EVENT_ACTIONS: &[&str] = &["link", "node", "exec", "capture", "openflow", "sleep"];
 
 /// One step: common keys plus (the checker insists) exactly one action key.
 #[derive(Debug, Deserialize)]
@@ -85,6 +86,7 @@ pub struct StepSpec {
     pub node: Option<Spanned<NodeSpec>>,
     pub wait: Option<Spanned<WaitSpec>>,
     pub capture: Option<Spanned<CaptureSpec>>,
+    pub openflow: Option<Spanned<OpenflowSpec>>,
     pub sleep: Option<Spanned<Scalar>>,
     pub parallel: Option<Spanned<Vec<Spanned<StepSpec>>>>,
     pub repeat: Option<Spanned<RepeatSpec>>,
@@ -99,6 +101,7 @@ pub struct TimedSpec {
     pub node: Option<Spanned<NodeSpec>>,
     pub exec: Option<Spanned<ExecSpec>>,
     pub capture: Option<Spanned<CaptureSpec>>,
+    pub openflow: Option<Spanned<OpenflowSpec>>,
     pub sleep: Option<Spanned<Scalar>>,
 }
 
@@ -187,11 +190,43 @@ pub struct WaitSpec {
     pub command: Option<Spanned<ExecSpec>>,
     /// `NODE` (every service of it) or `NODE/SERVICE` is ready.
     pub ready: Option<Spanned<String>>,
+    /// An OpenFlow switch's controller connection, a controller's switches, or a flow.
+    pub openflow: Option<Spanned<OpenflowWaitSpec>>,
     pub every: Option<Spanned<Scalar>>,
 }
 
 /// The conditions `wait` knows, in the order hints list them.
-pub const CONDITIONS: &[&str] = &["reachable", "tcp_port", "command", "ready"];
+pub const CONDITIONS: &[&str] = &["reachable", "tcp_port", "command", "ready", "openflow"];
+
+/// `wait: {openflow: …}`: `node` and one of `connected` (a switch), `switches` (a
+/// controller), `flow` (a switch; with `table` and `present`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenflowWaitSpec {
+    pub node: Spanned<String>,
+    pub connected: Option<Spanned<bool>>,
+    pub switches: Option<Spanned<u64>>,
+    /// Match fields (ovs-ofctl syntax) a flow's match must include.
+    pub flow: Option<Spanned<String>>,
+    pub table: Option<Spanned<u64>>,
+    /// With `flow`: wait until such a flow exists (default) or until none does.
+    pub present: Option<Spanned<bool>>,
+}
+
+/// An `openflow` step: edit a switch's flows (ovs-ofctl syntax), one operation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpenflowSpec {
+    pub node: Spanned<String>,
+    pub add: Option<Spanned<String>>,
+    pub modify: Option<Spanned<String>>,
+    pub delete: Option<Spanned<String>>,
+    /// With `modify`/`delete`: only the flow of exactly this match and priority.
+    pub strict: Option<Spanned<bool>>,
+}
+
+/// The operations of an `openflow` step, in the order hints list them.
+pub const OPENFLOW_OPS: &[&str] = &["add", "modify", "delete"];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

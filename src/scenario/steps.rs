@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::compile::ServiceWhat;
+use crate::daemon::{DaemonKind, Request, Response};
 use crate::lab::links::LinkAction;
 use crate::lab::service::{self, State};
 use crate::tools::capture::Capture;
@@ -36,7 +38,7 @@ pub fn default_timeout(a: &Action) -> Duration {
         Action::Wait(_) => s(30),
         Action::Sleep(d) => *d + s(5),
         Action::Parallel(_) | Action::Repeat { .. } => s(3600),
-        Action::Link(_) | Action::Node(_) | Action::Capture(_) => s(30),
+        Action::Link(_) | Action::Node(_) | Action::Capture(_) | Action::Openflow(_) => s(30),
     }
 }
 
@@ -135,6 +137,17 @@ pub async fn perform(ctx: &Ctx, a: &Action, timeout: Duration) -> Result<Found, 
         }
         Action::Wait(w) => wait(ctx, w, timeout).await,
         Action::Capture(c) => capture(ctx, c).await,
+        Action::Openflow(o) => {
+            let req = Request::OpenflowFlow {
+                command: o.command,
+                flow: o.flow.clone(),
+            };
+            let data = openflow_call(ctx, &o.node, req).await?;
+            Ok(Found {
+                measured: data,
+                ..Default::default()
+            })
+        }
         Action::Sleep(d) => {
             tokio::time::sleep(*d).await;
             Ok(Found::default())
@@ -607,6 +620,49 @@ async fn wait(ctx: &Ctx, w: &Wait, timeout: Duration) -> Result<Found, String> {
     }
 }
 
+/// Asks `node`'s OpenFlow daemon (switch or controller) on its control socket. The node is
+/// looked up in the plan; its name never becomes a path by itself.
+async fn openflow_call(ctx: &Ctx, node: &str, req: Request) -> Result<serde_json::Value, String> {
+    let n = ctx
+        .plan
+        .node(node)
+        .ok_or_else(|| format!("no node `{node}` in this lab"))?;
+    let svc = n
+        .services
+        .iter()
+        .find(|s| {
+            matches!(
+                s.what,
+                ServiceWhat::Daemon {
+                    kind: DaemonKind::OfSwitch | DaemonKind::Controller,
+                    ..
+                }
+            )
+        })
+        .ok_or_else(|| format!("node `{node}` runs no OpenFlow switch or controller"))?;
+    let socket = ctx
+        .lab
+        .lock()
+        .await
+        .run_dir()
+        .join("daemons")
+        .join(format!("{}.{}.sock", n.name, svc.name));
+    let resp = blocking(move || crate::daemon::call(&socket, &req, Duration::from_secs(5)))
+        .await
+        .map_err(|e| format!("node `{node}`: its OpenFlow daemon does not answer: {e}"))?;
+    match resp {
+        Response::Openflow { data, .. } => Ok(data),
+        Response::Error { message } => Err(format!("node `{node}`: {message}")),
+        other => Err(format!("node `{node}`: unexpected answer {other:?}")),
+    }
+}
+
+fn view(name: &str) -> Request {
+    Request::Openflow {
+        view: name.to_string(),
+    }
+}
+
 /// Tests a condition once: Ok if it holds, else why not.
 async fn holds(ctx: &Ctx, c: &Condition) -> Result<(), String> {
     let plan = ctx.plan.clone();
@@ -680,7 +736,66 @@ async fn holds(ctx: &Ctx, c: &Condition) -> Result<(), String> {
                 Err(f.failures.join("; "))
             }
         }
+        Condition::OpenflowConnected { node, connected } => {
+            let data = openflow_call(ctx, node, view("summary")).await?;
+            let now = data["controller_connected"] == true;
+            match (now, *connected) {
+                (true, true) | (false, false) => Ok(()),
+                (false, true) => Err(format!("switch `{node}` has no controller connection")),
+                (true, false) => Err(format!("switch `{node}` still has a controller connection")),
+            }
+        }
+        Condition::OpenflowSwitches { node, at_least } => {
+            let data = openflow_call(ctx, node, view("switches")).await?;
+            let ready = data
+                .as_array()
+                .map_or(0, |l| l.iter().filter(|s| s["state"] == "ready").count());
+            if ready >= *at_least as usize {
+                Ok(())
+            } else {
+                Err(format!(
+                    "controller `{node}` has {ready} switch(es) connected (expected ≥ {at_least})"
+                ))
+            }
+        }
+        Condition::OpenflowFlow {
+            node,
+            flow,
+            fields,
+            table,
+            present,
+        } => {
+            let data = openflow_call(ctx, node, view("flows")).await?;
+            let found = data["flows"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .filter(|f| flow_matches(f, fields, *table))
+                .count();
+            let where_ = table.map_or(String::new(), |t| format!(" in table {t}"));
+            match (found, *present) {
+                (0, true) => Err(format!("switch `{node}` has no flow `{flow}`{where_}")),
+                (n, false) if n > 0 => Err(format!(
+                    "switch `{node}` still has {n} flow(s) `{flow}`{where_}"
+                )),
+                _ => Ok(()),
+            }
+        }
     }
+}
+
+/// Whether a flow of a switch's `flows` view is in `table` (if given) and its match has
+/// every field of `fields` (canonical `name=value` text).
+fn flow_matches(f: &serde_json::Value, fields: &[String], table: Option<u8>) -> bool {
+    if let Some(t) = table
+        && f["table"].as_u64() != Some(u64::from(t))
+    {
+        return false;
+    }
+    let text = f["match_text"].as_str().unwrap_or("");
+    let have: Vec<&str> = text.split(',').filter(|s| !s.is_empty()).collect();
+    fields.iter().all(|w| have.contains(&w.as_str()))
 }
 
 async fn capture(ctx: &Ctx, c: &Capture_) -> Result<Found, String> {

@@ -24,6 +24,7 @@ impl Action {
             Action::Node(_) => "node",
             Action::Wait(_) => "wait",
             Action::Capture(_) => "capture",
+            Action::Openflow(_) => "openflow",
             Action::Sleep(_) => "sleep",
             Action::Parallel(_) => "parallel",
             Action::Repeat { .. } => "repeat",
@@ -80,7 +81,38 @@ impl Action {
                     Some(sv) => format!("wait until {node}/{sv} is ready"),
                     None => format!("wait until {node}'s services are ready"),
                 },
+                Condition::OpenflowConnected { node, connected } => {
+                    if *connected {
+                        format!("wait until {node} has a controller connection")
+                    } else {
+                        format!("wait until {node} has no controller connection")
+                    }
+                }
+                Condition::OpenflowSwitches { node, at_least } => {
+                    let s = if *at_least == 1 { "switch" } else { "switches" };
+                    format!("wait until {node} has {at_least} {s} connected")
+                }
+                Condition::OpenflowFlow {
+                    node,
+                    flow,
+                    present,
+                    ..
+                } => truncate(&format!(
+                    "wait until {node} has {} flow {flow}",
+                    if *present { "a" } else { "no" }
+                )),
             },
+            Action::Openflow(o) => {
+                use crate::daemon::FlowOp as F;
+                let op = match o.command {
+                    F::Add => "add",
+                    F::Modify => "modify",
+                    F::ModifyStrict => "modify (strict)",
+                    F::Delete => "delete",
+                    F::DeleteStrict => "delete (strict)",
+                };
+                truncate(&format!("openflow {} {op} {}", o.node, o.flow))
+            }
             Action::Capture(Capture::Start { name, node, iface }) => {
                 format!("capture {name} on {node}:{iface}")
             }

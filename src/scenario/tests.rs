@@ -504,3 +504,195 @@ fn mangled_examples_never_panic() {
         }
     }
 }
+
+/// A scenario on an inline OpenFlow topology (c0 controls s1; h1 is a host) with `steps`.
+fn of_scenario(steps: &str) -> String {
+    format!(
+        "name: of\ntopology:\n  name: of\n  nodes:\n    c0: {{kind: controller, app: learning}}\n    \
+         s1: {{kind: ofswitch, controller: c0}}\n    h1: {{}}\n    h2: {{}}\n  links:\n    \
+         - [h1, s1]\n    - [h2, s1]\nsteps:\n{steps}"
+    )
+}
+
+#[test]
+fn openflow_steps_and_waits() {
+    let s = parse(&of_scenario(
+        "  - openflow: {node: s1, add: \"priority=10,ip,nw_dst=10.0.0.2,actions=output:2\"}\n  \
+         - openflow: {node: s1, modify: \"ip,actions=drop\", strict: false}\n  \
+         - openflow: {node: s1, delete: \"priority=10,ip,nw_dst=10.0.0.2\", strict: true}\n  \
+         - openflow: {node: s1, delete: \"\"}\n  \
+         - wait: {openflow: {node: s1, connected: true}}\n  \
+         - wait: {openflow: {node: c0, switches: 1}}\n  \
+         - wait: {openflow: {node: s1, flow: \"nw_dst=10.0.0.2,ip\", table: 0, present: false}}\n  \
+         - sleep: 1s\n    during:\n      - {at: 0s, openflow: {node: s1, add: \"actions=drop\"}}\n",
+    ));
+    use crate::daemon::FlowOp;
+    let ops: Vec<FlowOp> = s.steps[..4]
+        .iter()
+        .map(|st| match &st.action {
+            Action::Openflow(o) => o.command,
+            a => panic!("{a:?}"),
+        })
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            FlowOp::Add,
+            FlowOp::Modify,
+            FlowOp::DeleteStrict,
+            FlowOp::Delete
+        ]
+    );
+    assert!(
+        s.steps[0]
+            .name
+            .starts_with("openflow s1 add priority=10,ip,nw_dst=10.0.0.2,"),
+        "{}",
+        s.steps[0].name
+    );
+    let until = |i: usize| match &s.steps[i].action {
+        Action::Wait(w) => w.until.clone(),
+        a => panic!("{a:?}"),
+    };
+    assert_eq!(
+        until(4),
+        Condition::OpenflowConnected {
+            node: "s1".into(),
+            connected: true
+        }
+    );
+    assert_eq!(
+        until(5),
+        Condition::OpenflowSwitches {
+            node: "c0".into(),
+            at_least: 1
+        }
+    );
+    let Condition::OpenflowFlow {
+        fields,
+        table,
+        present,
+        ..
+    } = until(6)
+    else {
+        panic!()
+    };
+    // Canonical field text, order-insensitive: `ip` is eth_type.
+    let f = |t: &str| {
+        let fm = crate::openflow::flowspec::parse_flow(
+            t,
+            crate::openflow::flowspec::FlowCommand::Delete,
+        )
+        .unwrap();
+        let mut v: Vec<String> = fm
+            .r#match
+            .fields
+            .iter()
+            .map(crate::openflow::flowspec::format_field)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(fields, f("ip,nw_dst=10.0.0.2"));
+    assert_eq!(fields.len(), 2);
+    assert_eq!((table, present), (Some(0), false));
+    assert!(matches!(
+        s.steps[7].during[0].action,
+        Action::Openflow(ref o) if o.command == FlowOp::Add
+    ));
+}
+
+#[test]
+fn openflow_errors() {
+    // (step, message, the text the error points at: its first occurrence in the step)
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "  - openflow: {node: h1, add: \"actions=drop\"}\n",
+            "`h1` is a host, not an OpenFlow switch",
+            "h1",
+        ),
+        (
+            "  - openflow: {node: s9, add: \"actions=drop\"}\n",
+            "unknown node `s9`",
+            "s9",
+        ),
+        (
+            "  - openflow: {node: s1, add: \"ip,nw_dst=10.0.0.x,actions=drop\"}\n",
+            "bad flow",
+            "nw_dst",
+        ),
+        (
+            "  - openflow: {node: s1, add: \"actions=drop\", delete: \"ip\"}\n",
+            "`add` is already given",
+            "\"ip\"",
+        ),
+        (
+            "  - openflow: {node: s1}\n",
+            "needs what to do",
+            "{node: s1}",
+        ),
+        (
+            "  - openflow: {node: s1, add: \"actions=drop\", strict: true}\n",
+            "`strict` goes with",
+            "true",
+        ),
+        (
+            "  - wait: {openflow: {node: s1, switches: 2}}\n",
+            "`s1` is a ofswitch, not an OpenFlow controller",
+            "s1",
+        ),
+        (
+            "  - wait: {openflow: {node: c0, connected: true}}\n",
+            "`c0` is a controller, not an OpenFlow switch",
+            "c0",
+        ),
+        (
+            "  - wait: {openflow: {node: s1, connected: true, flow: ip}}\n",
+            "`connected` is already given",
+            "ip}",
+        ),
+        (
+            "  - wait: {openflow: {node: s1, connected: true}, ready: s1}\n",
+            "`openflow` is a second one",
+            "{node",
+        ),
+        (
+            "  - wait: {openflow: {node: s1, connected: true, table: 1}}\n",
+            "`table` goes with `flow`",
+            "1}",
+        ),
+        (
+            "  - wait: {openflow: {node: s1, flow: \"ip,actions=drop\"}}\n",
+            "bad flow",
+            "drop",
+        ),
+        (
+            "  - wait: {openflow: {node: c0, switches: 0}}\n",
+            "`switches: 0` is out of range",
+            "0}",
+        ),
+    ];
+    for (step, message, needle) in cases {
+        let e = err(&of_scenario(step));
+        let at = (13, step.find(needle).unwrap() as u32 + 1);
+        assert!(
+            e.message().contains(message),
+            "{step}: {} (want {message})",
+            e.message()
+        );
+        assert_eq!((e.line, e.column), at, "{step}: {}", e.message());
+        assert!(e.help_text().is_some(), "{step}: no help");
+    }
+    // Without a topology known here (a path, no directory): only names are checked.
+    let s = parse(
+        "name: t\ntopology: x.yaml\nsteps:\n  - openflow: {node: s1, add: \"actions=drop\"}\n",
+    );
+    assert!(matches!(s.steps[0].action, Action::Openflow(_)));
+    // The quickstart topology has no OpenFlow switch.
+    let e = err("name: t\nsteps:\n  - wait: {openflow: {node: r1, connected: true}}\n");
+    assert!(
+        e.message().contains("not an OpenFlow switch"),
+        "{}",
+        e.message()
+    );
+}

@@ -163,8 +163,9 @@ impl Switch {
         }
     }
 
-    /// Applies a FLOW_MOD; the error (type, code) otherwise.
-    pub(super) fn apply_flow_mod(
+    /// Applies a FLOW_MOD (a controller's, or a flow edit from `topolab openflow`, with the
+    /// same validation); the error (type, code) a controller would be sent otherwise.
+    pub fn apply_flow_mod(
         &mut self,
         now: Instant,
         fm: &FlowMod,

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::openflow::codec as of;
+use crate::openflow::flowspec;
 use crate::time::Instant;
 
 use super::Switch;
@@ -46,6 +47,8 @@ impl Switch {
                     "priority": f.priority,
                     "cookie": format!("{:#x}", f.cookie),
                     "match": serde_json::to_value(&f.r#match.fields).unwrap_or(Value::Null),
+                    "match_text": flowspec::format_match(&f.r#match),
+                    "actions_text": flowspec::format_instructions(&f.instructions),
                     "instructions": serde_json::to_value(f.instructions.as_ref()).unwrap_or(Value::Null),
                     "packets": f.packets,
                     "bytes": f.bytes,
