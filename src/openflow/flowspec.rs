@@ -1084,7 +1084,7 @@ mod tests {
         #[test]
         fn mutated_lines_never_panic(cut in 0usize..120, junk in "[=,:/()>\\-a-z0-9. ]{0,12}") {
             let base = "table=1,priority=9,tcp,nw_src=10.0.0.0/8,tp_dst=22,actions=set_field:1->vlan_vid,write_actions(output:3),goto_table:2";
-            let cut = base.char_indices().map(|(i, _)| i).filter(|i| *i <= cut).last().unwrap_or(0);
+            let cut = base.char_indices().map(|(i, _)| i).rfind(|i| *i <= cut).unwrap_or(0);
             let line = format!("{}{}{}", &base[..cut], junk, &base[cut..]);
             if let Ok(fm) = parse_flow(&line, FlowCommand::Add) {
                 // Whatever parses prints to a line that parses to the same flow.
