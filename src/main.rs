@@ -144,7 +144,9 @@ enum Command {
     ///   topolab openflow demo c0 switches
     #[command(verbatim_doc_comment)]
     Openflow {
+        /// The lab (`topolab ls` lists them).
         lab: LabName,
+        /// An `ofswitch` or `controller` node of the lab.
         node: String,
         /// A view (flows, ports, tables, groups, meters; switches on a controller) or a
         /// flow edit (add-flow, mod-flows, del-flows: FLOW follows).

@@ -488,7 +488,14 @@ pub fn orphans(base: &Path) -> io::Result<Vec<Orphan>> {
             Ok(None) => continue,
             // No lock file: a directory topolab never finished (or never) made.
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                match Flock::lock(open_lock(&dir, true)?, FlockArg::LockExclusiveNonblock) {
+                let f = match open_lock(&dir, true) {
+                    Ok(f) => f,
+                    // The directory itself went away since the listing (its lab went
+                    // down meanwhile): nothing of it is left to clean.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                };
+                match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
                     Ok(l) => l,
                     Err(_) => continue,
                 }
@@ -530,4 +537,51 @@ pub fn remove_stale_claims(base: &Path) -> usize {
         }
     }
     n
+}
+
+#[cfg(test)]
+mod orphan_race_tests {
+    use super::*;
+
+    /// `clean` lists run directories, then locks each: a lab that goes down in between
+    /// (its directory removed) is simply gone, not an error. Before the fix, `orphans`
+    /// failed with "No such file or directory" when it lost this race (a CI run of
+    /// tests/hostile.rs did, with other labs going down in parallel).
+    #[test]
+    fn a_run_directory_removed_while_listing_is_skipped() {
+        let base = std::env::temp_dir().join(format!("tl-orphans-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churn = {
+            let (base, stop) = (base.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut k = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    // Lab directories without a lock file (as `up` leaves them while it
+                    // claims), each removed again at once.
+                    let d = base.join(format!("lab{}", k % 8));
+                    let _ = std::fs::create_dir(&d);
+                    let _ = std::fs::remove_dir_all(&d);
+                    k += 1;
+                }
+            })
+        };
+        let started = std::time::Instant::now();
+        let mut errors = Vec::new();
+        while started.elapsed() < std::time::Duration::from_millis(1500) {
+            if let Err(e) = orphans(&base) {
+                errors.push(e.to_string());
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        churn.join().unwrap();
+        let _ = std::fs::remove_dir_all(&base);
+        assert!(
+            errors.is_empty(),
+            "orphans failed {} times: {:?}",
+            errors.len(),
+            &errors[..errors.len().min(3)]
+        );
+    }
 }
