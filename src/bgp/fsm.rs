@@ -69,7 +69,10 @@ pub enum Event {
     BgpMessageErr { code: u8, subcode: u8 },
     /// Event 23: collision detection (§6.8) chose to close this connection.
     OpenCollisionDump,
-    /// Event 25 (and 24: the FSM treats a version error in a NOTIFICATION the same way).
+    /// Event 24: a NOTIFICATION with an unsupported-version error (2/1), which ends the
+    /// session without counting it as a failure in OpenSent and OpenConfirm.
+    NotifMsgVerErr,
+    /// Event 25: any other NOTIFICATION.
     NotifMsg,
     /// Event 26.
     KeepAliveMsg,
@@ -312,8 +315,9 @@ impl Fsm {
                     self.cease(notif::CONNECTION_COLLISION_RESOLUTION);
                     self.connect_retry_counter += 1;
                 }
-                // Event 24 closes silently; Event 25 is among the RFC's "other events" here,
-                // but a NOTIFICATION is never answered with one, so both close silently.
+                Ev(E::NotifMsgVerErr) => self.close_uncounted(),
+                // Event 25 is among the RFC's "other events" here (NOTIFICATION 5/1), but a
+                // NOTIFICATION is not answered with one: close and count, as in OpenConfirm.
                 Ev(E::NotifMsg) => self.fail_silently(),
                 _ => self.fail_with(notif::FSM_ERROR, notif::FSM_IN_OPENSENT),
             },
@@ -323,6 +327,7 @@ impl Fsm {
                 Expired(Timer::Hold) => self.hold_expired(),
                 Expired(Timer::Keepalive) => self.send_keepalive(now),
                 Ev(E::TcpConnectionFails | E::NotifMsg) => self.fail_silently(),
+                Ev(E::NotifMsgVerErr) => self.close_uncounted(),
                 Ev(E::BgpMessageErr { code, subcode }) => self.fail_with(code, subcode),
                 Ev(E::OpenCollisionDump) => {
                     self.cease(notif::CONNECTION_COLLISION_RESOLUTION);
@@ -350,7 +355,7 @@ impl Fsm {
                     self.cease(notif::CONNECTION_COLLISION_RESOLUTION);
                     self.connect_retry_counter += 1;
                 }
-                Ev(E::TcpConnectionFails | E::NotifMsg) => self.fail_silently(),
+                Ev(E::TcpConnectionFails | E::NotifMsg | E::NotifMsgVerErr) => self.fail_silently(),
                 _ => self.fail_with(notif::FSM_ERROR, notif::FSM_IN_ESTABLISHED),
             },
         }
@@ -441,6 +446,12 @@ impl Fsm {
     fn fail_silently(&mut self) {
         self.emit(Action::Close);
         self.connect_retry_counter += 1;
+        self.enter_idle();
+    }
+
+    /// OpenSent / OpenConfirm, Event 24: close without counting a failure.
+    fn close_uncounted(&mut self) {
+        self.emit(Action::Close);
         self.enter_idle();
     }
 

@@ -367,6 +367,15 @@ fn opensent_notif_msg_closes_silently() {
 }
 
 #[test]
+fn opensent_notif_msg_ver_err_closes_uncounted() {
+    let mut fsm = fsm_in(State::OpenSent);
+    fsm.handle_event(t(0), Event::NotifMsgVerErr);
+    assert_eq!(drain(&mut fsm), [Action::Close]);
+    assert_idle_no_timers(&fsm);
+    assert_eq!(fsm.connect_retry_counter(), 0);
+}
+
+#[test]
 fn opensent_other_event_is_fsm_error_5_1() {
     let mut fsm = fsm_in(State::OpenSent);
     fsm.handle_event(t(0), Event::KeepAliveMsg);
@@ -438,6 +447,15 @@ fn openconfirm_notif_msg_to_idle() {
     assert_eq!(drain(&mut fsm), [Action::Close]);
     assert_idle_no_timers(&fsm);
     assert_eq!(fsm.connect_retry_counter(), 1);
+}
+
+#[test]
+fn openconfirm_notif_msg_ver_err_closes_uncounted() {
+    let mut fsm = fsm_in(State::OpenConfirm);
+    fsm.handle_event(t(1), Event::NotifMsgVerErr);
+    assert_eq!(drain(&mut fsm), [Action::Close]);
+    assert_idle_no_timers(&fsm);
+    assert_eq!(fsm.connect_retry_counter(), 0);
 }
 
 #[test]
@@ -567,6 +585,15 @@ fn established_notif_msg_session_down() {
     fsm.handle_event(t(1), Event::NotifMsg);
     assert_eq!(drain(&mut fsm), [Action::Close, Action::SessionDown]);
     assert_idle_no_timers(&fsm);
+}
+
+#[test]
+fn established_notif_msg_ver_err_session_down_counted() {
+    let mut fsm = fsm_in(State::Established);
+    fsm.handle_event(t(1), Event::NotifMsgVerErr);
+    assert_eq!(drain(&mut fsm), [Action::Close, Action::SessionDown]);
+    assert_idle_no_timers(&fsm);
+    assert_eq!(fsm.connect_retry_counter(), 1);
 }
 
 #[test]
