@@ -5,8 +5,7 @@
 //! candidates step after step until one remains:
 //!
 //! ```text
-//!  resolvable next hop (§9.1.2.1) → highest LOCAL_PREF → shortest AS_PATH → lowest ORIGIN
-//!  → lowest MED among paths from the same neighbour AS → eBGP over iBGP → lowest IGP cost
+//!  highest LOCAL_PREF → shortest AS_PATH → lowest ORIGIN → lowest MED among paths from the same neighbour AS → eBGP over iBGP → lowest IGP cost
 //!  → lowest BGP Identifier (ORIGINATOR_ID if present) → shortest CLUSTER_LIST
 //!  → lowest peer address
 //! ```
@@ -15,6 +14,9 @@
 //! has a lower MED, the result does not depend on the order of the candidates
 //! ("deterministic MED"); the last step compares unique addresses, so there is always
 //! exactly one winner. A missing MED is 0 (§9.1.2.2 c), which the caller fills in.
+//!
+//! The caller passes only feasible paths whose NEXT_HOP resolves (§9.1.2.1: the others are
+//! excluded before this phase, and AS_PATH loops are dropped on receipt).
 
 use std::net::IpAddr;
 
@@ -41,8 +43,8 @@ pub struct Path {
     pub med: u32,
     /// Learnt from an external peer.
     pub ebgp: bool,
-    /// IGP cost to the NEXT_HOP; `None`: not resolvable, so not a candidate (§9.1.2.1).
-    /// A directly connected next hop costs 0.
+    /// IGP cost to the NEXT_HOP; `None` when the next hop is reachable but no cost can be
+    /// determined, in which case the IGP-cost step is skipped for all (§9.1.2.2 e).
     pub igp_cost: Option<u32>,
     /// The BGP Identifier of the peer that sent the path.
     pub router_id: u32,
@@ -56,7 +58,8 @@ pub struct Path {
 /// The steps of the decision process, in order, for explaining a choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    Resolvable,
+    /// There was only one candidate.
+    Only,
     LocalPref,
     AsPathLen,
     Origin,
@@ -68,22 +71,19 @@ pub enum Step {
     PeerAddr,
 }
 
-/// The index of the best path in `paths`, or `None` when no path is resolvable.
+/// The index of the best path in `paths`, or `None` when there is none.
 pub fn best(paths: &[Path]) -> Option<usize> {
     explain(paths).map(|(i, _)| i)
 }
 
 /// The best path's index and the step that left it alone (the step that decided), or
-/// `None` when no path is resolvable.
+/// `None` when there is none.
 pub fn explain(paths: &[Path]) -> Option<(usize, Step)> {
-    let mut left: Vec<usize> = (0..paths.len())
-        .filter(|&i| paths[i].igp_cost.is_some())
-        .collect();
-    if left.is_empty() {
-        return None;
-    }
-    if left.len() == 1 {
-        return Some((left[0], Step::Resolvable));
+    let mut left: Vec<usize> = (0..paths.len()).collect();
+    match left.len() {
+        0 => return None,
+        1 => return Some((0, Step::Only)),
+        _ => {}
     }
     let steps: [(Step, Eliminate); 9] = [
         (Step::LocalPref, |p, l| {
@@ -93,7 +93,7 @@ pub fn explain(paths: &[Path]) -> Option<(usize, Step)> {
         (Step::Origin, |p, l| keep_min_by(p, l, |x| x.origin)),
         (Step::Med, keep_lowest_med_per_neighbour),
         (Step::EbgpOverIbgp, |p, l| keep_min_by(p, l, |x| !x.ebgp)),
-        (Step::IgpCost, |p, l| keep_min_by(p, l, |x| x.igp_cost)),
+        (Step::IgpCost, keep_lowest_igp_cost),
         (Step::RouterId, |p, l| {
             keep_min_by(p, l, |x| x.originator_id.unwrap_or(x.router_id))
         }),
@@ -119,6 +119,13 @@ type Eliminate = fn(&[Path], &mut Vec<usize>);
 fn keep_min_by<K: Ord>(paths: &[Path], left: &mut Vec<usize>, key: impl Fn(&Path) -> K) {
     if let Some(min) = left.iter().map(|&i| key(&paths[i])).min() {
         left.retain(|&i| key(&paths[i]) == min);
+    }
+}
+
+/// §9.1.2.2 e: the lowest IGP cost, unless some cost is unknown (then all count as equal).
+fn keep_lowest_igp_cost(paths: &[Path], left: &mut Vec<usize>) {
+    if left.iter().all(|&i| paths[i].igp_cost.is_some()) {
+        keep_min_by(paths, left, |x| x.igp_cost);
     }
 }
 

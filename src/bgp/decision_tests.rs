@@ -32,14 +32,8 @@ fn no_candidates_no_best() {
 }
 
 #[test]
-fn unresolvable_next_hop_is_not_a_candidate() {
-    let worse = Path {
-        igp_cost: None,
-        local_pref: 1000,
-        ..base()
-    };
-    assert_wins(base(), worse, Step::Resolvable);
-    assert_eq!(best(&[worse]), None);
+fn single_candidate_is_best() {
+    assert_eq!(explain(&[base()]), Some((0, Step::Only)));
 }
 
 #[test]
@@ -169,6 +163,21 @@ fn lower_igp_cost_wins() {
         base(),
         Step::IgpCost,
     );
+}
+
+#[test]
+fn unknown_igp_cost_skips_the_igp_cost_step() {
+    // One cost unknown: all count as equal, so the router id decides against the cheaper path.
+    let cheap = Path {
+        igp_cost: Some(1),
+        router_id: 0x0a00_0009,
+        ..base()
+    };
+    let unknown = Path {
+        igp_cost: None,
+        ..base()
+    };
+    assert_wins(unknown, cheap, Step::RouterId);
 }
 
 #[test]
