@@ -300,7 +300,7 @@ impl Fsm {
             },
             S::OpenSent => match input {
                 Ev(E::ManualStart { .. }) => {}
-                Ev(E::ManualStop) => self.cease(notif::ADMINISTRATIVE_SHUTDOWN),
+                Ev(E::ManualStop) => self.manual_stop(),
                 Expired(Timer::Hold) => self.hold_expired(),
                 // §8.2.2 OpenSent, Event 18: back to Active, listening, ConnectRetry restarted.
                 Ev(E::TcpConnectionFails) => {
@@ -312,8 +312,7 @@ impl Fsm {
                 Ev(E::BgpOpen(open)) => self.open_received(now, open),
                 Ev(E::BgpMessageErr { code, subcode }) => self.fail_with(code, subcode),
                 Ev(E::OpenCollisionDump) => {
-                    self.cease(notif::CONNECTION_COLLISION_RESOLUTION);
-                    self.connect_retry_counter += 1;
+                    self.fail_with(notif::CEASE, notif::CONNECTION_COLLISION_RESOLUTION)
                 }
                 Ev(E::NotifMsgVerErr) => self.close_uncounted(),
                 // Event 25 is among the RFC's "other events" here (NOTIFICATION 5/1), but a
@@ -323,15 +322,14 @@ impl Fsm {
             },
             S::OpenConfirm => match input {
                 Ev(E::ManualStart { .. }) => {}
-                Ev(E::ManualStop) => self.cease(notif::ADMINISTRATIVE_SHUTDOWN),
+                Ev(E::ManualStop) => self.manual_stop(),
                 Expired(Timer::Hold) => self.hold_expired(),
                 Expired(Timer::Keepalive) => self.send_keepalive(now),
                 Ev(E::TcpConnectionFails | E::NotifMsg) => self.fail_silently(),
                 Ev(E::NotifMsgVerErr) => self.close_uncounted(),
                 Ev(E::BgpMessageErr { code, subcode }) => self.fail_with(code, subcode),
                 Ev(E::OpenCollisionDump) => {
-                    self.cease(notif::CONNECTION_COLLISION_RESOLUTION);
-                    self.connect_retry_counter += 1;
+                    self.fail_with(notif::CEASE, notif::CONNECTION_COLLISION_RESOLUTION)
                 }
                 Ev(E::KeepAliveMsg) => {
                     self.restart_hold(now);
@@ -345,15 +343,14 @@ impl Fsm {
             },
             S::Established => match input {
                 Ev(E::ManualStart { .. }) => {}
-                Ev(E::ManualStop) => self.cease(notif::ADMINISTRATIVE_SHUTDOWN),
+                Ev(E::ManualStop) => self.manual_stop(),
                 Expired(Timer::Hold) => self.hold_expired(),
                 Expired(Timer::Keepalive) => self.send_keepalive(now),
                 Ev(E::KeepAliveMsg | E::UpdateMsg) => self.restart_hold(now),
                 Ev(E::UpdateMsgErr { subcode }) => self.fail_with(notif::UPDATE_ERROR, subcode),
                 Ev(E::BgpMessageErr { code, subcode }) => self.fail_with(code, subcode),
                 Ev(E::OpenCollisionDump) => {
-                    self.cease(notif::CONNECTION_COLLISION_RESOLUTION);
-                    self.connect_retry_counter += 1;
+                    self.fail_with(notif::CEASE, notif::CONNECTION_COLLISION_RESOLUTION)
                 }
                 Ev(E::TcpConnectionFails | E::NotifMsg | E::NotifMsgVerErr) => self.fail_silently(),
                 _ => self.fail_with(notif::FSM_ERROR, notif::FSM_IN_ESTABLISHED),
@@ -425,11 +422,11 @@ impl Fsm {
         self.fail_with(notif::HOLD_TIMER_EXPIRED, 0);
     }
 
-    /// ManualStop (and collision dumps) once an OPEN was sent: Cease, counter reset.
-    fn cease(&mut self, subcode: u8) {
+    /// ManualStop once an OPEN was sent: Cease, counter reset.
+    fn manual_stop(&mut self) {
         self.emit(Action::SendNotification {
             code: notif::CEASE,
-            subcode,
+            subcode: notif::ADMINISTRATIVE_SHUTDOWN,
         });
         self.emit(Action::Close);
         self.connect_retry_counter = 0;
