@@ -661,3 +661,133 @@ fn collision_equal_identifiers_keep_higher_as() {
     assert_eq!(collision_keeps((7, 65002), (7, 65001)), Initiator::Local);
     assert_eq!(collision_keeps((7, 65001), (7, 65002)), Initiator::Remote);
 }
+
+// ---- Whole sessions ----
+
+/// Runs the driver loop: fires timers up to `until`, returning every action with its time.
+fn run_until(fsm: &mut Fsm, until: Instant) -> Vec<(u64, Action)> {
+    let mut out = Vec::new();
+    while let Some(deadline) = fsm.poll_timeout().filter(|d| *d <= until) {
+        fsm.handle_timeout(deadline);
+        let secs = deadline.as_nanos() / 1_000_000_000;
+        out.extend(drain(fsm).into_iter().map(|a| (secs, a)));
+    }
+    out
+}
+
+#[test]
+fn passive_session_comes_up_keeps_alive_and_expires() {
+    let mut fsm = fsm_in(State::Idle);
+    fsm.handle_event(t(0), Event::ManualStart { passive: true });
+    fsm.handle_event(t(1), Event::TcpConnectionConfirmed);
+    fsm.handle_event(t(1), open(9));
+    fsm.handle_event(t(2), Event::KeepAliveMsg);
+    assert_eq!(
+        drain(&mut fsm),
+        [
+            Action::SendOpen,
+            Action::SendKeepalive,
+            Action::SessionUp {
+                hold_time: Duration::from_secs(9),
+                keepalive: Duration::from_secs(3),
+            }
+        ]
+    );
+    // Keepalives every 3 s from the OPEN at 1 s; the peer goes quiet after 2 s: hold at 11 s.
+    assert_eq!(
+        run_until(&mut fsm, t(60)),
+        [
+            (4, Action::SendKeepalive),
+            (7, Action::SendKeepalive),
+            (10, Action::SendKeepalive),
+            (11, notification(4, 0)),
+            (11, Action::Close),
+            (11, Action::SessionDown),
+        ]
+    );
+    assert_idle_no_timers(&fsm);
+}
+
+/// A small seeded generator (no dependency) for the invariant test below.
+fn lcg(seed: &mut u64) -> u64 {
+    *seed = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    *seed >> 33
+}
+
+#[test]
+fn random_inputs_keep_timer_invariants() {
+    let events = [
+        Event::ManualStart { passive: false },
+        Event::ManualStart { passive: true },
+        Event::ManualStop,
+        Event::TcpConnectionConfirmed,
+        Event::TcpConnectionFails,
+        open(0),
+        open(2),
+        open(30),
+        Event::BgpMessageErr {
+            code: 1,
+            subcode: 2,
+        },
+        Event::OpenCollisionDump,
+        Event::NotifMsgVerErr,
+        Event::NotifMsg,
+        Event::KeepAliveMsg,
+        Event::UpdateMsg,
+        Event::UpdateMsgErr { subcode: 3 },
+    ];
+    for run in 0..200u64 {
+        let mut seed = run;
+        let mut fsm = fsm_in(State::Idle);
+        let mut now = t(0);
+        let mut up = false;
+        for _ in 0..100 {
+            now += Duration::from_millis(lcg(&mut seed) % 20_000);
+            let fired = lcg(&mut seed).is_multiple_of(3);
+            if fired {
+                fsm.handle_timeout(now);
+            } else {
+                let ev = events[(lcg(&mut seed) as usize) % events.len()];
+                fsm.handle_event(now, ev);
+            }
+            for action in drain(&mut fsm) {
+                match action {
+                    Action::SessionUp { .. } => {
+                        assert!(!up, "run {run}: up twice");
+                        up = true;
+                    }
+                    Action::SessionDown => {
+                        assert!(up, "run {run}: down while down");
+                        up = false;
+                    }
+                    _ => {}
+                }
+            }
+            let state = fsm.state();
+            assert_eq!(up, state == State::Established, "run {run}");
+            let running = |timer| fsm.deadline(timer).is_some();
+            match state {
+                State::Idle => assert_eq!(fsm.poll_timeout(), None, "run {run}"),
+                State::Connect | State::Active => {
+                    assert!(running(Timer::ConnectRetry), "run {run}");
+                    assert!(!running(Timer::Hold) && !running(Timer::Keepalive));
+                }
+                State::OpenSent => {
+                    assert!(running(Timer::Hold) && !running(Timer::ConnectRetry));
+                }
+                State::OpenConfirm | State::Established => {
+                    assert!(!running(Timer::ConnectRetry), "run {run}");
+                    assert_eq!(running(Timer::Hold), !fsm.negotiated().0.is_zero());
+                }
+            }
+            if fired {
+                assert!(
+                    fsm.poll_timeout().is_none_or(|d| d > now),
+                    "run {run}: overdue"
+                );
+            }
+        }
+    }
+}
