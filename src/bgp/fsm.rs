@@ -170,6 +170,8 @@ pub struct Fsm {
     /// Negotiated in OpenSent on the peer's OPEN; zero means no hold / keepalive timers.
     hold_time: Duration,
     keepalive: Duration,
+    /// The peer's OPEN, from OpenConfirm on (collision detection compares its identifier).
+    peer_open: Option<OpenInfo>,
     actions: VecDeque<Action>,
 }
 
@@ -182,6 +184,7 @@ impl Fsm {
             timers: [None; 3],
             hold_time: Duration::ZERO,
             keepalive: Duration::ZERO,
+            peer_open: None,
             actions: VecDeque::new(),
         }
     }
@@ -198,6 +201,12 @@ impl Fsm {
     /// The negotiated hold time and keepalive interval (zero before OpenConfirm, or disabled).
     pub fn negotiated(&self) -> (Duration, Duration) {
         (self.hold_time, self.keepalive)
+    }
+
+    /// The OPEN the peer sent, in OpenConfirm and Established: what [`collision_keeps`]
+    /// needs when a second connection to the same peer delivers an OPEN (§6.8).
+    pub fn peer_open(&self) -> Option<OpenInfo> {
+        self.peer_open
     }
 
     /// When `timer` fires, if it is running.
@@ -396,6 +405,7 @@ impl Fsm {
         }
         self.hold_time = negotiate_hold_time(self.config.hold_time, open.hold_time);
         self.keepalive = self.hold_time / 3;
+        self.peer_open = Some(open);
         self.timers[Timer::ConnectRetry as usize] = None;
         self.emit(Action::SendKeepalive);
         self.restart_keepalive(now);
@@ -460,6 +470,7 @@ impl Fsm {
         self.timers = [None; 3];
         self.hold_time = Duration::ZERO;
         self.keepalive = Duration::ZERO;
+        self.peer_open = None;
         self.state = State::Idle;
     }
 }

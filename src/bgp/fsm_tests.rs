@@ -62,6 +62,7 @@ fn notification(code: u8, subcode: u8) -> Action {
 fn assert_idle_no_timers(fsm: &Fsm) {
     assert_eq!(fsm.state(), State::Idle);
     assert_eq!(fsm.poll_timeout(), None);
+    assert_eq!(fsm.peer_open(), None);
 }
 
 // ---- Idle ----
@@ -249,6 +250,7 @@ fn opensent_bgp_open_sends_keepalive_to_openconfirm() {
     assert_eq!(fsm.deadline(Timer::Hold), Some(t(40)));
     assert_eq!(fsm.deadline(Timer::Keepalive), Some(t(20)));
     assert_eq!(fsm.deadline(Timer::ConnectRetry), None);
+    assert_eq!(fsm.peer_open().map(|o| o.bgp_id), Some(PEER_ID));
 }
 
 #[test]
