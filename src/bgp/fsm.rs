@@ -13,7 +13,7 @@
 //! ```
 //!
 //! Invariants:
-//! - one `match state { match event }` ([`Fsm::step`]); every state/event pair is decided
+//! - one `match state { match event }` (`Fsm::step`); every state/event pair is decided
 //!   there, and an event the RFC calls an FSM error in a state answers with the RFC's
 //!   action (NOTIFICATION 5/x per RFC 6608 once an OPEN was sent, then Idle).
 //! - timers are deadlines in a table indexed by [`Timer`]; a timer is running iff its entry
@@ -25,6 +25,10 @@
 //! automatic start/stop, CollisionDetectEstablishedState. Collision detection itself
 //! (§6.8) needs two connections, so it lives outside one FSM: [`collision_keeps`] says which
 //! connection survives and the driver feeds [`Event::OpenCollisionDump`] to the loser.
+//!
+//! One deliberate deviation: a NOTIFICATION received in OpenSent closes the session (and
+//! counts the failure) without answering with NOTIFICATION 5/1, which the RFC's "any other
+//! event" clause would send.
 
 use std::collections::VecDeque;
 
