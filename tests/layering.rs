@@ -38,6 +38,14 @@ const RULES: &[(&str, &[&str])] = &[
             "lab", "netns", "netlink", "link", "daemon", "scenario", "tools",
         ],
     ),
+    // BGP cores are sans-IO too (issue 11).
+    (
+        "src/bgp",
+        &[
+            "lab", "netns", "netlink", "link", "daemon", "scenario", "tools", "compile",
+            "topology", "openflow",
+        ],
+    ),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -92,4 +100,39 @@ fn lower_layers_never_import_higher_ones() {
         }
     }
     assert!(bad.is_empty(), "layering violations:\n{}", bad.join("\n"));
+}
+
+/// The BGP core is sans-IO (DESIGN.md): no async runtime, no sockets, no clock reads.
+#[test]
+fn bgp_core_has_no_io() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src/bgp"), &mut files);
+    assert!(!files.is_empty(), "src/bgp has no sources");
+    let mut bad = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for word in [
+                "tokio",
+                "TcpStream",
+                "TcpListener",
+                "UdpSocket",
+                "Instant::now",
+                "monotonic(",
+                "SystemTime",
+            ] {
+                if code.contains(word) {
+                    bad.push(format!(
+                        "{}:{}: uses `{word}`: {}",
+                        f.strip_prefix(root).unwrap().display(),
+                        n + 1,
+                        line.trim()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(bad.is_empty(), "I/O in the BGP core:\n{}", bad.join("\n"));
 }
