@@ -16,7 +16,7 @@
 //! writer task, closes by dropping that writer.
 //!
 //! Frames carry a `virtio_net_hdr` (the shared [`PacketPort`]): an ordinary frame with a
-//! partial checksum is completed first ([`make_plain`]); a GSO super-frame keeps its header
+//! partial checksum is completed first ([`make_plain`](crate::link::port::make_plain)); a GSO super-frame keeps its header
 //! and every frame the core makes of it leaves with that header (shifted by a VLAN
 //! push/pop). L3/L4 rewrites of a super-frame are not supported (its checksum would be
 //! wrong); a controller that needs them should turn offloads off on the hosts.
