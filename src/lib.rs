@@ -9,6 +9,7 @@
 #[cfg(test)]
 extern crate self as topolab;
 
+pub mod bgp;
 pub mod compile;
 pub mod daemon;
 pub mod lab;

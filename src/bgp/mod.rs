@@ -1,0 +1,3 @@
+//! BGP-4 (issue 11): sans-IO pieces — no tokio, sockets, clocks or lab imports here.
+
+pub mod codec;
