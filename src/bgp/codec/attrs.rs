@@ -54,7 +54,7 @@ pub(crate) fn decode(
             return Ok(None);
         }
         return Ok(Some(Attr::Unknown {
-            flags: flags & 0xe0,
+            flags: (flags & 0xe0) | flag::PARTIAL,
             code,
             data: data.to_vec(),
         }));

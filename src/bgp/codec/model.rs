@@ -299,8 +299,9 @@ pub enum Attr {
     As4Aggregator(Aggregator),
     LargeCommunities(Vec<[u32; 3]>),
     /// An optional transitive attribute we do not know (or MP_REACH/UNREACH of a family we
-    /// do not decode), kept as received. `flags` holds the top three bits; emit sets
-    /// PARTIAL on an optional transitive one (RFC 4271 §5).
+    /// do not decode), kept as received. `flags` holds the top three bits; an optional
+    /// transitive one gets PARTIAL, on parse and on emit (RFC 4271 §5: we pass it on
+    /// without having recognized it).
     Unknown {
         flags: u8,
         code: u8,

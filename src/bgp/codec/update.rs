@@ -167,7 +167,9 @@ pub fn parse_update(body: &[u8], params: &SessionParams) -> UpdateOutcome {
     UpdateOutcome::Ok(update)
 }
 
-/// The UPDATE that withdraws every prefix `u` carries, reachable or not.
+/// The UPDATE that withdraws every prefix `u` carries, reachable or not. IPv4 unicast
+/// prefixes all go to the withdrawn routes field, so at most one MP_UNREACH remains
+/// (IPv6 unicast): an UPDATE may carry only one.
 fn as_withdrawal(u: Update) -> Update {
     let mut withdrawn = u.withdrawn;
     withdrawn.extend(u.nlri);
@@ -178,6 +180,10 @@ fn as_withdrawal(u: Update) -> Update {
             Attr::MpReach(m) => (m.family, m.nlri),
             _ => continue,
         };
+        if family == Family::IPV4_UNICAST {
+            withdrawn.extend(prefixes);
+            continue;
+        }
         match unreach.iter_mut().find(|m| m.family == family) {
             Some(m) => m.withdrawn.extend(prefixes),
             None => unreach.push(MpUnreach {
