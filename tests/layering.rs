@@ -31,6 +31,13 @@ const RULES: &[(&str, &[&str])] = &[
             "netns", "netlink", "lab", "scenario", "link", "tools", "daemon", "compile", "topology",
         ],
     ),
+    // BGP is sans-IO (DESIGN.md, issue 11): codec, FSM, RIBs; FIB changes are outputs.
+    (
+        "src/bgp",
+        &[
+            "netns", "netlink", "lab", "scenario", "link", "tools", "daemon", "compile", "topology",
+        ],
+    ),
     // OpenFlow cores are sans-IO (DESIGN.md): no lab, namespaces, netlink or sockets.
     (
         "src/openflow",
