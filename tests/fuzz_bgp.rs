@@ -41,7 +41,7 @@ fn params() -> impl Strategy<Value = SessionParams> {
         }
         SessionParams {
             four_octet_as: f,
-            add_path,
+            add_path_rx: add_path,
             extended_messages: x,
         }
     })
@@ -201,8 +201,8 @@ fn aggregator(four: bool) -> impl Strategy<Value = Aggregator> {
 /// Attributes with distinct codes (a duplicate would be discarded on parse).
 fn attrs(p: &SessionParams) -> impl Strategy<Value = Vec<Attr>> + use<> {
     let four = p.four_octet_as;
-    let ap4 = p.add_path.contains(&Family::IPV4_UNICAST);
-    let ap6 = p.add_path.contains(&Family::IPV6_UNICAST);
+    let ap4 = p.add_path_rx.contains(&Family::IPV4_UNICAST);
+    let ap6 = p.add_path_rx.contains(&Family::IPV6_UNICAST);
     let reach = prop_oneof![
         (any::<u32>(), nlri(false, ap4)).prop_map(|(a, nlri)| MpReach {
             family: Family::IPV4_UNICAST,
@@ -296,7 +296,7 @@ fn attrs(p: &SessionParams) -> impl Strategy<Value = Vec<Attr>> + use<> {
 
 /// A valid UPDATE for `p`: the mandatory attributes are there when it announces.
 fn update(p: SessionParams) -> impl Strategy<Value = Message> {
-    let ap4 = p.add_path.contains(&Family::IPV4_UNICAST);
+    let ap4 = p.add_path_rx.contains(&Family::IPV4_UNICAST);
     (nlri(false, ap4), attrs(&p), nlri(false, ap4)).prop_map(|(withdrawn, mut attrs, nlri)| {
         let has = |attrs: &Vec<Attr>, c: u8| attrs.iter().any(|a| a.code() == c);
         let announces = !nlri.is_empty() || has(&attrs, attr::MP_REACH_NLRI);

@@ -214,7 +214,7 @@ fn prefixes(family: Family, buf: &[u8], params: &SessionParams) -> Option<Vec<Nl
     parse_prefixes(
         buf,
         family.afi == Family::IPV6_UNICAST.afi,
-        params.add_path.contains(&family),
+        params.add_path_rx.contains(&family),
     )
 }
 
@@ -333,12 +333,12 @@ pub(crate) fn emit(a: &Attr, params: &SessionParams, out: &mut Vec<u8>) {
             v.push(m.family.safi);
             emit_next_hop(&m.next_hop, &mut v);
             v.push(0);
-            emit_prefixes(&m.nlri, params.add_path.contains(&m.family), &mut v);
+            emit_prefixes(&m.nlri, params.add_path_rx.contains(&m.family), &mut v);
         }
         Attr::MpUnreach(m) => {
             v.extend_from_slice(&m.family.afi.to_be_bytes());
             v.push(m.family.safi);
-            emit_prefixes(&m.withdrawn, params.add_path.contains(&m.family), &mut v);
+            emit_prefixes(&m.withdrawn, params.add_path_rx.contains(&m.family), &mut v);
         }
         Attr::Unknown { data, .. } => v.extend_from_slice(data),
     }

@@ -41,13 +41,13 @@ impl Family {
 }
 
 /// How one direction of a session encodes messages (negotiated in OPEN): both `parse` and
-/// `emit` take it. `add_path` lists the families whose NLRI carry a path identifier in
-/// this direction (RFC 7911): for parsing, the families we negotiated to receive with
-/// path ids; for emitting, the ones we negotiated to send with them.
+/// `emit` take it. `add_path_rx` lists the families for which the receiver of these bytes
+/// takes NLRI with a path identifier (RFC 7911): for parsing, the families we negotiated
+/// to receive with path ids; for emitting, the ones the peer negotiated to receive.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionParams {
     pub four_octet_as: bool,
-    pub add_path: BTreeSet<Family>,
+    pub add_path_rx: BTreeSet<Family>,
     pub extended_messages: bool,
 }
 

@@ -379,7 +379,7 @@ fn update_withdrawals_with_add_path() {
         0x00, 0x00, 0x00, 0x07, 0x40, 0x20, 0x01, 0x0d, 0xb8, 0x00, 0x00, 0x00, 0x00,
     ];
     let p = SessionParams {
-        add_path: BTreeSet::from([Family::IPV4_UNICAST, Family::IPV6_UNICAST]),
+        add_path_rx: BTreeSet::from([Family::IPV4_UNICAST, Family::IPV6_UNICAST]),
         ..four()
     };
     let u = Update {

@@ -70,7 +70,7 @@ pub fn parse_update(body: &[u8], params: &SessionParams) -> UpdateOutcome {
         return reset(err::update::MALFORMED_ATTRIBUTE_LIST);
     };
     let nbytes = r.rest();
-    let v4_add_path = params.add_path.contains(&Family::IPV4_UNICAST);
+    let v4_add_path = params.add_path_rx.contains(&Family::IPV4_UNICAST);
     let Some(withdrawn) = parse_prefixes(wbytes, false, v4_add_path) else {
         return reset(err::update::INVALID_NETWORK_FIELD);
     };
@@ -201,7 +201,7 @@ fn as_withdrawal(u: Update) -> Update {
 
 /// Appends an UPDATE body.
 pub(crate) fn emit_update(u: &Update, params: &SessionParams, out: &mut Vec<u8>) {
-    let v4_add_path = params.add_path.contains(&Family::IPV4_UNICAST);
+    let v4_add_path = params.add_path_rx.contains(&Family::IPV4_UNICAST);
     let at = out.len();
     out.extend_from_slice(&[0, 0]);
     emit_prefixes(&u.withdrawn, v4_add_path, out);
