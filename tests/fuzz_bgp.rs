@@ -175,15 +175,19 @@ fn asn(four: bool) -> BoxedStrategy<u32> {
     }
 }
 
-fn segments(four: bool) -> impl Strategy<Value = Vec<Segment>> {
+/// AS_PATH segments (`confed`: confederation segments too; AS4_PATH has none).
+fn segments(four: bool, confed: bool) -> impl Strategy<Value = Vec<Segment>> {
+    let kinds: usize = if confed { 4 } else { 2 };
     vec(
         (
-            prop_oneof![
-                Just(SegmentKind::Set),
-                Just(SegmentKind::Sequence),
-                Just(SegmentKind::ConfedSequence),
-                Just(SegmentKind::ConfedSet)
-            ],
+            (0..kinds).prop_map(|k| {
+                [
+                    SegmentKind::Set,
+                    SegmentKind::Sequence,
+                    SegmentKind::ConfedSequence,
+                    SegmentKind::ConfedSet,
+                ][k]
+            }),
             vec(asn(four), 1..6),
         )
             .prop_map(|(kind, asns)| Segment { kind, asns }),
@@ -244,7 +248,7 @@ fn attrs(p: &SessionParams) -> impl Strategy<Value = Vec<Attr>> + use<> {
         ]
         .prop_map(Attr::Origin)
         .boxed(),
-        segments(four).prop_map(Attr::AsPath).boxed(),
+        segments(four, true).prop_map(Attr::AsPath).boxed(),
         any::<u32>()
             .prop_map(|a| Attr::NextHop(Ipv4Addr::from(a)))
             .boxed(),
@@ -264,7 +268,7 @@ fn attrs(p: &SessionParams) -> impl Strategy<Value = Vec<Attr>> + use<> {
         vec(any::<[u8; 8]>(), 1..5)
             .prop_map(Attr::ExtendedCommunities)
             .boxed(),
-        segments(true).prop_map(Attr::As4Path).boxed(),
+        segments(true, false).prop_map(Attr::As4Path).boxed(),
         aggregator(true).prop_map(Attr::As4Aggregator).boxed(),
         vec(any::<[u32; 3]>(), 1..5)
             .prop_map(Attr::LargeCommunities)

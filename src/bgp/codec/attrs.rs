@@ -85,7 +85,15 @@ pub(crate) fn decode(
             parse_segments(data, params.four_octet_as).ok_or_else(|| bad(Malformation::Value))?,
         ),
         attr::AS4_PATH => {
-            Attr::As4Path(parse_segments(data, true).ok_or_else(|| bad(Malformation::Value))?)
+            let segs = parse_segments(data, true).ok_or_else(|| bad(Malformation::Value))?;
+            // RFC 6793 §6: confederation segments have no place in AS4_PATH.
+            let confed = |s: &Segment| {
+                matches!(s.kind, SegmentKind::ConfedSequence | SegmentKind::ConfedSet)
+            };
+            if segs.iter().any(confed) {
+                return Err(bad(Malformation::Value));
+            }
+            Attr::As4Path(segs)
         }
         attr::NEXT_HOP => {
             len(data.len() == 4)?;

@@ -616,6 +616,10 @@ fn rfc7606_attribute_discard() {
             reason(attr::AS4_PATH, Malformation::Value),
         ),
         (
+            base_plus(&[0xc0, 0x11, 0x06, 0x03, 0x01, 0, 0, 0xfd, 0xe9]),
+            reason(attr::AS4_PATH, Malformation::Value),
+        ),
+        (
             base_plus(&[0x40, 0x12, 0x08, 0, 0, 0, 1, 10, 0, 0, 1]),
             reason(attr::AS4_AGGREGATOR, Malformation::Flags),
         ),
@@ -630,9 +634,9 @@ fn rfc7606_attribute_discard() {
         };
         assert_eq!(reasons, vec![want], "case {i}");
         let kept: Vec<u8> = update.attrs.iter().map(Attr::code).collect();
-        let expect_med = usize::from(i == 4);
+        let expect_med = usize::from(i == 5);
         assert_eq!(kept.len(), 3 + expect_med, "case {i}");
-        if i == 4 {
+        if i == 5 {
             assert_eq!(update.attrs[3], Attr::Med(1), "the first MED stays");
         }
         assert_eq!(update.nlri, vec![n("192.0.2.0/24")]);
