@@ -399,6 +399,43 @@ fn update_withdrawals_with_add_path() {
 }
 
 #[test]
+fn announcements_with_add_path() {
+    #[rustfmt::skip]
+    let body = [
+        0x00, 0x00, 0x00, 0x2f,
+        0x40, 0x01, 0x01, 0x00,
+        0x40, 0x02, 0x00,
+        0x40, 0x03, 0x04, 0xc0, 0x00, 0x02, 0x01,
+        0x80, 0x0e, 0x1e, 0x00, 0x02, 0x01, 0x10, // MP_REACH IPv6, 16-byte next hop
+        0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01,
+        0x00, 0x00, 0x00, 0x00, 0x02, 0x20, 0x20, 0x01, 0x0d, 0xb8, // path 2 2001:db8::/32
+        0x00, 0x00, 0x00, 0x05, 0x18, 0xc0, 0x00, 0x02, // path 5 192.0.2.0/24
+    ];
+    let p = SessionParams {
+        add_path_rx: BTreeSet::from([Family::IPV4_UNICAST, Family::IPV6_UNICAST]),
+        ..four()
+    };
+    let u = Update {
+        withdrawn: vec![],
+        attrs: vec![
+            Attr::Origin(Origin::Igp),
+            Attr::AsPath(vec![]),
+            Attr::NextHop(v4("192.0.2.1")),
+            Attr::MpReach(MpReach {
+                family: Family::IPV6_UNICAST,
+                next_hop: MpNextHop {
+                    addr: v6("2001:db8::1").into(),
+                    link_local: None,
+                },
+                nlri: vec![np(2, "2001:db8::/32")],
+            }),
+        ],
+        nlri: vec![np(5, "192.0.2.0/24")],
+    };
+    both_ways(&m(78, 2, &body), &Message::Update(u), &p);
+}
+
+#[test]
 fn end_of_rib_and_ipv4_mp_reach() {
     both_ways(
         &m(23, 2, &[0, 0, 0, 0]),
