@@ -20,8 +20,10 @@
 //! Capabilities parameter, extended attribute length only when needed, no PARTIAL bit on
 //! attributes we know). Emit does not translate AS paths between 2- and 4-octet
 //! sessions: a 4-octet AS in a 2-octet session is written as AS_TRANS, and building
-//! AS4_PATH is the speaker's job. Unknown optional transitive attributes are kept and
-//! re-emitted with PARTIAL set; unknown optional non-transitive ones are dropped.
+//! AS4_PATH is the speaker's job. Unknown optional transitive attributes are kept, with
+//! PARTIAL set (they will be passed on unrecognized); unknown optional non-transitive ones
+//! are dropped. Semantic checks that need the session (eBGP LOCAL_PREF, the first AS of
+//! an eBGP AS_PATH, NEXT_HOP sanity) belong to the speaker, not here.
 //!
 //! Extensions: RFC 4760 (multiprotocol), 6793 (4-octet AS), 2918/7313 (route refresh,
 //! enhanced), 4724 (graceful restart), 8654 (extended messages), 7911 (ADD-PATH), 1997,

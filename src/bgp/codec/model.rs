@@ -409,6 +409,14 @@ pub mod err {
         pub const INVALID_NETWORK_FIELD: u8 = 10;
         pub const MALFORMED_AS_PATH: u8 = 11;
     }
+    /// RFC 6608.
+    pub mod fsm {
+        pub const UNSPECIFIED: u8 = 0;
+        pub const UNEXPECTED_IN_OPEN_SENT: u8 = 1;
+        pub const UNEXPECTED_IN_OPEN_CONFIRM: u8 = 2;
+        pub const UNEXPECTED_IN_ESTABLISHED: u8 = 3;
+    }
+    /// RFC 4486, RFC 8538 (hard reset).
     pub mod cease {
         pub const MAX_PREFIXES: u8 = 1;
         pub const ADMINISTRATIVE_SHUTDOWN: u8 = 2;
@@ -418,6 +426,7 @@ pub mod err {
         pub const OTHER_CONFIGURATION_CHANGE: u8 = 6;
         pub const CONNECTION_COLLISION: u8 = 7;
         pub const OUT_OF_RESOURCES: u8 = 8;
+        pub const HARD_RESET: u8 = 9;
     }
     pub mod route_refresh {
         pub const INVALID_MESSAGE_LENGTH: u8 = 1;
