@@ -38,7 +38,7 @@ const RULES: &[(&str, &[&str])] = &[
             "lab", "netns", "netlink", "link", "daemon", "scenario", "tools",
         ],
     ),
-    // BGP cores are sans-IO too (issue 11).
+    // BGP is sans-IO (DESIGN.md, issue 11): codec, FSM, decision; FIB changes are outputs.
     (
         "src/bgp",
         &[
