@@ -34,51 +34,10 @@
 use std::fmt;
 
 /// OXM basic-class field numbers (OFPXMT_OFB_*): bit `n` of [`FlowKey::present`].
-pub mod field {
-    pub const IN_PORT: u8 = 0;
-    pub const IN_PHY_PORT: u8 = 1;
-    pub const METADATA: u8 = 2;
-    pub const ETH_DST: u8 = 3;
-    pub const ETH_SRC: u8 = 4;
-    pub const ETH_TYPE: u8 = 5;
-    pub const VLAN_VID: u8 = 6;
-    pub const VLAN_PCP: u8 = 7;
-    pub const IP_DSCP: u8 = 8;
-    pub const IP_ECN: u8 = 9;
-    pub const IP_PROTO: u8 = 10;
-    pub const IPV4_SRC: u8 = 11;
-    pub const IPV4_DST: u8 = 12;
-    pub const TCP_SRC: u8 = 13;
-    pub const TCP_DST: u8 = 14;
-    pub const UDP_SRC: u8 = 15;
-    pub const UDP_DST: u8 = 16;
-    pub const SCTP_SRC: u8 = 17;
-    pub const SCTP_DST: u8 = 18;
-    pub const ICMPV4_TYPE: u8 = 19;
-    pub const ICMPV4_CODE: u8 = 20;
-    pub const ARP_OP: u8 = 21;
-    pub const ARP_SPA: u8 = 22;
-    pub const ARP_TPA: u8 = 23;
-    pub const ARP_SHA: u8 = 24;
-    pub const ARP_THA: u8 = 25;
-    pub const IPV6_SRC: u8 = 26;
-    pub const IPV6_DST: u8 = 27;
-    pub const IPV6_FLABEL: u8 = 28;
-    pub const ICMPV6_TYPE: u8 = 29;
-    pub const ICMPV6_CODE: u8 = 30;
-    pub const IPV6_ND_TARGET: u8 = 31;
-    pub const IPV6_ND_SLL: u8 = 32;
-    pub const IPV6_ND_TLL: u8 = 33;
-    pub const MPLS_LABEL: u8 = 34;
-    pub const MPLS_TC: u8 = 35;
-    pub const MPLS_BOS: u8 = 36;
-    pub const PBB_ISID: u8 = 37;
-    pub const TUNNEL_ID: u8 = 38;
-    pub const IPV6_EXTHDR: u8 = 39;
-}
+pub use super::codec::oxm_field as field;
 
 /// `vlan_vid` bit meaning "a tag is present" (OFPVID_PRESENT); `vlan_vid == 0` is no tag.
-pub const OFPVID_PRESENT: u16 = 0x1000;
+pub const OFPVID_PRESENT: u16 = super::codec::VID_PRESENT;
 /// `eth_type` of an 802.3 frame (length field, not a type).
 pub const ETH_TYPE_NOT_ETH: u16 = 0x05ff;
 /// Tags skipped before `eth_type` is read (more: the next TPID is the `eth_type`).
