@@ -1013,6 +1013,45 @@ mod tests {
         }
     }
 
+    /// The text `topolab openflow … flows` shows (and flow waits compare), for the cases
+    /// the codec's own text view covered before it was folded into this one.
+    #[test]
+    fn matches_and_instructions_as_text() {
+        let mt = Match::new(vec![
+            OxmField::InPort(1),
+            OxmField::EthDst([1, 0, 0, 0, 0, 0], Some([1, 0, 0, 0, 0, 0])),
+            OxmField::EthType(0x0800),
+            OxmField::Ipv4Src(
+                Ipv4Addr::new(10, 0, 0, 0),
+                Some(Ipv4Addr::new(255, 0, 0, 0)),
+            ),
+        ]);
+        assert_eq!(
+            format_match(&mt),
+            "in_port=1,eth_dst=01:00:00:00:00:00/01:00:00:00:00:00,eth_type=0x0800,ipv4_src=10.0.0.0/255.0.0.0"
+        );
+        assert_eq!(format_match(&Match::any()), "");
+        let insts = vec![
+            Instruction::ApplyActions(vec![
+                Action::SetField(OxmField::VlanVid(VID_PRESENT | 5, None)),
+                Action::Output {
+                    port: port_no::FLOOD,
+                    max_len: 0,
+                },
+                Action::Output {
+                    port: port_no::CONTROLLER,
+                    max_len: 128,
+                },
+            ]),
+            Instruction::GotoTable(2),
+        ];
+        assert_eq!(
+            format_instructions(&insts),
+            "set_field:5->vlan_vid,FLOOD,CONTROLLER:128,goto_table:2"
+        );
+        assert_eq!(format_instructions(&[]), "drop");
+    }
+
     #[test]
     fn deletes_are_filters() {
         let fm = parse_flow("cookie=0x5/0xff,out_port=3,in_port=1", FlowCommand::Delete).unwrap();

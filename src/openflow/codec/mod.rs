@@ -11,7 +11,6 @@
 //! appends to the caller's buffer (reuse it) without other allocation.
 
 mod action;
-mod display;
 mod features;
 pub mod model;
 mod multipart;
@@ -22,7 +21,6 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
-pub use display::{instructions_text, port_name};
 pub use features::emit_table_features;
 pub use model::*;
 
