@@ -12,7 +12,7 @@
 mod common;
 
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use topolab::lab::{Lab, LabOptions};
@@ -20,34 +20,6 @@ use topolab::scenario::Family;
 use topolab::topology::Topology;
 
 const OSKEN_PYTHON: &str = "/opt/topolab-peers/bin/python";
-
-/// Whether a peer is installed; under TOPOLAB_REQUIRE_ROOT=1 its absence is a failure.
-fn have(path: &str) -> bool {
-    let ok = Command::new(path)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("TOPOLAB_REQUIRE_ROOT").is_none(),
-            "{path} is not installed (scripts/deps installs it)"
-        );
-        eprintln!("SKIPPED: {path} is not installed");
-    }
-    ok
-}
-
-/// A child process (a controller on the machine's loopback) killed, by PID, on drop.
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A loopback TCP port for this test's controller: unique per process and test.
 fn port(k: u16) -> u16 {
@@ -101,7 +73,7 @@ fn pingall(lab: &Lab, family: Family) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn osken_simple_switch_13_drives_our_switches() {
     need_root!();
-    if !have(OSKEN_PYTHON) {
+    if !common::have_peer(OSKEN_PYTHON) {
         return;
     }
     let p = port(0);
@@ -113,7 +85,7 @@ async fn osken_simple_switch_13_drives_our_switches() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _osken = Peer(child);
+    let _osken = common::Peer(child);
     wait_listening(p, "os-ken");
 
     let name = common::lab_name("ofok");
@@ -165,7 +137,7 @@ async fn osken_simple_switch_13_drives_our_switches() {
 /// controller `c0` with `app`.
 async fn ovs_under_our_controller(tag: &str, app: &str) {
     need_root!();
-    if !have("ovs-vswitchd") {
+    if !common::have_peer("ovs-vswitchd") {
         return;
     }
     let name = common::lab_name(tag);

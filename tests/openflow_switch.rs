@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 use common::{DownOnDrop, topolab};
 
@@ -39,24 +39,6 @@ fn pings(lab: &str, from: &str, to: &str) -> bool {
     })
 }
 
-fn have(tool: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        // CI installs every peer (scripts/deps): there, a missing one is a failure.
-        assert!(
-            std::env::var_os("TOPOLAB_REQUIRE_ROOT").is_none(),
-            "{tool} is not installed (scripts/deps installs it)"
-        );
-        eprintln!("SKIPPED: {tool} is not installed");
-    }
-    ok
-}
-
 fn ofctl(lab: &str, args: &[&str]) -> String {
     let mut argv = vec!["ovs-ofctl", "-O", "OpenFlow13"];
     argv.extend_from_slice(&args[..1]);
@@ -85,7 +67,7 @@ fn standalone_switch_forwards_without_a_controller() {
 #[test]
 fn secure_switch_forwards_what_ovs_ofctl_installs() {
     need_root!();
-    if !have("ovs-ofctl") {
+    if !common::have_peer("ovs-ofctl") {
         return;
     }
     let name = common::lab_name("ofse");
@@ -154,7 +136,7 @@ fn loss(lab: &str, count: u32) -> f64 {
 #[test]
 fn ovs_ofctl_manages_meters_and_select_and_fast_failover_groups() {
     need_root!();
-    if !have("ovs-ofctl") {
+    if !common::have_peer("ovs-ofctl") {
         return;
     }
     let name = common::lab_name("ofmt");
@@ -243,20 +225,10 @@ fn ovs_ofctl_manages_meters_and_select_and_fast_failover_groups() {
     assert_eq!(loss(&name, 3), 1.0);
 }
 
-/// Kills the peer it holds when dropped.
-struct Peer(Child);
-
-impl Drop for Peer {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn ovs_testcontroller_on_the_machine_loopback_drives_the_switch() {
     need_root!();
-    if !have("ovs-testcontroller") {
+    if !common::have_peer("ovs-testcontroller") {
         return;
     }
     // A port of our own: bind 0, read it, release it.
@@ -267,7 +239,7 @@ fn ovs_testcontroller_on_the_machine_loopback_drives_the_switch() {
         .port();
     let name = common::lab_name("oftc");
     let ctl = std::env::temp_dir().join(format!("{name}.ctl"));
-    let _peer = Peer(
+    let _peer = common::Peer(
         Command::new("ovs-testcontroller")
             .arg(format!("--unixctl={}", ctl.display()))
             .arg(format!("ptcp:{port}:127.0.0.1"))
@@ -281,7 +253,7 @@ fn ovs_testcontroller_on_the_machine_loopback_drives_the_switch() {
     );
     let _lab = up(&name, &yaml);
     assert!(pings(&name, "h1", "10.0.0.2"));
-    if have("ovs-ofctl") {
+    if common::have_peer("ovs-ofctl") {
         let flows = ofctl(&name, &["dump-flows"]);
         assert!(flows.contains("actions=output:2"), "{flows}");
     }

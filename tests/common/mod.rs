@@ -133,3 +133,34 @@ impl Drop for DownOnDrop {
         }
     }
 }
+
+/// Whether a third-party peer (`ovs-ofctl`, os-ken's Python …) is installed. CI installs
+/// every peer (scripts/deps), so under TOPOLAB_REQUIRE_ROOT its absence is a failure, never
+/// a skip.
+pub fn have_peer(program: &str) -> bool {
+    let ok = Command::new(program)
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("TOPOLAB_REQUIRE_ROOT").is_none(),
+            "{program} is not installed (scripts/deps installs it)"
+        );
+        eprintln!("SKIPPED: {program} is not installed");
+    }
+    ok
+}
+
+/// A peer process the test started (a controller on the machine's loopback), killed by
+/// its PID when dropped.
+pub struct Peer(pub std::process::Child);
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
