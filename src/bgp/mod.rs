@@ -1,5 +1,9 @@
 //! BGP-4 (issue 11): sans-IO cores — no tokio, sockets, clocks or lab imports here.
 
+pub mod attrs;
 pub mod codec;
+pub mod config;
 pub mod decision;
 pub mod fsm;
+pub mod policy;
+pub mod speaker;

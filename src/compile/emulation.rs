@@ -215,6 +215,7 @@ fn add_fabric(t: &Topology, lab: &str, plan: &mut Plan, links: &mut [LinkPlan]) 
         private_dirs: vec![],
         files: vec![],
         openflow: None,
+        bgp: None,
     };
     let mut veths = Vec::with_capacity(plan.veths.len() + links.len());
     for (li, v) in plan.veths.iter().enumerate() {

@@ -141,6 +141,7 @@ pub fn compile(topology: &Topology, lab: &str) -> Result<Plan, TopologyError> {
             private_dirs: node.private_dirs.clone(),
             files: node.files.clone(),
             openflow: None,
+            bgp: None,
         });
     }
     let veths = (0..topology.links.len())

@@ -122,6 +122,9 @@ pub struct NodePlan {
     /// `ofswitch` and `controller` nodes: the config of their built-in daemon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub openflow: Option<super::NodeOpenflow>,
+    /// Nodes with `bgp:`: the config of their built-in speaker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bgp: Option<crate::bgp::config::SpeakerConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

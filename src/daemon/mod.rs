@@ -17,6 +17,7 @@
 //! The socket speaks the control socket's protocol (one JSON line each way), with a line
 //! limit and a read timeout so that no client can hold a daemon up.
 
+pub mod bgp;
 pub mod controller;
 pub mod echo;
 pub mod ofswitch;
@@ -43,6 +44,8 @@ pub enum DaemonKind {
     OfSwitch,
     /// An OpenFlow controller (`controller` nodes; `--config` is its compiled config).
     Controller,
+    /// A BGP-4 speaker (nodes with `bgp:`; `--config` is its compiled config).
+    Bgp,
 }
 
 impl DaemonKind {
@@ -51,6 +54,7 @@ impl DaemonKind {
             DaemonKind::Echo => "echo",
             DaemonKind::OfSwitch => "ofswitch",
             DaemonKind::Controller => "controller",
+            DaemonKind::Bgp => "bgp",
         }
     }
 
@@ -59,7 +63,7 @@ impl DaemonKind {
     pub fn user_writable(self) -> bool {
         match self {
             DaemonKind::Echo => true,
-            DaemonKind::OfSwitch | DaemonKind::Controller => false,
+            DaemonKind::OfSwitch | DaemonKind::Controller | DaemonKind::Bgp => false,
         }
     }
 }
@@ -256,6 +260,7 @@ pub fn run(kind: DaemonKind, args: DaemonArgs) -> io::Result<()> {
                 DaemonKind::Echo => echo::run(&args).await,
                 DaemonKind::OfSwitch => ofswitch::run(&args).await,
                 DaemonKind::Controller => controller::run(&args).await,
+                DaemonKind::Bgp => bgp::run(&args).await,
             }
         };
         tokio::select! {

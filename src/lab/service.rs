@@ -554,6 +554,15 @@ fn write_daemon_config(svc: &Svc, kind: DaemonKind) -> io::Result<Option<PathBuf
         (DaemonKind::Echo, _) => return Ok(None),
         (DaemonKind::OfSwitch, Some(NodeOpenflow::Switch(c))) => serde_json::to_vec_pretty(c),
         (DaemonKind::Controller, Some(NodeOpenflow::Controller(c))) => serde_json::to_vec_pretty(c),
+        (DaemonKind::Bgp, _) => match &svc.node_plan.bgp {
+            Some(c) => serde_json::to_vec_pretty(c),
+            None => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("node `{}` has no bgp config", svc.node),
+                ));
+            }
+        },
         (DaemonKind::OfSwitch | DaemonKind::Controller, _) => {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,

@@ -207,14 +207,14 @@ pub mod flag {
     pub const EXTENDED_LENGTH: u8 = 0x10;
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Origin {
     Igp,
     Egp,
     Incomplete,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SegmentKind {
     Set,
     Sequence,
@@ -244,14 +244,14 @@ impl SegmentKind {
 }
 
 /// One AS_PATH segment; emit splits one longer than 255 ASes into several.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Segment {
     pub kind: SegmentKind,
     pub asns: Vec<u32>,
 }
 
 /// An aggregator: AS and BGP identifier (AGGREGATOR, AS4_AGGREGATOR).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Aggregator {
     pub asn: u32,
     pub addr: Ipv4Addr,
