@@ -397,7 +397,52 @@ fn explicit(
                     .expect("check requires remote_as for address peers"),
             );
             cfg.families = vec![afi(Family::of(*ip))];
-            (cfg, None, None)
+            // An address of a lab speaker: that node is the peer (its AS must agree).
+            let owner = owner_of(cx, *ip);
+            if let Some(o) = owner {
+                if o == ni {
+                    return Err(cx
+                        .err(
+                            ErrorKind::BadValue,
+                            nb.span,
+                            format!("`{ip}` is `{me}`'s own address"),
+                        )
+                        .with_help("name another speaker's address"));
+                }
+                if let Some(ob) = cx.bgp(o)
+                    && ob.asn != cfg.remote_as
+                {
+                    return Err(cx
+                        .err(
+                            ErrorKind::BadValue,
+                            nb.remote_as_span.unwrap_or(nb.span),
+                            format!(
+                                "remote_as {} disagrees with `{}`'s asn {} (`{ip}` is its address)",
+                                cfg.remote_as,
+                                cx.name(o),
+                                ob.asn
+                            ),
+                        )
+                        .with_help(format!("write `remote_as: {}`", ob.asn)));
+                }
+            }
+            let owner = owner.filter(|&o| cx.bgp(o).is_some());
+            if owner.is_some() && cfg.local_address.is_none() {
+                // Our address on a link to it, if the address is on one.
+                cfg.local_address = cx.m.ends_of(ni).into_iter().find_map(|e| {
+                    let d = cx.m.link_domain[e.link];
+                    let on = cx.m.domains[d]
+                        .members
+                        .iter()
+                        .any(|&x| cx.addrs.of(x).iter().any(|a| a.addr() == *ip));
+                    if on {
+                        cx.addr(e, Family::of(*ip))
+                    } else {
+                        None
+                    }
+                });
+            }
+            (cfg, owner, None)
         }
         BgpPeer::Node { name, iface } => {
             let pi =
@@ -503,6 +548,18 @@ fn explicit(
     })
 }
 
+/// The lab node holding address `ip` (on `lo` or an interface).
+fn owner_of(cx: &Ctx<'_, '_>, ip: IpAddr) -> Option<usize> {
+    (0..cx.m.topology.nodes.len()).find(|&n| {
+        cx.addrs.loopbacks[n].iter().any(|a| a.addr() == ip)
+            || cx
+                .m
+                .ends_of(n)
+                .into_iter()
+                .any(|e| cx.addrs.of(e).iter().any(|a| a.addr() == ip))
+    })
+}
+
 fn no_addresses(cx: &Ctx<'_, '_>, at: Span, me: &str, name: &str) -> TopologyError {
     cx.err(
         ErrorKind::BadAddress,
@@ -556,15 +613,16 @@ fn auto_sessions(cx: &Ctx<'_, '_>, ni: usize, b: &Bgp) -> Result<Vec<Session>, T
             continue;
         }
         let Some((local, remote, fams)) = cx.loopback_session(ni, pi) else {
-            let who = if cx.addrs.loopbacks[ni].is_empty() {
-                cx.name(ni)
+            let who_i = if cx.addrs.loopbacks[ni].is_empty() {
+                ni
             } else {
-                cx.name(pi)
+                pi
             };
+            let who = cx.name(who_i);
             return Err(cx
                 .err(
                     ErrorKind::BadValue,
-                    b.span,
+                    cx.bgp(who_i).map_or(b.span, |x| x.span),
                     format!(
                         "automatic iBGP between `{}` and `{}` (AS {}) runs over loopbacks, and \
                          `{who}` has none of the other's family",

@@ -557,7 +557,7 @@ fn section<T: DeserializeOwned + Default>(
                     .collect(),
             )],
         };
-        let mut last_err = String::new();
+        let mut last_err = String::new(); // the first candidate's: the value as written
         let mut found = None;
         for c in candidates {
             let one = Map::from_iter([(key.value.clone(), c.clone())]);
@@ -566,7 +566,8 @@ fn section<T: DeserializeOwned + Default>(
                     found = Some(c);
                     break;
                 }
-                Err(e) => last_err = e.to_string(),
+                Err(e) if last_err.is_empty() => last_err = e.to_string(),
+                Err(_) => {}
             }
         }
         let Some(v) = found else {
