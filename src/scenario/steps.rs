@@ -992,3 +992,52 @@ async fn capture(ctx: &Ctx, c: &Capture_) -> Result<Found, String> {
         }
     }
 }
+
+#[cfg(test)]
+mod bgp_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn neighbors() -> serde_json::Value {
+        json!([
+            {"name": "r2", "address": "10.0.12.2", "state": "established"},
+            {"name": "r3", "address": "10.0.13.3", "state": "active"},
+        ])
+    }
+
+    #[test]
+    fn sessions() {
+        let n = neighbors();
+        let e = sessions_hold(&n, &BgpSessions::All).unwrap_err();
+        assert!(e.contains("1 of 2") && e.contains("r3 is active"), "{e}");
+        assert!(sessions_hold(&n, &BgpSessions::AtLeast(1)).is_ok());
+        assert!(sessions_hold(&n, &BgpSessions::AtLeast(2)).is_err());
+        assert!(sessions_hold(&n, &BgpSessions::Peers(vec!["r2".into()])).is_ok());
+        assert!(sessions_hold(&n, &BgpSessions::Peers(vec!["10.0.12.2".into()])).is_ok());
+        let e = sessions_hold(
+            &n,
+            &BgpSessions::Peers(vec!["10.0.13.3".into(), "r9".into()]),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("10.0.13.3 is active") && e.contains("r9 is not a peer"),
+            "{e}"
+        );
+        assert!(sessions_hold(&json!([]), &BgpSessions::All).is_err());
+    }
+
+    #[test]
+    fn routes() {
+        let best = json!({"10.2.0.0/24": [{"prefix": "10.2.0.0/24", "next_hop": "10.0.12.2", "best": true}]});
+        let via = |s: &str| Some(s.parse().unwrap());
+        assert!(route_holds(&best, "10.2.0.0/24", None, true).is_ok());
+        assert!(route_holds(&best, "10.2.0.0/24", via("10.0.12.2"), true).is_ok());
+        let e = route_holds(&best, "10.2.0.0/24", via("10.0.13.3"), true).unwrap_err();
+        assert!(e.contains("via 10.0.12.2, not 10.0.13.3"), "{e}");
+        assert!(route_holds(&best, "10.2.0.0/24", via("10.0.13.3"), false).is_ok());
+        assert!(route_holds(&best, "10.2.0.0/24", None, false).is_err());
+        assert!(route_holds(&json!({}), "10.2.0.0/24", None, false).is_ok());
+        let e = route_holds(&json!({}), "10.2.0.0/24", None, true).unwrap_err();
+        assert_eq!(e, "no route to 10.2.0.0/24");
+    }
+}
