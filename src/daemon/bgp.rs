@@ -924,4 +924,95 @@ mod tests {
         assert!(matches!(r, Request::BgpChange(c) if c.med == Some(3)));
         assert!(serde_json::from_str::<Request>(r#"{"op":"bgp_change","bogus":1}"#).is_err());
     }
+
+    /// The FIB thread in a private (unnamed) namespace: routes go in as `proto bgp`
+    /// metric 20, a route the kernel refuses is counted as an error and not as installed,
+    /// removals take routes out (a missing one is not an error).
+    #[test]
+    fn fib_thread_installs_and_removes_routes() {
+        if crate::skip_without_root() {
+            return;
+        }
+        std::thread::spawn(|| {
+            use crate::netlink::{Netlink, Op};
+            // This thread's own namespace; it goes when the thread and its child end.
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+            let mut nl = Netlink::open().unwrap();
+            nl.run_all(&[
+                Op::SetUp { ifindex: 1 },
+                Op::AddAddr {
+                    ifindex: 1,
+                    net: "10.99.0.1/24".parse().unwrap(),
+                },
+            ])
+            .unwrap();
+            let net = |s: &str| s.parse::<IpNet>().unwrap();
+            let hop = |s: &str| s.parse::<IpAddr>().unwrap();
+            let run = |batches: Vec<Vec<FibChange>>| {
+                let stats = Arc::new(FibStats::default());
+                let (tx, rx) = mpsc::channel();
+                for b in batches {
+                    stats.pending.fetch_add(b.len(), Ordering::Relaxed);
+                    tx.send(b).unwrap();
+                }
+                drop(tx);
+                let s = stats.clone();
+                std::thread::spawn(move || fib_thread(rx, s))
+                    .join()
+                    .unwrap();
+                stats
+            };
+            let mut first: Vec<FibChange> = (0..300u32)
+                .map(|i| FibChange::Replace {
+                    prefix: net(&format!("172.16.{}.{}/30", i / 64, (i % 64) * 4)),
+                    next_hop: hop("10.99.0.2"),
+                })
+                .collect();
+            first.push(FibChange::Replace {
+                prefix: net("198.51.100.0/24"),
+                next_hop: hop("10.77.0.1"), // not on any link: refused
+            });
+            let stats = run(vec![first]);
+            assert_eq!(stats.installed.load(Ordering::Relaxed), 300);
+            assert_eq!(stats.errors.load(Ordering::Relaxed), 1);
+            assert_eq!(stats.pending.load(Ordering::Relaxed), 0);
+            let ours = |nl: &mut Netlink| -> Vec<crate::netlink::dump::RouteRow> {
+                nl.routes()
+                    .unwrap()
+                    .into_iter()
+                    .filter(|r| r.proto == "bgp")
+                    .collect()
+            };
+            let routes = ours(&mut nl);
+            assert_eq!(routes.len(), 300);
+            assert_eq!(routes[0].via, Some(hop("10.99.0.2")));
+            // Replace in place, remove some (one of them twice), in one batch.
+            let stats = run(vec![vec![
+                FibChange::Replace {
+                    prefix: net("172.16.0.0/30"),
+                    next_hop: hop("10.99.0.3"),
+                },
+                FibChange::Remove {
+                    prefix: net("172.16.0.4/30"),
+                },
+                FibChange::Remove {
+                    prefix: net("172.16.0.4/30"),
+                },
+                FibChange::Remove {
+                    prefix: net("203.0.113.0/24"),
+                },
+            ]]);
+            assert_eq!(stats.errors.load(Ordering::Relaxed), 0);
+            let routes = ours(&mut nl);
+            assert_eq!(routes.len(), 299);
+            let r = routes
+                .iter()
+                .find(|r| r.dst == net("172.16.0.0/30"))
+                .unwrap();
+            assert_eq!(r.via, Some(hop("10.99.0.3")));
+            assert!(!routes.iter().any(|r| r.dst == net("172.16.0.4/30")));
+        })
+        .join()
+        .unwrap();
+    }
 }
