@@ -335,10 +335,11 @@ impl Speaker {
         }
         y.push_str("      neighbors:\n");
         for n in &self.neighbors {
+            let fam = if n.addr.is_ipv6() { "ipv6" } else { "ipv4" };
             let _ = write!(
                 y,
-                "        - {{address: \"{}\", remote_as: {}",
-                n.addr, n.asn
+                "        - {{address: \"{}\", remote_as: {}, local_address: \"{}\", families: [{fam}]",
+                n.addr, n.asn, n.local
             );
             if let Some(p) = &n.password {
                 let _ = write!(y, ", password: \"{p}\"");
