@@ -692,16 +692,23 @@ fn fib_thread(rx: mpsc::Receiver<Vec<FibChange>>, stats: Arc<FibStats>) {
         }
     };
     let mut installed = Installed::default();
+    let mut resolver = super::bgp_fib::Resolver::default();
     let mut ops = Vec::new();
     while let Ok(mut batch) = rx.recv() {
         while let Ok(more) = rx.try_recv() {
             batch.extend(more);
         }
         ops.clear();
+        resolver.new_batch();
+        for c in &batch {
+            if let FibChange::Replace { next_hop, .. } = *c {
+                resolver.resolve(next_hop, || nl.routes());
+            }
+        }
         ops.extend(batch.iter().map(|c| match *c {
             FibChange::Replace { prefix, next_hop } => crate::netlink::Op::ReplaceRoute {
                 dst: prefix,
-                via: next_hop,
+                via: resolver.resolve(next_hop, || Ok(Vec::new())),
                 proto: RTPROT_BGP,
                 metric: FIB_METRIC,
             },
@@ -726,6 +733,9 @@ fn fib_thread(rx: mpsc::Receiver<Vec<FibChange>>, stats: Arc<FibStats>) {
             } else if n == FIB_ERRORS_LOGGED {
                 log("more kernel route errors: counted in the summary (fib_errors)");
             }
+        }
+        if !failed.is_empty() {
+            resolver.invalidate();
         }
         let ran = fatal.as_ref().map_or(batch.len(), |(i, _)| *i);
         for (c, bad) in batch.iter().zip(&bad).take(ran) {

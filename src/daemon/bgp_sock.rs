@@ -250,6 +250,7 @@ mod tests {
             import: vec![],
             export: vec![],
             hold_time: None,
+            next_hops: vec![],
         }
     }
 

@@ -18,6 +18,7 @@
 //! limit and a read timeout so that no client can hold a daemon up.
 
 pub mod bgp;
+pub mod bgp_fib;
 pub mod bgp_sock;
 pub mod controller;
 pub mod echo;

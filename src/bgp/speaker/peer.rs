@@ -620,6 +620,7 @@ impl Speaker {
             local
                 .filter(|a| a.is_ipv6() == v6)
                 .or(p.cfg.local_address.filter(|a| a.is_ipv6() == v6))
+                .or(p.cfg.next_hops.iter().copied().find(|a| a.is_ipv6() == v6))
         };
         let up = super::peer::Up {
             conn,

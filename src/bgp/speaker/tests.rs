@@ -41,6 +41,7 @@ pub(crate) fn peer_cfg(to: usize, remote_as: u32, v6_session: bool) -> PeerConfi
         import: vec![],
         export: vec![],
         hold_time: None,
+        next_hops: vec![],
     }
 }
 
