@@ -176,6 +176,8 @@ impl Speaker {
             let best = self.rib.map.get(&c.prefix).and_then(|d| d.best()).cloned();
             let (a, src) = match &best {
                 None => (None, LOCAL),
+                // Alone in its group, the source gets nothing back: skip the work.
+                Some(b) if members.len() == 1 && b.src == rep as u32 => (None, b.src),
                 Some(b) => {
                     let key = (Arc::as_ptr(&b.attrs), b.src);
                     let a = if by_prefix {

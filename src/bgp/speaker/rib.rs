@@ -246,29 +246,29 @@ fn decide(
     decision::best(&paths).map(|b| scratch[b].0 as u16)
 }
 
-impl Speaker {
-    fn src_info(&self) -> impl Fn(Src) -> SrcInfo + '_ {
-        move |src| {
-            if src == LOCAL {
-                return SrcInfo {
-                    ebgp: false,
-                    bgp_id: u32::from(self.config.router_id),
-                    addr: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
-                };
-            }
-            let p = &self.peers[src as usize];
-            SrcInfo {
-                ebgp: p.ebgp,
-                bgp_id: p.up.as_ref().map_or(0, |u| u.bgp_id),
-                addr: p.cfg.address,
-            }
-        }
+/// The decision-relevant facts of a source.
+fn src_info(peers: &[super::peer::Peer], router_id: std::net::Ipv4Addr, src: Src) -> SrcInfo {
+    if src == LOCAL {
+        return SrcInfo {
+            ebgp: false,
+            bgp_id: u32::from(router_id),
+            addr: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        };
     }
+    let p = &peers[src as usize];
+    SrcInfo {
+        ebgp: p.ebgp,
+        bgp_id: p.up.as_ref().map_or(0, |u| u.bgp_id),
+        addr: p.cfg.address,
+    }
+}
 
+impl Speaker {
     /// Adds or replaces a candidate and re-runs the decision for its prefix.
     pub(super) fn rib_insert(&mut self, cand: Cand, prefix: IpNet) {
         let src = cand.src;
         let rejected = cand.rejected;
+        let (peers, rid) = (&self.peers, self.config.router_id);
         let d = self.rib.map.entry(prefix).or_default();
         if !d.dirty {
             d.dirty = true;
@@ -288,7 +288,9 @@ impl Speaker {
                 None
             }
         };
-        self.redecide(prefix, had_best);
+        d.best = decide(d, &|s| src_info(peers, rid, s), &mut Vec::new());
+        let has_best = d.best.is_some();
+        self.count_best(had_best, has_best);
         if src != LOCAL {
             let p = &mut self.peers[src as usize];
             match counted {
@@ -311,6 +313,7 @@ impl Speaker {
 
     /// Removes a candidate (a withdrawal) and re-runs the decision.
     pub(super) fn rib_remove(&mut self, src: Src, path_id: u32, prefix: IpNet) {
+        let (peers, rid) = (&self.peers, self.config.router_id);
         let Some(d) = self.rib.map.get_mut(&prefix) else {
             return;
         };
@@ -326,7 +329,9 @@ impl Speaker {
         }
         let had_best = d.best.is_some();
         let old = d.cands.remove(i);
-        self.redecide(prefix, had_best);
+        d.best = decide(d, &|s| src_info(peers, rid, s), &mut Vec::new());
+        let has_best = d.best.is_some();
+        self.count_best(had_best, has_best);
         if src != LOCAL {
             let p = &mut self.peers[src as usize];
             p.received -= 1;
@@ -336,17 +341,8 @@ impl Speaker {
         }
     }
 
-    fn redecide(&mut self, prefix: IpNet, had_best: bool) {
-        let mut scratch = Vec::new();
-        let best = {
-            let info = self.src_info();
-            let d = &self.rib.map[&prefix];
-            decide(d, &info, &mut scratch)
-        };
-        if let Some(d) = self.rib.map.get_mut(&prefix) {
-            d.best = best;
-        }
-        match (had_best, best.is_some()) {
+    fn count_best(&mut self, had: bool, has: bool) {
+        match (had, has) {
             (false, true) => self.rib.best_count += 1,
             (true, false) => self.rib.best_count -= 1,
             _ => {}

@@ -487,3 +487,483 @@ fn origin_is_igp_for_announced_routes() {
     net.announce_with(0, "192.0.2.0/24", |a| a.origin = Origin::Incomplete);
     assert_eq!(net.lookup(1, "192.0.2.0/24").unwrap().origin, "incomplete");
 }
+
+// ---- iBGP, route reflection, groups, refresh ----
+
+/// Speakers by (AS, links) where each link is (a, b): sessions between a and b.
+fn mesh(asns: &[u32], links: &[(usize, usize)], tweak: impl Fn(usize, &mut SpeakerConfig)) -> Net {
+    let cfgs = (0..asns.len())
+        .map(|i| {
+            let peers = links
+                .iter()
+                .filter_map(|&(a, b)| {
+                    if a == i {
+                        Some(peer_cfg(b, asns[b], false))
+                    } else if b == i {
+                        Some(peer_cfg(a, asns[a], false))
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            let mut c = speaker_cfg(i, asns[i], peers);
+            tweak(i, &mut c);
+            c
+        })
+        .collect();
+    let mut net = Net::new(cfgs);
+    net.start();
+    net
+}
+
+fn peer_named(c: &mut SpeakerConfig, to: usize) -> &mut PeerConfig {
+    let name = format!("s{to}");
+    c.peers.iter_mut().find(|p| p.name == name).unwrap()
+}
+
+fn best_attrs(net: &Net, i: usize, p: &str) -> Option<PathAttrs> {
+    net.sp[i]
+        .best_paths()
+        .into_iter()
+        .find(|(q, _, _)| *q == pfx(p))
+        .map(|(_, _, a)| (*a).clone())
+}
+
+#[test]
+fn ibgp_split_horizon_and_next_hop_unchanged() {
+    // 0 (65001) = 1 (65002) - 2 (65002) - 3 (65002): 1-2 and 2-3 iBGP, no full mesh.
+    let mut net = mesh(
+        &[65001, 65002, 65002, 65002],
+        &[(0, 1), (1, 2), (2, 3)],
+        |_, _| {},
+    );
+    net.announce(0, &["192.0.2.0/24"]);
+    let r2 = net.lookup(2, "192.0.2.0/24").unwrap();
+    assert_eq!(r2.next_hop, "10.0.0.1"); // eBGP next hop kept inside the AS
+    assert_eq!(r2.local_pref, Some(100));
+    assert_eq!(r2.as_path, "65001");
+    assert!(
+        net.lookup(3, "192.0.2.0/24").is_none(),
+        "iBGP-learned routes are not passed on"
+    );
+}
+
+#[test]
+fn next_hop_self_toward_ibgp() {
+    let mut net = mesh(&[65001, 65002, 65002], &[(0, 1), (1, 2)], |i, c| {
+        if i == 1 {
+            peer_named(c, 2).next_hop_self = true;
+        }
+    });
+    net.announce(0, &["192.0.2.0/24"]);
+    assert_eq!(net.lookup(2, "192.0.2.0/24").unwrap().next_hop, "10.0.0.2");
+}
+
+#[test]
+fn route_reflector_reflects_with_originator_and_cluster_list() {
+    // 2 reflects for clients 1 and 3; 4 is a non-client.
+    let mut net = mesh(
+        &[65001, 65002, 65002, 65002, 65002],
+        &[(0, 1), (1, 2), (2, 3), (2, 4)],
+        |i, c| {
+            if i == 2 {
+                peer_named(c, 1).rr_client = true;
+                peer_named(c, 3).rr_client = true;
+            }
+        },
+    );
+    net.announce(0, &["192.0.2.0/24"]);
+    for i in [3, 4] {
+        let a = best_attrs(&net, i, "192.0.2.0/24").unwrap();
+        assert_eq!(
+            a.originator_id,
+            Some(Ipv4Addr::new(1, 1, 1, 2)),
+            "speaker {i}"
+        );
+        assert_eq!(a.cluster_list, vec![Ipv4Addr::new(1, 1, 1, 3)]);
+        assert_eq!(a.next_hop, v4(0));
+    }
+    // A non-client's route goes to clients only.
+    net.announce(4, &["198.51.100.0/24"]);
+    assert!(net.lookup(3, "198.51.100.0/24").is_some());
+    assert!(net.lookup(1, "198.51.100.0/24").is_some());
+}
+
+#[test]
+fn a_reflected_route_back_in_its_cluster_is_dropped() {
+    // 1 and 2 reflect in one cluster (10.9.9.9) for client 0; 1 - 2 non-client.
+    let mut net = mesh(&[65002, 65002, 65002], &[(0, 1), (0, 2), (1, 2)], |i, c| {
+        if i > 0 {
+            c.cluster_id = Some(Ipv4Addr::new(10, 9, 9, 9));
+            peer_named(c, 0).rr_client = true;
+        }
+    });
+    net.announce(0, &["192.0.2.0/24"]);
+    // 1 reflects 0's route to 2 with CLUSTER_LIST [10.9.9.9]; 2 drops it (and vice versa).
+    assert_eq!(net.sp[1].adj_out(1, net.now).len(), 1);
+    assert!(net.sp[2].adj_in(1, net.now).is_empty());
+    assert!(net.sp[1].adj_in(1, net.now).is_empty());
+    assert_eq!(net.lookup(2, "192.0.2.0/24").unwrap().source, "s0");
+}
+
+#[test]
+fn identical_ibgp_peers_share_one_encoding() {
+    // 1 has three iBGP peers with the same settings: one update group.
+    let mut net = mesh(
+        &[65001, 65002, 65002, 65002, 65002],
+        &[(0, 1), (1, 2), (1, 3), (1, 4)],
+        |_, _| {},
+    );
+    let before = net.sp[1].update_encodes();
+    net.announce(0, &["192.0.2.0/24", "192.0.2.128/25"]);
+    assert_eq!(net.sp[1].update_encodes() - before, 1);
+    for i in [2, 3, 4] {
+        assert!(net.lookup(i, "192.0.2.128/25").is_some());
+    }
+    // A route from one member goes to the others, not back: that member differs.
+    let before = net.sp[1].update_encodes();
+    net.announce(2, &["203.0.113.0/24"]);
+    assert!(net.lookup(0, "203.0.113.0/24").is_some());
+    assert!(
+        net.lookup(3, "203.0.113.0/24").is_none(),
+        "iBGP split horizon"
+    );
+    assert_eq!(
+        net.sp[1].update_encodes() - before,
+        1,
+        "only toward speaker 0"
+    );
+}
+
+#[test]
+fn session_close_withdraws_from_the_others() {
+    let mut net = line(&[65001, 65002, 65003]);
+    net.announce(0, &["192.0.2.0/24"]);
+    assert!(net.lookup(2, "192.0.2.0/24").is_some());
+    // Speaker 0's connection closes (EOF) under speaker 1.
+    let conn = net.sp[1].peers[0].up.as_ref().unwrap().conn;
+    net.sp[1].handle_closed(net.now, conn);
+    net.pump();
+    assert!(net.lookup(2, "192.0.2.0/24").is_none());
+    assert!(net.logs[1].iter().any(|l| l.contains("session down")));
+    // The peers come back after the connect-retry time.
+    net.advance(10);
+    assert_eq!(net.established(1), 2);
+    assert!(net.lookup(2, "192.0.2.0/24").is_some());
+}
+
+fn messages(bytes: &[u8]) -> Vec<codec::Message> {
+    let params = codec::SessionParams {
+        four_octet_as: true,
+        extended_messages: true,
+        ..Default::default()
+    };
+    let mut v = vec![];
+    let mut b = bytes;
+    while let Ok(Some(n)) = codec::frame_len(b, &params) {
+        v.extend(codec::parse(&b[..n], &params));
+        b = &b[n..];
+    }
+    v
+}
+
+#[test]
+fn route_refresh_resends_between_borr_and_eorr() {
+    let mut net = line(&[65001, 65002]);
+    net.announce(0, &["192.0.2.0/24"]);
+    let sent_before = net.sent[0].len();
+    net.sp[1].refresh(net.now, 0);
+    net.pump();
+    let out: Vec<codec::Message> = net.sent[0][sent_before..]
+        .iter()
+        .flat_map(|(_, b)| messages(b))
+        .collect();
+    let rr = |f, subtype| codec::Message::RouteRefresh(codec::RouteRefresh { family: f, subtype });
+    let v4f = codec::Family::IPV4_UNICAST;
+    let borr = out.iter().position(|m| *m == rr(v4f, 1)).expect("BoRR");
+    let eorr = out.iter().position(|m| *m == rr(v4f, 2)).expect("EoRR");
+    let upd = out
+        .iter()
+        .position(|m| matches!(m, codec::Message::Update(u) if u.nlri.iter().any(|n| n.prefix == pfx("192.0.2.0/24"))))
+        .expect("the route again");
+    assert!(borr < upd && upd < eorr);
+    assert!(net.lookup(1, "192.0.2.0/24").is_some());
+}
+
+// ---- one speaker fed raw UPDATEs by hand-made peers ----
+
+/// A speaker whose peers are all passive and brought up by hand: the OPEN and KEEPALIVE
+/// of peer `i` come from BGP identifier 2.2.2.(i+2).
+fn raw(cfg: SpeakerConfig) -> (Speaker, Instant) {
+    let now = Instant::from_nanos(1);
+    let mut s = Speaker::new(cfg, now);
+    s.start(now);
+    for pid in 0..s.config().peers.len() {
+        let asn = s.config().peers[pid].remote_as;
+        let open = codec::Open {
+            my_as: u16::try_from(asn).unwrap_or(codec::AS_TRANS),
+            hold_time: 90,
+            bgp_id: Ipv4Addr::new(2, 2, 2, pid as u8 + 2),
+            capabilities: vec![
+                codec::Capability::Multiprotocol(codec::Family::IPV4_UNICAST),
+                codec::Capability::Multiprotocol(codec::Family::IPV6_UNICAST),
+                codec::Capability::FourOctetAs(asn),
+            ],
+        };
+        let p = codec::SessionParams::default();
+        let mut b = codec::to_bytes(&codec::Message::Open(open), &p);
+        b.extend(codec::to_bytes(&codec::Message::Keepalive, &p));
+        let conn = ConnId(pid as u64 + 1);
+        s.handle_connected(now, pid, conn, false);
+        s.handle_data(now, conn, &b);
+    }
+    assert_eq!(s.summary(now).established, s.config().peers.len());
+    while s.poll_output().is_some() {}
+    (s, now)
+}
+
+fn path(asns: &[u32]) -> codec::Attr {
+    codec::Attr::AsPath(vec![codec::Segment {
+        kind: codec::SegmentKind::Sequence,
+        asns: asns.to_vec(),
+    }])
+}
+
+fn feed(s: &mut Speaker, now: Instant, pid: usize, attrs: Vec<codec::Attr>, prefixes: &[&str]) {
+    let u = codec::Update {
+        withdrawn: vec![],
+        attrs,
+        nlri: prefixes
+            .iter()
+            .map(|p| codec::Nlri {
+                path_id: None,
+                prefix: pfx(p),
+            })
+            .collect(),
+    };
+    let params = codec::SessionParams {
+        four_octet_as: true,
+        ..Default::default()
+    };
+    s.handle_data(
+        now,
+        ConnId(pid as u64 + 1),
+        &codec::to_bytes(&codec::Message::Update(u), &params),
+    );
+}
+
+fn attrs(asns: &[u32], nh: usize, extra: Vec<codec::Attr>) -> Vec<codec::Attr> {
+    let mut v = vec![
+        codec::Attr::Origin(Origin::Igp),
+        path(asns),
+        codec::Attr::NextHop(Ipv4Addr::new(10, 0, 0, nh as u8 + 1)),
+    ];
+    v.extend(extra);
+    v
+}
+
+#[test]
+fn lower_med_wins_among_paths_from_one_neighbour_as() {
+    let cfg = speaker_cfg(
+        0,
+        65001,
+        vec![peer_cfg(1, 65002, false), peer_cfg(2, 65002, false)],
+    );
+    let (mut s, now) = raw(cfg);
+    feed(
+        &mut s,
+        now,
+        0,
+        attrs(&[65002], 1, vec![codec::Attr::Med(50)]),
+        &["192.0.2.0/24"],
+    );
+    feed(
+        &mut s,
+        now,
+        1,
+        attrs(&[65002], 2, vec![codec::Attr::Med(10)]),
+        &["192.0.2.0/24"],
+    );
+    let r = s.lookup(pfx("192.0.2.0/24"), now).unwrap();
+    assert_eq!((r.source.as_str(), r.med), ("s2", Some(10)));
+    assert_eq!(s.routes(now).len(), 2);
+    let fib: Vec<Output> = std::iter::from_fn(|| s.poll_output())
+        .filter(|o| matches!(o, Output::Fib(_)))
+        .collect();
+    assert_eq!(
+        fib,
+        vec![
+            Output::Fib(FibChange::Replace {
+                prefix: pfx("192.0.2.0/24"),
+                next_hop: v4(1)
+            }),
+            Output::Fib(FibChange::Replace {
+                prefix: pfx("192.0.2.0/24"),
+                next_hop: v4(2)
+            })
+        ]
+    );
+    // The better path goes: back to the other one, FIB follows.
+    let w = codec::Update {
+        withdrawn: vec![codec::Nlri {
+            path_id: None,
+            prefix: pfx("192.0.2.0/24"),
+        }],
+        ..Default::default()
+    };
+    let params = codec::SessionParams {
+        four_octet_as: true,
+        ..Default::default()
+    };
+    s.handle_data(
+        now,
+        ConnId(2),
+        &codec::to_bytes(&codec::Message::Update(w), &params),
+    );
+    assert_eq!(s.lookup(pfx("192.0.2.0/24"), now).unwrap().source, "s1");
+}
+
+#[test]
+fn higher_local_pref_wins_over_a_shorter_path() {
+    let cfg = speaker_cfg(
+        0,
+        65001,
+        vec![peer_cfg(1, 65001, false), peer_cfg(2, 65001, false)],
+    );
+    let (mut s, now) = raw(cfg);
+    feed(
+        &mut s,
+        now,
+        0,
+        attrs(&[65010], 1, vec![codec::Attr::LocalPref(100)]),
+        &["192.0.2.0/24"],
+    );
+    feed(
+        &mut s,
+        now,
+        1,
+        attrs(&[65020, 65021, 65022], 2, vec![codec::Attr::LocalPref(200)]),
+        &["192.0.2.0/24"],
+    );
+    let r = s.lookup(pfx("192.0.2.0/24"), now).unwrap();
+    assert_eq!((r.source.as_str(), r.local_pref), ("s2", Some(200)));
+}
+
+#[test]
+fn fib_changes_are_coalesced_per_batch() {
+    let cfg = speaker_cfg(0, 65001, vec![peer_cfg(1, 65002, false)]);
+    let (mut s, now) = raw(cfg);
+    let params = codec::SessionParams {
+        four_octet_as: true,
+        ..Default::default()
+    };
+    let one = |nh: usize| {
+        codec::to_bytes(
+            &codec::Message::Update(codec::Update {
+                withdrawn: vec![],
+                attrs: attrs(&[65002], nh, vec![]),
+                nlri: vec![codec::Nlri {
+                    path_id: None,
+                    prefix: pfx("192.0.2.0/24"),
+                }],
+            }),
+            &params,
+        )
+    };
+    // Three UPDATEs in one read: one FIB change, to the last next hop.
+    let mut b = one(5);
+    b.extend(one(6));
+    b.extend(one(7));
+    s.handle_data(now, ConnId(1), &b);
+    let fib: Vec<Output> = std::iter::from_fn(|| s.poll_output())
+        .filter(|o| matches!(o, Output::Fib(_)))
+        .collect();
+    assert_eq!(
+        fib,
+        vec![Output::Fib(FibChange::Replace {
+            prefix: pfx("192.0.2.0/24"),
+            next_hop: v4(7)
+        })]
+    );
+}
+
+#[test]
+fn ibgp_loops_by_originator_id_are_dropped() {
+    let cfg = speaker_cfg(0, 65001, vec![peer_cfg(1, 65001, false)]);
+    let (mut s, now) = raw(cfg);
+    let own = Ipv4Addr::new(1, 1, 1, 1);
+    feed(
+        &mut s,
+        now,
+        0,
+        attrs(&[], 1, vec![codec::Attr::OriginatorId(own)]),
+        &["192.0.2.0/24"],
+    );
+    assert!(s.lookup(pfx("192.0.2.0/24"), now).is_none());
+    feed(
+        &mut s,
+        now,
+        0,
+        attrs(&[], 1, vec![codec::Attr::ClusterList(vec![own])]),
+        &["192.0.2.0/24"],
+    );
+    assert!(s.lookup(pfx("192.0.2.0/24"), now).is_none());
+    feed(&mut s, now, 0, attrs(&[], 1, vec![]), &["192.0.2.0/24"]);
+    assert!(s.lookup(pfx("192.0.2.0/24"), now).is_some());
+}
+
+#[test]
+fn interned_attributes_are_shared() {
+    let cfg = speaker_cfg(0, 65001, vec![peer_cfg(1, 65002, false)]);
+    let (mut s, now) = raw(cfg);
+    let many: Vec<String> = (0..100).map(|i| format!("10.{i}.0.0/16")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    feed(&mut s, now, 0, attrs(&[65002], 1, vec![]), &many[..50]);
+    feed(&mut s, now, 0, attrs(&[65002], 1, vec![]), &many[50..]);
+    feed(
+        &mut s,
+        now,
+        0,
+        attrs(&[65002, 65003], 1, vec![]),
+        &["192.0.2.0/24"],
+    );
+    let sum = s.summary(now);
+    assert_eq!((sum.loc_rib, sum.attr_sets), (101, 2));
+    let best = s.best_paths();
+    assert!(std::sync::Arc::ptr_eq(&best[0].2, &best[1].2));
+}
+
+#[test]
+fn a_malformed_attribute_withdraws_its_routes_and_keeps_the_session() {
+    let cfg = speaker_cfg(0, 65001, vec![peer_cfg(1, 65002, false)]);
+    let (mut s, now) = raw(cfg);
+    feed(
+        &mut s,
+        now,
+        0,
+        attrs(&[65002], 1, vec![]),
+        &["192.0.2.0/24"],
+    );
+    assert!(s.lookup(pfx("192.0.2.0/24"), now).is_some());
+    // The same prefix again with an invalid ORIGIN (value 7): treat-as-withdraw.
+    let mut b = codec::to_bytes(
+        &codec::Message::Update(codec::Update {
+            withdrawn: vec![],
+            attrs: attrs(&[65002], 1, vec![]),
+            nlri: vec![codec::Nlri {
+                path_id: None,
+                prefix: pfx("192.0.2.0/24"),
+            }],
+        }),
+        &codec::SessionParams {
+            four_octet_as: true,
+            ..Default::default()
+        },
+    );
+    // ORIGIN is the first attribute: flags, type 1, length 1, value.
+    let at = b.windows(3).position(|w| w == [0x40, 1, 1]).unwrap() + 3;
+    b[at] = 7;
+    s.handle_data(now, ConnId(1), &b);
+    assert!(s.lookup(pfx("192.0.2.0/24"), now).is_none());
+    assert_eq!(s.summary(now).established, 1);
+}
