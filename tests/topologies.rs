@@ -102,7 +102,7 @@ fn openflow_example_sizes() {
 /// lab speakers is configured on both ends (the other end's AS, the addresses swapped).
 #[test]
 fn bgp_examples_compile_with_both_ends_of_every_session() {
-    for file in ["bgp.yaml"] {
+    for file in ["bgp.yaml", "bgp-failover.yaml"] {
         let t = load(file);
         let plan =
             topolab::compile::compile(&t, &t.name).unwrap_or_else(|e| panic!("{}", e.one_line()));
