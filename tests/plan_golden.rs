@@ -113,3 +113,21 @@ fn openflow() {
     golden("openflow.json", &json);
     plan("openflow", t);
 }
+
+/// `topologies/bgp.yaml`: three ASes with `neighbors: auto` (eBGP over links, iBGP over
+/// loopbacks), BGP routers routed only inside their AS, and the speakers' compiled configs.
+#[test]
+fn bgp() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("topologies/bgp.yaml");
+    let t = Topology::load(&path).unwrap_or_else(|e| panic!("{}", e.one_line()));
+    let p = compile(&t, "bgp").unwrap_or_else(|e| panic!("{}", e.one_line()));
+    let configs: Vec<_> = p
+        .nodes
+        .iter()
+        .filter_map(|n| n.bgp.as_ref().map(|b| (&n.name, b)))
+        .collect();
+    let mut json = serde_json::to_string_pretty(&configs).unwrap();
+    json.push('\n');
+    golden("bgp.json", &json);
+    plan("bgp", t);
+}

@@ -102,7 +102,7 @@ fn openflow_example_sizes() {
 /// lab speakers is configured on both ends (the other end's AS, the addresses swapped).
 #[test]
 fn bgp_examples_compile_with_both_ends_of_every_session() {
-    for file in ["bgp.yaml"] {
+    for file in ["bgp.yaml", "bgp-failover.yaml", "bgp-50.yaml"] {
         let t = load(file);
         let plan =
             topolab::compile::compile(&t, &t.name).unwrap_or_else(|e| panic!("{}", e.one_line()));
@@ -140,4 +140,41 @@ fn bgp_examples_compile_with_both_ends_of_every_session() {
         }
         assert!(sessions > 0, "{file}");
     }
+}
+
+/// `bgp-50.yaml`: fifty routers in ten ASes of five, a host per AS, one reflector per AS,
+/// and the ASes joined into one graph by eBGP sessions.
+#[test]
+fn bgp_50_is_ten_connected_ases_of_five() {
+    let t = load("bgp-50.yaml");
+    assert_eq!(count(&t, NodeKind::Router), 50);
+    assert_eq!(count(&t, NodeKind::Host), 10);
+    let plan =
+        topolab::compile::compile(&t, &t.name).unwrap_or_else(|e| panic!("{}", e.one_line()));
+    let speakers: Vec<_> = plan.nodes.iter().filter_map(|n| n.bgp.as_ref()).collect();
+    let ases: std::collections::BTreeSet<u32> = speakers.iter().map(|b| b.asn).collect();
+    assert_eq!(ases.len(), 10);
+    for asn in &ases {
+        let members: Vec<_> = speakers.iter().filter(|b| b.asn == *asn).collect();
+        assert_eq!(members.len(), 5);
+        let reflectors = members
+            .iter()
+            .filter(|b| b.peers.iter().any(|p| p.rr_client))
+            .count();
+        assert_eq!(reflectors, 1, "AS {asn}");
+    }
+    // The AS graph of eBGP sessions is connected.
+    let mut reached = std::collections::BTreeSet::from([*ases.first().unwrap()]);
+    loop {
+        let before = reached.len();
+        for b in &speakers {
+            if reached.contains(&b.asn) {
+                reached.extend(b.peers.iter().map(|p| p.remote_as));
+            }
+        }
+        if reached.len() == before {
+            break;
+        }
+    }
+    assert_eq!(reached, ases);
 }

@@ -442,9 +442,23 @@ fn render_bgp(w: &mut String, name: &str, b: &crate::bgp::config::SpeakerConfig)
         if r.is_empty() {
             String::new()
         } else {
+            // Compact JSON, empty parts left out: one line (JSON escapes every control
+            // character), so no text of the file can start a line of shell.
+            let rules: Vec<serde_json::Value> = r
+                .iter()
+                .map(|rule| {
+                    let mut v = serde_json::to_value(rule).unwrap_or_default();
+                    if let Some(o) = v.as_object_mut() {
+                        o.retain(|_, x| {
+                            !(x.is_null() || x.as_object().is_some_and(|m| m.is_empty()))
+                        });
+                    }
+                    v
+                })
+                .collect();
             format!(
-                "; {what} {:?}",
-                serde_json::to_string(r).unwrap_or_default()
+                "; {what} {}",
+                serde_json::to_string(&rules).unwrap_or_default()
             )
         }
     };

@@ -189,6 +189,31 @@ pub fn node_key(
     }))
 }
 
+/// The `bgp:` of a generated router: `{asn, neighbors: auto}`, a route reflector or not.
+pub fn generated(asn: u32, route_reflector: bool, at: Span) -> Bgp {
+    Bgp {
+        asn,
+        router_id: None,
+        router_id_span: None,
+        auto: true,
+        route_reflector,
+        neighbors: Vec::new(),
+        networks: None,
+        import: Vec::new(),
+        export: Vec::new(),
+        hold: DEFAULT_HOLD,
+        keepalive: None,
+        connect_retry: DEFAULT_CONNECT_RETRY,
+        fib: true,
+        span: at,
+    }
+}
+
+/// An AS number for a generator (`first_asn` and the count): in range, and not AS_TRANS.
+pub fn asn_ok(asn: u64) -> bool {
+    u32::try_from(asn).is_ok_and(|a| a != 0) && asn != AS_TRANS
+}
+
 fn auto_word(w: &str, at: Span, ctx: &Ctx<'_>) -> Result<(), TopologyError> {
     if w == "auto" {
         return Ok(());

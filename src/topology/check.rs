@@ -169,7 +169,11 @@ pub fn check_with(
                 name.clone(),
                 (nodes.len(), Origin::Generated { generator: key }),
             );
+            let bgp = out.bgp.get(&name).copied();
             let mut node = generated_node(name, node_kind, &defaults, at);
+            if let Some((asn, rr)) = bgp {
+                node.bgp = Some(bgp_check::generated(asn, rr, at));
+            }
             if let (NodeKind::Switch, Some(of)) = (node_kind, &switch_of) {
                 node.kind = NodeKind::OfSwitch;
                 node.openflow = Some(of.clone());
@@ -545,6 +549,7 @@ fn generator_openflow(
         GeneratorKind::Linear(s) | GeneratorKind::Ring(s) => (&s.switch_kind, &s.controller),
         GeneratorKind::Tree(s) => (&s.switch_kind, &s.controller),
         GeneratorKind::Fattree(s) => (&s.switch_kind, &s.controller),
+        GeneratorKind::Ases(_) => return Ok(None),
     };
     match switch_kind.as_ref().map(|k| k.value) {
         Some(SwitchKindSpec::Ofswitch) => {
@@ -575,6 +580,7 @@ fn generator_prefix(
         GeneratorKind::Linear(s) | GeneratorKind::Ring(s) => &s.prefix,
         GeneratorKind::Tree(s) => &s.prefix,
         GeneratorKind::Fattree(s) => &s.prefix,
+        GeneratorKind::Ases(s) => &s.prefix,
     };
     let Some(prefix) = prefix else {
         return Ok((String::new(), None));

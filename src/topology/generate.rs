@@ -24,6 +24,16 @@
 //!   pod: edge–host (edge by edge), edge–agg (every pair, edge-major), then aggregation
 //!   switch j (0-based) to core switches `j·h … (j+1)·h − 1` (0-based).
 //!
+//! - **ases** `{ases: N, routers_per_as: R, hosts_per_as: H, first_asn: A,
+//!   route_reflector: true}` (defaults R 5, H 1, A 65001): AS by AS (AS number A, A+1, …):
+//!   routers `as{i}r1..as{i}rR` (every one with `bgp: {asn, neighbors: auto}`, `as{i}r1` a
+//!   route reflector when R > 2 and `route_reflector` is on), hosts `as{i}h1..as{i}hH` (host
+//!   j on router R − (j−1) mod R), then links: host–router, the routers' ring
+//!   (`r1–r2 … r{R-1}–rR`, then `rR–r1` when R > 2). Then the inter-AS links: a ring of ASes
+//!   (AS i's router 2 to AS i+1's router 3, router numbers wrapping within R; one link for
+//!   N = 2), and for N ≥ 6 a chord from AS i (i = 1, 4, 7, … ≤ N/2) router 4 to AS i + N/2
+//!   router 5. Every AS is reached, each over at most a few links.
+//!
 //! Every name gets the generator's `prefix` in front. Sizes are limited so that a typo
 //! (`fanout: 100, depth: 10`) cannot exhaust memory: at most [`MAX_NODES`] per generator.
 
@@ -56,6 +66,13 @@ pub enum Shape {
     FatTree {
         k: u32,
     },
+    Ases {
+        ases: u32,
+        routers: u32,
+        hosts: u32,
+        first_asn: u32,
+        route_reflector: bool,
+    },
 }
 
 /// A generator's output, in order: `(name, kind)` nodes and `(a, b)` links.
@@ -63,6 +80,8 @@ pub enum Shape {
 pub struct Generated {
     pub nodes: Vec<(String, NodeKind)>,
     pub links: Vec<(String, String)>,
+    /// Generated BGP routers: name → (AS, route reflector).
+    pub bgp: std::collections::BTreeMap<String, (u32, bool)>,
 }
 
 /// Reads and checks a generator's sizes; errors point at the offending number. Also
@@ -141,6 +160,50 @@ pub fn shape(kind: &GeneratorKind, ctx: &Ctx<'_>) -> Result<(Shape, Span), Topol
             }
             (Shape::FatTree { k }, &s.k)
         }
+        GeneratorKind::Ases(s) => {
+            let ases = size(&s.ases, 1, "ases")?;
+            let routers = match &s.routers_per_as {
+                Some(v) => size(v, 1, "routers_per_as")?,
+                None => 5,
+            };
+            let hosts = match &s.hosts_per_as {
+                Some(v) => size(v, 0, "hosts_per_as")?,
+                None => 1,
+            };
+            let first_asn = match &s.first_asn {
+                None => 65001,
+                Some(v) => {
+                    let last = v.value.saturating_add(u64::from(ases) - 1);
+                    let bad = (v.value..=last).find(|&a| !super::bgp_check::asn_ok(a));
+                    if let Some(a) = bad {
+                        return Err(ctx
+                            .error(
+                                ErrorKind::BadValue,
+                                span(v),
+                                format!(
+                                    "the ASes would be {} to {last}, and {a} is not a valid AS",
+                                    v.value
+                                ),
+                            )
+                            .with_help(
+                                "AS numbers are 1 ..= 4294967295 and not 23456 (AS_TRANS); \
+                                 the ASes count on from `first_asn`",
+                            ));
+                    }
+                    v.value as u32
+                }
+            };
+            (
+                Shape::Ases {
+                    ases,
+                    routers,
+                    hosts,
+                    first_asn,
+                    route_reflector: s.route_reflector.as_ref().is_none_or(|r| r.value),
+                },
+                &s.ases,
+            )
+        }
     };
     match shape.node_count() {
         Some(n) if n <= MAX_NODES => Ok((shape, span(first))),
@@ -185,6 +248,12 @@ impl Shape {
                 }
                 total.checked_add(level)
             }
+            Shape::Ases {
+                ases,
+                routers,
+                hosts,
+                ..
+            } => u64::from(ases).checked_mul(u64::from(routers) + u64::from(hosts)),
             Shape::FatTree { k } => {
                 let (k, h) = (u64::from(k), u64::from(k / 2));
                 // core h², k pods of k switches and h² hosts.
@@ -227,6 +296,13 @@ impl Shape {
                 g.tree(depth, fanout);
             }
             Shape::FatTree { k } => g.fattree(k / 2),
+            Shape::Ases {
+                ases,
+                routers,
+                hosts,
+                first_asn,
+                route_reflector,
+            } => g.ases(ases, routers, hosts, first_asn, route_reflector),
         }
         g.out
     }
@@ -299,6 +375,50 @@ impl Builder<'_> {
             self.link(&switch, &child);
         }
         switch
+    }
+
+    /// BGP ASes (see the module doc).
+    fn ases(&mut self, ases: u32, routers: u32, hosts: u32, first_asn: u32, rr: bool) {
+        let p = self.prefix.to_string();
+        let router = |a: u32, r: u32| format!("{p}as{a}r{r}");
+        for a in 1..=ases {
+            let asn = first_asn + (a - 1);
+            for r in 1..=routers {
+                let name = self.add(router(a, r), NodeKind::Router);
+                self.out
+                    .bgp
+                    .insert(name, (asn, rr && r == 1 && routers > 2));
+            }
+            for h in 1..=hosts {
+                let host = self.add(format!("{p}as{a}h{h}"), NodeKind::Host);
+                // Hosts from the last router backwards: away from the inter-AS links.
+                let r = routers - (h - 1) % routers;
+                self.link(&host, &router(a, r));
+            }
+            // The AS's ring (a line of two, nothing for one).
+            for r in 1..routers {
+                self.link(&router(a, r), &router(a, r + 1));
+            }
+            if routers > 2 {
+                self.link(&router(a, routers), &router(a, 1));
+            }
+        }
+        // Between ASes: a ring (AS i's router 2 to AS i+1's router 3, wrapping within the
+        // AS's routers), plus a chord from every third AS to the one halfway round.
+        let pick = |k: u32| (k - 1) % routers + 1;
+        if ases >= 2 {
+            let ring = if ases == 2 { 1 } else { ases };
+            for a in 1..=ring {
+                let b = a % ases + 1;
+                self.link(&router(a, pick(2)), &router(b, pick(3)));
+            }
+        }
+        if ases >= 6 {
+            for a in (1..=ases / 2).step_by(3) {
+                let b = a + ases / 2;
+                self.link(&router(a, pick(4)), &router(b, pick(5)));
+            }
+        }
     }
 
     fn fattree(&mut self, h: u32) {
@@ -473,5 +593,63 @@ mod tests {
             .node_count(),
             Some(1 + 3 + 9 + 27)
         );
+    }
+
+    #[test]
+    fn ases_rings_reflectors_and_inter_as_links() {
+        let g = check_count(Shape::Ases {
+            ases: 3,
+            routers: 3,
+            hosts: 1,
+            first_asn: 65001,
+            route_reflector: true,
+        });
+        assert_eq!(
+            &names(&g)[..5],
+            ["as1r1", "as1r2", "as1r3", "as1h1", "as2r1"]
+        );
+        assert_eq!(
+            &links(&g)[..4],
+            ["as1h1-as1r3", "as1r1-as1r2", "as1r2-as1r3", "as1r3-as1r1"]
+        );
+        assert_eq!(
+            &links(&g)[12..],
+            ["as1r2-as2r3", "as2r2-as3r3", "as3r2-as1r3"]
+        );
+        assert_eq!(g.bgp["as1r1"], (65001, true));
+        assert_eq!(g.bgp["as3r2"], (65003, false));
+        assert_eq!(g.bgp.len(), 9, "routers only");
+        // Two ASes: one link between them; one router each: no ring, no reflector.
+        let g = check_count(Shape::Ases {
+            ases: 2,
+            routers: 1,
+            hosts: 2,
+            first_asn: 64512,
+            route_reflector: true,
+        });
+        assert_eq!(
+            links(&g),
+            [
+                "as1h1-as1r1",
+                "as1h2-as1r1",
+                "as2h1-as2r1",
+                "as2h2-as2r1",
+                "as1r1-as2r1"
+            ]
+        );
+        assert_eq!(g.bgp["as2r1"], (64513, false));
+        // Ten ASes: the ring plus chords from AS 1 and 4.
+        let g = check_count(Shape::Ases {
+            ases: 10,
+            routers: 5,
+            hosts: 1,
+            first_asn: 65001,
+            route_reflector: false,
+        });
+        assert_eq!(
+            &links(&g)[g.links.len() - 2..],
+            ["as1r4-as6r5", "as4r4-as9r5"]
+        );
+        assert!(g.bgp.values().all(|&(_, rr)| !rr));
     }
 }

@@ -611,7 +611,7 @@ pub struct GeneratorSpec {
 }
 
 /// The generator keys `GeneratorSpec` understands.
-pub const GENERATORS: &[&str] = &["star", "linear", "tree", "ring", "fattree"];
+pub const GENERATORS: &[&str] = &["star", "linear", "tree", "ring", "fattree", "ases"];
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -626,6 +626,31 @@ pub enum GeneratorKind {
     Ring(ChainSpec),
     /// A k-ary fat tree (k even).
     Fattree(FatTreeSpec),
+    /// BGP routers in several ASes (`neighbors: auto`), each AS a ring with a host or more.
+    Ases(AsesSpec),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AsesSpec {
+    /// How many ASes.
+    #[schemars(with = "u32")]
+    pub ases: Spanned<u64>,
+    /// Routers per AS (default 5), joined in a ring (a line for 2).
+    #[schemars(with = "Option<u32>")]
+    pub routers_per_as: Option<Spanned<u64>>,
+    /// Hosts per AS (default 1).
+    #[schemars(with = "Option<u32>")]
+    pub hosts_per_as: Option<Spanned<u64>>,
+    /// The first AS's number (default 65001); the others count on.
+    #[schemars(with = "Option<u32>")]
+    pub first_asn: Option<Spanned<u64>>,
+    /// The first router of each AS reflects routes for the others (default true; false:
+    /// iBGP full mesh).
+    #[schemars(with = "Option<bool>")]
+    pub route_reflector: Option<Spanned<bool>>,
+    #[schemars(with = "Option<String>")]
+    pub prefix: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -899,6 +924,7 @@ impl<'de> Deserialize<'de> for GeneratorSpec {
                         "tree" => Some(GeneratorKind::Tree(m.next_value()?)),
                         "ring" => Some(GeneratorKind::Ring(m.next_value()?)),
                         "fattree" => Some(GeneratorKind::Fattree(m.next_value()?)),
+                        "ases" => Some(GeneratorKind::Ases(m.next_value()?)),
                         _ => {
                             m.next_value::<de::IgnoredAny>()?;
                             None
