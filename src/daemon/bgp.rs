@@ -53,6 +53,8 @@ use crate::bgp::config::SpeakerConfig;
 use crate::bgp::speaker::{ConnId, FibChange, NeighborView, Output, PeerId, Speaker};
 use crate::time::Instant;
 
+pub use crate::bgp::policy::{parse_community, parse_large_community};
+
 /// `ip route` shows routes of this protocol number as `proto bgp` (RTPROT_BGP).
 pub const RTPROT_BGP: u8 = 186;
 /// The metric of our kernel routes.
@@ -313,39 +315,6 @@ fn parse_prefix(s: &str) -> Result<IpNet, String> {
         ));
     }
     Ok(net)
-}
-
-/// An RFC 1997 community: `A:B` (16 bits each) or a well-known name.
-pub fn parse_community(s: &str) -> Result<u32, String> {
-    use crate::bgp::attrs::community as c;
-    Ok(match s.to_ascii_lowercase().as_str() {
-        "no-export" | "no_export" => c::NO_EXPORT,
-        "no-advertise" | "no_advertise" => c::NO_ADVERTISE,
-        "no-export-subconfed" | "no_export_subconfed" => c::NO_EXPORT_SUBCONFED,
-        "no-peer" | "no_peer" => c::NO_PEER,
-        "blackhole" => c::BLACKHOLE,
-        _ => {
-            let bad = || format!("`{s}` is not a community (`65000:100`, `no-export` …)");
-            let (a, b) = s.split_once(':').ok_or_else(bad)?;
-            let a: u16 = a.parse().map_err(|_| bad())?;
-            let b: u16 = b.parse().map_err(|_| bad())?;
-            (u32::from(a) << 16) | u32::from(b)
-        }
-    })
-}
-
-/// An RFC 8092 large community: `A:B:C` (32 bits each).
-pub fn parse_large_community(s: &str) -> Result<[u32; 3], String> {
-    let bad = || format!("`{s}` is not a large community (`65000:1:2`)");
-    let parts: Vec<&str> = s.split(':').collect();
-    let [a, b, c] = parts.as_slice() else {
-        return Err(bad());
-    };
-    Ok([
-        a.parse().map_err(|_| bad())?,
-        b.parse().map_err(|_| bad())?,
-        c.parse().map_err(|_| bad())?,
-    ])
 }
 
 /// A checked change: the routes to originate and the prefixes to withdraw.
@@ -829,19 +798,6 @@ mod tests {
             assert_eq!(base64_decode(&base64_encode(&data)).unwrap(), data);
         }
         assert_eq!(base64_encode(b"Ma"), "TWE=");
-    }
-
-    #[test]
-    fn communities_parse() {
-        assert_eq!(parse_community("65000:100"), Ok((65000 << 16) | 100));
-        assert_eq!(
-            parse_community("no-export"),
-            Ok(crate::bgp::attrs::community::NO_EXPORT)
-        );
-        assert!(parse_community("65536:1").is_err());
-        assert!(parse_community("x").is_err());
-        assert_eq!(parse_large_community("65000:1:2"), Ok([65000, 1, 2]));
-        assert!(parse_large_community("1:2").is_err());
     }
 
     #[test]
