@@ -660,6 +660,29 @@ fn fib_thread(rx: mpsc::Receiver<Vec<FibChange>>, stats: Arc<FibStats>) {
             return;
         }
     };
+    // Routes a previous run of the speaker left (a restart, a kill): nothing knows them
+    // any more, so they go; the sessions bring back what is still true.
+    match nl.routes() {
+        Ok(rows) => {
+            let stale: Vec<crate::netlink::Op> = rows
+                .iter()
+                .filter(|r| r.proto == "bgp")
+                .map(|r| crate::netlink::Op::DelRoute {
+                    dst: r.dst,
+                    proto: RTPROT_BGP,
+                    metric: FIB_METRIC,
+                })
+                .collect();
+            if !stale.is_empty() {
+                let (failed, _) = nl.run_indexed(&stale);
+                log(&format!(
+                    "removed {} stale kernel routes of an earlier run",
+                    stale.len() - failed.len()
+                ));
+            }
+        }
+        Err(e) => log(&format!("cannot list kernel routes: {e}")),
+    }
     let mut installed = Installed::default();
     let mut ops = Vec::new();
     while let Ok(mut batch) = rx.recv() {
@@ -918,6 +941,14 @@ mod tests {
                     .unwrap();
                 stats
             };
+            // A route an earlier run left behind is removed when the thread starts.
+            nl.run_all(&[Op::ReplaceRoute {
+                dst: net("203.0.113.0/24"),
+                via: hop("10.99.0.9"),
+                proto: RTPROT_BGP,
+                metric: FIB_METRIC,
+            }])
+            .unwrap();
             let mut first: Vec<FibChange> = (0..300u32)
                 .map(|i| FibChange::Replace {
                     prefix: net(&format!("172.16.{}.{}/30", i / 64, (i % 64) * 4)),
@@ -928,22 +959,8 @@ mod tests {
                 prefix: net("198.51.100.0/24"),
                 next_hop: hop("10.77.0.1"), // not on any link: refused
             });
-            let stats = run(vec![first]);
-            assert_eq!(stats.installed.load(Ordering::Relaxed), 300);
-            assert_eq!(stats.errors.load(Ordering::Relaxed), 1);
-            assert_eq!(stats.pending.load(Ordering::Relaxed), 0);
-            let ours = |nl: &mut Netlink| -> Vec<crate::netlink::dump::RouteRow> {
-                nl.routes()
-                    .unwrap()
-                    .into_iter()
-                    .filter(|r| r.proto == "bgp")
-                    .collect()
-            };
-            let routes = ours(&mut nl);
-            assert_eq!(routes.len(), 300);
-            assert_eq!(routes[0].via, Some(hop("10.99.0.2")));
-            // Replace in place, remove some (one of them twice), in one batch.
-            let stats = run(vec![vec![
+            let second = vec![
+                // Replace in place, remove some (one of them twice, one never there).
                 FibChange::Replace {
                     prefix: net("172.16.0.0/30"),
                     next_hop: hop("10.99.0.3"),
@@ -955,12 +972,22 @@ mod tests {
                     prefix: net("172.16.0.4/30"),
                 },
                 FibChange::Remove {
-                    prefix: net("203.0.113.0/24"),
+                    prefix: net("192.0.2.0/24"),
                 },
-            ]]);
-            assert_eq!(stats.errors.load(Ordering::Relaxed), 0);
-            let routes = ours(&mut nl);
+            ];
+            let stats = run(vec![first, second]);
+            assert_eq!(stats.installed.load(Ordering::Relaxed), 299);
+            assert_eq!(stats.errors.load(Ordering::Relaxed), 1);
+            assert_eq!(stats.pending.load(Ordering::Relaxed), 0);
+            let routes: Vec<crate::netlink::dump::RouteRow> = nl
+                .routes()
+                .unwrap()
+                .into_iter()
+                .filter(|r| r.proto == "bgp")
+                .collect();
             assert_eq!(routes.len(), 299);
+            assert!(!routes.iter().any(|r| r.dst == net("203.0.113.0/24")));
+            assert!(routes.iter().all(|r| r.via.is_some()));
             let r = routes
                 .iter()
                 .find(|r| r.dst == net("172.16.0.0/30"))
