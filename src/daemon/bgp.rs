@@ -53,6 +53,8 @@ use crate::bgp::config::SpeakerConfig;
 use crate::bgp::speaker::{ConnId, FibChange, NeighborView, Output, PeerId, Speaker};
 use crate::time::Instant;
 
+pub use crate::bgp::policy::{parse_community, parse_large_community};
+
 /// `ip route` shows routes of this protocol number as `proto bgp` (RTPROT_BGP).
 pub const RTPROT_BGP: u8 = 186;
 /// The metric of our kernel routes.
@@ -313,39 +315,6 @@ fn parse_prefix(s: &str) -> Result<IpNet, String> {
         ));
     }
     Ok(net)
-}
-
-/// An RFC 1997 community: `A:B` (16 bits each) or a well-known name.
-pub fn parse_community(s: &str) -> Result<u32, String> {
-    use crate::bgp::attrs::community as c;
-    Ok(match s.to_ascii_lowercase().as_str() {
-        "no-export" | "no_export" => c::NO_EXPORT,
-        "no-advertise" | "no_advertise" => c::NO_ADVERTISE,
-        "no-export-subconfed" | "no_export_subconfed" => c::NO_EXPORT_SUBCONFED,
-        "no-peer" | "no_peer" => c::NO_PEER,
-        "blackhole" => c::BLACKHOLE,
-        _ => {
-            let bad = || format!("`{s}` is not a community (`65000:100`, `no-export` …)");
-            let (a, b) = s.split_once(':').ok_or_else(bad)?;
-            let a: u16 = a.parse().map_err(|_| bad())?;
-            let b: u16 = b.parse().map_err(|_| bad())?;
-            (u32::from(a) << 16) | u32::from(b)
-        }
-    })
-}
-
-/// An RFC 8092 large community: `A:B:C` (32 bits each).
-pub fn parse_large_community(s: &str) -> Result<[u32; 3], String> {
-    let bad = || format!("`{s}` is not a large community (`65000:1:2`)");
-    let parts: Vec<&str> = s.split(':').collect();
-    let [a, b, c] = parts.as_slice() else {
-        return Err(bad());
-    };
-    Ok([
-        a.parse().map_err(|_| bad())?,
-        b.parse().map_err(|_| bad())?,
-        c.parse().map_err(|_| bad())?,
-    ])
 }
 
 /// A checked change: the routes to originate and the prefixes to withdraw.
@@ -691,6 +660,29 @@ fn fib_thread(rx: mpsc::Receiver<Vec<FibChange>>, stats: Arc<FibStats>) {
             return;
         }
     };
+    // Routes a previous run of the speaker left (a restart, a kill): nothing knows them
+    // any more, so they go; the sessions bring back what is still true.
+    match nl.routes() {
+        Ok(rows) => {
+            let stale: Vec<crate::netlink::Op> = rows
+                .iter()
+                .filter(|r| r.proto == "bgp")
+                .map(|r| crate::netlink::Op::DelRoute {
+                    dst: r.dst,
+                    proto: RTPROT_BGP,
+                    metric: FIB_METRIC,
+                })
+                .collect();
+            if !stale.is_empty() {
+                let (failed, _) = nl.run_indexed(&stale);
+                log(&format!(
+                    "removed {} stale kernel routes of an earlier run",
+                    stale.len() - failed.len()
+                ));
+            }
+        }
+        Err(e) => log(&format!("cannot list kernel routes: {e}")),
+    }
     let mut installed = Installed::default();
     let mut resolver = super::bgp_fib::Resolver::default();
     let mut ops = Vec::new();
@@ -842,19 +834,6 @@ mod tests {
     }
 
     #[test]
-    fn communities_parse() {
-        assert_eq!(parse_community("65000:100"), Ok((65000 << 16) | 100));
-        assert_eq!(
-            parse_community("no-export"),
-            Ok(crate::bgp::attrs::community::NO_EXPORT)
-        );
-        assert!(parse_community("65536:1").is_err());
-        assert!(parse_community("x").is_err());
-        assert_eq!(parse_large_community("65000:1:2"), Ok([65000, 1, 2]));
-        assert!(parse_large_community("1:2").is_err());
-    }
-
-    #[test]
     fn changes_are_checked() {
         let c = BgpChange {
             announce: vec!["10.9.0.0/16".into(), "2001:db8::/32".into()],
@@ -972,6 +951,14 @@ mod tests {
                     .unwrap();
                 stats
             };
+            // A route an earlier run left behind is removed when the thread starts.
+            nl.run_all(&[Op::ReplaceRoute {
+                dst: net("203.0.113.0/24"),
+                via: hop("10.99.0.9"),
+                proto: RTPROT_BGP,
+                metric: FIB_METRIC,
+            }])
+            .unwrap();
             let mut first: Vec<FibChange> = (0..300u32)
                 .map(|i| FibChange::Replace {
                     prefix: net(&format!("172.16.{}.{}/30", i / 64, (i % 64) * 4)),
@@ -982,22 +969,8 @@ mod tests {
                 prefix: net("198.51.100.0/24"),
                 next_hop: hop("10.77.0.1"), // not on any link: refused
             });
-            let stats = run(vec![first]);
-            assert_eq!(stats.installed.load(Ordering::Relaxed), 300);
-            assert_eq!(stats.errors.load(Ordering::Relaxed), 1);
-            assert_eq!(stats.pending.load(Ordering::Relaxed), 0);
-            let ours = |nl: &mut Netlink| -> Vec<crate::netlink::dump::RouteRow> {
-                nl.routes()
-                    .unwrap()
-                    .into_iter()
-                    .filter(|r| r.proto == "bgp")
-                    .collect()
-            };
-            let routes = ours(&mut nl);
-            assert_eq!(routes.len(), 300);
-            assert_eq!(routes[0].via, Some(hop("10.99.0.2")));
-            // Replace in place, remove some (one of them twice), in one batch.
-            let stats = run(vec![vec![
+            let second = vec![
+                // Replace in place, remove some (one of them twice, one never there).
                 FibChange::Replace {
                     prefix: net("172.16.0.0/30"),
                     next_hop: hop("10.99.0.3"),
@@ -1009,12 +982,22 @@ mod tests {
                     prefix: net("172.16.0.4/30"),
                 },
                 FibChange::Remove {
-                    prefix: net("203.0.113.0/24"),
+                    prefix: net("192.0.2.0/24"),
                 },
-            ]]);
-            assert_eq!(stats.errors.load(Ordering::Relaxed), 0);
-            let routes = ours(&mut nl);
+            ];
+            let stats = run(vec![first, second]);
+            assert_eq!(stats.installed.load(Ordering::Relaxed), 299);
+            assert_eq!(stats.errors.load(Ordering::Relaxed), 1);
+            assert_eq!(stats.pending.load(Ordering::Relaxed), 0);
+            let routes: Vec<crate::netlink::dump::RouteRow> = nl
+                .routes()
+                .unwrap()
+                .into_iter()
+                .filter(|r| r.proto == "bgp")
+                .collect();
             assert_eq!(routes.len(), 299);
+            assert!(!routes.iter().any(|r| r.dst == net("203.0.113.0/24")));
+            assert!(routes.iter().all(|r| r.via.is_some()));
             let r = routes
                 .iter()
                 .find(|r| r.dst == net("172.16.0.0/30"))
