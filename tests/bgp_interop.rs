@@ -184,6 +184,8 @@ impl Speaker {
             } else {
                 c.push_str("  connect retry time 1;\n");
             }
+            // After an error BIRD waits 60 s by default before it tries again.
+            c.push_str("  error wait time 1, 5;\n");
             if let Some(p) = &n.password {
                 let _ = writeln!(c, "  password \"{p}\";");
             }
@@ -193,7 +195,21 @@ impl Speaker {
             if n.asn == self.asn {
                 c.push_str("  direct;\n");
             }
-            let _ = writeln!(c, "  {fam} {{ import all; export all; }};\n}}");
+            // BIRD drops MED when exporting to eBGP unless the export filter sets it.
+            let mut export = String::new();
+            for nw in self
+                .networks
+                .iter()
+                .filter(|nw| is_v6(&nw.prefix) == n.addr.is_ipv6())
+            {
+                if let Some(m) = nw.med {
+                    let _ = write!(export, " if net = {} then bgp_med = {m};", nw.prefix);
+                }
+            }
+            let _ = writeln!(
+                c,
+                "  {fam} {{ import all; export filter {{{export} accept; }}; }};\n}}"
+            );
         }
         c
     }
@@ -681,6 +697,17 @@ async fn up(
     extra_nodes: &str,
     links: &[LinkSpec<'_>],
 ) -> BgpLab {
+    up_ext(tag, speakers, extra_nodes, links, &[]).await
+}
+
+/// [`up`], with YAML keys added to some links: (a, b, `key: value`).
+async fn up_ext(
+    tag: &str,
+    speakers: &[(&str, Speaker)],
+    extra_nodes: &str,
+    links: &[LinkSpec<'_>],
+    link_keys: &[(&str, &str, &str)],
+) -> BgpLab {
     let name = common::lab_name(tag);
     let mut y = format!("name: {tag}\nnodes:\n");
     for (n, s) in speakers {
@@ -710,6 +737,11 @@ async fn up(
             "  - endpoints: [{a}, {b}]\n    addresses: {{{}}}",
             addrs.join(", ")
         );
+        for (x, z, kv) in link_keys {
+            if (x, z) == (a, b) {
+                let _ = writeln!(y, "    {kv}");
+            }
+        }
     }
     let topo = Topology::from_str(&y, "<bgp interop test>")
         .unwrap_or_else(|e| panic!("bad test topology: {e:?}\n{y}"));
@@ -1286,7 +1318,16 @@ impl BgpLab {
         }
     }
 
-    /// Runs `topolab ARGS…` (for `link` changes), asserting success.
+    /// Changes link `a`–`b` (`loss=100%` …), both directions.
+    async fn set_link(&mut self, a: &str, b: &str, change: &str) {
+        let c = topolab::topology::changes::parse_changes(&[change]).unwrap();
+        self.lab
+            .link(a, b, topolab::lab::links::LinkAction::set(c))
+            .await
+            .unwrap_or_else(|e| panic!("link {a}–{b} {change}: {e}"));
+    }
+
+    /// Runs `topolab ARGS…`, asserting success.
     fn topolab(&self, args: &[&str]) -> String {
         let out = tokio::task::block_in_place(|| common::topolab().args(args).output().unwrap());
         assert!(
@@ -1953,7 +1994,7 @@ async fn link_failure_ends_session_on_hold_timer_and_routes_reconverge() {
     for (n, sp) in &s.spokes {
         members.push((n.as_str(), sp.clone()));
     }
-    let lab = up(
+    let mut lab = up_ext(
         "bgphold",
         &members,
         "",
@@ -1962,6 +2003,8 @@ async fn link_failure_ends_session_on_hold_timer_and_routes_reconverge() {
             ("r0", "r2", &["172.30.2.1/30"], &["172.30.2.2/30"]),
             ("r1", "r2", &["172.30.12.1/30"], &["172.30.12.2/30"]),
         ],
+        // A link whose loss can be changed live (the userspace engine).
+        &[("r0", "r1", "engine: userspace")],
     )
     .await;
     lab.wait_ours_established("r0", &["172.30.1.2", "172.30.2.2"], 60)
@@ -1970,16 +2013,20 @@ async fn link_failure_ends_session_on_hold_timer_and_routes_reconverge() {
         BgpLab::best(rib, "10.1.0.0/24")
             .is_some_and(|r| r.as_path == [65001] && r.next_hop == Some(ip("172.30.1.2")))
     };
-    let rib = lab
-        .wait_rib("r0", false, 60, "chose BIRD's direct path", direct)
-        .await;
-    assert!(
-        rib[&"10.1.0.0/24".parse::<IpNet>().unwrap()]
-            .iter()
-            .any(|r| r.as_path == [65002, 65001]),
-        "no path through FRR: {rib:?}"
-    );
-    lab.topolab(&["link", lab.lab.name(), "r0", "r1", "set", "loss=100%"]);
+    lab.wait_rib(
+        "r0",
+        false,
+        60,
+        "chose BIRD's direct path and learned the one through FRR",
+        |rib| {
+            direct(rib)
+                && rib[&"10.1.0.0/24".parse::<IpNet>().unwrap()]
+                    .iter()
+                    .any(|r| r.as_path == [65002, 65001])
+        },
+    )
+    .await;
+    lab.set_link("r0", "r1", "loss=100%").await;
     // Our session with BIRD ends on hold-timer expiry.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -2009,7 +2056,7 @@ async fn link_failure_ends_session_on_hold_timer_and_routes_reconverge() {
         "{rib:?}"
     );
     // Healed: the session and the direct path come back.
-    lab.topolab(&["link", lab.lab.name(), "r0", "r1", "set", "loss=0%"]);
+    lab.set_link("r0", "r1", "loss=0%").await;
     lab.wait_ours_established("r0", &["172.30.1.2"], 60).await;
     lab.wait_rib("r0", false, 60, "chose BIRD's direct path again", direct)
         .await;
