@@ -1686,6 +1686,15 @@ async fn attributes_cross_both_ways_and_best_paths_agree() {
         let (a, b) = (me.min(other), me.max(other));
         format!("172.30.{}.{}", 10 * a + b, if me == a { 1 } else { 2 })
     };
+    // Prefixes originated twice: (prefix, origin announcing it plainly, origin prepending
+    // its AS twice). The other two speakers must both choose the plain origin's path, so
+    // that our speaker is compared with each peer and the peers with each other.
+    let shared: [(&str, usize, usize); 4] = [
+        ("10.99.0.0/24", 3, 1), // chosen by ours and FRR
+        ("10.97.0.0/24", 3, 2), // by ours and BIRD
+        ("10.96.0.0/24", 1, 2), // by ours and GoBGP
+        ("10.98.0.0/24", 0, 2), // by BIRD and GoBGP
+    ];
     let mut members = Vec::new();
     for (k, d) in daemons.iter().enumerate() {
         let nbrs = (0..4)
@@ -1699,23 +1708,16 @@ async fn attributes_cross_both_ways_and_best_paths_agree() {
             large: vec![(asn(k), 1, 2)],
             ..Default::default()
         }];
-        // 10.98.0.0/24: ours plain, FRR prepended; 10.99.0.0/24: GoBGP plain, BIRD prepended.
-        match d {
-            Daemon::Ours | Daemon::Gobgp => nets.push(net(if k == 0 {
-                "10.98.0.0/24"
-            } else {
-                "10.99.0.0/24"
-            })),
-            Daemon::Frr | Daemon::Bird => nets.push(Network {
-                prefix: if k == 2 {
-                    "10.98.0.0/24"
-                } else {
-                    "10.99.0.0/24"
-                }
-                .into(),
-                prepend: 2,
-                ..Default::default()
-            }),
+        for (prefix, plain, prepended) in shared {
+            if k == plain {
+                nets.push(net(prefix));
+            } else if k == prepended {
+                nets.push(Network {
+                    prefix: prefix.into(),
+                    prepend: 2,
+                    ..Default::default()
+                });
+            }
         }
         let id = if k == 0 {
             "10.0.0.100".to_string()
@@ -1768,8 +1770,6 @@ async fn attributes_cross_both_ways_and_best_paths_agree() {
     let mut ribs = BTreeMap::new();
     for k in 0..4 {
         let node = format!("r{k}");
-        // The shared prefixes and the nodes that originate them.
-        let shared = [("10.98.0.0/24", [0, 2]), ("10.99.0.0/24", [1, 3])];
         let rib = lab
             .wait_rib(&node, false, 60, "learned every prefix", |rib| {
                 // Every other origin's prefix with its direct path as best, and the shared
@@ -1779,8 +1779,8 @@ async fn attributes_cross_both_ways_and_best_paths_agree() {
                         .is_some_and(|r| r.as_path == [asn(j)])
                 }) && shared
                     .iter()
-                    .filter(|(_, origins)| !origins.contains(&k))
-                    .all(|(p, _)| BgpLab::best(rib, p).is_some())
+                    .filter(|(_, a, b)| *a != k && *b != k)
+                    .all(|(p, _, _)| BgpLab::best(rib, p).is_some())
             })
             .await;
         for j in (0..4).filter(|j| *j != k) {
@@ -1816,27 +1816,18 @@ async fn attributes_cross_both_ways_and_best_paths_agree() {
         );
         assert!(r.large.contains(&format!("{origin}:1:2")), "r{k}: {r:?}");
     }
-    // The same best path: 10.99.0.0/24 (GoBGP plain, BIRD prepended) at ours and FRR;
-    // 10.98.0.0/24 (ours plain, FRR prepended) at BIRD and GoBGP.
-    for (prefix, nodes, origin) in [
-        ("10.99.0.0/24", [0, 2], 65003),
-        ("10.98.0.0/24", [1, 3], 65000),
-    ] {
-        let bests: Vec<(usize, Vec<u32>)> = nodes
-            .iter()
-            .map(|k| {
-                (
-                    *k,
-                    BgpLab::best(&ribs[k], prefix)
-                        .map(|r| r.as_path)
-                        .unwrap_or_default(),
-                )
-            })
+    // The same best path at both speakers that did not originate a shared prefix: the
+    // plain origin's, one AS long.
+    for (prefix, plain, prepended) in shared {
+        let bests: Vec<(usize, Option<Route>)> = (0..4)
+            .filter(|k| *k != plain && *k != prepended)
+            .map(|k| (k, BgpLab::best(&ribs[&k], prefix)))
             .collect();
-        for (k, path) in &bests {
+        for (k, best) in &bests {
+            let best = best.as_ref().map(|r| (r.as_path.clone(), r.next_hop));
             assert_eq!(
-                path,
-                &vec![origin],
+                best,
+                Some((vec![asn(plain)], Some(ip(&addr(plain, *k))))),
                 "r{k}: best path for {prefix}: {bests:?}"
             );
         }
