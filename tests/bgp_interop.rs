@@ -2,7 +2,14 @@
 //! and GoBGP run as `run:` services inside lab routers, each with its config written by
 //! `files:` into its own private directories (so its control socket is private too), and
 //! their RIBs are read back through their own CLIs (`birdc`, `vtysh`, `gobgp -j`) into one
-//! shape ([`Route`]) so that tests can compare their views.
+//! shape ([`Route`]) so that tests can compare their views. Our own speaker is a node's
+//! `bgp:` key, read back with `topolab bgp LAB NODE routes|neighbors --json`.
+//!
+//! The peers first show the harness works among themselves (`peers_*`); then one test per
+//! interop item of issue 11: eBGP over IPv4 and IPv6 with each peer, our route reflector
+//! with BIRD and FRR clients, attributes both ways with the same best paths, route
+//! refresh, hold-timer expiry and reconvergence after a silent link failure, Bad Peer AS
+//! in the peers' own logs, and TCP MD5.
 //!
 //! Under `TOPOLAB_REQUIRE_ROOT=1` (CI) a missing peer fails the test instead of skipping it.
 
@@ -99,7 +106,7 @@ fn net(prefix: &str) -> Network {
     }
 }
 
-/// One third-party speaker in a lab node.
+/// One speaker in a lab node: a third-party daemon's config, or our `bgp:` key.
 #[derive(Debug, Clone)]
 struct Speaker {
     daemon: Daemon,
@@ -1670,9 +1677,9 @@ async fn ibgp_our_route_reflector_with_bird_and_frr_clients() {
 /// (65002) and GoBGP (65003), each originating a prefix with a community, a large
 /// community and a MED: every speaker sees every other's prefix with those attributes
 /// (they cross both ways), communities pass through our speaker to the others, and for
-/// two prefixes originated twice (one origin prepending its AS twice) every speaker that
-/// did not originate it chooses the same best path — the views of ours and the peers'
-/// are compared.
+/// four prefixes originated twice (one origin prepending its AS twice) both speakers that
+/// did not originate one choose the same best path — our view is compared with each
+/// peer's, and the peers' with each other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attributes_cross_both_ways_and_best_paths_agree() {
     need_root!();
