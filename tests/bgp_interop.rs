@@ -1334,6 +1334,24 @@ impl BgpLab {
             .unwrap_or_else(|e| panic!("link {a}–{b} {change}: {e}"));
     }
 
+    /// Polls `node`'s kernel table (read with `ip`, as tests may) until `prefix` is routed
+    /// via `via`.
+    async fn wait_kernel_route(&self, node: &str, prefix: &str, via: IpAddr) {
+        let fam = if via.is_ipv6() { "-6" } else { "-4" };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, out, err) = self.exec(node, &["ip", fam, "route", "show", prefix]).await;
+            if out.contains(&format!("via {via} ")) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{node}: the kernel never routed {prefix} via {via}: {out}{err}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
     /// Runs `topolab ARGS…`, asserting success.
     fn topolab(&self, args: &[&str]) -> String {
         let out = tokio::task::block_in_place(|| common::topolab().args(args).output().unwrap());
@@ -1512,6 +1530,8 @@ async fn ebgp_ipv4_and_ipv6_with_each_peer() {
             let r = BgpLab::best(&rib, &pfx(k)).unwrap();
             assert_eq!(r.as_path, vec![65000 + k as u32], "r0: {r:?}");
             assert_eq!(r.next_hop, Some(addr(k, 2)), "r0: {r:?}");
+            // And in r0's kernel table, so that traffic follows it.
+            lab.wait_kernel_route("r0", &pfx(k), addr(k, 2)).await;
         }
         // Each peer: ours direct, the others through us.
         for k in 1..=3 {
