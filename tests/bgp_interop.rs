@@ -7,7 +7,8 @@
 //!
 //! The peers first show the harness works among themselves (`peers_*`); then one test per
 //! interop item of issue 11: eBGP over IPv4 and IPv6 with each peer, our route reflector
-//! with BIRD and FRR clients, attributes both ways with the same best paths, route
+//! with BIRD and FRR clients, attributes both ways with the same best paths (and MED
+//! between two routers of one neighbour AS chosen alike by us and FRR), route
 //! refresh, hold-timer expiry and reconvergence after a silent link failure, Bad Peer AS
 //! in the peers' own logs, and TCP MD5.
 //!
@@ -874,10 +875,13 @@ impl BgpLab {
     async fn gobgp_add(&self, node: &str, n: &Network) {
         assert_eq!(n.prepend, 0, "{node}: the tests prepend no GoBGP network");
         let fam = if is_v6(&n.prefix) { "ipv6" } else { "ipv4" };
-        let mut argv: Vec<String> = ["gobgp", "global", "rib", "-a", fam, "add", &n.prefix]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        // ORIGIN IGP, as BIRD's and FRR's originated routes (GoBGP's default is INCOMPLETE).
+        let mut argv: Vec<String> = [
+            "gobgp", "global", "rib", "-a", fam, "add", &n.prefix, "origin", "igp",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         if let Some(m) = n.med {
             argv.extend(["med".into(), m.to_string()]);
         }
@@ -2167,5 +2171,111 @@ async fn tcp_md5_sessions_with_bird_and_frr() {
     );
     let rib = lab.rib("r3", false).await;
     assert!(BgpLab::best(&rib, "10.0.0.0/24").is_none(), "{rib:?}");
+    lab.lab.down().await.unwrap();
+}
+
+/// MED with the same-neighbour-AS rule (RFC 4271 §9.1.2.2 c): BIRD and GoBGP are two
+/// routers of AS 65001 announcing one prefix with MED 50 and 20 (same LOCAL_PREF, AS-path
+/// length and ORIGIN), each peering with our speaker and with FRR. Both receivers choose
+/// GoBGP's path (the lower MED), each through its own link to GoBGP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn med_decides_between_two_routers_of_one_neighbor_as() {
+    need_root!();
+    if !have(&[Daemon::Bird, Daemon::Frr, Daemon::Gobgp]) {
+        return;
+    }
+    let with_med = |m| Network {
+        prefix: "10.50.0.0/24".into(),
+        med: Some(m),
+        ..Default::default()
+    };
+    // Links: r0–r1 172.30.1.0/30, r0–r3 172.30.3.0/30, r2–r1 172.30.21.0/30,
+    // r2–r3 172.30.23.0/30 (the first node named takes .1).
+    let ours = speaker(
+        Daemon::Ours,
+        65000,
+        "10.0.0.100",
+        vec![
+            Nbr::new("172.30.1.1", "172.30.1.2", 65001),
+            Nbr::new("172.30.3.1", "172.30.3.2", 65001),
+        ],
+        vec![],
+    );
+    let frr = speaker(
+        Daemon::Frr,
+        65002,
+        "10.0.0.2",
+        vec![
+            Nbr::new("172.30.21.1", "172.30.21.2", 65001),
+            Nbr::new("172.30.23.1", "172.30.23.2", 65001),
+        ],
+        vec![],
+    );
+    let bird = speaker(
+        Daemon::Bird,
+        65001,
+        "10.0.0.1",
+        vec![
+            Nbr::new("172.30.1.2", "172.30.1.1", 65000),
+            Nbr::new("172.30.21.2", "172.30.21.1", 65002),
+        ],
+        vec![with_med(50)],
+    );
+    let gobgp = speaker(
+        Daemon::Gobgp,
+        65001,
+        "10.0.0.3",
+        vec![
+            Nbr::new("172.30.3.2", "172.30.3.1", 65000),
+            Nbr::new("172.30.23.2", "172.30.23.1", 65002),
+        ],
+        vec![with_med(20)],
+    );
+    let lab = up(
+        "bgpmed",
+        &[("r0", ours), ("r1", bird), ("r2", frr), ("r3", gobgp)],
+        "",
+        &[
+            ("r0", "r1", &["172.30.1.1/30"], &["172.30.1.2/30"]),
+            ("r0", "r3", &["172.30.3.1/30"], &["172.30.3.2/30"]),
+            ("r2", "r1", &["172.30.21.1/30"], &["172.30.21.2/30"]),
+            ("r2", "r3", &["172.30.23.1/30"], &["172.30.23.2/30"]),
+        ],
+    )
+    .await;
+    lab.wait_ours_established("r0", &["172.30.1.2", "172.30.3.2"], 60)
+        .await;
+    for (node, bird_addr, gobgp_addr) in [
+        ("r0", "172.30.1.2", "172.30.3.2"),
+        ("r2", "172.30.21.2", "172.30.23.2"),
+    ] {
+        let p: IpNet = "10.50.0.0/24".parse().unwrap();
+        let rib = lab
+            .wait_rib(
+                node,
+                false,
+                60,
+                "learned both paths of 10.50.0.0/24",
+                |rib| {
+                    rib.get(&p).is_some_and(|v| {
+                        v.iter().any(|r| r.med == Some(50)) && v.iter().any(|r| r.med == Some(20))
+                    })
+                },
+            )
+            .await;
+        let best = BgpLab::best(&rib, "10.50.0.0/24").unwrap();
+        assert_eq!(
+            (best.as_path.clone(), best.med, best.next_hop),
+            (vec![65001], Some(20), Some(ip(gobgp_addr))),
+            "{node}: {:?}",
+            rib[&p]
+        );
+        let other = rib[&p].iter().find(|r| !r.best).unwrap();
+        assert_eq!(
+            (other.med, other.next_hop),
+            (Some(50), Some(ip(bird_addr))),
+            "{node}: {other:?}"
+        );
+    }
     lab.lab.down().await.unwrap();
 }
