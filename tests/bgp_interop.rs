@@ -2279,3 +2279,122 @@ async fn med_decides_between_two_routers_of_one_neighbor_as() {
     }
     lab.lab.down().await.unwrap();
 }
+
+impl BgpLab {
+    /// GoBGP's message counters for one neighbor: `(direction, kind)` → count
+    /// (`gobgp -j neighbor ADDR`: `state.messages.{received,sent}.{update,refresh,…}`).
+    async fn gobgp_counts(&self, node: &str, peer: &str) -> BTreeMap<(String, String), u64> {
+        let (ok, out, err) = self.exec(node, &["gobgp", "-j", "neighbor", peer]).await;
+        assert!(ok, "{node}: gobgp neighbor: {out}{err}");
+        let v: serde_json::Value =
+            serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+        let mut m = BTreeMap::new();
+        for dir in ["received", "sent"] {
+            for (k, n) in v["state"]["messages"][dir]
+                .as_object()
+                .into_iter()
+                .flatten()
+            {
+                if let Some(n) = n.as_u64() {
+                    m.insert((dir.to_string(), k.clone()), n);
+                }
+            }
+        }
+        m
+    }
+
+    /// BIRD's route counters of protocol `proto`: the "received" column of its import and
+    /// export update rows (`show protocols all`).
+    async fn bird_updates(&self, node: &str, proto: &str) -> (u64, u64) {
+        let (ok, out, err) = self
+            .exec(
+                node,
+                &["birdc", "-s", BIRD_CTL, "show", "protocols", "all", proto],
+            )
+            .await;
+        assert!(ok, "{node}: birdc: {out}{err}");
+        let col = |row: &str| -> u64 {
+            out.lines()
+                .find_map(|l| l.trim().strip_prefix(row))
+                .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+                .unwrap_or_else(|| panic!("{node}: no `{row}` in {out}"))
+        };
+        (col("Import updates:"), col("Export updates:"))
+    }
+
+    /// Our speaker's message count from one neighbor.
+    fn ours_messages_in(&self, node: &str, peer: &str) -> u64 {
+        self.ours_json(node, &["neighbors"])
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|n| n["address"] == peer)
+            .and_then(|n| n["messages_in"].as_u64())
+            .unwrap_or_else(|| panic!("{node}: no neighbor {peer}"))
+    }
+}
+
+/// Route refresh (RFC 2918) with BIRD both ways and toward GoBGP: `birdc reload in` sends
+/// a ROUTE-REFRESH and our speaker sends its routes again; `topolab bgp … refresh` sends
+/// one to each, and each sends its routes again. (GoBGP's `softresetin` re-applies its
+/// policy to the Adj-RIB-In it keeps and sends no ROUTE-REFRESH, so it never asks us.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_refresh_both_ways_with_bird_and_gobgp() {
+    need_root!();
+    if !have(&[Daemon::Bird, Daemon::Gobgp]) {
+        return;
+    }
+    let lab = star(&[Daemon::Bird, Daemon::Gobgp], false)
+        .up("bgprefresh2")
+        .await;
+    lab.wait_ours_established("r0", &["172.30.1.2", "172.30.2.2"], 60)
+        .await;
+    for node in ["r1", "r2"] {
+        lab.wait_rib(node, false, 60, "learned 10.0.0.0/24", |rib| {
+            BgpLab::best(rib, "10.0.0.0/24").is_some()
+        })
+        .await;
+    }
+    lab.wait_rib("r0", false, 60, "learned both peers' prefixes", |rib| {
+        BgpLab::best(rib, "10.1.0.0/24").is_some() && BgpLab::best(rib, "10.2.0.0/24").is_some()
+    })
+    .await;
+    let poll = |what: &str| (Instant::now() + Duration::from_secs(30), what.to_string());
+
+    // BIRD asks us: its import counter grows with the routes we send again.
+    let (imported, _) = lab.bird_updates("r1", "p0").await;
+    let (ok, out, err) = lab
+        .exec("r1", &["birdc", "-s", BIRD_CTL, "reload", "in", "p0"])
+        .await;
+    assert!(ok, "{out}{err}");
+    let (deadline, what) = poll("BIRD got our routes again after its ROUTE-REFRESH");
+    while lab.bird_updates("r1", "p0").await.0 <= imported {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // We ask each of them: each sends its routes again (GoBGP counts our request).
+    let gobgp_before = lab.gobgp_counts("r2", "172.30.2.1").await;
+    let refreshes = |m: &BTreeMap<(String, String), u64>| {
+        m.get(&("received".to_string(), "refresh".to_string()))
+            .copied()
+            .unwrap_or(0)
+    };
+    for (node, peer) in [("r1", "172.30.1.2"), ("r2", "172.30.2.2")] {
+        let before = lab.ours_messages_in("r0", peer);
+        lab.topolab(&["bgp", lab.lab.name(), "r0", "refresh", peer]);
+        let (deadline, what) = poll(&format!("{node} answered our ROUTE-REFRESH"));
+        while lab.ours_messages_in("r0", peer) <= before {
+            assert!(Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    let now = lab.gobgp_counts("r2", "172.30.2.1").await;
+    assert!(
+        refreshes(&now) > refreshes(&gobgp_before),
+        "GoBGP counted no ROUTE-REFRESH from us: {gobgp_before:?} → {now:?}"
+    );
+    let rib = lab.rib("r0", false).await;
+    assert!(BgpLab::best(&rib, "10.1.0.0/24").is_some(), "{rib:?}");
+    assert!(BgpLab::best(&rib, "10.2.0.0/24").is_some(), "{rib:?}");
+    lab.lab.down().await.unwrap();
+}
