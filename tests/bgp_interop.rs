@@ -2,7 +2,15 @@
 //! and GoBGP run as `run:` services inside lab routers, each with its config written by
 //! `files:` into its own private directories (so its control socket is private too), and
 //! their RIBs are read back through their own CLIs (`birdc`, `vtysh`, `gobgp -j`) into one
-//! shape ([`Route`]) so that tests can compare their views.
+//! shape ([`Route`]) so that tests can compare their views. Our own speaker is a node's
+//! `bgp:` key, read back with `topolab bgp LAB NODE routes|neighbors --json`.
+//!
+//! The peers first show the harness works among themselves (`peers_*`); then one test per
+//! interop item of issue 11: eBGP over IPv4 and IPv6 with each peer, our route reflector
+//! with BIRD and FRR clients, attributes both ways with the same best paths (and MED
+//! between two routers of one neighbour AS chosen alike by us and FRR), route
+//! refresh, hold-timer expiry and reconvergence after a silent link failure, Bad Peer AS
+//! in the peers' own logs, and TCP MD5.
 //!
 //! Under `TOPOLAB_REQUIRE_ROOT=1` (CI) a missing peer fails the test instead of skipping it.
 
@@ -99,7 +107,7 @@ fn net(prefix: &str) -> Network {
     }
 }
 
-/// One third-party speaker in a lab node.
+/// One speaker in a lab node: a third-party daemon's config, or our `bgp:` key.
 #[derive(Debug, Clone)]
 struct Speaker {
     daemon: Daemon,
@@ -184,6 +192,8 @@ impl Speaker {
             } else {
                 c.push_str("  connect retry time 1;\n");
             }
+            // After an error BIRD waits 60 s by default before it tries again.
+            c.push_str("  error wait time 1, 5;\n");
             if let Some(p) = &n.password {
                 let _ = writeln!(c, "  password \"{p}\";");
             }
@@ -193,7 +203,21 @@ impl Speaker {
             if n.asn == self.asn {
                 c.push_str("  direct;\n");
             }
-            let _ = writeln!(c, "  {fam} {{ import all; export all; }};\n}}");
+            // BIRD drops MED when exporting to eBGP unless the export filter sets it.
+            let mut export = String::new();
+            for nw in self
+                .networks
+                .iter()
+                .filter(|nw| is_v6(&nw.prefix) == n.addr.is_ipv6())
+            {
+                if let Some(m) = nw.med {
+                    let _ = write!(export, " if net = {} then bgp_med = {m};", nw.prefix);
+                }
+            }
+            let _ = writeln!(
+                c,
+                "  {fam} {{ import all; export filter {{{export} accept; }}; }};\n}}"
+            );
         }
         c
     }
@@ -681,6 +705,17 @@ async fn up(
     extra_nodes: &str,
     links: &[LinkSpec<'_>],
 ) -> BgpLab {
+    up_ext(tag, speakers, extra_nodes, links, &[]).await
+}
+
+/// [`up`], with YAML keys added to some links: (a, b, `key: value`).
+async fn up_ext(
+    tag: &str,
+    speakers: &[(&str, Speaker)],
+    extra_nodes: &str,
+    links: &[LinkSpec<'_>],
+    link_keys: &[(&str, &str, &str)],
+) -> BgpLab {
     let name = common::lab_name(tag);
     let mut y = format!("name: {tag}\nnodes:\n");
     for (n, s) in speakers {
@@ -710,6 +745,11 @@ async fn up(
             "  - endpoints: [{a}, {b}]\n    addresses: {{{}}}",
             addrs.join(", ")
         );
+        for (x, z, kv) in link_keys {
+            if (x, z) == (a, b) {
+                let _ = writeln!(y, "    {kv}");
+            }
+        }
     }
     let topo = Topology::from_str(&y, "<bgp interop test>")
         .unwrap_or_else(|e| panic!("bad test topology: {e:?}\n{y}"));
@@ -835,10 +875,13 @@ impl BgpLab {
     async fn gobgp_add(&self, node: &str, n: &Network) {
         assert_eq!(n.prepend, 0, "{node}: the tests prepend no GoBGP network");
         let fam = if is_v6(&n.prefix) { "ipv6" } else { "ipv4" };
-        let mut argv: Vec<String> = ["gobgp", "global", "rib", "-a", fam, "add", &n.prefix]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        // ORIGIN IGP, as BIRD's and FRR's originated routes (GoBGP's default is INCOMPLETE).
+        let mut argv: Vec<String> = [
+            "gobgp", "global", "rib", "-a", fam, "add", &n.prefix, "origin", "igp",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         if let Some(m) = n.med {
             argv.extend(["med".into(), m.to_string()]);
         }
@@ -1286,7 +1329,34 @@ impl BgpLab {
         }
     }
 
-    /// Runs `topolab ARGS…` (for `link` changes), asserting success.
+    /// Changes link `a`–`b` (`loss=100%` …), both directions.
+    async fn set_link(&mut self, a: &str, b: &str, change: &str) {
+        let c = topolab::topology::changes::parse_changes(&[change]).unwrap();
+        self.lab
+            .link(a, b, topolab::lab::links::LinkAction::set(c))
+            .await
+            .unwrap_or_else(|e| panic!("link {a}–{b} {change}: {e}"));
+    }
+
+    /// Polls `node`'s kernel table (read with `ip`, as tests may) until `prefix` is routed
+    /// via `via`.
+    async fn wait_kernel_route(&self, node: &str, prefix: &str, via: IpAddr) {
+        let fam = if via.is_ipv6() { "-6" } else { "-4" };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, out, err) = self.exec(node, &["ip", fam, "route", "show", prefix]).await;
+            if out.contains(&format!("via {via} ")) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{node}: the kernel never routed {prefix} via {via}: {out}{err}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// Runs `topolab ARGS…`, asserting success.
     fn topolab(&self, args: &[&str]) -> String {
         let out = tokio::task::block_in_place(|| common::topolab().args(args).output().unwrap());
         assert!(
@@ -1464,6 +1534,8 @@ async fn ebgp_ipv4_and_ipv6_with_each_peer() {
             let r = BgpLab::best(&rib, &pfx(k)).unwrap();
             assert_eq!(r.as_path, vec![65000 + k as u32], "r0: {r:?}");
             assert_eq!(r.next_hop, Some(addr(k, 2)), "r0: {r:?}");
+            // And in r0's kernel table, so that traffic follows it.
+            lab.wait_kernel_route("r0", &pfx(k), addr(k, 2)).await;
         }
         // Each peer: ours direct, the others through us.
         for k in 1..=3 {
@@ -1629,9 +1701,9 @@ async fn ibgp_our_route_reflector_with_bird_and_frr_clients() {
 /// (65002) and GoBGP (65003), each originating a prefix with a community, a large
 /// community and a MED: every speaker sees every other's prefix with those attributes
 /// (they cross both ways), communities pass through our speaker to the others, and for
-/// two prefixes originated twice (one origin prepending its AS twice) every speaker that
-/// did not originate it chooses the same best path — the views of ours and the peers'
-/// are compared.
+/// four prefixes originated twice (one origin prepending its AS twice) both speakers that
+/// did not originate one choose the same best path — our view is compared with each
+/// peer's, and the peers' with each other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attributes_cross_both_ways_and_best_paths_agree() {
     need_root!();
@@ -1645,6 +1717,15 @@ async fn attributes_cross_both_ways_and_best_paths_agree() {
         let (a, b) = (me.min(other), me.max(other));
         format!("172.30.{}.{}", 10 * a + b, if me == a { 1 } else { 2 })
     };
+    // Prefixes originated twice: (prefix, origin announcing it plainly, origin prepending
+    // its AS twice). The other two speakers must both choose the plain origin's path, so
+    // that our speaker is compared with each peer and the peers with each other.
+    let shared: [(&str, usize, usize); 4] = [
+        ("10.99.0.0/24", 3, 1), // chosen by ours and FRR
+        ("10.97.0.0/24", 3, 2), // by ours and BIRD
+        ("10.96.0.0/24", 1, 2), // by ours and GoBGP
+        ("10.98.0.0/24", 0, 2), // by BIRD and GoBGP
+    ];
     let mut members = Vec::new();
     for (k, d) in daemons.iter().enumerate() {
         let nbrs = (0..4)
@@ -1658,23 +1739,16 @@ async fn attributes_cross_both_ways_and_best_paths_agree() {
             large: vec![(asn(k), 1, 2)],
             ..Default::default()
         }];
-        // 10.98.0.0/24: ours plain, FRR prepended; 10.99.0.0/24: GoBGP plain, BIRD prepended.
-        match d {
-            Daemon::Ours | Daemon::Gobgp => nets.push(net(if k == 0 {
-                "10.98.0.0/24"
-            } else {
-                "10.99.0.0/24"
-            })),
-            Daemon::Frr | Daemon::Bird => nets.push(Network {
-                prefix: if k == 2 {
-                    "10.98.0.0/24"
-                } else {
-                    "10.99.0.0/24"
-                }
-                .into(),
-                prepend: 2,
-                ..Default::default()
-            }),
+        for (prefix, plain, prepended) in shared {
+            if k == plain {
+                nets.push(net(prefix));
+            } else if k == prepended {
+                nets.push(Network {
+                    prefix: prefix.into(),
+                    prepend: 2,
+                    ..Default::default()
+                });
+            }
         }
         let id = if k == 0 {
             "10.0.0.100".to_string()
@@ -1727,8 +1801,6 @@ async fn attributes_cross_both_ways_and_best_paths_agree() {
     let mut ribs = BTreeMap::new();
     for k in 0..4 {
         let node = format!("r{k}");
-        // The shared prefixes and the nodes that originate them.
-        let shared = [("10.98.0.0/24", [0, 2]), ("10.99.0.0/24", [1, 3])];
         let rib = lab
             .wait_rib(&node, false, 60, "learned every prefix", |rib| {
                 // Every other origin's prefix with its direct path as best, and the shared
@@ -1738,8 +1810,8 @@ async fn attributes_cross_both_ways_and_best_paths_agree() {
                         .is_some_and(|r| r.as_path == [asn(j)])
                 }) && shared
                     .iter()
-                    .filter(|(_, origins)| !origins.contains(&k))
-                    .all(|(p, _)| BgpLab::best(rib, p).is_some())
+                    .filter(|(_, a, b)| *a != k && *b != k)
+                    .all(|(p, _, _)| BgpLab::best(rib, p).is_some())
             })
             .await;
         for j in (0..4).filter(|j| *j != k) {
@@ -1775,27 +1847,18 @@ async fn attributes_cross_both_ways_and_best_paths_agree() {
         );
         assert!(r.large.contains(&format!("{origin}:1:2")), "r{k}: {r:?}");
     }
-    // The same best path: 10.99.0.0/24 (GoBGP plain, BIRD prepended) at ours and FRR;
-    // 10.98.0.0/24 (ours plain, FRR prepended) at BIRD and GoBGP.
-    for (prefix, nodes, origin) in [
-        ("10.99.0.0/24", [0, 2], 65003),
-        ("10.98.0.0/24", [1, 3], 65000),
-    ] {
-        let bests: Vec<(usize, Vec<u32>)> = nodes
-            .iter()
-            .map(|k| {
-                (
-                    *k,
-                    BgpLab::best(&ribs[k], prefix)
-                        .map(|r| r.as_path)
-                        .unwrap_or_default(),
-                )
-            })
+    // The same best path at both speakers that did not originate a shared prefix: the
+    // plain origin's, one AS long.
+    for (prefix, plain, prepended) in shared {
+        let bests: Vec<(usize, Option<Route>)> = (0..4)
+            .filter(|k| *k != plain && *k != prepended)
+            .map(|k| (k, BgpLab::best(&ribs[&k], prefix)))
             .collect();
-        for (k, path) in &bests {
+        for (k, best) in &bests {
+            let best = best.as_ref().map(|r| (r.as_path.clone(), r.next_hop));
             assert_eq!(
-                path,
-                &vec![origin],
+                best,
+                Some((vec![asn(plain)], Some(ip(&addr(plain, *k))))),
                 "r{k}: best path for {prefix}: {bests:?}"
             );
         }
@@ -1953,7 +2016,7 @@ async fn link_failure_ends_session_on_hold_timer_and_routes_reconverge() {
     for (n, sp) in &s.spokes {
         members.push((n.as_str(), sp.clone()));
     }
-    let lab = up(
+    let mut lab = up_ext(
         "bgphold",
         &members,
         "",
@@ -1962,6 +2025,8 @@ async fn link_failure_ends_session_on_hold_timer_and_routes_reconverge() {
             ("r0", "r2", &["172.30.2.1/30"], &["172.30.2.2/30"]),
             ("r1", "r2", &["172.30.12.1/30"], &["172.30.12.2/30"]),
         ],
+        // A link whose loss can be changed live (the userspace engine).
+        &[("r0", "r1", "engine: userspace")],
     )
     .await;
     lab.wait_ours_established("r0", &["172.30.1.2", "172.30.2.2"], 60)
@@ -1970,16 +2035,20 @@ async fn link_failure_ends_session_on_hold_timer_and_routes_reconverge() {
         BgpLab::best(rib, "10.1.0.0/24")
             .is_some_and(|r| r.as_path == [65001] && r.next_hop == Some(ip("172.30.1.2")))
     };
-    let rib = lab
-        .wait_rib("r0", false, 60, "chose BIRD's direct path", direct)
-        .await;
-    assert!(
-        rib[&"10.1.0.0/24".parse::<IpNet>().unwrap()]
-            .iter()
-            .any(|r| r.as_path == [65002, 65001]),
-        "no path through FRR: {rib:?}"
-    );
-    lab.topolab(&["link", lab.lab.name(), "r0", "r1", "set", "loss=100%"]);
+    lab.wait_rib(
+        "r0",
+        false,
+        60,
+        "chose BIRD's direct path and learned the one through FRR",
+        |rib| {
+            direct(rib)
+                && rib[&"10.1.0.0/24".parse::<IpNet>().unwrap()]
+                    .iter()
+                    .any(|r| r.as_path == [65002, 65001])
+        },
+    )
+    .await;
+    lab.set_link("r0", "r1", "loss=100%").await;
     // Our session with BIRD ends on hold-timer expiry.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -2009,7 +2078,7 @@ async fn link_failure_ends_session_on_hold_timer_and_routes_reconverge() {
         "{rib:?}"
     );
     // Healed: the session and the direct path come back.
-    lab.topolab(&["link", lab.lab.name(), "r0", "r1", "set", "loss=0%"]);
+    lab.set_link("r0", "r1", "loss=0%").await;
     lab.wait_ours_established("r0", &["172.30.1.2"], 60).await;
     lab.wait_rib("r0", false, 60, "chose BIRD's direct path again", direct)
         .await;
@@ -2102,5 +2171,230 @@ async fn tcp_md5_sessions_with_bird_and_frr() {
     );
     let rib = lab.rib("r3", false).await;
     assert!(BgpLab::best(&rib, "10.0.0.0/24").is_none(), "{rib:?}");
+    lab.lab.down().await.unwrap();
+}
+
+/// MED with the same-neighbour-AS rule (RFC 4271 §9.1.2.2 c): BIRD and GoBGP are two
+/// routers of AS 65001 announcing one prefix with MED 50 and 20 (same LOCAL_PREF, AS-path
+/// length and ORIGIN), each peering with our speaker and with FRR. Both receivers choose
+/// GoBGP's path (the lower MED), each through its own link to GoBGP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn med_decides_between_two_routers_of_one_neighbor_as() {
+    need_root!();
+    if !have(&[Daemon::Bird, Daemon::Frr, Daemon::Gobgp]) {
+        return;
+    }
+    let with_med = |m| Network {
+        prefix: "10.50.0.0/24".into(),
+        med: Some(m),
+        ..Default::default()
+    };
+    // Links: r0–r1 172.30.1.0/30, r0–r3 172.30.3.0/30, r2–r1 172.30.21.0/30,
+    // r2–r3 172.30.23.0/30 (the first node named takes .1).
+    let ours = speaker(
+        Daemon::Ours,
+        65000,
+        "10.0.0.100",
+        vec![
+            Nbr::new("172.30.1.1", "172.30.1.2", 65001),
+            Nbr::new("172.30.3.1", "172.30.3.2", 65001),
+        ],
+        vec![],
+    );
+    let frr = speaker(
+        Daemon::Frr,
+        65002,
+        "10.0.0.2",
+        vec![
+            Nbr::new("172.30.21.1", "172.30.21.2", 65001),
+            Nbr::new("172.30.23.1", "172.30.23.2", 65001),
+        ],
+        vec![],
+    );
+    let bird = speaker(
+        Daemon::Bird,
+        65001,
+        "10.0.0.1",
+        vec![
+            Nbr::new("172.30.1.2", "172.30.1.1", 65000),
+            Nbr::new("172.30.21.2", "172.30.21.1", 65002),
+        ],
+        vec![with_med(50)],
+    );
+    let gobgp = speaker(
+        Daemon::Gobgp,
+        65001,
+        "10.0.0.3",
+        vec![
+            Nbr::new("172.30.3.2", "172.30.3.1", 65000),
+            Nbr::new("172.30.23.2", "172.30.23.1", 65002),
+        ],
+        vec![with_med(20)],
+    );
+    let lab = up(
+        "bgpmed",
+        &[("r0", ours), ("r1", bird), ("r2", frr), ("r3", gobgp)],
+        "",
+        &[
+            ("r0", "r1", &["172.30.1.1/30"], &["172.30.1.2/30"]),
+            ("r0", "r3", &["172.30.3.1/30"], &["172.30.3.2/30"]),
+            ("r2", "r1", &["172.30.21.1/30"], &["172.30.21.2/30"]),
+            ("r2", "r3", &["172.30.23.1/30"], &["172.30.23.2/30"]),
+        ],
+    )
+    .await;
+    lab.wait_ours_established("r0", &["172.30.1.2", "172.30.3.2"], 60)
+        .await;
+    for (node, bird_addr, gobgp_addr) in [
+        ("r0", "172.30.1.2", "172.30.3.2"),
+        ("r2", "172.30.21.2", "172.30.23.2"),
+    ] {
+        let p: IpNet = "10.50.0.0/24".parse().unwrap();
+        let rib = lab
+            .wait_rib(
+                node,
+                false,
+                60,
+                "learned both paths of 10.50.0.0/24",
+                |rib| {
+                    rib.get(&p).is_some_and(|v| {
+                        v.iter().any(|r| r.med == Some(50)) && v.iter().any(|r| r.med == Some(20))
+                    })
+                },
+            )
+            .await;
+        let best = BgpLab::best(&rib, "10.50.0.0/24").unwrap();
+        assert_eq!(
+            (best.as_path.clone(), best.med, best.next_hop),
+            (vec![65001], Some(20), Some(ip(gobgp_addr))),
+            "{node}: {:?}",
+            rib[&p]
+        );
+        let other = rib[&p].iter().find(|r| !r.best).unwrap();
+        assert_eq!(
+            (other.med, other.next_hop),
+            (Some(50), Some(ip(bird_addr))),
+            "{node}: {other:?}"
+        );
+    }
+    lab.lab.down().await.unwrap();
+}
+
+impl BgpLab {
+    /// GoBGP's message counters for one neighbor: `(direction, kind)` → count
+    /// (`gobgp -j neighbor ADDR`: `state.messages.{received,sent}.{update,refresh,…}`).
+    async fn gobgp_counts(&self, node: &str, peer: &str) -> BTreeMap<(String, String), u64> {
+        let (ok, out, err) = self.exec(node, &["gobgp", "-j", "neighbor", peer]).await;
+        assert!(ok, "{node}: gobgp neighbor: {out}{err}");
+        let v: serde_json::Value =
+            serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out}"));
+        let mut m = BTreeMap::new();
+        for dir in ["received", "sent"] {
+            for (k, n) in v["state"]["messages"][dir]
+                .as_object()
+                .into_iter()
+                .flatten()
+            {
+                if let Some(n) = n.as_u64() {
+                    m.insert((dir.to_string(), k.clone()), n);
+                }
+            }
+        }
+        m
+    }
+
+    /// BIRD's route counters of protocol `proto`: the "received" column of its import and
+    /// export update rows (`show protocols all`).
+    async fn bird_updates(&self, node: &str, proto: &str) -> (u64, u64) {
+        let (ok, out, err) = self
+            .exec(
+                node,
+                &["birdc", "-s", BIRD_CTL, "show", "protocols", "all", proto],
+            )
+            .await;
+        assert!(ok, "{node}: birdc: {out}{err}");
+        let col = |row: &str| -> u64 {
+            out.lines()
+                .find_map(|l| l.trim().strip_prefix(row))
+                .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+                .unwrap_or_else(|| panic!("{node}: no `{row}` in {out}"))
+        };
+        (col("Import updates:"), col("Export updates:"))
+    }
+
+    /// Our speaker's message count from one neighbor.
+    fn ours_messages_in(&self, node: &str, peer: &str) -> u64 {
+        self.ours_json(node, &["neighbors"])
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|n| n["address"] == peer)
+            .and_then(|n| n["messages_in"].as_u64())
+            .unwrap_or_else(|| panic!("{node}: no neighbor {peer}"))
+    }
+}
+
+/// Route refresh (RFC 2918) with BIRD both ways and toward GoBGP: `birdc reload in` sends
+/// a ROUTE-REFRESH and our speaker sends its routes again; `topolab bgp … refresh` sends
+/// one to each, and each sends its routes again. (GoBGP's `softresetin` re-applies its
+/// policy to the Adj-RIB-In it keeps and sends no ROUTE-REFRESH, so it never asks us.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn route_refresh_both_ways_with_bird_and_gobgp() {
+    need_root!();
+    if !have(&[Daemon::Bird, Daemon::Gobgp]) {
+        return;
+    }
+    let lab = star(&[Daemon::Bird, Daemon::Gobgp], false)
+        .up("bgprefresh2")
+        .await;
+    lab.wait_ours_established("r0", &["172.30.1.2", "172.30.2.2"], 60)
+        .await;
+    for node in ["r1", "r2"] {
+        lab.wait_rib(node, false, 60, "learned 10.0.0.0/24", |rib| {
+            BgpLab::best(rib, "10.0.0.0/24").is_some()
+        })
+        .await;
+    }
+    lab.wait_rib("r0", false, 60, "learned both peers' prefixes", |rib| {
+        BgpLab::best(rib, "10.1.0.0/24").is_some() && BgpLab::best(rib, "10.2.0.0/24").is_some()
+    })
+    .await;
+    let poll = |what: &str| (Instant::now() + Duration::from_secs(30), what.to_string());
+
+    // BIRD asks us: its import counter grows with the routes we send again.
+    let (imported, _) = lab.bird_updates("r1", "p0").await;
+    let (ok, out, err) = lab
+        .exec("r1", &["birdc", "-s", BIRD_CTL, "reload", "in", "p0"])
+        .await;
+    assert!(ok, "{out}{err}");
+    let (deadline, what) = poll("BIRD got our routes again after its ROUTE-REFRESH");
+    while lab.bird_updates("r1", "p0").await.0 <= imported {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // We ask each of them: each sends its routes again (GoBGP counts our request).
+    let gobgp_before = lab.gobgp_counts("r2", "172.30.2.1").await;
+    let refreshes = |m: &BTreeMap<(String, String), u64>| {
+        m.get(&("received".to_string(), "refresh".to_string()))
+            .copied()
+            .unwrap_or(0)
+    };
+    for (node, peer) in [("r1", "172.30.1.2"), ("r2", "172.30.2.2")] {
+        let before = lab.ours_messages_in("r0", peer);
+        lab.topolab(&["bgp", lab.lab.name(), "r0", "refresh", peer]);
+        let (deadline, what) = poll(&format!("{node} answered our ROUTE-REFRESH"));
+        while lab.ours_messages_in("r0", peer) <= before {
+            assert!(Instant::now() < deadline, "{what}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+    let now = lab.gobgp_counts("r2", "172.30.2.1").await;
+    assert!(
+        refreshes(&now) > refreshes(&gobgp_before),
+        "GoBGP counted no ROUTE-REFRESH from us: {gobgp_before:?} → {now:?}"
+    );
+    let rib = lab.rib("r0", false).await;
+    assert!(BgpLab::best(&rib, "10.1.0.0/24").is_some(), "{rib:?}");
+    assert!(BgpLab::best(&rib, "10.2.0.0/24").is_some(), "{rib:?}");
     lab.lab.down().await.unwrap();
 }
