@@ -97,3 +97,47 @@ fn openflow_example_sizes() {
         assert!(t.mgmt.is_some(), "{file}: the management network is on");
     }
 }
+
+/// The BGP examples compile: every router runs a speaker, and every session between two
+/// lab speakers is configured on both ends (the other end's AS, the addresses swapped).
+#[test]
+fn bgp_examples_compile_with_both_ends_of_every_session() {
+    for file in ["bgp.yaml"] {
+        let t = load(file);
+        let plan =
+            topolab::compile::compile(&t, &t.name).unwrap_or_else(|e| panic!("{}", e.one_line()));
+        let mut sessions = 0;
+        for n in plan.nodes.iter().filter(|n| n.kind == NodeKind::Router) {
+            let b = n
+                .bgp
+                .as_ref()
+                .unwrap_or_else(|| panic!("{file}: {} has no speaker", n.name));
+            assert_eq!(n.services[0].name, "bgp", "{file}: {}", n.name);
+            for s in &b.peers {
+                let local = s.local_address.expect("lab sessions have a local address");
+                let other = plan
+                    .nodes
+                    .iter()
+                    .find(|o| {
+                        o.loopback.iter().any(|l| l.addr() == s.address)
+                            || o.ifaces
+                                .iter()
+                                .any(|i| i.addrs.iter().any(|a| a.addr() == s.address))
+                    })
+                    .unwrap_or_else(|| panic!("{file}: no node has {}", s.address));
+                let ob = other.bgp.as_ref().expect("peers are speakers");
+                assert_eq!(s.remote_as, ob.asn);
+                assert!(
+                    ob.peers
+                        .iter()
+                        .any(|x| x.address == local && x.remote_as == b.asn),
+                    "{file}: {} does not answer {}",
+                    other.name,
+                    n.name
+                );
+                sessions += 1;
+            }
+        }
+        assert!(sessions > 0, "{file}");
+    }
+}

@@ -5,5 +5,7 @@ pub mod codec;
 pub mod config;
 pub mod decision;
 pub mod fsm;
+pub mod inject;
+pub mod mrt;
 pub mod policy;
 pub mod speaker;

@@ -7,6 +7,7 @@ pub mod bench_ofswitch;
 pub mod bench_openflow;
 pub mod bench_probes;
 pub mod bench_services;
+pub mod bgp;
 pub mod files;
 pub mod labs;
 pub mod node;

@@ -11,6 +11,7 @@
 //!            ─▶ address.rs subnets per domain, interface addresses, router loopbacks
 //!            ─▶ routes.rs  static routes (routers: all prefixes; hosts: default + exceptions;
 //!                          none for `routes: connected` nodes)
+//!            ─▶ bgp.rs     speaker configs and sessions; BGP routers' routes (intra-AS only)
 //!            ─▶ mod.rs     sysctls, bridges, ports, veths
 //!            ─▶ emulation.rs engines per link, IFB shapers, the relay fabric
 //!            ─▶ mgmt.rs    the management network (`mgmt:`) ─▶ Plan
@@ -37,6 +38,7 @@
 //! explicit subnet, an exhausted pool, a clashing interface name).
 
 mod address;
+mod bgp;
 pub mod emulation;
 pub mod graph;
 mod ifaces;
@@ -52,6 +54,7 @@ mod space;
 #[path = "../../tests/common/builder.rs"]
 pub(crate) mod testutil;
 
+pub use bgp::{BGP_SERVICE, bgp_service};
 pub use openflow::*;
 pub use plan::*;
 
@@ -64,6 +67,7 @@ pub fn compile(topology: &Topology, lab: &str) -> Result<Plan, TopologyError> {
     let ifaces = ifaces::Ifaces::new(&m)?;
     let addrs = address::assign(&m)?;
     let mut routes = routes::routes(&m, &ifaces, &addrs);
+    let mut bgp = bgp::compile(&m, &ifaces, &addrs)?;
 
     let mut stp = vec![false; topology.nodes.len()];
     for d in &m.domains {
@@ -124,7 +128,10 @@ pub fn compile(topology: &Topology, lab: &str) -> Result<Plan, TopologyError> {
             bridge,
             ifaces: ports,
             routes: match node.routes {
-                RoutesMode::Static => std::mem::take(&mut routes[ni]),
+                // A BGP router: connected and intra-AS loopback routes (bgp.rs).
+                RoutesMode::Static => bgp.routes[ni]
+                    .take()
+                    .unwrap_or_else(|| std::mem::take(&mut routes[ni])),
                 // The kernel's connected routes only: a routing daemon does the rest.
                 RoutesMode::Connected => vec![],
             },
@@ -134,6 +141,7 @@ pub fn compile(topology: &Topology, lab: &str) -> Result<Plan, TopologyError> {
                 .as_ref()
                 .map(openflow::builtin_service)
                 .into_iter()
+                .chain(node.bgp.as_ref().map(|_| bgp::bgp_service()))
                 .chain(node.services.iter().cloned())
                 .collect(),
             limits: node.limits,
@@ -141,7 +149,7 @@ pub fn compile(topology: &Topology, lab: &str) -> Result<Plan, TopologyError> {
             private_dirs: node.private_dirs.clone(),
             files: node.files.clone(),
             openflow: None,
-            bgp: None,
+            bgp: bgp.configs[ni].take(),
         });
     }
     let veths = (0..topology.links.len())

@@ -321,6 +321,7 @@ impl Plan {
                 || !n.private_dirs.is_empty()
                 || !n.files.is_empty()
                 || n.routes_mode != RoutesMode::Static
+                || n.bgp.is_some()
         };
         if !self.nodes.iter().any(|n| busy(&n)) {
             return;
@@ -360,6 +361,9 @@ impl Plan {
                         f.mode
                     ),
                 );
+            }
+            if let Some(b) = &n.bgp {
+                render_bgp(w, name, b);
             }
             for sv in &n.services {
                 let what = match &sv.what {
@@ -408,6 +412,105 @@ impl Plan {
             i.mtu,
             q(&n.netns)
         )
+    }
+}
+
+/// A speaker's config as comments: the speaker line, then one line per peer. Passwords are
+/// never printed (only that there is one); names and policies are quoted.
+fn render_bgp(w: &mut String, name: &str, b: &crate::bgp::config::SpeakerConfig) {
+    let keepalive = b
+        .keepalive
+        .map_or_else(|| "hold/3".to_string(), |k| format!("{k} s"));
+    let networks: Vec<String> = b.networks.iter().map(|n| n.to_string()).collect();
+    line(
+        w,
+        &format!(
+            "# {name}: bgp AS {} router-id {}; hold {} s, keepalive {keepalive}, connect-retry {} s; fib {}; networks {}",
+            b.asn,
+            b.router_id,
+            b.hold_time,
+            b.connect_retry,
+            if b.fib { "on" } else { "off" },
+            if networks.is_empty() {
+                "none".to_string()
+            } else {
+                networks.join(" ")
+            }
+        ),
+    );
+    let rules = |what: &str, r: &[crate::bgp::policy::Rule]| {
+        if r.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "; {what} {:?}",
+                serde_json::to_string(r).unwrap_or_default()
+            )
+        }
+    };
+    if !b.import.is_empty() || !b.export.is_empty() {
+        line(
+            w,
+            &format!(
+                "# {name}: bgp policy{}{}",
+                rules("import", &b.import),
+                rules("export", &b.export)
+            ),
+        );
+    }
+    for p in &b.peers {
+        let mut extra = Vec::new();
+        if p.remote_as == b.asn {
+            extra.push("iBGP".to_string());
+        } else {
+            extra.push("eBGP".to_string());
+        }
+        if p.passive {
+            extra.push("passive".into());
+        }
+        if let Some(t) = p.multihop {
+            extra.push(format!("multihop {t}"));
+        }
+        if let Some(t) = p.ttl_security {
+            extra.push(format!("ttl-security {t}"));
+        }
+        if p.password.is_some() {
+            extra.push("md5".into());
+        }
+        if p.rr_client {
+            extra.push("rr-client".into());
+        }
+        if p.next_hop_self {
+            extra.push("next-hop-self".into());
+        }
+        if let Some(h) = p.hold_time {
+            extra.push(format!("hold {h} s"));
+        }
+        let fams: Vec<&str> = p
+            .families
+            .iter()
+            .map(|f| match f {
+                crate::bgp::config::Afi::Ipv4 => "ipv4",
+                crate::bgp::config::Afi::Ipv6 => "ipv6",
+            })
+            .collect();
+        let from = p
+            .local_address
+            .map_or_else(String::new, |l| format!(" from {l}"));
+        line(
+            w,
+            &format!(
+                "# {name}: bgp peer {:?} {} port {} AS {}{from}; {}; {}{}{}",
+                p.name,
+                p.address,
+                p.port,
+                p.remote_as,
+                fams.join("+"),
+                extra.join(", "),
+                rules("import", &p.import),
+                rules("export", &p.export)
+            ),
+        );
     }
 }
 

@@ -6,6 +6,7 @@
 //!   lab name ─▶ defaults ─▶ addressing pools (addressing.rs)
 //!   ─▶ written nodes (file order) ─▶ generators (generate.rs; their nodes appended)
 //!   ─▶ OpenFlow references and dpids (openflow_check.rs; may turn the management network on)
+//!   ─▶ BGP peers named by node (bgp_check.rs)
 //!   ─▶ written links (links.rs, emulation.rs) ─▶ generated links (appended)
 //! ```
 //!
@@ -29,6 +30,7 @@ use serde_saphyr::Spanned;
 
 use super::Limits;
 use super::addressing;
+use super::bgp_check;
 use super::error::{ErrorKind, TopologyError};
 use super::generate;
 use super::links::{self, LinkChecker};
@@ -182,6 +184,7 @@ pub fn check_with(
     }
 
     openflow_check::resolve(&nodes, &ctx)?;
+    bgp_check::resolve(&nodes, &ctx)?;
     if let Some(at) = openflow_check::needs_mgmt(&nodes) {
         match (&mgmt, &spec.mgmt) {
             (Some(_), _) => {}
@@ -440,6 +443,24 @@ fn written_node(
         node.files = node_check::files(&files.0, &node.private_dirs, ctx)?;
     }
     node.openflow = openflow_check::node_keys(spec, kind, &name.value, ctx)?;
+    node.bgp = bgp_check::node_key(spec.bgp.as_ref(), kind, &name.value, ctx)?;
+    if let (Some(_), Some(run)) = (&node.bgp, &spec.run)
+        && node
+            .services
+            .iter()
+            .any(|s| s.name == crate::compile::BGP_SERVICE)
+    {
+        return Err(ctx
+            .error(
+                ErrorKind::DuplicateName,
+                span(run),
+                format!(
+                    "service name `{}` is taken by the node's built-in BGP speaker",
+                    crate::compile::BGP_SERVICE
+                ),
+            )
+            .with_help("give the service another `name:`"));
+    }
     Ok(node)
 }
 
@@ -461,6 +482,7 @@ fn generated_node(name: String, kind: NodeKind, defaults: &Defaults, span: Span)
         sysctl: Default::default(),
         loopback: Vec::new(),
         openflow: None,
+        bgp: None,
         span,
     }
 }

@@ -17,6 +17,7 @@
 //! for editors.
 
 mod addressing;
+pub mod bgp_check;
 pub mod changes;
 pub(crate) mod check;
 mod emulation;

@@ -221,6 +221,8 @@ pub struct Node {
     pub loopback: Vec<IpNet>,
     /// `ofswitch` and `controller` nodes: their OpenFlow keys.
     pub openflow: Option<Openflow>,
+    /// Routers and hosts with `bgp:`: the speaker's keys.
+    pub bgp: Option<Bgp>,
     pub span: Span,
 }
 
@@ -594,4 +596,64 @@ mod model_tests {
             assert!(!bridge || l2, "{k:?}");
         }
     }
+}
+
+/// A node's `bgp:` key, checked (see `bgp_check`). Peers named by node are known to exist
+/// and to have `bgp:`; addresses, interfaces and router IDs are compile's to resolve.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Bgp {
+    pub asn: u32,
+    /// `router_id:` as written; `None`: compiled from the node's addresses.
+    pub router_id: Option<std::net::Ipv4Addr>,
+    pub router_id_span: Option<Span>,
+    /// `neighbors: auto` (or the item `auto` in the list).
+    pub auto: bool,
+    pub route_reflector: bool,
+    /// Explicit peers, in file order.
+    pub neighbors: Vec<BgpNeighbor>,
+    /// `networks:` as written; `None`: compiled (host-facing subnets and loopbacks).
+    pub networks: Option<Vec<IpNet>>,
+    pub import: Vec<crate::bgp::policy::Rule>,
+    pub export: Vec<crate::bgp::policy::Rule>,
+    /// Seconds.
+    pub hold: u16,
+    pub keepalive: Option<u16>,
+    pub connect_retry: u16,
+    pub fib: bool,
+    /// The `bgp:` value.
+    pub span: Span,
+}
+
+/// One explicit `neighbors:` item.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BgpNeighbor {
+    pub peer: BgpPeer,
+    /// The `node:` or `address:` value.
+    pub span: Span,
+    pub remote_as: Option<u32>,
+    pub remote_as_span: Option<Span>,
+    pub passive: bool,
+    pub multihop: Option<u8>,
+    pub ttl_security: Option<u8>,
+    pub password: Option<String>,
+    pub rr_client: bool,
+    pub next_hop_self: bool,
+    /// `families:`; `None`: compiled.
+    pub families: Option<Vec<crate::bgp::config::Afi>>,
+    pub import: Vec<crate::bgp::policy::Rule>,
+    pub export: Vec<crate::bgp::policy::Rule>,
+    pub hold_time: Option<u16>,
+    pub port: u16,
+    pub local_address: Option<std::net::IpAddr>,
+}
+
+/// Who a neighbor is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum BgpPeer {
+    Address(std::net::IpAddr),
+    /// A lab node with `bgp:`; `iface`: that node's interface (`r2:eth1`) and its span.
+    Node {
+        name: String,
+        iface: Option<(String, Span)>,
+    },
 }

@@ -218,6 +218,143 @@ pub struct NodeSpec {
     /// controller: the TCP port it listens on (default 6653).
     #[schemars(with = "Option<u16>")]
     pub listen: Option<Spanned<u64>>,
+    /// routers and hosts: the built-in BGP speaker (`{asn, router_id, neighbors, networks,
+    /// import, export, timers, route_reflector, fib}`).
+    #[schemars(with = "Option<BgpSpec>")]
+    pub bgp: Option<Spanned<BgpSpec>>,
+}
+
+/// `bgp:` — the node runs the built-in BGP speaker (see `bgp_check`).
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BgpSpec {
+    /// The node's AS: 1 ..= 4294967295, not 23456 (AS_TRANS).
+    #[schemars(with = "u32")]
+    pub asn: Spanned<u64>,
+    /// An IPv4 address (default: the node's first IPv4 loopback, else its lowest IPv4
+    /// interface address).
+    #[schemars(with = "Option<String>")]
+    pub router_id: Option<Spanned<String>>,
+    /// `auto`, or a list of peers (`{address: IP, remote_as: N}`, `{node: r2}`,
+    /// `{node: "r2:eth1"}`) in which the item `auto` adds the automatic sessions.
+    #[schemars(with = "Option<forms::Neighbors>")]
+    pub neighbors: Option<Spanned<NeighborsSpec>>,
+    /// With `neighbors: auto`: this router reflects routes for the other routers of its AS.
+    #[schemars(with = "Option<bool>")]
+    pub route_reflector: Option<Spanned<bool>>,
+    /// Prefixes to originate (default: the node's host-facing subnets and loopbacks).
+    #[schemars(with = "Option<StrList>")]
+    pub networks: Option<Spanned<StrList>>,
+    /// Policy for routes from every peer (after the peer's own rules).
+    #[schemars(with = "Option<Vec<forms::Rule>>")]
+    pub import: Option<Spanned<Vec<Spanned<RuleSpec>>>>,
+    /// Policy for routes to every peer (after the peer's own rules).
+    #[schemars(with = "Option<Vec<forms::Rule>>")]
+    pub export: Option<Spanned<Vec<Spanned<RuleSpec>>>>,
+    /// Seconds: `{hold: 9, keepalive: 3, connect_retry: 2}` (the defaults).
+    #[schemars(with = "Option<TimersSpec>")]
+    pub timers: Option<Spanned<TimersSpec>>,
+    /// Install best routes into the node's kernel table (default true).
+    #[schemars(with = "Option<bool>")]
+    pub fib: Option<Spanned<bool>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TimersSpec {
+    /// Hold time (0, or 3 ..= 65535; default 9).
+    #[schemars(with = "Option<u16>")]
+    pub hold: Option<Spanned<u64>>,
+    /// Keepalive interval (default a third of the hold time).
+    #[schemars(with = "Option<u16>")]
+    pub keepalive: Option<Spanned<u64>>,
+    /// Seconds between connection attempts (default 2).
+    #[schemars(with = "Option<u16>")]
+    pub connect_retry: Option<Spanned<u64>>,
+}
+
+/// `neighbors: auto` or a list.
+#[derive(Debug)]
+pub enum NeighborsSpec {
+    /// The scalar as written (only `auto` is valid; `check` says so).
+    Word(String),
+    List(Vec<Spanned<NeighborItem>>),
+}
+
+/// One `neighbors:` item: the word `auto`, or a peer.
+#[derive(Debug)]
+pub enum NeighborItem {
+    Word(String),
+    Peer(Box<NeighborSpec>),
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NeighborSpec {
+    /// The peer's address (then `remote_as` is required).
+    #[schemars(with = "Option<String>")]
+    pub address: Option<Spanned<String>>,
+    /// A node of the lab with `bgp:`, or `node:iface` (that interface's address).
+    #[schemars(with = "Option<String>")]
+    pub node: Option<Spanned<String>>,
+    /// The peer's AS (a node peer's is its `bgp.asn`).
+    #[schemars(with = "Option<u32>")]
+    pub remote_as: Option<Spanned<u64>>,
+    /// Never connect; wait for the peer.
+    #[schemars(with = "Option<bool>")]
+    pub passive: Option<Spanned<bool>>,
+    /// eBGP multihop: the TTL of our packets (1–255).
+    #[schemars(with = "Option<u8>")]
+    pub multihop: Option<Spanned<u64>>,
+    /// GTSM: the peer is at most this many hops away (1–254).
+    #[schemars(with = "Option<u8>")]
+    pub ttl_security: Option<Spanned<u64>>,
+    /// TCP MD5 signature key (1–80 bytes).
+    #[schemars(with = "Option<String>")]
+    pub password: Option<Spanned<String>>,
+    /// The peer is our route-reflector client.
+    #[schemars(with = "Option<bool>")]
+    pub rr_client: Option<Spanned<bool>>,
+    /// Announce ourselves as the next hop to this peer.
+    #[schemars(with = "Option<bool>")]
+    pub next_hop_self: Option<Spanned<bool>>,
+    /// `[ipv4, ipv6]` (default: the families both ends have addresses of).
+    #[schemars(with = "Option<Vec<String>>")]
+    pub families: Option<Spanned<Vec<Spanned<String>>>>,
+    #[schemars(with = "Option<Vec<forms::Rule>>")]
+    pub import: Option<Spanned<Vec<Spanned<RuleSpec>>>>,
+    #[schemars(with = "Option<Vec<forms::Rule>>")]
+    pub export: Option<Spanned<Vec<Spanned<RuleSpec>>>>,
+    /// Seconds (default: the speaker's).
+    #[schemars(with = "Option<u16>")]
+    pub hold_time: Option<Spanned<u64>>,
+    /// The peer's TCP port (default 179).
+    #[schemars(with = "Option<u16>")]
+    pub port: Option<Spanned<u64>>,
+    /// Our source address for this session.
+    #[schemars(with = "Option<String>")]
+    pub local_address: Option<Spanned<String>>,
+}
+
+/// One policy rule as written (`{match: {…}, set: {…}, action: accept|reject}`). The keys
+/// inside `match` and `set` are kept as written so that an error in one points at it;
+/// `bgp_check` turns them into a [`crate::bgp::policy::Rule`].
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    #[serde(default, rename = "match")]
+    pub matches: Option<Spanned<Entries<Spanned<PolicyValue>>>>,
+    #[serde(default)]
+    pub set: Option<Spanned<Entries<Spanned<PolicyValue>>>>,
+    #[serde(default)]
+    pub action: Option<Spanned<String>>,
+}
+
+/// A value inside a rule's `match` or `set`: a scalar, or a list of scalars.
+#[derive(Debug)]
+pub enum PolicyValue {
+    One(Scalar),
+    Many(Vec<Spanned<Scalar>>),
 }
 
 /// A placed file: its text inline, or a file relative to the topology.
@@ -776,6 +913,86 @@ impl<'de> Deserialize<'de> for GeneratorSpec {
     }
 }
 
+impl<'de> Deserialize<'de> for NeighborsSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NeighborsSpec;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "`auto`, or a list of peers like {node: r2} or {address: IP, remote_as: N}",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<NeighborsSpec, E> {
+                Ok(NeighborsSpec::Word(v.to_owned()))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NeighborsSpec, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Spanned<NeighborItem>>()? {
+                    items.push(item);
+                }
+                Ok(NeighborsSpec::List(items))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for NeighborItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = NeighborItem;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a peer like {node: r2} or {address: IP, remote_as: N}, or `auto`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<NeighborItem, E> {
+                Ok(NeighborItem::Word(v.to_owned()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<NeighborItem, A::Error> {
+                NeighborSpec::deserialize(MapAccessDeserializer::new(m))
+                    .map(|n| NeighborItem::Peer(Box::new(n)))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for PolicyValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = PolicyValue;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, a number, or a list of them")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<PolicyValue, E> {
+                Ok(PolicyValue::One(Scalar(v.to_owned())))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<PolicyValue, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<PolicyValue, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<PolicyValue, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<PolicyValue, E> {
+                self.visit_str(&v.to_string())
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PolicyValue, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Spanned<Scalar>>()? {
+                    items.push(item);
+                }
+                Ok(PolicyValue::Many(items))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 impl<'de> Deserialize<'de> for Scalar {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
@@ -876,7 +1093,8 @@ mod forms {
     use schemars::JsonSchema;
 
     use super::{
-        GeneratorKind, LinkLong, LossLong, MgmtLong, PoolLong, ReorderLong, Scalar, ServiceSpec,
+        GeneratorKind, LinkLong, LossLong, MgmtLong, NeighborSpec, PoolLong, ReorderLong, Scalar,
+        ServiceSpec,
     };
 
     #[derive(JsonSchema)]
@@ -938,6 +1156,39 @@ mod forms {
     #[derive(JsonSchema)]
     #[serde(transparent)]
     pub struct Generator(GeneratorKind);
+
+    #[derive(JsonSchema)]
+    #[serde(untagged)]
+    pub enum NeighborItem {
+        /// `auto`
+        Auto(String),
+        Peer(NeighborSpec),
+    }
+
+    #[derive(JsonSchema)]
+    #[serde(untagged)]
+    pub enum Neighbors {
+        /// `auto`
+        Auto(String),
+        List(Vec<NeighborItem>),
+    }
+
+    #[derive(JsonSchema)]
+    #[serde(untagged)]
+    pub enum PolicyValue {
+        One(Scalar),
+        Many(Vec<Scalar>),
+    }
+
+    /// A policy rule: `{match: {prefix: [...], ...}, set: {local_pref: 200, ...},
+    /// action: accept|reject}`.
+    #[derive(JsonSchema)]
+    pub struct Rule {
+        #[serde(rename = "match")]
+        pub matches: Option<std::collections::BTreeMap<String, PolicyValue>>,
+        pub set: Option<std::collections::BTreeMap<String, PolicyValue>>,
+        pub action: Option<String>,
+    }
 }
 
 schema_from!(PoolSpec, forms::Pool);

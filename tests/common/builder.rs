@@ -67,6 +67,7 @@ impl TopoBuilder {
             sysctl: BTreeMap::new(),
             loopback: Vec::new(),
             openflow: None,
+            bgp: None,
             span: Span::default(),
         });
         self
