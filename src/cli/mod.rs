@@ -1,6 +1,7 @@
 //! The CLI's commands, one module per group. The library does the work; these render.
 
 pub mod bench;
+pub mod bench_bgp;
 pub mod bench_links;
 pub mod bench_ofswitch;
 pub mod bench_openflow;
