@@ -1013,7 +1013,10 @@ fn two_octet_peers_get_as4_path_both_ways() {
     // Toward 2-octet peer 65003: AS_TRANS on the wire, AS4_PATH with the whole path.
     let sent: Vec<u8> = std::iter::from_fn(|| s.poll_output())
         .filter_map(|o| match o {
-            Output::Send { conn, bytes } if conn == ConnId(2) => Some(bytes),
+            Output::Send {
+                conn: ConnId(2),
+                bytes,
+            } => Some(bytes),
             _ => None,
         })
         .flatten()
