@@ -18,8 +18,11 @@ use crate::bgp::codec::{self, Family, Nlri, SessionParams};
 use crate::bgp::policy::{RouteCtx, Verdict};
 use crate::time::Instant;
 
-use super::rib::{Cand, LOCAL, fib_of};
+use super::rib::{LOCAL, fib_of};
 use super::{FibChange, Output, PeerId, Speaker};
+
+/// A changed prefix's best path after the batch: its source and attributes.
+type Best = Option<(u32, Arc<PathAttrs>)>;
 
 /// One prefix's new state toward a peer: the attributes to announce, or withdraw.
 type OutRoute = (IpNet, Option<Arc<PathAttrs>>);
@@ -94,12 +97,17 @@ impl Speaker {
         let changes = std::mem::take(&mut self.changes);
         // FIB, and clean the dirty marks.
         let fib = self.config.fib;
+        // Each changed prefix's best path, looked up once for the FIB and every group.
+        let mut bests: Vec<Best> = Vec::with_capacity(changes.len());
         for c in &changes {
             let Some(d) = self.rib.map.get_mut(&c.prefix) else {
+                bests.push(None);
                 continue;
             };
             d.dirty = false;
-            let after = fib_of(d.best());
+            let b = d.best();
+            let after = fib_of(b);
+            bests.push(b.map(|b| (b.src, b.attrs.clone())));
             if d.cands.is_empty() {
                 self.rib.map.remove(&c.prefix);
             }
@@ -138,7 +146,7 @@ impl Speaker {
         let mut groups: Vec<Vec<PeerId>> = groups.into_values().collect();
         groups.sort();
         for members in groups {
-            self.export_group(now, &members, &changes);
+            self.export_group(now, &members, &changes, &bests);
         }
         self.interner.maybe_gc();
     }
@@ -166,30 +174,35 @@ impl Speaker {
         })
     }
 
-    fn export_group(&mut self, now: Instant, members: &[PeerId], changes: &[super::rib::Change]) {
+    fn export_group(
+        &mut self,
+        now: Instant,
+        members: &[PeerId],
+        changes: &[super::rib::Change],
+        bests: &[Best],
+    ) {
         let rep = members[0];
         let by_prefix = self.peers[rep].export.by_prefix;
         let mut memo: HashMap<(*const PathAttrs, u32), Option<Arc<PathAttrs>>> = HashMap::new();
         // (prefix, outbound attributes, source) once for the group.
         let mut list: Vec<(IpNet, Option<Arc<PathAttrs>>, u32)> = Vec::with_capacity(changes.len());
-        for c in changes {
-            let best = self.rib.map.get(&c.prefix).and_then(|d| d.best()).cloned();
-            let (a, src) = match &best {
+        for (c, best) in changes.iter().zip(bests) {
+            let (a, src) = match best {
                 None => (None, LOCAL),
                 // Alone in its group, the source gets nothing back: skip the work.
-                Some(b) if members.len() == 1 && b.src == rep as u32 => (None, b.src),
-                Some(b) => {
-                    let key = (Arc::as_ptr(&b.attrs), b.src);
+                Some((src, _)) if members.len() == 1 && *src == rep as u32 => (None, *src),
+                Some((src, attrs)) => {
+                    let key = (Arc::as_ptr(attrs), *src);
                     let a = if by_prefix {
-                        self.export_attrs(rep, b, c.prefix)
+                        self.export_attrs(rep, *src, attrs, c.prefix)
                     } else if let Some(a) = memo.get(&key) {
                         a.clone()
                     } else {
-                        let a = self.export_attrs(rep, b, c.prefix);
+                        let a = self.export_attrs(rep, *src, attrs, c.prefix);
                         memo.insert(key, a.clone());
                         a
                     };
-                    (a, b.src)
+                    (a, *src)
                 }
             };
             list.push((c.prefix, a, src));
@@ -249,7 +262,8 @@ impl Speaker {
     pub(super) fn export_attrs(
         &mut self,
         to: PeerId,
-        cand: &Cand,
+        from: u32,
+        a: &Arc<PathAttrs>,
         prefix: IpNet,
     ) -> Option<Arc<PathAttrs>> {
         let t = &self.peers[to];
@@ -258,7 +272,6 @@ impl Speaker {
         if !up.families.contains(&family) {
             return None;
         }
-        let a = &cand.attrs;
         let has = |c: u32| a.communities.contains(&c);
         if has(community::NO_ADVERTISE) {
             return None;
@@ -270,7 +283,7 @@ impl Speaker {
         {
             return None;
         }
-        let src = (cand.src != LOCAL).then(|| &self.peers[cand.src as usize]);
+        let src = (from != LOCAL).then(|| &self.peers[from as usize]);
         let from_ibgp = src.is_some_and(|s| !s.ebgp);
         let reflector = self.peers.iter().any(|p| p.cfg.rr_client);
         if !t.ebgp && from_ibgp {
@@ -346,11 +359,11 @@ impl Speaker {
             }
             let key = (Arc::as_ptr(&b.attrs), b.src);
             let a = if by_prefix {
-                self.export_attrs(pid, &b, prefix)
+                self.export_attrs(pid, b.src, &b.attrs, prefix)
             } else if let Some(a) = memo.get(&key) {
                 a.clone()
             } else {
-                let a = self.export_attrs(pid, &b, prefix);
+                let a = self.export_attrs(pid, b.src, &b.attrs, prefix);
                 memo.insert(key, a.clone());
                 a
             };

@@ -695,6 +695,11 @@ fn route_refresh_resends_between_borr_and_eorr() {
 /// A speaker whose peers are all passive and brought up by hand: the OPEN and KEEPALIVE
 /// of peer `i` come from BGP identifier 2.2.2.(i+2).
 fn raw(cfg: SpeakerConfig) -> (Speaker, Instant) {
+    raw_with(cfg, true)
+}
+
+/// [`raw`], the peers announcing the 4-octet AS capability or not.
+fn raw_with(cfg: SpeakerConfig, four_octet: bool) -> (Speaker, Instant) {
     let now = Instant::from_nanos(1);
     let mut s = Speaker::new(cfg, now);
     s.start(now);
@@ -704,11 +709,13 @@ fn raw(cfg: SpeakerConfig) -> (Speaker, Instant) {
             my_as: u16::try_from(asn).unwrap_or(codec::AS_TRANS),
             hold_time: 90,
             bgp_id: Ipv4Addr::new(2, 2, 2, pid as u8 + 2),
-            capabilities: vec![
+            capabilities: [
                 codec::Capability::Multiprotocol(codec::Family::IPV4_UNICAST),
                 codec::Capability::Multiprotocol(codec::Family::IPV6_UNICAST),
-                codec::Capability::FourOctetAs(asn),
-            ],
+            ]
+            .into_iter()
+            .chain(four_octet.then_some(codec::Capability::FourOctetAs(asn)))
+            .collect(),
         };
         let p = codec::SessionParams::default();
         let mut b = codec::to_bytes(&codec::Message::Open(open), &p);
@@ -966,4 +973,72 @@ fn a_malformed_attribute_withdraws_its_routes_and_keeps_the_session() {
     s.handle_data(now, ConnId(1), &b);
     assert!(s.lookup(pfx("192.0.2.0/24"), now).is_none());
     assert_eq!(s.summary(now).established, 1);
+}
+
+#[test]
+fn two_octet_peers_get_as4_path_both_ways() {
+    let mut cfg = speaker_cfg(
+        0,
+        65001,
+        vec![peer_cfg(1, 65002, false), peer_cfg(2, 65003, false)],
+    );
+    cfg.peers[1].local_address = Some(v4(0));
+    let (mut s, now) = raw_with(cfg, false);
+    // From 2-octet peer 65002: AS_PATH with AS_TRANS, the real AS in AS4_PATH.
+    let u = codec::Update {
+        withdrawn: vec![],
+        attrs: vec![
+            codec::Attr::Origin(Origin::Igp),
+            path(&[65002, 4_200_000_005]),
+            codec::Attr::NextHop(Ipv4Addr::new(10, 0, 0, 2)),
+            codec::Attr::As4Path(vec![codec::Segment {
+                kind: codec::SegmentKind::Sequence,
+                asns: vec![4_200_000_005],
+            }]),
+        ],
+        nlri: vec![codec::Nlri {
+            path_id: None,
+            prefix: pfx("192.0.2.0/24"),
+        }],
+    };
+    let two = codec::SessionParams::default();
+    s.handle_data(
+        now,
+        ConnId(1),
+        &codec::to_bytes(&codec::Message::Update(u), &two),
+    );
+    assert_eq!(
+        s.lookup(pfx("192.0.2.0/24"), now).unwrap().as_path,
+        "65002 4200000005"
+    );
+    // Toward 2-octet peer 65003: AS_TRANS on the wire, AS4_PATH with the whole path.
+    let sent: Vec<u8> = std::iter::from_fn(|| s.poll_output())
+        .filter_map(|o| match o {
+            Output::Send {
+                conn: ConnId(2),
+                bytes,
+            } => Some(bytes),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let mut b = &sent[..];
+    let mut seen = false;
+    while let Ok(Some(n)) = codec::frame_len(b, &two) {
+        if let Ok(codec::Message::Update(u)) = codec::parse(&b[..n], &two)
+            && !u.nlri.is_empty()
+        {
+            assert!(
+                u.attrs
+                    .contains(&path(&[65001, 65002, u32::from(codec::AS_TRANS)]))
+            );
+            assert!(u.attrs.contains(&codec::Attr::As4Path(vec![codec::Segment {
+                kind: codec::SegmentKind::Sequence,
+                asns: vec![65001, 65002, 4_200_000_005],
+            }])));
+            seen = true;
+        }
+        b = &b[n..];
+    }
+    assert!(seen);
 }
