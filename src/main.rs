@@ -163,6 +163,29 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A node's BGP speaker: sessions, routes, a peer's Adj-RIB-In/Out; announce or
+    /// withdraw prefixes, ask a peer for a route refresh, dump the table as MRT.
+    ///
+    /// Examples:
+    ///   topolab bgp demo r1 summary
+    ///   topolab bgp demo r1 neighbors r2
+    ///   topolab bgp demo r1 routes 10.2.0.0/24 --json
+    ///   topolab bgp demo r1 adj-in r2
+    ///   topolab bgp demo r1 announce 192.0.2.0/24 --community 65000:100 --med 10
+    ///   topolab bgp demo r1 withdraw 192.0.2.0/24
+    ///   topolab bgp demo r1 dump --mrt r1.mrt
+    #[command(verbatim_doc_comment)]
+    Bgp {
+        /// The lab (`topolab ls` lists them).
+        lab: LabName,
+        /// A node of the lab with a `bgp:` key.
+        node: String,
+        #[command(subcommand)]
+        cmd: cli::bgp::BgpCmd,
+        /// Print JSON instead of text (GoBGP's shapes).
+        #[arg(long, global = true)]
+        json: bool,
+    },
     /// Show the output of a node's services (from the lab's run directory).
     Logs {
         lab: LabName,
@@ -236,7 +259,8 @@ fn out_mode(cmd: &Command) -> cli::out::Mode {
         | Command::Graph { .. }
         | Command::Schema
         | Command::Logs { .. }
-        | Command::Openflow { .. } => Mode::Exit,
+        | Command::Openflow { .. }
+        | Command::Bgp { .. } => Mode::Exit,
     }
 }
 
@@ -287,6 +311,12 @@ fn run(cmd: Command) -> miette::Result<()> {
                     strict,
                     json,
                 } => cli::openflow::openflow(&lab, &node, view, flow, strict, json).await,
+                Command::Bgp {
+                    lab,
+                    node,
+                    cmd,
+                    json,
+                } => cli::bgp::bgp(&lab, &node, cmd, json).await,
                 Command::Logs {
                     lab,
                     node,

@@ -175,6 +175,9 @@ fn words(step: &Step) -> Vec<String> {
                     Condition::OpenflowConnected { .. } => "wait.openflow.connected",
                     Condition::OpenflowSwitches { .. } => "wait.openflow.switches",
                     Condition::OpenflowFlow { .. } => "wait.openflow.flow",
+                    Condition::BgpEstablished { .. } => "wait.bgp.established",
+                    Condition::BgpRoute { present: true, .. } => "wait.bgp.route",
+                    Condition::BgpRoute { present: false, .. } => "wait.bgp.route.absent",
                 });
             }
             Action::Capture(Capture::Start { .. }) => {
@@ -185,6 +188,14 @@ fn words(step: &Step) -> Vec<String> {
             }
             Action::Openflow(o) => {
                 add(&format!("openflow.{:?}", o.command));
+            }
+            Action::Bgp(b) => {
+                if !b.announce.is_empty() {
+                    add("bgp.announce");
+                }
+                if !b.withdraw.is_empty() {
+                    add("bgp.withdraw");
+                }
             }
             Action::Sleep(_) | Action::Parallel(_) | Action::Repeat { .. } => {}
         }

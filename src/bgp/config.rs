@@ -90,4 +90,9 @@ pub struct PeerConfig {
     /// Seconds; `None`: the speaker's.
     #[serde(default)]
     pub hold_time: Option<u16>,
+    /// Our addresses toward this peer, at most one per family: the next hop we announce
+    /// for that family when we set ourselves (a session over IPv4 that carries IPv6 needs
+    /// our IPv6 address on the same link, or our IPv6 loopback for iBGP).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub next_hops: Vec<IpAddr>,
 }

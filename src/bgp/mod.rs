@@ -6,5 +6,6 @@ pub mod config;
 pub mod decision;
 pub mod fsm;
 pub mod inject;
+pub mod mrt;
 pub mod policy;
 pub mod speaker;

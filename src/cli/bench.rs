@@ -28,6 +28,8 @@ pub enum BenchCmd {
     Services(super::bench_services::ServicesBench),
     /// The OpenFlow controller, cbench-style: ours and os-ken's responses per second.
     Openflow(super::bench_openflow::OpenflowBench),
+    /// BGP full-table loading, bgperf-style: ours, BIRD, FRR and GoBGP as receivers.
+    Bgp(super::bench_bgp::BgpBench),
 }
 
 #[derive(Args)]
@@ -98,6 +100,7 @@ pub async fn run(cmd: BenchCmd) -> miette::Result<()> {
             BenchCmd::Probes(b) => super::bench_probes::run(b).await,
             BenchCmd::Services(b) => super::bench_services::run(b).await,
             BenchCmd::Openflow(b) => super::bench_openflow::run(b).await,
+            BenchCmd::Bgp(b) => super::bench_bgp::run(b).await,
         }
     });
     tokio::select! {

@@ -1,11 +1,13 @@
 //! The CLI's commands, one module per group. The library does the work; these render.
 
 pub mod bench;
+pub mod bench_bgp;
 pub mod bench_links;
 pub mod bench_ofswitch;
 pub mod bench_openflow;
 pub mod bench_probes;
 pub mod bench_services;
+pub mod bgp;
 pub mod files;
 pub mod labs;
 pub mod node;

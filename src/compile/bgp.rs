@@ -215,6 +215,7 @@ fn peer(name: String, address: IpAddr, local: Option<IpAddr>, remote_as: u32) ->
         import: vec![],
         export: vec![],
         hold_time: None,
+        next_hops: vec![],
     }
 }
 
@@ -346,6 +347,29 @@ pub(super) fn compile(
             {
                 s.cfg.name = format!("{}:{i}", s.cfg.name);
             }
+        }
+        // Next hops per family: ours on the session's interface, or our loopbacks when the
+        // session runs between loopbacks.
+        for s in &mut list {
+            let Some(local) = s.cfg.local_address else {
+                continue;
+            };
+            let on_lo = Family::ALL
+                .into_iter()
+                .any(|f| cx.loopback(ni, f) == Some(local));
+            s.cfg.next_hops = Family::ALL
+                .into_iter()
+                .filter_map(|f| {
+                    if on_lo {
+                        return cx.loopback(ni, f);
+                    }
+                    let end =
+                        cx.m.ends_of(ni)
+                            .into_iter()
+                            .find(|&e| cx.addrs.of(e).iter().any(|x| x.addr() == local))?;
+                    cx.addr(end, f)
+                })
+                .collect();
         }
         let peers: Vec<PeerConfig> = list.into_iter().map(|s| s.cfg).collect();
         configs[ni] = Some(SpeakerConfig {

@@ -18,6 +18,8 @@
 //! limit and a read timeout so that no client can hold a daemon up.
 
 pub mod bgp;
+pub mod bgp_fib;
+pub mod bgp_sock;
 pub mod controller;
 pub mod echo;
 pub mod ofswitch;
@@ -84,6 +86,48 @@ pub enum Request {
         command: FlowOp,
         flow: String,
     },
+    /// A BGP speaker's view: `summary`, `neighbors` (one with `peer`), `routes` (the
+    /// Loc-RIB; one prefix's paths with `prefix`), `best` (the best path to `prefix`),
+    /// `adj-in` and `adj-out` (of `peer`). A peer is named by name or address.
+    Bgp {
+        view: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        peer: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        prefix: Option<String>,
+    },
+    /// Originate or withdraw routes on a BGP speaker.
+    BgpChange(BgpChange),
+    /// Send ROUTE-REFRESH to a peer (by name or address).
+    BgpRefresh {
+        peer: String,
+    },
+    /// The speaker's Loc-RIB as an MRT TABLE_DUMP_V2 file (RFC 6396), base64 in the answer:
+    /// the caller writes the file (no path crosses the socket).
+    BgpDump,
+}
+
+/// Routes to originate (`announce`, with the optional attributes) and to withdraw.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BgpChange {
+    #[serde(default)]
+    pub announce: Vec<String>,
+    #[serde(default)]
+    pub withdraw: Vec<String>,
+    /// RFC 1997 communities: `65000:100` or a well-known name (`no-export` …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub communities: Vec<String>,
+    /// RFC 8092: `65000:1:2`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub large_communities: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub med: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_pref: Option<u32>,
+    /// AS_PATH (a sequence) the routes start with, before ours is prepended on export.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub as_path: Vec<u32>,
 }
 
 /// What an `openflow_flow` request does (ovs-ofctl's add-flow, mod-flows [--strict],
@@ -121,6 +165,10 @@ pub enum Response {
         view: String,
         data: serde_json::Value,
     },
+    Bgp {
+        view: String,
+        data: serde_json::Value,
+    },
     Error {
         message: String,
     },
@@ -153,6 +201,27 @@ pub trait Describe: Send + Sync + 'static {
     /// error a controller would have been sent).
     fn openflow_flow(&self, _command: FlowOp, _flow: &str) -> Result<serde_json::Value, String> {
         Err("not an OpenFlow switch".to_string())
+    }
+    /// A BGP view (`Err`: why not — no such view, peer or prefix).
+    fn bgp(
+        &self,
+        _view: &str,
+        _peer: Option<&str>,
+        _prefix: Option<&str>,
+    ) -> Result<serde_json::Value, String> {
+        Err("not a BGP speaker".to_string())
+    }
+    /// Originates or withdraws routes.
+    fn bgp_change(&self, _change: &BgpChange) -> Result<serde_json::Value, String> {
+        Err("not a BGP speaker".to_string())
+    }
+    /// Sends ROUTE-REFRESH to a peer.
+    fn bgp_refresh(&self, _peer: &str) -> Result<serde_json::Value, String> {
+        Err("not a BGP speaker".to_string())
+    }
+    /// The Loc-RIB as MRT (`{"mrt_base64": …, "bytes": n, "entries": n}`).
+    fn bgp_dump(&self) -> Result<serde_json::Value, String> {
+        Err("not a BGP speaker".to_string())
     }
 }
 
@@ -192,6 +261,15 @@ pub async fn serve_control(path: &Path, me: Arc<dyn Describe>) -> io::Result<()>
                             Err(message) => Response::Error { message },
                         }
                     }
+                    Ok(Request::Bgp { view, peer, prefix }) => bgp_answer(
+                        view.clone(),
+                        me.bgp(&view, peer.as_deref(), prefix.as_deref()),
+                    ),
+                    Ok(Request::BgpChange(c)) => bgp_answer("change".into(), me.bgp_change(&c)),
+                    Ok(Request::BgpRefresh { peer }) => {
+                        bgp_answer("refresh".into(), me.bgp_refresh(&peer))
+                    }
+                    Ok(Request::BgpDump) => bgp_answer("dump".into(), me.bgp_dump()),
                     Err(e) => Response::Error {
                         message: format!("bad request: {e}"),
                     },
@@ -205,8 +283,23 @@ pub async fn serve_control(path: &Path, me: Arc<dyn Describe>) -> io::Result<()>
     }
 }
 
+fn bgp_answer(view: String, r: Result<serde_json::Value, String>) -> Response {
+    match r {
+        Ok(data) => Response::Bgp { view, data },
+        Err(message) => Response::Error { message },
+    }
+}
+
+/// The longest answer [`call`] reads.
+pub const MAX_ANSWER: u64 = 16 << 20;
+
 /// Asks a daemon (blocking; for the supervisor's threads and the CLI).
 pub fn call(path: &Path, req: &Request, timeout: Duration) -> io::Result<Response> {
+    call_limit(path, req, timeout, MAX_ANSWER)
+}
+
+/// [`call`] with another answer limit (a full BGP table, an MRT dump).
+pub fn call_limit(path: &Path, req: &Request, timeout: Duration, max: u64) -> io::Result<Response> {
     use std::io::{BufRead, Read, Write};
     let mut s = std::os::unix::net::UnixStream::connect(path)?;
     s.set_read_timeout(Some(timeout))?;
@@ -215,7 +308,7 @@ pub fn call(path: &Path, req: &Request, timeout: Duration) -> io::Result<Respons
     line.push(b'\n');
     s.write_all(&line)?;
     let mut resp = String::new();
-    std::io::BufReader::new(s.take(16 << 20)).read_line(&mut resp)?;
+    std::io::BufReader::new(s.take(max)).read_line(&mut resp)?;
     serde_json::from_str(&resp).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 

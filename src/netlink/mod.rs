@@ -80,6 +80,37 @@ impl Netlink {
 
     /// Runs every op in order; continues past failures and returns all of them.
     pub fn run(&mut self, ops: &[Op]) -> Result<(), Vec<NetlinkError>> {
+        let (failed, fatal) = self.run_indexed(ops);
+        let mut errors: Vec<NetlinkError> = failed
+            .into_iter()
+            .map(|(i, source)| NetlinkError {
+                op: ops[i].describe(),
+                source,
+            })
+            .collect();
+        if let Some((_, e)) = fatal {
+            errors.push(NetlinkError {
+                op: "read netlink acknowledgements".into(),
+                source: e,
+            });
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Runs every op in order, a socket buffer's worth in flight at a time, and returns
+    /// the index and error of each op that failed, plus the error that stopped the run
+    /// early (reading acknowledgements failed) with the index of the first op whose
+    /// outcome is unknown (it and the ops after it may not have run). For large batches
+    /// (a BGP speaker's routes) whose caller must know which ops took effect.
+    #[allow(clippy::type_complexity)]
+    pub fn run_indexed(
+        &mut self,
+        ops: &[Op],
+    ) -> (Vec<(usize, io::Error)>, Option<(usize, io::Error)>) {
         let mut errors = Vec::new();
         let mut start = 0;
         while start < ops.len() {
@@ -97,29 +128,17 @@ impl Netlink {
                 );
                 end += 1;
             }
-            let batch = &ops[start..end];
             if let Err(e) = self.sock.send(&self.tx, 0) {
-                errors.extend(batch.iter().map(|op| NetlinkError {
-                    op: op.describe(),
-                    source: io::Error::new(e.kind(), e.to_string()),
-                }));
+                errors.extend((start..end).map(|i| (i, io::Error::new(e.kind(), e.to_string()))));
                 start = end;
                 continue;
             }
-            if let Err(e) = self.collect_acks(first_seq, batch, &mut errors) {
-                errors.push(NetlinkError {
-                    op: "read netlink acknowledgements".into(),
-                    source: e,
-                });
-                return Err(errors);
+            if let Err(e) = self.collect_acks(first_seq, start, end - start, &mut errors) {
+                return (errors, Some((start, e)));
             }
             start = end;
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(errors)
-        }
+        (errors, None)
     }
 
     /// Runs ops and fails on the first error (after the whole batch ran).
@@ -127,13 +146,16 @@ impl Netlink {
         self.run(ops).map_err(|mut errs| errs.swap_remove(0))
     }
 
+    /// Reads the ACKs of `count` requests numbered from `first_seq` (op indexes from
+    /// `base`), recording failures.
     fn collect_acks(
         &mut self,
         first_seq: u32,
-        batch: &[Op],
-        errors: &mut Vec<NetlinkError>,
+        base: usize,
+        count: usize,
+        errors: &mut Vec<(usize, io::Error)>,
     ) -> io::Result<()> {
-        let mut pending = batch.len();
+        let mut pending = count;
         while pending > 0 {
             let n = self.sock.recv(&mut &mut self.rx[..], 0)?;
             let mut off = 0;
@@ -146,16 +168,13 @@ impl Netlink {
                 }
                 off += (len + 3) & !3;
                 let idx = msg.header.sequence_number.wrapping_sub(first_seq) as usize;
-                if idx >= batch.len() {
+                if idx >= count {
                     continue; // a stale reply from an earlier, failed batch
                 }
                 if let NetlinkPayload::Error(e) = msg.payload {
                     pending -= 1;
                     if e.code.is_some() {
-                        errors.push(NetlinkError {
-                            op: batch[idx].describe(),
-                            source: e.to_io(),
-                        });
+                        errors.push((base + idx, e.to_io()));
                     }
                 }
             }

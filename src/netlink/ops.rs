@@ -20,6 +20,7 @@ use netlink_packet_route::address::{AddressAttribute, AddressFlags};
 use netlink_packet_route::link::{
     BridgeStpState, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkInfo, LinkMessage,
 };
+use netlink_packet_route::route::RouteProtocol;
 use netlink_packet_route::tc::TcMessage;
 use rtnetlink::{
     AddressMessageBuilder, LinkBridge, LinkIfb, LinkMessageBuilder, LinkUnspec, LinkVeth,
@@ -83,6 +84,20 @@ pub enum Op {
         dst: IpNet,
         via: IpAddr,
         dev: u32,
+    },
+    /// Add or replace a routing protocol's route (`proto`, e.g. 186 for BGP, shown as
+    /// `proto bgp`; `metric`) via a gateway: the kernel finds the interface.
+    ReplaceRoute {
+        dst: IpNet,
+        via: IpAddr,
+        proto: u8,
+        metric: u32,
+    },
+    /// Delete the route to `dst` of protocol `proto` with `metric`.
+    DelRoute {
+        dst: IpNet,
+        proto: u8,
+        metric: u32,
     },
     /// Create an IFB device (down; bring it up with `SetUp`).
     AddIfb {
@@ -226,6 +241,69 @@ impl Op {
                     NLM_F_CREATE | NLM_F_REPLACE,
                 )
             }
+            Op::ReplaceRoute {
+                dst,
+                via,
+                proto,
+                metric,
+            } => {
+                let p = RouteProtocol::from(*proto);
+                let m = match (dst, via) {
+                    (IpNet::V4(d), IpAddr::V4(g)) => {
+                        RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+                            .destination_prefix(d.network(), d.prefix_len())
+                            .gateway(*g)
+                            .protocol(p)
+                            .priority(*metric)
+                            .build()
+                    }
+                    // RFC 5549: an IPv4 prefix via an IPv6 next hop.
+                    (IpNet::V4(d), IpAddr::V6(g)) => {
+                        RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+                            .destination_prefix(d.network(), d.prefix_len())
+                            .via(*g)
+                            .protocol(p)
+                            .priority(*metric)
+                            .build()
+                    }
+                    (IpNet::V6(d), IpAddr::V6(g)) => {
+                        RouteMessageBuilder::<std::net::Ipv6Addr>::new()
+                            .destination_prefix(d.network(), d.prefix_len())
+                            .gateway(*g)
+                            .protocol(p)
+                            .priority(*metric)
+                            .build()
+                    }
+                    // No such route exists; the kernel rejects a gatewayless one here.
+                    (IpNet::V6(d), IpAddr::V4(_)) => {
+                        RouteMessageBuilder::<std::net::Ipv6Addr>::new()
+                            .destination_prefix(d.network(), d.prefix_len())
+                            .protocol(p)
+                            .priority(*metric)
+                            .build()
+                    }
+                };
+                (
+                    RouteNetlinkMessage::NewRoute(m),
+                    NLM_F_CREATE | NLM_F_REPLACE,
+                )
+            }
+            Op::DelRoute { dst, proto, metric } => {
+                let p = RouteProtocol::from(*proto);
+                let m = match dst {
+                    IpNet::V4(d) => RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+                        .destination_prefix(d.network(), d.prefix_len())
+                        .protocol(p)
+                        .priority(*metric)
+                        .build(),
+                    IpNet::V6(d) => RouteMessageBuilder::<std::net::Ipv6Addr>::new()
+                        .destination_prefix(d.network(), d.prefix_len())
+                        .protocol(p)
+                        .priority(*metric)
+                        .build(),
+                };
+                (RouteNetlinkMessage::DelRoute(m), 0)
+            }
             Op::AddIfb { name, ifindex } => {
                 let m = LinkIfb::new(name).index(*ifindex).build();
                 (RouteNetlinkMessage::NewLink(m), create)
@@ -261,6 +339,8 @@ impl Op {
             Op::AddRoute { dst, via, dev } => {
                 format!("add route {dst} via {via} (ifindex {dev})")
             }
+            Op::ReplaceRoute { dst, via, .. } => format!("replace route {dst} via {via}"),
+            Op::DelRoute { dst, .. } => format!("delete route {dst}"),
             Op::AddIfb { name, .. } => format!("add ifb device {name}"),
             Op::Tc { what, .. } => what.clone(),
         }

@@ -409,6 +409,7 @@ impl Checker<'_> {
             ("tcp_port", s.tcp_port.as_ref().map(span)),
             ("command", s.command.as_ref().map(span)),
             ("openflow", s.openflow.as_ref().map(span)),
+            ("bgp", s.bgp.as_ref().map(span)),
         ]
         .into_iter()
         .filter_map(|(k, at)| at.map(|at| (k, at)))
@@ -425,6 +426,12 @@ impl Checker<'_> {
         if let Some(o) = &s.openflow {
             return Ok(Wait {
                 until: self.openflow_wait(o)?,
+                every: self.opt_positive(&s.every, "every", Duration::from_millis(200))?,
+            });
+        }
+        if let Some(b) = &s.bgp {
+            return Ok(Wait {
+                until: self.bgp_wait(b)?,
                 every: self.opt_positive(&s.every, "every", Duration::from_millis(200))?,
             });
         }

@@ -298,6 +298,7 @@ impl Checker<'_> {
             "wait" => Action::Wait(self.wait(self.req(&spec.wait, at)?)?),
             "capture" => Action::Capture(self.capture(self.req(&spec.capture, at)?)?),
             "openflow" => Action::Openflow(self.openflow(self.req(&spec.openflow, at)?)?),
+            "bgp" => Action::Bgp(self.bgp(self.req(&spec.bgp, at)?)?),
             "sleep" => Action::Sleep(self.duration(self.req(&spec.sleep, at)?)?),
             "parallel" => {
                 Action::Parallel(self.step_list(self.req(&spec.parallel, at)?, "parallel")?)
@@ -324,6 +325,7 @@ impl Checker<'_> {
             ("exec", spec.exec.is_some()),
             ("capture", spec.capture.is_some()),
             ("openflow", spec.openflow.is_some()),
+            ("bgp", spec.bgp.is_some()),
             ("sleep", spec.sleep.is_some()),
         ]
         .into_iter()
@@ -378,6 +380,7 @@ impl Checker<'_> {
             }
             "capture" => Action::Capture(self.capture(self.req(&spec.capture, at)?)?),
             "openflow" => Action::Openflow(self.openflow(self.req(&spec.openflow, at)?)?),
+            "bgp" => Action::Bgp(self.bgp(self.req(&spec.bgp, at)?)?),
             _ => Action::Sleep(self.duration(self.req(&spec.sleep, at)?)?),
         };
         Ok(Timed {
@@ -520,6 +523,7 @@ fn step_actions(s: &StepSpec) -> Vec<&'static str> {
         s.wait.is_some(),
         s.capture.is_some(),
         s.openflow.is_some(),
+        s.bgp.is_some(),
         s.sleep.is_some(),
         s.parallel.is_some(),
         s.repeat.is_some(),

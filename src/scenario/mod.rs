@@ -18,6 +18,7 @@
 //! `scenarios/quickstart.yaml`), and [`topology`] (the checked topology a scenario names).
 
 mod actions;
+mod bgp;
 mod check;
 mod expect;
 mod inline;

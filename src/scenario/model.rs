@@ -70,6 +70,7 @@ pub enum Action {
     Wait(Wait),
     Capture(Capture),
     Openflow(OpenflowStep),
+    Bgp(BgpStep),
     Sleep(Duration),
     Parallel(Vec<Step>),
     Repeat { times: u32, steps: Vec<Step> },
@@ -243,6 +244,24 @@ pub struct OpenflowStep {
     pub flow: String,
 }
 
+/// A `bgp` step: prefixes a speaker originates or withdraws (checked to parse).
+#[derive(Debug, Clone)]
+pub struct BgpStep {
+    pub node: String,
+    pub announce: Vec<String>,
+    pub withdraw: Vec<String>,
+}
+
+/// Which sessions a `wait: {bgp: {established: …}}` waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BgpSessions {
+    /// Every configured peer (and at least one).
+    All,
+    AtLeast(u32),
+    /// These peers (by name or address).
+    Peers(Vec<String>),
+}
+
 #[derive(Debug, Clone)]
 pub struct Wait {
     pub until: Condition,
@@ -287,6 +306,16 @@ pub enum Condition {
         flow: String,
         fields: Vec<String>,
         table: Option<u8>,
+        present: bool,
+    },
+    /// A BGP speaker's sessions are established.
+    BgpEstablished { node: String, sessions: BgpSessions },
+    /// A BGP speaker has a best path to `prefix` (via `via` when given); with `present`
+    /// false, it has none (or none via `via`).
+    BgpRoute {
+        node: String,
+        prefix: String,
+        via: Option<std::net::IpAddr>,
         present: bool,
     },
 }

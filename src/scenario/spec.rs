@@ -59,13 +59,16 @@ pub const ACTIONS: &[&str] = &[
     "wait",
     "capture",
     "openflow",
+    "bgp",
     "sleep",
     "parallel",
     "repeat",
 ];
 
 /// The actions a `during:` event may have.
-pub const EVENT_ACTIONS: &[&str] = &["link", "node", "exec", "capture", "openflow", "sleep"];
+pub const EVENT_ACTIONS: &[&str] = &[
+    "link", "node", "exec", "capture", "openflow", "bgp", "sleep",
+];
 
 /// One step: common keys plus (the checker insists) exactly one action key.
 #[derive(Debug, Deserialize)]
@@ -87,6 +90,7 @@ pub struct StepSpec {
     pub wait: Option<Spanned<WaitSpec>>,
     pub capture: Option<Spanned<CaptureSpec>>,
     pub openflow: Option<Spanned<OpenflowSpec>>,
+    pub bgp: Option<Spanned<BgpSpec>>,
     pub sleep: Option<Spanned<Scalar>>,
     pub parallel: Option<Spanned<Vec<Spanned<StepSpec>>>>,
     pub repeat: Option<Spanned<RepeatSpec>>,
@@ -102,6 +106,7 @@ pub struct TimedSpec {
     pub exec: Option<Spanned<ExecSpec>>,
     pub capture: Option<Spanned<CaptureSpec>>,
     pub openflow: Option<Spanned<OpenflowSpec>>,
+    pub bgp: Option<Spanned<BgpSpec>>,
     pub sleep: Option<Spanned<Scalar>>,
 }
 
@@ -192,11 +197,80 @@ pub struct WaitSpec {
     pub ready: Option<Spanned<String>>,
     /// An OpenFlow switch's controller connection, a controller's switches, or a flow.
     pub openflow: Option<Spanned<OpenflowWaitSpec>>,
+    /// A BGP speaker's sessions established, or a route present or absent.
+    pub bgp: Option<Spanned<BgpWaitSpec>>,
     pub every: Option<Spanned<Scalar>>,
 }
 
 /// The conditions `wait` knows, in the order hints list them.
-pub const CONDITIONS: &[&str] = &["reachable", "tcp_port", "command", "ready", "openflow"];
+pub const CONDITIONS: &[&str] = &[
+    "reachable",
+    "tcp_port",
+    "command",
+    "ready",
+    "openflow",
+    "bgp",
+];
+
+/// `wait: {bgp: …}`: `node` and one of `established` (`all`, a number, or peer names)
+/// and `route` (a prefix; with `via` and `absent`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BgpWaitSpec {
+    pub node: Spanned<String>,
+    pub established: Option<Spanned<Established>>,
+    pub route: Option<Spanned<String>>,
+    /// With `route`: the best path's next hop.
+    pub via: Option<Spanned<String>>,
+    /// With `route`: wait until there is no such route (default false).
+    pub absent: Option<Spanned<bool>>,
+}
+
+/// `established:` as written: `all`, a number of sessions, or a list of peers.
+#[derive(Debug)]
+pub enum Established {
+    Word(String),
+    Count(i64),
+    Peers(Vec<Spanned<String>>),
+}
+
+impl<'de> Deserialize<'de> for Established {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Established;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`all`, a number of sessions, or a list of peers")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Established, E> {
+                Ok(Established::Word(v.to_owned()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Established, E> {
+                Ok(Established::Count(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Established, E> {
+                Ok(Established::Count(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Established, A::Error> {
+                let mut items = Vec::new();
+                while let Some(item) = seq.next_element::<Spanned<String>>()? {
+                    items.push(item);
+                }
+                Ok(Established::Peers(items))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A `bgp` step: originate and/or withdraw prefixes on a running speaker.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BgpSpec {
+    pub node: Spanned<String>,
+    pub announce: Option<Spanned<Vec<Spanned<String>>>>,
+    pub withdraw: Option<Spanned<Vec<Spanned<String>>>>,
+}
 
 /// `wait: {openflow: …}`: `node` and one of `connected` (a switch), `switches` (a
 /// controller), `flow` (a switch; with `table` and `present`).

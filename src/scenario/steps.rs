@@ -38,7 +38,11 @@ pub fn default_timeout(a: &Action) -> Duration {
         Action::Wait(_) => s(30),
         Action::Sleep(d) => *d + s(5),
         Action::Parallel(_) | Action::Repeat { .. } => s(3600),
-        Action::Link(_) | Action::Node(_) | Action::Capture(_) | Action::Openflow(_) => s(30),
+        Action::Link(_)
+        | Action::Node(_)
+        | Action::Capture(_)
+        | Action::Openflow(_)
+        | Action::Bgp(_) => s(30),
     }
 }
 
@@ -143,6 +147,18 @@ pub async fn perform(ctx: &Ctx, a: &Action, timeout: Duration) -> Result<Found, 
                 flow: o.flow.clone(),
             };
             let data = openflow_call(ctx, &o.node, req).await?;
+            Ok(Found {
+                measured: data,
+                ..Default::default()
+            })
+        }
+        Action::Bgp(b) => {
+            let req = Request::BgpChange(crate::daemon::BgpChange {
+                announce: b.announce.clone(),
+                withdraw: b.withdraw.clone(),
+                ..Default::default()
+            });
+            let data = bgp_call(ctx, &b.node, req).await?;
             Ok(Found {
                 measured: data,
                 ..Default::default()
@@ -657,6 +673,125 @@ async fn openflow_call(ctx: &Ctx, node: &str, req: Request) -> Result<serde_json
     }
 }
 
+/// Asks `node`'s BGP speaker on its control socket (the node is looked up in the plan).
+async fn bgp_call(ctx: &Ctx, node: &str, req: Request) -> Result<serde_json::Value, String> {
+    let n = ctx
+        .plan
+        .node(node)
+        .ok_or_else(|| format!("no node `{node}` in this lab"))?;
+    let svc = n
+        .services
+        .iter()
+        .find(|s| {
+            matches!(
+                s.what,
+                ServiceWhat::Daemon {
+                    kind: DaemonKind::Bgp,
+                    ..
+                }
+            )
+        })
+        .ok_or_else(|| format!("node `{node}` runs no BGP speaker (it has no `bgp:` key)"))?;
+    let socket = ctx
+        .lab
+        .lock()
+        .await
+        .run_dir()
+        .join("daemons")
+        .join(format!("{}.{}.sock", n.name, svc.name));
+    let resp = blocking(move || crate::daemon::call(&socket, &req, Duration::from_secs(5)))
+        .await
+        .map_err(|e| format!("node `{node}`: its BGP speaker does not answer: {e}"))?;
+    match resp {
+        Response::Bgp { data, .. } => Ok(data),
+        Response::Error { message } => Err(format!("node `{node}`: {message}")),
+        other => Err(format!("node `{node}`: unexpected answer {other:?}")),
+    }
+}
+
+/// Whether a speaker's `neighbors` view shows the sessions `want` asks for (else which
+/// are not up).
+pub(crate) fn sessions_hold(
+    neighbors: &serde_json::Value,
+    want: &BgpSessions,
+) -> Result<(), String> {
+    let list = neighbors.as_array().map(Vec::as_slice).unwrap_or_default();
+    let up = |n: &serde_json::Value| n["state"] == "established";
+    let count = list.iter().filter(|n| up(n)).count();
+    let down = |ns: &mut dyn Iterator<Item = &serde_json::Value>| -> String {
+        ns.filter(|n| !up(n))
+            .map(|n| {
+                format!(
+                    "{} is {}",
+                    n["name"].as_str().unwrap_or("?"),
+                    n["state"].as_str().unwrap_or("?")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match want {
+        BgpSessions::All if list.is_empty() => Err("the speaker has no peers".into()),
+        BgpSessions::All if count == list.len() => Ok(()),
+        BgpSessions::All => Err(format!(
+            "{count} of {} sessions established ({})",
+            list.len(),
+            down(&mut list.iter())
+        )),
+        BgpSessions::AtLeast(n) if count >= *n as usize => Ok(()),
+        BgpSessions::AtLeast(n) => Err(format!(
+            "{count} session(s) established (expected ≥ {n}): {}",
+            down(&mut list.iter())
+        )),
+        BgpSessions::Peers(names) => {
+            let mut missing = Vec::new();
+            for want in names {
+                let addr: Option<std::net::IpAddr> = want.parse().ok();
+                let found = list.iter().find(|n| {
+                    n["name"] == want.as_str()
+                        || (addr.is_some()
+                            && n["address"].as_str().and_then(|a| a.parse().ok()) == addr)
+                });
+                match found {
+                    None => missing.push(format!("{want} is not a peer")),
+                    Some(n) if !up(n) => {
+                        missing.push(format!("{want} is {}", n["state"].as_str().unwrap_or("?")))
+                    }
+                    Some(_) => {}
+                }
+            }
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(missing.join(", "))
+            }
+        }
+    }
+}
+
+/// Whether a speaker's `best` view for `prefix` fits the condition (else why not).
+pub(crate) fn route_holds(
+    best: &serde_json::Value,
+    prefix: &str,
+    via: Option<std::net::IpAddr>,
+    present: bool,
+) -> Result<(), String> {
+    let path = &best[prefix][0];
+    let hop: Option<std::net::IpAddr> = path["next_hop"].as_str().and_then(|h| h.parse().ok());
+    let there = !path.is_null() && via.is_none_or(|v| hop == Some(v));
+    let how = |h: Option<std::net::IpAddr>| h.map_or("?".to_string(), |h| h.to_string());
+    match (there, present) {
+        (true, true) | (false, false) => Ok(()),
+        (false, true) if path.is_null() => Err(format!("no route to {prefix}")),
+        (false, true) => Err(format!(
+            "the route to {prefix} is via {}, not {}",
+            how(hop),
+            how(via)
+        )),
+        (true, false) => Err(format!("still a route to {prefix} via {}", how(hop))),
+    }
+}
+
 fn view(name: &str) -> Request {
     Request::Openflow {
         view: name.to_string(),
@@ -782,6 +917,29 @@ async fn holds(ctx: &Ctx, c: &Condition) -> Result<(), String> {
                 _ => Ok(()),
             }
         }
+        Condition::BgpEstablished { node, sessions } => {
+            let req = Request::Bgp {
+                view: "neighbors".into(),
+                peer: None,
+                prefix: None,
+            };
+            let data = bgp_call(ctx, node, req).await?;
+            sessions_hold(&data, sessions).map_err(|e| format!("node `{node}`: {e}"))
+        }
+        Condition::BgpRoute {
+            node,
+            prefix,
+            via,
+            present,
+        } => {
+            let req = Request::Bgp {
+                view: "best".into(),
+                peer: None,
+                prefix: Some(prefix.clone()),
+            };
+            let data = bgp_call(ctx, node, req).await?;
+            route_holds(&data, prefix, *via, *present).map_err(|e| format!("node `{node}`: {e}"))
+        }
     }
 }
 
@@ -832,5 +990,54 @@ async fn capture(ctx: &Ctx, c: &Capture_) -> Result<Found, String> {
                 ..Default::default()
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod bgp_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn neighbors() -> serde_json::Value {
+        json!([
+            {"name": "r2", "address": "10.0.12.2", "state": "established"},
+            {"name": "r3", "address": "10.0.13.3", "state": "active"},
+        ])
+    }
+
+    #[test]
+    fn sessions() {
+        let n = neighbors();
+        let e = sessions_hold(&n, &BgpSessions::All).unwrap_err();
+        assert!(e.contains("1 of 2") && e.contains("r3 is active"), "{e}");
+        assert!(sessions_hold(&n, &BgpSessions::AtLeast(1)).is_ok());
+        assert!(sessions_hold(&n, &BgpSessions::AtLeast(2)).is_err());
+        assert!(sessions_hold(&n, &BgpSessions::Peers(vec!["r2".into()])).is_ok());
+        assert!(sessions_hold(&n, &BgpSessions::Peers(vec!["10.0.12.2".into()])).is_ok());
+        let e = sessions_hold(
+            &n,
+            &BgpSessions::Peers(vec!["10.0.13.3".into(), "r9".into()]),
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("10.0.13.3 is active") && e.contains("r9 is not a peer"),
+            "{e}"
+        );
+        assert!(sessions_hold(&json!([]), &BgpSessions::All).is_err());
+    }
+
+    #[test]
+    fn routes() {
+        let best = json!({"10.2.0.0/24": [{"prefix": "10.2.0.0/24", "next_hop": "10.0.12.2", "best": true}]});
+        let via = |s: &str| Some(s.parse().unwrap());
+        assert!(route_holds(&best, "10.2.0.0/24", None, true).is_ok());
+        assert!(route_holds(&best, "10.2.0.0/24", via("10.0.12.2"), true).is_ok());
+        let e = route_holds(&best, "10.2.0.0/24", via("10.0.13.3"), true).unwrap_err();
+        assert!(e.contains("via 10.0.12.2, not 10.0.13.3"), "{e}");
+        assert!(route_holds(&best, "10.2.0.0/24", via("10.0.13.3"), false).is_ok());
+        assert!(route_holds(&best, "10.2.0.0/24", None, false).is_err());
+        assert!(route_holds(&json!({}), "10.2.0.0/24", None, false).is_ok());
+        let e = route_holds(&json!({}), "10.2.0.0/24", None, true).unwrap_err();
+        assert_eq!(e, "no route to 10.2.0.0/24");
     }
 }

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::model::{Action, Capture, Condition, Family, LinkOp, Protocol};
+use super::model::{Action, BgpSessions, Capture, Condition, Family, LinkOp, Protocol};
 
 /// Longest `exec` summary, in characters (longer commands end in `…`).
 pub const MAX_EXEC_SUMMARY: usize = 60;
@@ -25,6 +25,7 @@ impl Action {
             Action::Wait(_) => "wait",
             Action::Capture(_) => "capture",
             Action::Openflow(_) => "openflow",
+            Action::Bgp(_) => "bgp",
             Action::Sleep(_) => "sleep",
             Action::Parallel(_) => "parallel",
             Action::Repeat { .. } => "repeat",
@@ -101,7 +102,40 @@ impl Action {
                     "wait until {node} has {} flow {flow}",
                     if *present { "a" } else { "no" }
                 )),
+                Condition::BgpEstablished { node, sessions } => truncate(&match sessions {
+                    BgpSessions::All => format!("wait until {node}'s BGP sessions are established"),
+                    BgpSessions::AtLeast(n) => {
+                        format!("wait until {node} has {n} BGP session(s) established")
+                    }
+                    BgpSessions::Peers(p) => format!(
+                        "wait until {node}'s BGP sessions with {} are established",
+                        p.join(", ")
+                    ),
+                }),
+                Condition::BgpRoute {
+                    node,
+                    prefix,
+                    via,
+                    present,
+                } => {
+                    let via = via.map_or(String::new(), |v| format!(" via {v}"));
+                    if *present {
+                        format!("wait until {node} has a route to {prefix}{via}")
+                    } else {
+                        format!("wait until {node} has no route to {prefix}{via}")
+                    }
+                }
             },
+            Action::Bgp(b) => {
+                let mut parts = Vec::new();
+                if !b.announce.is_empty() {
+                    parts.push(format!("announce {}", b.announce.join(" ")));
+                }
+                if !b.withdraw.is_empty() {
+                    parts.push(format!("withdraw {}", b.withdraw.join(" ")));
+                }
+                truncate(&format!("bgp {} {}", b.node, parts.join(", ")))
+            }
             Action::Openflow(o) => {
                 use crate::daemon::FlowOp as F;
                 let op = match o.command {

@@ -696,3 +696,84 @@ fn openflow_errors() {
         e.message()
     );
 }
+
+#[test]
+fn bgp_steps_and_waits() {
+    let s = parse(
+        "name: t\nsteps:\n  \
+         - bgp: {node: r1, announce: [192.0.2.0/24, \"2001:db8::/32\"], withdraw: [198.51.100.0/24]}\n  \
+         - wait: {bgp: {node: r1, established: all}}\n  \
+         - wait: {bgp: {node: r1, established: 2}}\n  \
+         - wait: {bgp: {node: r1, established: [r2, 10.0.0.2]}}\n  \
+         - wait: {bgp: {node: r1, route: 10.2.0.0/24, via: 10.0.12.2}, every: 50ms}\n  \
+         - wait: {bgp: {node: r1, route: 10.2.0.0/24, absent: true}}\n  \
+         - sleep: 1s\n    during:\n      - {at: 0s, bgp: {node: r2, withdraw: [192.0.2.0/24]}}\n",
+    );
+    let Action::Bgp(b) = &s.steps[0].action else {
+        panic!("{:?}", s.steps[0].action)
+    };
+    assert_eq!(b.node, "r1");
+    assert_eq!(b.announce, ["192.0.2.0/24", "2001:db8::/32"]);
+    assert_eq!(b.withdraw, ["198.51.100.0/24"]);
+    assert!(
+        s.steps[0]
+            .name
+            .starts_with("bgp r1 announce 192.0.2.0/24 2001:db8::/32, withdraw 198.51"),
+        "{}",
+        s.steps[0].name
+    );
+    let wait = |i: usize| match &s.steps[i].action {
+        Action::Wait(w) => w.clone(),
+        a => panic!("{a:?}"),
+    };
+    let node = || "r1".to_string();
+    assert_eq!(
+        wait(1).until,
+        Condition::BgpEstablished {
+            node: node(),
+            sessions: BgpSessions::All
+        }
+    );
+    assert_eq!(
+        wait(2).until,
+        Condition::BgpEstablished {
+            node: node(),
+            sessions: BgpSessions::AtLeast(2)
+        }
+    );
+    assert_eq!(
+        wait(3).until,
+        Condition::BgpEstablished {
+            node: node(),
+            sessions: BgpSessions::Peers(vec!["r2".into(), "10.0.0.2".into()])
+        }
+    );
+    let w = wait(4);
+    assert_eq!(
+        w.until,
+        Condition::BgpRoute {
+            node: node(),
+            prefix: "10.2.0.0/24".into(),
+            via: Some("10.0.12.2".parse().unwrap()),
+            present: true
+        }
+    );
+    assert_eq!(w.every, MS(50));
+    assert_eq!(
+        wait(5).until,
+        Condition::BgpRoute {
+            node: node(),
+            prefix: "10.2.0.0/24".into(),
+            via: None,
+            present: false
+        }
+    );
+    assert!(matches!(
+        &s.steps[6].during[0].action,
+        Action::Bgp(b) if b.node == "r2" && b.withdraw == ["192.0.2.0/24"]
+    ));
+    // Without a topology known here, only names are checked.
+    let s =
+        parse("name: t\ntopology: x.yaml\nsteps:\n  - wait: {bgp: {node: r9, established: all}}\n");
+    assert!(matches!(s.steps[0].action, Action::Wait(_)));
+}

@@ -32,6 +32,7 @@
 mod attrs;
 pub mod model;
 mod open;
+mod pack;
 mod update;
 mod wire;
 
@@ -39,6 +40,7 @@ mod wire;
 mod tests;
 
 pub use model::*;
+pub use pack::{end_of_rib, is_end_of_rib, pack_announce, pack_withdraw};
 pub use update::{Malformation, Reason, UpdateOutcome, parse_update};
 
 use wire::{Rd, patch_u16};
