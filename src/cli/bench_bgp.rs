@@ -883,6 +883,7 @@ fn topolab_conf(
             .iter()
             .enumerate()
             .map(|(i, (addr, asn, local))| PeerConfig {
+                next_hops: vec![],
                 name: format!("s{}", i + 1),
                 address: IpAddr::V4(*addr),
                 local_address: Some(IpAddr::V4(*local)),
