@@ -140,7 +140,21 @@ impl Ctx<'_, '_> {
     /// A link session between `ea` (ours) and `eb`: IPv4 when both ends have IPv4, else
     /// IPv6; the families both ends have.
     fn link_session(&self, ea: EndRef, eb: EndRef) -> Option<(IpAddr, IpAddr, Vec<Afi>)> {
+        self.link_session_in(ea, eb, None)
+    }
+
+    /// [`Self::link_session`], over `only`'s addresses when given.
+    fn link_session_in(
+        &self,
+        ea: EndRef,
+        eb: EndRef,
+        only: Option<Family>,
+    ) -> Option<(IpAddr, IpAddr, Vec<Afi>)> {
         let both = |f| Some((self.addr(ea, f)?, self.addr(eb, f)?));
+        if let Some(f) = only {
+            let (local, remote) = both(f)?;
+            return Some((local, remote, vec![afi(f)]));
+        }
         let fams: Vec<Afi> = Family::ALL
             .into_iter()
             .filter(|&f| both(f).is_some())
@@ -152,7 +166,21 @@ impl Ctx<'_, '_> {
 
     /// A loopback session between nodes `a` and `b`.
     fn loopback_session(&self, a: usize, b: usize) -> Option<(IpAddr, IpAddr, Vec<Afi>)> {
+        self.loopback_session_in(a, b, None)
+    }
+
+    /// [`Self::loopback_session`], over `only`'s addresses when given.
+    fn loopback_session_in(
+        &self,
+        a: usize,
+        b: usize,
+        only: Option<Family>,
+    ) -> Option<(IpAddr, IpAddr, Vec<Afi>)> {
         let both = |f| Some((self.loopback(a, f)?, self.loopback(b, f)?));
+        if let Some(f) = only {
+            let (local, remote) = both(f)?;
+            return Some((local, remote, vec![afi(f)]));
+        }
         let fams: Vec<Afi> = Family::ALL
             .into_iter()
             .filter(|&f| both(f).is_some())
@@ -257,7 +285,14 @@ pub(super) fn compile(
         if b.auto {
             let auto = auto_sessions(&cx, ni, b)?;
             for s in auto {
-                if !sessions[ni].iter().any(|x| x.cfg.address == s.cfg.address) {
+                // Not where a written session already is: same address, or same peer
+                // over the same link (or both over loopbacks).
+                if !sessions[ni].iter().any(|x| {
+                    x.cfg.address == s.cfg.address
+                        || (x.peer_node.is_some()
+                            && x.peer_node == s.peer_node
+                            && x.peer_iface == s.peer_iface)
+                }) {
                     sessions[ni].push(s);
                 }
             }
@@ -469,6 +504,12 @@ fn explicit(
             (cfg, owner, None)
         }
         BgpPeer::Node { name, iface } => {
+            // `families: [ipv6]` (or `[ipv4]`): the session runs over that family.
+            let only = match nb.families.as_deref() {
+                Some([Afi::Ipv4]) => Some(Family::V4),
+                Some([Afi::Ipv6]) => Some(Family::V6),
+                _ => None,
+            };
             let pi =
                 cx.m.topology
                     .nodes
@@ -513,14 +554,14 @@ fn explicit(
                              with `multihop`"
                         )));
                 };
-                found = cx.link_session(ea, eb);
+                found = cx.link_session_in(ea, eb, only);
                 label = format!("{name}:{ifname}");
                 peer_iface = Some(ifname.clone());
                 if found.is_none() {
                     return Err(no_addresses(cx, nb.span, me, name));
                 }
             } else if pb.asn == b.asn {
-                found = cx.loopback_session(ni, pi);
+                found = cx.loopback_session_in(ni, pi, only);
             }
             if found.is_none() {
                 let shared = cx.shared(ni, pi);
@@ -536,8 +577,12 @@ fn explicit(
                              `address` with `multihop`; iBGP peers with loopbacks peer over them",
                         ));
                 }
-                let (ea, eb) = shared[0];
-                found = cx.link_session(ea, eb);
+                let (ea, eb) = shared
+                    .iter()
+                    .copied()
+                    .find(|&(ea, eb)| cx.link_session_in(ea, eb, only).is_some())
+                    .unwrap_or(shared[0]);
+                found = cx.link_session_in(ea, eb, only);
                 peer_iface = Some(cx.ifaces.of(cx.m, eb).name.clone());
                 if found.is_none() {
                     return Err(no_addresses(cx, nb.span, me, name));

@@ -349,3 +349,31 @@ links:
         e.one_line()
     );
 }
+
+#[test]
+fn one_family_runs_over_it_and_auto_keeps_off_written_links() {
+    let p = plan(
+        "
+name: t
+nodes:
+  r1:
+    kind: router
+    bgp:
+      asn: 65001
+      neighbors: [auto, {node: \"r3:eth1\", families: [ipv6]}]
+  r3: {kind: router, bgp: {asn: 65003}}
+links:
+  - [r3, r1]
+  - [r1, r3]
+",
+    );
+    let r1 = speaker(&p, "r1");
+    assert_eq!(r1.peers.len(), 2, "{:?}", r1.peers);
+    let v6 = peer(&p, "r1", "r3:eth1");
+    assert!(v6.address.is_ipv6() && v6.local_address.is_some_and(|a| a.is_ipv6()));
+    assert_eq!(v6.families, vec![Afi::Ipv6]);
+    let auto = peer(&p, "r1", "r3");
+    assert!(auto.address.is_ipv4());
+    assert_eq!(speaker(&p, "r3").peers.len(), 2);
+    assert_symmetric(&p);
+}
