@@ -157,6 +157,7 @@ impl Daemon {
                 Ok(stream) => {
                     let conn = me.register(&mut core, stream, peer);
                     core.speaker.handle_connected(now, peer, conn, true);
+                    tell_addrs(&mut core, conn);
                 }
                 Err(e) => {
                     let p = &me.config.peers[peer];
@@ -199,8 +200,8 @@ impl Daemon {
                 tx,
                 stop: stop.clone(),
                 peer,
-                local: stream.local_addr().ok(),
-                remote: stream.peer_addr().ok(),
+                local: stream.local_addr().ok().map(canonical),
+                remote: stream.peer_addr().ok().map(canonical),
             },
         );
         if let Some(me) = self.me.upgrade() {
@@ -278,6 +279,21 @@ impl Daemon {
             );
         }
         v
+    }
+}
+
+/// A v4-mapped IPv6 socket address (an IPv4 peer on the dual-stack listener) as IPv4.
+fn canonical(a: SocketAddr) -> SocketAddr {
+    SocketAddr::new(a.ip().to_canonical(), a.port())
+}
+
+/// Tells the speaker a new connection's addresses (our address is the next hop it
+/// announces on the session).
+fn tell_addrs(core: &mut Core, conn: ConnId) {
+    if let Some(c) = core.conns.get(&conn)
+        && let (Some(l), Some(r)) = (c.local, c.remote)
+    {
+        core.speaker.set_conn_addrs(conn, l, r);
     }
 }
 
@@ -503,8 +519,57 @@ impl Describe for Daemon {
         Ok(json!({ "refreshed": self.config.peers[id].name }))
     }
 
+    /// The Loc-RIB's best paths as TABLE_DUMP_V2. The peer table lists the configured
+    /// peers (BGP identifier 0.0.0.0: the views do not keep the peers' router IDs) and,
+    /// last, this speaker itself (address 0.0.0.0, our AS and router ID) for the routes
+    /// it originates.
     fn bgp_dump(&self) -> Result<Value, String> {
-        Err("MRT dumps are not available yet".into())
+        use crate::bgp::mrt::{MrtPeer, MrtRoute, write_table_dump};
+        let paths = self.lock().speaker.best_paths();
+        let n = self.config.peers.len();
+        let local = u16::try_from(n).map_err(|_| format!("{n} peers do not fit an MRT table"))?;
+        let mut peers: Vec<MrtPeer> = self
+            .config
+            .peers
+            .iter()
+            .map(|p| MrtPeer {
+                bgp_id: std::net::Ipv4Addr::UNSPECIFIED,
+                addr: p.address,
+                asn: p.remote_as,
+            })
+            .collect();
+        peers.push(MrtPeer {
+            bgp_id: self.config.router_id,
+            addr: IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+            asn: self.config.asn,
+        });
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as u32);
+        let routes: Vec<MrtRoute> = paths
+            .into_iter()
+            .map(|(prefix, src, attrs)| MrtRoute {
+                prefix,
+                peer_index: if src < n { src as u16 } else { local },
+                originated: now,
+                attrs,
+            })
+            .collect();
+        let mut out = Vec::new();
+        write_table_dump(
+            &mut out,
+            self.config.router_id,
+            "topolab",
+            &peers,
+            &routes,
+            now,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(json!({
+            "mrt_base64": base64_encode(&out),
+            "bytes": out.len(),
+            "entries": routes.len(),
+        }))
     }
 }
 
@@ -612,6 +677,7 @@ async fn accept_loop(d: Arc<Daemon>, listener: tokio::net::TcpListener) -> io::R
         let conn = d.register(&mut core, stream, peer);
         core.speaker
             .handle_connected(Instant::monotonic(), peer, conn, false);
+        tell_addrs(&mut core, conn);
         d.flush(&mut core);
     }
 }
