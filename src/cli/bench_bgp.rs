@@ -11,10 +11,15 @@
 //!   sK (10.0.K.2, AS 6500K) ──┘  no kernel routes (ours: routes into r's kernel table)
 //! ```
 //!
-//! Senders (`--sender`): `codec` — the bench itself speaks BGP from each sender's
-//! namespace through `topolab::bgp::codec`: OPEN, then every UPDATE pre-encoded and
-//! written as fast as TCP takes it, then End-of-RIB (no delayed tail: nothing is held
-//! back); Established is the instant the sender saw the receiver's KEEPALIVE after OPEN.
+//! Senders (`--sender`):
+//! - `topolab` (default): our speaker (`topolab daemon bgp`) on each sender node, loaded
+//!   with its table by a `bgp_inject` control request before the receiver starts, so it
+//!   sends everything the moment the session is up (no delayed tail); Established is when
+//!   its session came up (its `uptime_s`, read at the end);
+//! - `codec`: the bench itself speaks BGP from each sender's namespace through
+//!   `topolab::bgp::codec`: OPEN, then every UPDATE pre-encoded and written as fast as TCP
+//!   takes it, then End-of-RIB; Established is the instant the sender saw the receiver's
+//!   KEEPALIVE after OPEN.
 //!
 //! The receiver's progress is read by polling its own CLI every `--poll-ms`: BIRD
 //! `birdc show protocols all` (per-channel imported routes), FRR `vtysh -c 'show bgp
@@ -23,10 +28,11 @@
 //! The polling interval bounds the precision of the times; answering the polls costs the
 //! receiver a little CPU, the same for every receiver.
 //!
-//! Routes: distinct IPv4 prefixes with a full table's length mix (mostly /24, some /16–/23,
-//! a few shorter), in UPDATEs of 1–4 prefixes that share attributes (ORIGIN IGP, AS paths
-//! of 1–8 hops starting with the sender's AS, one community), next hop the sender.
-//! With K > 1 senders each announces its own `--per-sender` prefixes (a K × N Loc-RIB).
+//! Routes: [`topolab::bgp::inject::table`] — IPv4 prefixes with a full table's length mix,
+//! about one attribute set per six prefixes, AS paths of 1–8 hops after the sender's AS,
+//! communities — seeded per sender, next hop the sender. With K > 1 senders each announces
+//! its own table of `--per-sender` routes; the Loc-RIB is done at their union (counted by
+//! the bench from the same tables).
 
 use crate::cli::out::{errln, outln};
 use std::collections::HashSet;
@@ -38,14 +44,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use ipnet::{IpNet, Ipv4Net};
+use ipnet::IpNet;
 use miette::{IntoDiagnostic, miette};
 use serde::Serialize;
 
 use topolab::bgp::codec::{
-    self, Attr, Capability, Family, Message, Nlri, Open, Origin, Segment, SegmentKind,
-    SessionParams, Update,
+    self, Attr, Capability, Family, Message, Nlri, Open, Segment, SegmentKind, SessionParams,
+    Update,
 };
+use topolab::bgp::inject;
 use topolab::lab::{Lab, LabOptions};
 use topolab::tools::socket_in;
 use topolab::topology::Topology;
@@ -69,7 +76,7 @@ pub struct BgpBench {
     #[arg(long, default_value_t = 100_000)]
     pub per_sender: usize,
     /// Who announces.
-    #[arg(long, value_enum, default_value = "codec")]
+    #[arg(long, value_enum, default_value = "topolab")]
     pub sender: SenderKind,
     /// Milliseconds between polls of the receiver (the precision of the times).
     #[arg(long, default_value_t = 50)]
@@ -111,6 +118,8 @@ impl Receiver {
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize, ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum SenderKind {
+    /// topolab's built-in speaker (`topolab daemon bgp`), loaded by a `bgp_inject` request.
+    Topolab,
     /// The bench speaks BGP itself through topolab's codec (pre-encoded UPDATEs).
     Codec,
 }
@@ -152,16 +161,17 @@ pub async fn run(b: BgpBench) -> miette::Result<()> {
     let mut rows = Vec::new();
     for &(k, per) in &cases {
         errln!("generating {k} × {per} prefixes …");
-        let tables = Arc::new(build_tables(k, per, b.seed));
+        let (tables, total) = build_tables(k, per, b.seed, b.sender == SenderKind::Codec);
+        let tables = Arc::new(tables);
         for &rcv in &b.receivers {
             errln!("  {} ← {k} sender(s) × {per} …", rcv.label());
-            let row = match one(&b, rcv, k, per, tables.clone()).await {
+            let row = match one(&b, rcv, k, per, total, tables.clone()).await {
                 Ok(r) => r,
                 Err(e) => Row {
                     receiver: rcv,
                     sender: b.sender,
                     senders: k,
-                    prefixes: k * per,
+                    prefixes: total,
                     loc_rib_s: None,
                     fib_s: None,
                     peak_rss_mib: 0.0,
@@ -223,113 +233,77 @@ fn row_line(r: &Row) -> String {
 // ---------------------------------------------------------------------------------------
 // The synthetic table.
 
-/// xorshift64*: deterministic and dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
+/// The routes sender k announces: [`topolab::bgp::inject::table`] (IPv4, seed `seed + k`,
+/// origin AS the sender's), the same table the built-in speaker originates on a
+/// `bgp_inject` request.
+fn sender_routes(k: usize, per: usize, seed: u64) -> inject::Table {
+    inject::table(
+        per,
+        inject::Mix::V4,
+        seed + k as u64,
+        RECEIVER_AS + k as u32,
+    )
 }
 
-/// Prefix lengths of an IPv4 full table, per mille (rounded shares of a 2024 table).
-const LENGTHS: &[(u8, u32)] = &[
-    (24, 600),
-    (23, 90),
-    (22, 110),
-    (21, 50),
-    (20, 50),
-    (19, 35),
-    (18, 20),
-    (17, 15),
-    (16, 20),
-    (15, 4),
-    (14, 3),
-    (13, 2),
-    (12, 1),
-];
+/// Prefixes per UPDATE at most (5 bytes each at most: well inside 4096 bytes).
+const PER_UPDATE: usize = 500;
 
-/// `total` distinct IPv4 prefixes outside 0/8, 10/8, 127/8 and 224/3.
-fn synthetic_prefixes(total: usize, seed: u64) -> Vec<Ipv4Net> {
-    let sum: u32 = LENGTHS.iter().map(|l| l.1).sum();
-    let mut rng = Rng::new(seed);
-    let mut seen = HashSet::with_capacity(total);
-    let mut out = Vec::with_capacity(total);
-    while out.len() < total {
-        let mut pick = rng.below(u64::from(sum)) as u32;
-        let len = LENGTHS
-            .iter()
-            .find(|(_, w)| {
-                if pick < *w {
-                    true
-                } else {
-                    pick -= w;
-                    false
-                }
-            })
-            .map(|l| l.0)
-            .unwrap_or(24);
-        let first = 1 + rng.below(223) as u32;
-        if first == 10 || first == 127 {
-            continue;
-        }
-        let addr = (first << 24) | (rng.next() as u32 & 0x00ff_ffff);
-        let Ok(net) = Ipv4Net::new(Ipv4Addr::from(addr), len) else {
-            continue;
-        };
-        let net = net.trunc();
-        if seen.insert(net) {
-            out.push(net);
-        }
-    }
-    out
-}
-
-/// One sender's UPDATEs, encoded (4-octet AS, no extended messages), End-of-RIB last.
-fn encode_table(prefixes: &[Ipv4Net], sender_as: u32, next_hop: Ipv4Addr, seed: u64) -> Vec<u8> {
+/// One sender's UPDATEs, encoded (4-octet AS, no extended messages): one or more per
+/// distinct path, with the sender's AS first and the sender as next hop; End-of-RIB last.
+fn encode_table(t: &inject::Table, sender_as: u32, next_hop: Ipv4Addr) -> Vec<u8> {
     let params = SessionParams {
         four_octet_as: true,
         ..Default::default()
     };
-    let mut rng = Rng::new(seed ^ u64::from(sender_as));
-    let mut out = Vec::with_capacity(prefixes.len() * 24);
-    let mut i = 0;
-    while i < prefixes.len() {
-        let group = (1 + rng.below(4) as usize).min(prefixes.len() - i);
-        let hops = 1 + rng.below(8) as usize;
-        let mut asns = vec![sender_as];
-        asns.extend((1..hops).map(|_| 1 + rng.below(64_000) as u32));
-        let community = (sender_as << 16) | (1 + rng.below(1000) as u32);
-        let u = Update {
-            withdrawn: Vec::new(),
-            attrs: vec![
-                Attr::Origin(Origin::Igp),
-                Attr::AsPath(vec![Segment {
+    let mut by_path: Vec<Vec<IpNet>> = vec![Vec::new(); t.paths.len()];
+    for (p, i) in &t.routes {
+        if p.addr().is_ipv4() {
+            by_path[*i as usize].push(*p);
+        }
+    }
+    let mut out = Vec::with_capacity(t.routes.len() * 12);
+    for (path, prefixes) in t.paths.iter().zip(&by_path) {
+        let mut segments = path.as_path.clone();
+        match segments.first_mut() {
+            Some(s) if s.kind == SegmentKind::Sequence && s.asns.len() < 255 => {
+                s.asns.insert(0, sender_as)
+            }
+            _ => segments.insert(
+                0,
+                Segment {
                     kind: SegmentKind::Sequence,
-                    asns,
-                }]),
-                Attr::NextHop(next_hop),
-                Attr::Communities(vec![community]),
-            ],
-            nlri: prefixes[i..i + group]
-                .iter()
-                .map(|p| Nlri {
-                    path_id: None,
-                    prefix: IpNet::V4(*p),
-                })
-                .collect(),
-        };
-        codec::emit(&Message::Update(u), &params, &mut out);
-        i += group;
+                    asns: vec![sender_as],
+                },
+            ),
+        }
+        let mut attrs = vec![
+            Attr::Origin(path.origin),
+            Attr::AsPath(segments),
+            Attr::NextHop(next_hop),
+        ];
+        if let Some(m) = path.med {
+            attrs.push(Attr::Med(m));
+        }
+        if !path.communities.is_empty() {
+            attrs.push(Attr::Communities(path.communities.clone()));
+        }
+        if !path.large_communities.is_empty() {
+            attrs.push(Attr::LargeCommunities(path.large_communities.clone()));
+        }
+        for chunk in prefixes.chunks(PER_UPDATE) {
+            let u = Update {
+                withdrawn: Vec::new(),
+                attrs: attrs.clone(),
+                nlri: chunk
+                    .iter()
+                    .map(|p| Nlri {
+                        path_id: None,
+                        prefix: *p,
+                    })
+                    .collect(),
+            };
+            codec::emit(&Message::Update(u), &params, &mut out);
+        }
     }
     codec::emit(&Message::Update(Update::default()), &params, &mut out);
     out
@@ -350,16 +324,25 @@ fn receiver_addr(k: usize) -> Ipv4Addr {
     Ipv4Addr::new(10, 0, k as u8, 1)
 }
 
-fn build_tables(k: usize, per: usize, seed: u64) -> Vec<SenderTable> {
-    let all = synthetic_prefixes(k * per, seed);
-    (1..=k)
+/// Every sender's table (encoded when the bench itself sends) and the number of distinct
+/// prefixes among them all: what the receiver's Loc-RIB holds when done.
+fn build_tables(k: usize, per: usize, seed: u64, encode: bool) -> (Vec<SenderTable>, usize) {
+    let mut all: HashSet<IpNet> = HashSet::with_capacity(k * per);
+    let tables = (1..=k)
         .map(|s| {
             let asn = RECEIVER_AS + s as u32;
             let addr = sender_addr(s);
-            let bytes = encode_table(&all[(s - 1) * per..s * per], asn, addr, seed);
+            let t = sender_routes(s, per, seed);
+            all.extend(t.routes.iter().map(|r| r.0));
+            let bytes = if encode {
+                encode_table(&t, asn, addr)
+            } else {
+                Vec::new()
+            };
             SenderTable { addr, asn, bytes }
         })
-        .collect()
+        .collect();
+    (tables, all.len())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -387,6 +370,7 @@ async fn one(
     rcv: Receiver,
     k: usize,
     per: usize,
+    total: usize,
     tables: Arc<Vec<SenderTable>>,
 ) -> miette::Result<Row> {
     let topo = topology(k)?;
@@ -398,7 +382,7 @@ async fn one(
         },
     )
     .await?;
-    let result = measure(&lab, b, rcv, k, per, tables).await;
+    let result = measure(&lab, b, rcv, (k, per, total), tables).await;
     lab.down().await?;
     result
 }
@@ -424,11 +408,9 @@ async fn measure(
     lab: &Lab,
     b: &BgpBench,
     rcv: Receiver,
-    k: usize,
-    per: usize,
+    (k, per, total): (usize, usize, usize),
     tables: Arc<Vec<SenderTable>>,
 ) -> miette::Result<Row> {
-    let total = k * per;
     let dir = lab.run_dir().join("bench-bgp");
     std::fs::create_dir_all(&dir).into_diagnostic()?;
     let peers: Vec<(Ipv4Addr, u32, Ipv4Addr)> = tables
@@ -436,6 +418,14 @@ async fn measure(
         .enumerate()
         .map(|(i, t)| (t.addr, t.asn, receiver_addr(i + 1)))
         .collect();
+    // Our speakers as senders: started and loaded before the receiver exists, so that they
+    // send the whole table the moment the session comes up (their connect-retry is 1 s).
+    let mut speakers = Vec::new();
+    if b.sender == SenderKind::Topolab {
+        for (i, t) in tables.iter().enumerate() {
+            speakers.push(start_speaker(lab, &dir, i + 1, t, per, b.seed).await?);
+        }
+    }
     let mut running = start_receiver(lab, rcv, &dir, &peers).await?;
     // Wait until the receiver answers its CLI.
     let ready_by = Instant::now() + Duration::from_secs(20);
@@ -465,7 +455,8 @@ async fn measure(
     let stop = Arc::new(AtomicBool::new(false));
     let established: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
     let mut threads = Vec::new();
-    for (i, _) in tables.iter().enumerate() {
+    let codec_senders = if b.sender == SenderKind::Codec { k } else { 0 };
+    for i in 0..codec_senders {
         let ns = lab
             .plan()
             .node(&format!("s{}", i + 1))
@@ -558,7 +549,20 @@ async fn measure(
     }
     let cpu1 = cpu_ticks(running.pid).unwrap_or(cpu0);
     let hwm = vm_hwm_kib(running.pid).unwrap_or(0);
+    // Our senders: each session's uptime says when it came up.
+    for sp in &speakers {
+        if let Some(at) = speaker_established(&sp.dir).await {
+            let mut e = established.lock().unwrap_or_else(|p| p.into_inner());
+            if e.is_none_or(|t| at < t) {
+                *e = Some(at);
+            }
+        }
+    }
     stop.store(true, Ordering::Relaxed);
+    for mut sp in speakers {
+        let _ = sp.child.start_kill();
+        let _ = sp.child.wait().await;
+    }
     let _ = running.child.start_kill();
     let _ = running.child.wait().await;
     for t in threads {
@@ -596,7 +600,127 @@ fn tail(p: &Path) -> String {
 }
 
 // ---------------------------------------------------------------------------------------
-// The sender.
+// The senders.
+
+/// Starts our speaker on sender node `k` (active toward the receiver, no FIB, no listening
+/// port) and has it originate its table; returns once its Loc-RIB holds it.
+async fn start_speaker(
+    lab: &Lab,
+    dir: &Path,
+    k: usize,
+    t: &SenderTable,
+    per: usize,
+    seed: u64,
+) -> miette::Result<Running> {
+    use topolab::bgp::config::{Afi, PeerConfig, SpeakerConfig};
+    let cfg = SpeakerConfig {
+        asn: t.asn,
+        router_id: t.addr,
+        cluster_id: None,
+        hold_time: 90,
+        keepalive: None,
+        connect_retry: 1,
+        networks: Vec::new(),
+        import: Vec::new(),
+        export: Vec::new(),
+        peers: vec![PeerConfig {
+            name: "r".into(),
+            address: IpAddr::V4(receiver_addr(k)),
+            local_address: Some(IpAddr::V4(t.addr)),
+            port: 179,
+            remote_as: RECEIVER_AS,
+            passive: false,
+            multihop: None,
+            ttl_security: None,
+            password: None,
+            rr_client: false,
+            next_hop_self: false,
+            families: vec![Afi::Ipv4],
+            import: Vec::new(),
+            export: Vec::new(),
+            hold_time: None,
+        }],
+        fib: false,
+        listen_port: 0,
+    };
+    let sdir = dir.join(format!("s{k}"));
+    std::fs::create_dir_all(&sdir).into_diagnostic()?;
+    std::fs::write(
+        sdir.join("bgp.json"),
+        serde_json::to_vec(&cfg).into_diagnostic()?,
+    )
+    .into_diagnostic()?;
+    let log = std::fs::File::create(sdir.join("speaker.log")).into_diagnostic()?;
+    let log2 = log.try_clone().into_diagnostic()?;
+    let exe = std::env::current_exe().into_diagnostic()?;
+    let mut c = lab.node(&format!("s{k}")).command(exe)?;
+    let d = sdir.display().to_string();
+    c.args([
+        "daemon",
+        "bgp",
+        "--control",
+        &format!("{d}/bgp.sock"),
+        "--config",
+        &format!("{d}/bgp.json"),
+    ])
+    .stdin(std::process::Stdio::null())
+    .stdout(log)
+    .stderr(log2);
+    let child = c.spawn().into_diagnostic()?;
+    let pid = child.id().ok_or_else(|| miette!("sender has no PID"))?;
+    let sock = sdir.join("bgp.sock");
+    let answer = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let req = topolab::daemon::Request::BgpInject {
+                count: per,
+                seed: seed + k as u64,
+                family: None,
+            };
+            match topolab::daemon::call(&sock, &req, Duration::from_secs(300)) {
+                Ok(r) => return Ok(r),
+                Err(e) if Instant::now() > deadline => return Err(e),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    })
+    .await
+    .into_diagnostic()?
+    .map_err(|e| miette!("sender s{k}: {e}: {}", tail(&sdir.join("speaker.log"))))?;
+    if let topolab::daemon::Response::Error { message } = answer {
+        return Err(miette!("sender s{k} refused the inject: {message}"));
+    }
+    Ok(Running {
+        child,
+        pid,
+        dir: sdir,
+    })
+}
+
+/// When our speaker's session came up: now minus its `uptime_s`.
+async fn speaker_established(dir: &Path) -> Option<Instant> {
+    let sock = dir.join("bgp.sock");
+    let (asked, resp) = tokio::task::spawn_blocking(move || {
+        let req = topolab::daemon::Request::Bgp {
+            view: "neighbors".into(),
+            peer: None,
+            prefix: None,
+        };
+        let r = topolab::daemon::call(&sock, &req, Duration::from_secs(5));
+        (Instant::now(), r)
+    })
+    .await
+    .ok()?;
+    let topolab::daemon::Response::Bgp { data, .. } = resp.ok()? else {
+        return None;
+    };
+    let n = data.as_array()?.first()?;
+    if n.get("state")?.as_str()? != "established" {
+        return None;
+    }
+    let up = n.get("uptime_s")?.as_f64()?;
+    asked.checked_sub(Duration::from_secs_f64(up))
+}
 
 fn codec_sender(
     ns: &str,

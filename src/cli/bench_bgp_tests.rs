@@ -98,43 +98,47 @@ fn proc_stat_cpu_is_utime_plus_stime_even_with_spaces_in_the_name() {
 }
 
 #[test]
-fn synthetic_prefixes_are_distinct_deterministic_and_mostly_24() {
-    let a = synthetic_prefixes(5000, 7);
-    assert_eq!(a, synthetic_prefixes(5000, 7));
-    let set: HashSet<_> = a.iter().collect();
-    assert_eq!(set.len(), 5000);
-    assert!(a.iter().all(|p| {
-        let first = p.network().octets()[0];
-        first != 0 && first != 10 && first != 127 && first < 224
-    }));
-    let slash24 = a.iter().filter(|p| p.prefix_len() == 24).count();
-    assert!(slash24 > 2500 && slash24 < 3500, "{slash24}");
-}
-
-#[test]
-fn encoded_tables_parse_back_to_every_prefix_then_end_of_rib() {
-    let prefixes = synthetic_prefixes(300, 3);
-    let bytes = encode_table(&prefixes, 65001, Ipv4Addr::new(10, 0, 1, 2), 3);
+fn encoded_tables_parse_back_to_every_route_then_end_of_rib() {
+    let (tables, total) = build_tables(2, 300, 3, true);
+    assert_eq!(tables.len(), 2);
+    // Two seeds, so two different tables; the Loc-RIB holds their union.
+    assert!(total > 300 && total <= 600, "{total}");
     let params = SessionParams {
         four_octet_as: true,
         ..Default::default()
     };
-    let mut rest = &bytes[..];
-    let mut got = Vec::new();
-    let mut last = None;
-    while !rest.is_empty() {
-        let len = codec::frame_len(rest, &params).unwrap().unwrap();
-        let m = codec::parse(&rest[..len], &params).unwrap();
-        rest = &rest[len..];
-        if let Message::Update(u) = &m {
-            got.extend(u.nlri.iter().map(|n| n.prefix));
-            assert!(u.nlri.len() <= 4);
+    for (i, t) in tables.iter().enumerate() {
+        let want: HashSet<IpNet> = sender_routes(i + 1, 300, 3)
+            .routes
+            .iter()
+            .map(|r| r.0)
+            .collect();
+        let mut rest = &t.bytes[..];
+        let mut got = HashSet::new();
+        let mut last = None;
+        while !rest.is_empty() {
+            let len = codec::frame_len(rest, &params).unwrap().unwrap();
+            let m = codec::parse(&rest[..len], &params).unwrap();
+            rest = &rest[len..];
+            if let Message::Update(u) = &m {
+                got.extend(u.nlri.iter().map(|n| n.prefix));
+                if !u.nlri.is_empty() {
+                    let first_as = u.attrs.iter().find_map(|a| match a {
+                        Attr::AsPath(s) => s.first().and_then(|s| s.asns.first().copied()),
+                        _ => None,
+                    });
+                    assert_eq!(first_as, Some(t.asn));
+                    assert!(u.attrs.contains(&Attr::NextHop(t.addr)));
+                }
+            }
+            last = Some(m);
         }
-        last = Some(m);
+        assert_eq!(last, Some(Message::Update(Update::default())));
+        assert_eq!(got, want);
     }
-    assert_eq!(last, Some(Message::Update(Update::default())));
-    let want: Vec<IpNet> = prefixes.iter().map(|p| IpNet::V4(*p)).collect();
-    assert_eq!(got, want);
+    let (bare, n) = build_tables(1, 10, 3, false);
+    assert!(bare[0].bytes.is_empty());
+    assert_eq!(n, 10);
 }
 
 #[test]

@@ -571,6 +571,29 @@ impl Describe for Daemon {
             "entries": routes.len(),
         }))
     }
+
+    fn bgp_inject(
+        &self,
+        count: usize,
+        seed: u64,
+        family: Option<crate::bgp::config::Afi>,
+    ) -> Result<Value, String> {
+        use crate::bgp::inject::{Mix, synthetic};
+        if count > super::MAX_INJECT {
+            return Err(format!("at most {} routes per inject", super::MAX_INJECT));
+        }
+        let mix = match family {
+            Some(crate::bgp::config::Afi::Ipv6) => Mix::V6,
+            _ => Mix::V4,
+        };
+        // Generated before taking the speaker: sessions keep running meanwhile.
+        let routes = synthetic(count, mix, seed, self.config.asn);
+        let n = routes.len();
+        let mut core = self.lock();
+        core.speaker.announce(Instant::monotonic(), routes);
+        self.flush(&mut core);
+        Ok(json!({ "announced": n }))
+    }
 }
 
 /// Reads a connection into the speaker until it ends or the speaker closes it; the
@@ -967,6 +990,16 @@ mod tests {
             }),
             Request::BgpRefresh { peer: "r2".into() },
             Request::BgpDump,
+            Request::BgpInject {
+                count: 1000,
+                seed: 7,
+                family: None,
+            },
+            Request::BgpInject {
+                count: 1,
+                seed: 0,
+                family: Some(crate::bgp::config::Afi::Ipv6),
+            },
         ];
         for r in reqs {
             let line = serde_json::to_string(&r).unwrap();
@@ -978,6 +1011,16 @@ mod tests {
                 .unwrap();
         assert!(matches!(r, Request::BgpChange(c) if c.med == Some(3)));
         assert!(serde_json::from_str::<Request>(r#"{"op":"bgp_change","bogus":1}"#).is_err());
+        let r: Request =
+            serde_json::from_str(r#"{"op":"bgp_inject","count":100000,"seed":1}"#).unwrap();
+        assert!(matches!(
+            r,
+            Request::BgpInject {
+                count: 100_000,
+                seed: 1,
+                family: None
+            }
+        ));
     }
 
     /// The FIB thread in a private (unnamed) namespace: routes go in as `proto bgp`

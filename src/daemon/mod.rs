@@ -105,7 +105,19 @@ pub enum Request {
     /// The speaker's Loc-RIB as an MRT TABLE_DUMP_V2 file (RFC 6396), base64 in the answer:
     /// the caller writes the file (no path crosses the socket).
     BgpDump,
+    /// Originate `count` synthetic routes ([`crate::bgp::inject::synthetic`]: the speaker's
+    /// AS as origin AS, deterministic from `seed`; IPv4 unless `family` says `ipv6`), as
+    /// `topolab bench bgp` does on its senders. At most [`MAX_INJECT`].
+    BgpInject {
+        count: usize,
+        seed: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        family: Option<crate::bgp::config::Afi>,
+    },
 }
+
+/// The most routes one `bgp_inject` request may originate.
+pub const MAX_INJECT: usize = 10_000_000;
 
 /// Routes to originate (`announce`, with the optional attributes) and to withdraw.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -223,6 +235,15 @@ pub trait Describe: Send + Sync + 'static {
     fn bgp_dump(&self) -> Result<serde_json::Value, String> {
         Err("not a BGP speaker".to_string())
     }
+    /// Originates synthetic routes (`{"announced": n}`).
+    fn bgp_inject(
+        &self,
+        _count: usize,
+        _seed: u64,
+        _family: Option<crate::bgp::config::Afi>,
+    ) -> Result<serde_json::Value, String> {
+        Err("not a BGP speaker".to_string())
+    }
 }
 
 /// Serves `path` (created 0600; an old socket file there is replaced) until the runtime
@@ -270,6 +291,11 @@ pub async fn serve_control(path: &Path, me: Arc<dyn Describe>) -> io::Result<()>
                         bgp_answer("refresh".into(), me.bgp_refresh(&peer))
                     }
                     Ok(Request::BgpDump) => bgp_answer("dump".into(), me.bgp_dump()),
+                    Ok(Request::BgpInject {
+                        count,
+                        seed,
+                        family,
+                    }) => bgp_answer("inject".into(), me.bgp_inject(count, seed, family)),
                     Err(e) => Response::Error {
                         message: format!("bad request: {e}"),
                     },
