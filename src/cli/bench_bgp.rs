@@ -639,6 +639,7 @@ async fn start_speaker(
             import: Vec::new(),
             export: Vec::new(),
             hold_time: None,
+            next_hops: vec![],
         }],
         fib: false,
         listen_port: 0,
