@@ -32,6 +32,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use super::attrs::PathAttrs;
 use super::codec::{Origin, Segment, SegmentKind};
+use super::fxhash::FxBuild;
 
 /// IPv4 prefix lengths and their weights (parts per million).
 pub const V4_LENGTHS: [(u8, u32); 17] = [
@@ -107,7 +108,8 @@ pub struct Table {
     pub routes: Vec<(IpNet, u32)>,
 }
 
-/// `n` routes as `(prefix, attributes)`; see [`table`].
+/// `n` routes as `(prefix, attributes)`; see [`table`], which is the faster form (one
+/// `PathAttrs` per distinct set instead of a clone per route).
 pub fn synthetic(n: usize, mix: Mix, seed: u64, origin_as: u32) -> Vec<(IpNet, PathAttrs)> {
     let t = table(n, mix, seed, origin_as);
     t.routes
@@ -127,7 +129,8 @@ pub fn table(n: usize, mix: Mix, seed: u64, origin_as: u32) -> Table {
     };
     let paths = make_paths(&mut rng, n.div_ceil(6).max(1), origin_as);
     let mut routes = Vec::with_capacity(n);
-    let mut seen: HashSet<IpNet> = HashSet::with_capacity(n);
+    let mut seen: HashSet<IpNet, FxBuild> =
+        HashSet::with_capacity_and_hasher(n, FxBuild::default());
     let v4 = Sampler::new(&V4_LENGTHS);
     let v6 = Sampler::new(&V6_LENGTHS);
     for (count, v6fam) in [(n4, false), (n6, true)] {

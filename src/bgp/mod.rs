@@ -5,6 +5,7 @@ pub mod codec;
 pub mod config;
 pub mod decision;
 pub mod fsm;
+mod fxhash;
 pub mod inject;
 pub mod mrt;
 pub mod policy;

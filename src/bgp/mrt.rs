@@ -34,6 +34,7 @@ use super::codec::{
     self, Attr, Family, HEADER_LEN, Message, MpNextHop, Origin, SessionParams, Update,
     UpdateOutcome,
 };
+use super::fxhash::FxBuild;
 
 /// MRT types and subtypes used here.
 pub mod kind {
@@ -205,9 +206,10 @@ fn write_inner(
     }
     finish(out, body);
 
-    let mut order: Vec<usize> = (0..routes.len()).collect();
-    order.sort_by_key(|&i| routes[i].prefix);
-    let mut cache: HashMap<(*const PathAttrs, bool), Vec<u8>> = HashMap::new();
+    let mut keyed: Vec<(IpNet, usize)> = routes.iter().map(|r| r.prefix).zip(0..).collect();
+    keyed.sort_unstable();
+    let order: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
+    let mut cache: HashMap<(*const PathAttrs, bool), Vec<u8>, FxBuild> = HashMap::default();
     let mut seq: u32 = 0;
     let mut i = 0;
     while i < order.len() {
@@ -389,6 +391,7 @@ impl<'a> Rd<'a> {
 pub fn read(bytes: &[u8]) -> Result<MrtTable, MrtError> {
     let mut t = MrtTable::default();
     let mut have_peers = false;
+    // The standard (keyed) hasher: these keys come from the file.
     let mut interned: HashMap<(&[u8], bool), Arc<PathAttrs>> = HashMap::new();
     let mut at = 0;
     while at < bytes.len() {
