@@ -45,6 +45,7 @@ fn config() -> SpeakerConfig {
             import: vec![],
             export: vec![],
             hold_time: None,
+            next_hops: vec![],
         }],
         fib: true,
         listen_port: 179,

@@ -377,3 +377,24 @@ links:
     assert_eq!(speaker(&p, "r3").peers.len(), 2);
     assert_symmetric(&p);
 }
+
+#[test]
+fn next_hops_are_ours_on_the_session_link_or_our_loopbacks() {
+    let p = plan(THREE_AS);
+    // eBGP over the r2–r3 link: r2's IPv4 and IPv6 addresses on that link.
+    let s = peer(&p, "r2", "r3");
+    let local = s.local_address.unwrap();
+    let iface = p
+        .node("r2")
+        .unwrap()
+        .ifaces
+        .iter()
+        .find(|i| i.addrs.iter().any(|a| a.addr() == local))
+        .unwrap();
+    let want: Vec<IpAddr> = iface.addrs.iter().map(|a| a.addr()).collect();
+    assert_eq!(s.next_hops, want);
+    assert!(s.next_hops[1].is_ipv6());
+    // iBGP between loopbacks: our loopbacks.
+    let s = peer(&p, "r1", "r2");
+    assert_eq!(s.next_hops, vec![ip("192.168.255.1"), ip("fd00:0:ff::1")]);
+}
