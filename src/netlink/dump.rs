@@ -128,6 +128,55 @@ impl Netlink {
         Ok(rows)
     }
 
+    /// The kernel's route to `dst` (as `ip route get`): its gateway, if any. For
+    /// resolving a next hop that is not on a link (an iBGP peer's loopback).
+    pub fn route_get(&mut self, dst: IpAddr) -> io::Result<Option<IpAddr>> {
+        let req = match dst {
+            IpAddr::V4(a) => rtnetlink::RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+                .destination_prefix(a, 32)
+                .build(),
+            IpAddr::V6(a) => rtnetlink::RouteMessageBuilder::<std::net::Ipv6Addr>::new()
+                .destination_prefix(a, 128)
+                .build(),
+        };
+        let seq = self.next_seq();
+        let mut buf = Vec::new();
+        emit(
+            &mut buf,
+            RouteNetlinkMessage::GetRoute(req),
+            NLM_F_REQUEST,
+            seq,
+        );
+        self.socket().send(&buf, 0)?;
+        let mut rx = vec![0u8; 1 << 16];
+        loop {
+            let n = self.socket().recv(&mut &mut rx[..], 0)?;
+            let mut off = 0;
+            while off < n {
+                let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&rx[off..n])
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+                let len = msg.header.length as usize;
+                if len == 0 {
+                    break;
+                }
+                off += (len + 3) & !3;
+                if msg.header.sequence_number != seq {
+                    continue;
+                }
+                match msg.payload {
+                    NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
+                    NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(r)) => {
+                        return Ok(r.attributes.iter().find_map(|a| match a {
+                            RouteAttribute::Gateway(g) => route_ip(g),
+                            _ => None,
+                        }));
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
     fn dump(&mut self, req: RouteNetlinkMessage) -> io::Result<Vec<RouteNetlinkMessage>> {
         let seq = self.next_seq();
         let mut buf = Vec::new();
