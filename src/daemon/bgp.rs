@@ -739,65 +739,6 @@ impl Installed {
     }
 }
 
-/// Routes refused because their next hop is not on a link (an iBGP peer's loopback, whose
-/// route the compiled routes or another protocol provide): installed again via the
-/// gateway of the kernel's own route to that next hop (one level of recursion, resolved
-/// once, as the route is installed). What still fails stays in `failed`.
-fn resolve_next_hops(
-    nl: &mut crate::netlink::Netlink,
-    ops: &[crate::netlink::Op],
-    failed: &mut Vec<(usize, io::Error)>,
-) {
-    use crate::netlink::Op;
-    let mut retry = Vec::new();
-    let mut at = Vec::new();
-    let mut cache: HashMap<IpAddr, Option<IpAddr>> = HashMap::new();
-    failed.retain(|(i, e)| {
-        let Op::ReplaceRoute {
-            dst,
-            via,
-            proto,
-            metric,
-        } = &ops[*i]
-        else {
-            return true;
-        };
-        if e.raw_os_error() != Some(libc::ENETUNREACH) {
-            return true;
-        }
-        let gw = *cache
-            .entry(*via)
-            .or_insert_with(|| nl.route_get(*via).ok().flatten());
-        match gw {
-            Some(g) if g != *via => {
-                retry.push(Op::ReplaceRoute {
-                    dst: *dst,
-                    via: g,
-                    proto: *proto,
-                    metric: *metric,
-                });
-                at.push(*i);
-                false
-            }
-            _ => true,
-        }
-    });
-    if retry.is_empty() {
-        return;
-    }
-    let (still, fatal) = nl.run_indexed(&retry);
-    for (j, e) in still {
-        failed.push((at[j], e));
-    }
-    if let Some((from, e)) = fatal {
-        for &i in &at[from..] {
-            failed.push((i, io::Error::new(e.kind(), e.to_string())));
-        }
-    }
-    failed.sort_by_key(|(i, _)| *i);
-    failed.dedup_by_key(|(i, _)| *i);
-}
-
 /// Applies FIB changes in the node's namespace (the process's: the daemon was started in
 /// it), batching whatever has queued up.
 fn fib_thread(rx: mpsc::Receiver<Vec<FibChange>>, stats: Arc<FibStats>) {
@@ -839,16 +780,10 @@ fn fib_thread(rx: mpsc::Receiver<Vec<FibChange>>, stats: Arc<FibStats>) {
             batch.extend(more);
         }
         ops.clear();
-        resolver.new_batch();
-        for c in &batch {
-            if let FibChange::Replace { next_hop, .. } = *c {
-                resolver.resolve(next_hop, || nl.routes());
-            }
-        }
         ops.extend(batch.iter().map(|c| match *c {
             FibChange::Replace { prefix, next_hop } => crate::netlink::Op::ReplaceRoute {
                 dst: prefix,
-                via: resolver.resolve(next_hop, || Ok(Vec::new())),
+                via: resolver.resolve(next_hop, |a| nl.route_get(a)),
                 proto: RTPROT_BGP,
                 metric: FIB_METRIC,
             },
@@ -858,8 +793,7 @@ fn fib_thread(rx: mpsc::Receiver<Vec<FibChange>>, stats: Arc<FibStats>) {
                 metric: FIB_METRIC,
             },
         }));
-        let (mut failed, fatal) = nl.run_indexed(&ops);
-        resolve_next_hops(&mut nl, &ops, &mut failed);
+        let (failed, fatal) = nl.run_indexed(&ops);
         let mut bad = vec![false; batch.len()];
         for (i, e) in &failed {
             bad[*i] = true;
