@@ -150,6 +150,9 @@ pub struct Config {
     pub connect_retry: Duration,
     /// The hold timer while waiting for the peer's OPEN; §8.2.2 suggests 4 minutes.
     pub large_hold: Duration,
+    /// Our KeepaliveTime; `None`: a third of the negotiated hold time (§10). Never longer
+    /// than that third, so that the peer's hold timer cannot expire between keepalives.
+    pub keepalive: Option<Duration>,
 }
 
 impl Config {
@@ -160,6 +163,7 @@ impl Config {
             hold_time: Duration::from_secs(90),
             connect_retry: Duration::from_secs(120),
             large_hold: Duration::from_secs(240),
+            keepalive: None,
         }
     }
 }
@@ -408,7 +412,8 @@ impl Fsm {
             return self.fail_with(notif::OPEN_ERROR, notif::BAD_BGP_IDENTIFIER);
         }
         self.hold_time = negotiate_hold_time(self.config.hold_time, open.hold_time);
-        self.keepalive = self.hold_time / 3;
+        let third = self.hold_time / 3;
+        self.keepalive = self.config.keepalive.map_or(third, |k| k.min(third));
         self.peer_open = Some(open);
         self.timers[Timer::ConnectRetry as usize] = None;
         self.emit(Action::SendKeepalive);

@@ -264,6 +264,30 @@ fn opensent_bgp_open_hold_time_uses_minimum() {
 }
 
 #[test]
+fn opensent_configured_keepalive_is_used_up_to_a_third_of_the_hold_time() {
+    let run = |keepalive: u64, peer_hold: u16| {
+        let mut c = Config::new(LOCAL_ID, Some(PEER_AS));
+        c.keepalive = Some(Duration::from_secs(keepalive));
+        let mut fsm = Fsm::new(c);
+        fsm.handle_event(t(0), Event::ManualStart { passive: false });
+        fsm.handle_event(t(0), Event::TcpConnectionConfirmed);
+        drain(&mut fsm);
+        fsm.handle_event(t(0), open(peer_hold));
+        fsm.negotiated()
+    };
+    // Shorter than a third of the hold time: as configured.
+    assert_eq!(
+        run(5, 90),
+        (Duration::from_secs(90), Duration::from_secs(5))
+    );
+    // Longer: capped at the third, or the peer's hold timer would expire.
+    assert_eq!(
+        run(60, 30),
+        (Duration::from_secs(30), Duration::from_secs(10))
+    );
+}
+
+#[test]
 fn opensent_bgp_open_hold_time_zero_runs_no_timers() {
     let mut fsm = fsm_in(State::OpenSent);
     fsm.handle_event(t(0), open(0));

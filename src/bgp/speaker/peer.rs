@@ -79,6 +79,7 @@ impl Peer {
         let mut fc = fsm::Config::new(u32::from(sc.router_id), Some(cfg.remote_as));
         fc.hold_time = Duration::from_secs(cfg.hold_time.unwrap_or(sc.hold_time).into());
         fc.connect_retry = Duration::from_secs(sc.connect_retry.max(1).into());
+        fc.keepalive = sc.keepalive.map(|k| Duration::from_secs(k.into()));
         Peer {
             ebgp: cfg.remote_as != sc.asn,
             cfg,
