@@ -278,7 +278,12 @@ fn encode_attrs(a: &PathAttrs, v6_prefix: bool) -> Vec<u8> {
         IpAddr::V4(nh) if !v6_prefix => Some(nh),
         _ => None,
     };
-    let mut list = to_attrs(a, next_hop_attr);
+    let family = if v6_prefix {
+        Family::IPV6_UNICAST
+    } else {
+        Family::IPV4_UNICAST
+    };
+    let mut list = a.to_attrs(true, family);
     list.sort_by_key(Attr::code);
     let after = list.partition_point(|x| x.code() < codec::attr::MP_REACH_NLRI);
     let tail = list.split_off(after);
@@ -315,39 +320,6 @@ fn emit_list(attrs: Vec<Attr>) -> Vec<u8> {
     codec::emit(&Message::Update(update), &four_octet(), &mut msg);
     // UPDATE body: withdrawn length (0) · attribute length · attributes · no NLRI.
     msg.split_off(HEADER_LEN + 4)
-}
-
-/// `PathAttrs` → codec attributes in type-code order (without MP_REACH).
-fn to_attrs(a: &PathAttrs, next_hop: Option<Ipv4Addr>) -> Vec<Attr> {
-    let mut v = vec![Attr::Origin(a.origin), Attr::AsPath(a.as_path.clone())];
-    v.extend(next_hop.map(Attr::NextHop));
-    v.extend(a.med.map(Attr::Med));
-    v.extend(a.local_pref.map(Attr::LocalPref));
-    if a.atomic_aggregate {
-        v.push(Attr::AtomicAggregate);
-    }
-    v.extend(a.aggregator.map(Attr::Aggregator));
-    if !a.communities.is_empty() {
-        v.push(Attr::Communities(a.communities.clone()));
-    }
-    v.extend(a.originator_id.map(Attr::OriginatorId));
-    if !a.cluster_list.is_empty() {
-        v.push(Attr::ClusterList(a.cluster_list.clone()));
-    }
-    if !a.ext_communities.is_empty() {
-        v.push(Attr::ExtendedCommunities(a.ext_communities.clone()));
-    }
-    if !a.large_communities.is_empty() {
-        v.push(Attr::LargeCommunities(a.large_communities.clone()));
-    }
-    for (flags, code, data) in &a.unknown {
-        v.push(Attr::Unknown {
-            flags: *flags,
-            code: *code,
-            data: data.clone(),
-        });
-    }
-    v
 }
 
 // ---- reading ----

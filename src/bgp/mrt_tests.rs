@@ -267,7 +267,7 @@ fn reads_bgp4mp_updates() {
             path_id: None,
             prefix: "198.51.100.0/24".parse().unwrap(),
         }],
-        attrs: to_attrs(&a, Some(Ipv4Addr::new(192, 0, 2, 1))),
+        attrs: a.to_attrs(true, Family::IPV4_UNICAST),
         nlri: vec![codec::Nlri {
             path_id: None,
             prefix: "203.0.113.0/24".parse().unwrap(),
