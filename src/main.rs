@@ -199,6 +199,27 @@ enum Command {
         #[arg(short = 'n', long, default_value_t = 20)]
         lines: usize,
     },
+    /// A Mininet-style console on a running lab: `pingall`, `h1 ping -c1 h2`, `link s1 s2
+    /// down`, `iperf h1 h2`, `bgp r1 summary`… (`help` lists the verbs).
+    ///
+    /// Ctrl-D or `exit` leaves the console (the lab keeps running; a foreground `up`
+    /// tears it down). `--script FILE` runs FILE's lines and exits, as Mininet's does.
+    Console(cli::console::ConsoleArgs),
+    /// Serve a live view of a running lab in the browser: the graph, per-link counters,
+    /// node and service state, BGP sessions and OpenFlow connections.
+    ///
+    /// Listens on 127.0.0.1:8080 by default; it never listens on every address unless
+    /// told to.
+    Web(cli::web::WebArgs),
+    /// Convert a topology from elsewhere to topolab YAML on stdout: a containerlab file
+    /// (`.clab.yml`), a GraphML file (Internet Topology Zoo), or a Mininet topology string.
+    ///
+    /// Examples:
+    ///   topolab import lab.clab.yml > lab.yaml
+    ///   topolab import Abilene.graphml --hosts > abilene.yaml
+    ///   topolab import --format mininet tree,2,3 > tree.yaml
+    #[command(verbatim_doc_comment)]
+    Import(cli::import::ImportArgs),
     /// Internal: one built-in daemon, started by the supervisor inside a node.
     #[command(hide = true)]
     Daemon {
@@ -260,7 +281,9 @@ fn out_mode(cmd: &Command) -> cli::out::Mode {
         | Command::Schema
         | Command::Logs { .. }
         | Command::Openflow { .. }
+        | Command::Import(_)
         | Command::Bgp { .. } => Mode::Exit,
+        Command::Console(_) | Command::Web(_) => Mode::Continue,
     }
 }
 
@@ -278,6 +301,7 @@ fn run(cmd: Command) -> miette::Result<()> {
         } => cli::files::plan(file.as_deref(), name.map(String::from), json, limits),
         Command::Graph { file, format } => cli::files::graph(file.as_deref(), format),
         Command::Schema => cli::files::schema(),
+        Command::Import(args) => cli::import::import(args),
         // Its own current-thread runtime: an idle daemon has no worker threads.
         Command::Daemon { kind, args } => topolab::daemon::run(kind, args)
             .map_err(|e| miette::miette!("daemon {}: {e}", kind.name())),
@@ -327,6 +351,8 @@ fn run(cmd: Command) -> miette::Result<()> {
                 Command::Probe(p) => cli::probe::run(p).await,
                 Command::Test(t) => cli::test::test(t).await,
                 Command::Bench(b) => cli::bench::run(b).await,
+                Command::Console(args) => cli::console::console(args).await,
+                Command::Web(args) => cli::web::web(args).await,
                 _ => unreachable!("handled above"),
             }
         }),

@@ -45,6 +45,13 @@ pub struct UpArgs {
     /// one is not ready by then.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub ready_timeout: u64,
+    /// Do not drop into the console once the lab is up (a foreground `up` whose stdin is
+    /// a terminal opens `topolab console` on the lab; Ctrl-D or `exit` tears it down).
+    #[arg(long)]
+    pub no_console: bool,
+    /// Also serve the live web view (`topolab web`) on ADDR (default 127.0.0.1:8080).
+    #[arg(long, value_name = "ADDR:PORT", num_args = 0..=1, default_missing_value = "127.0.0.1:8080")]
+    pub web: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
