@@ -9,4 +9,5 @@ mod fxhash;
 pub mod inject;
 pub mod mrt;
 pub mod policy;
+pub(crate) mod prefix_map;
 pub mod speaker;

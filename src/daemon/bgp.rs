@@ -31,7 +31,7 @@
 //! attributes flattened: `as_path`, `origin`, `med`, `local_pref`, `communities`,
 //! `large_communities`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -705,39 +705,12 @@ async fn accept_loop(d: Arc<Daemon>, listener: tokio::net::TcpListener) -> io::R
     }
 }
 
-/// Keys of the routes the kernel holds (compact: a full table is a million of them).
-#[derive(Default)]
-struct Installed {
-    v4: HashSet<u64>,
-    v6: HashSet<(u128, u8)>,
-}
+/// The routes the kernel holds: a prefix map with no values (4 bytes a route).
+type Installed = crate::bgp::prefix_map::PrefixMap<()>;
 
-impl Installed {
-    fn set(&mut self, p: IpNet, on: bool) {
-        match p {
-            IpNet::V4(n) => {
-                let k = (u64::from(u32::from(n.network())) << 8) | u64::from(n.prefix_len());
-                if on {
-                    self.v4.insert(k);
-                } else {
-                    self.v4.remove(&k);
-                }
-            }
-            IpNet::V6(n) => {
-                let k = (u128::from(n.network()), n.prefix_len());
-                if on {
-                    self.v6.insert(k);
-                } else {
-                    self.v6.remove(&k);
-                }
-            }
-        }
-    }
-
-    fn len(&self) -> usize {
-        self.v4.len() + self.v6.len()
-    }
-}
+/// Most changes sent to the kernel in one go: bounds the thread's memory (the requests
+/// of a batch are built before they are sent) whatever the queue holds.
+const FIB_CHUNK: usize = 8192;
 
 /// Applies FIB changes in the node's namespace (the process's: the daemon was started in
 /// it), batching whatever has queued up.
@@ -775,10 +748,31 @@ fn fib_thread(rx: mpsc::Receiver<Vec<FibChange>>, stats: Arc<FibStats>) {
     let mut installed = Installed::default();
     let mut resolver = super::bgp_fib::Resolver::default();
     let mut ops = Vec::new();
-    while let Ok(mut batch) = rx.recv() {
-        while let Ok(more) = rx.try_recv() {
-            batch.extend(more);
+    while let Ok(queued) = rx.recv() {
+        for batch in queued.chunks(FIB_CHUNK) {
+            apply_fib(
+                &mut nl,
+                batch,
+                &mut ops,
+                &mut resolver,
+                &mut installed,
+                &stats,
+            );
         }
+        stats.pending.fetch_sub(queued.len(), Ordering::Relaxed);
+    }
+}
+
+/// Sends one chunk of FIB changes to the kernel and counts what it accepted.
+fn apply_fib(
+    nl: &mut crate::netlink::Netlink,
+    batch: &[FibChange],
+    ops: &mut Vec<crate::netlink::Op>,
+    resolver: &mut super::bgp_fib::Resolver,
+    installed: &mut Installed,
+    stats: &FibStats,
+) {
+    {
         ops.clear();
         ops.extend(batch.iter().map(|c| match *c {
             FibChange::Replace { prefix, next_hop } => crate::netlink::Op::ReplaceRoute {
@@ -793,7 +787,7 @@ fn fib_thread(rx: mpsc::Receiver<Vec<FibChange>>, stats: Arc<FibStats>) {
                 metric: FIB_METRIC,
             },
         }));
-        let (failed, fatal) = nl.run_indexed(&ops);
+        let (failed, fatal) = nl.run_indexed(ops);
         let mut bad = vec![false; batch.len()];
         for (i, e) in &failed {
             bad[*i] = true;
@@ -817,17 +811,18 @@ fn fib_thread(rx: mpsc::Receiver<Vec<FibChange>>, stats: Arc<FibStats>) {
             match *c {
                 FibChange::Replace { prefix, .. } => {
                     if !bad {
-                        installed.set(prefix, true);
+                        installed.insert(prefix, ());
                     }
                 }
-                FibChange::Remove { prefix } => installed.set(prefix, false),
+                FibChange::Remove { prefix } => {
+                    installed.remove(&prefix);
+                }
             }
         }
         if let Some((_, e)) = fatal {
             log(&format!("netlink: {e}"));
         }
         stats.installed.store(installed.len(), Ordering::Relaxed);
-        stats.pending.fetch_sub(batch.len(), Ordering::Relaxed);
     }
 }
 

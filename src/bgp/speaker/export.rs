@@ -104,11 +104,11 @@ impl Speaker {
                 bests.push(None);
                 continue;
             };
-            d.dirty = false;
+            d.set_dirty(false);
             let b = d.best();
             let after = fib_of(b);
             bests.push(b.map(|b| (b.src, b.attrs.clone())));
-            if d.cands.is_empty() {
+            if d.is_empty() {
                 self.rib.map.remove(&c.prefix);
             }
             if after != c.fib_before {
@@ -346,14 +346,16 @@ impl Speaker {
         let Some(up) = self.peers[pid].up.clone() else {
             return;
         };
-        let prefixes = self.rib.sorted_prefixes();
+        let bests: Vec<(IpNet, super::rib::Cand)> = self
+            .rib
+            .map
+            .iter()
+            .filter_map(|(p, d)| Some((p, d.best()?.clone())))
+            .collect();
         let by_prefix = self.peers[pid].export.by_prefix;
         let mut memo: HashMap<(*const PathAttrs, u32), Option<Arc<PathAttrs>>> = HashMap::new();
         let mut list: Vec<OutRoute> = Vec::new();
-        for prefix in prefixes {
-            let Some(b) = self.rib.map.get(&prefix).and_then(|d| d.best()).cloned() else {
-                continue;
-            };
+        for (prefix, b) in bests {
             if b.src == pid as u32 {
                 continue;
             }
@@ -403,13 +405,12 @@ impl Speaker {
             return;
         }
         let p = &self.peers[pid];
-        let mut list: Vec<OutRoute> = p
+        let list: Vec<OutRoute> = p
             .adj_out
             .iter()
             .filter(|(k, _)| family_of(k) == r.family)
-            .map(|(k, v)| (*k, Some(v.clone())))
+            .map(|(k, v)| (k, Some(v.clone())))
             .collect();
-        list.sort_by_key(|a| a.0);
         let rr = |subtype| {
             codec::to_bytes(
                 &codec::Message::RouteRefresh(codec::RouteRefresh {

@@ -320,10 +320,10 @@ impl Speaker {
     /// The Loc-RIB's best paths with their attributes (MRT dumps).
     pub fn best_paths(&self) -> Vec<(IpNet, PeerId, std::sync::Arc<PathAttrs>)> {
         self.rib
-            .sorted_prefixes()
-            .into_iter()
-            .filter_map(|p| {
-                let b = self.rib.map.get(&p)?.best()?;
+            .map
+            .iter()
+            .filter_map(|(p, d)| {
+                let b = d.best()?;
                 let src = if b.src == rib::LOCAL {
                     usize::MAX
                 } else {
@@ -352,14 +352,8 @@ impl Speaker {
         for (prefix, attrs) in routes {
             let attrs = self.interner.intern(attrs);
             self.rib_insert(
-                rib::Cand {
-                    src: rib::LOCAL,
-                    path_id: 0,
-                    attrs,
-                    pre: None,
-                    rejected: false,
-                    since,
-                },
+                rib::Cand::new(rib::LOCAL, 0, attrs, false, since),
+                None,
                 prefix.trunc(),
             );
         }

@@ -62,8 +62,7 @@ pub(crate) struct Peer {
     pub up: Option<Up>,
     pub import: Compiled,
     pub export: Compiled,
-    pub adj_out:
-        std::collections::HashMap<ipnet::IpNet, std::sync::Arc<crate::bgp::attrs::PathAttrs>>,
+    pub adj_out: crate::bgp::prefix_map::PrefixMap<std::sync::Arc<crate::bgp::attrs::PathAttrs>>,
     /// Adj-RIB-In size before and after import policy.
     pub received: usize,
     pub accepted: usize,

@@ -6,7 +6,7 @@
 //! [`PathAttrs`]; the Adj-RIB-In of a peer is the set of candidates whose source is that
 //! peer (with the pre-policy attributes when import policy changed or rejected them).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -14,110 +14,178 @@ use ipnet::IpNet;
 
 use crate::bgp::attrs::PathAttrs;
 
+use crate::bgp::prefix_map::PrefixMap;
+
 /// Where a candidate came from: a peer index, or [`LOCAL`].
 pub(crate) type Src = u32;
 /// Routes this speaker originates.
 pub(crate) const LOCAL: Src = u32::MAX;
 
-/// One candidate path to a prefix.
+/// One candidate path to a prefix (24 bytes: a full table holds a million of them).
 #[derive(Debug, Clone)]
 pub(crate) struct Cand {
+    /// After import policy (the pre-policy attributes when `rejected`).
+    pub attrs: Arc<PathAttrs>,
     pub src: Src,
     /// ADD-PATH path identifier (0 without ADD-PATH).
     pub path_id: u32,
-    /// After import policy (the pre-policy attributes when `rejected`).
-    pub attrs: Arc<PathAttrs>,
-    /// The attributes as received, when import policy changed them.
-    pub pre: Option<Arc<PathAttrs>>,
-    /// Import policy rejected it: kept for `adj_in`, not a candidate in the decision.
-    pub rejected: bool,
     /// Seconds since the speaker started, when received or last changed.
     pub since: u32,
+    /// Import policy rejected it: kept for `adj_in`, not a candidate in the decision.
+    pub rejected: bool,
+    /// The prefix changed in the batch being processed (kept here, in the padding, for a
+    /// prefix with one candidate; see [`Dest::is_dirty`]).
+    dirty: bool,
 }
 
 impl Cand {
-    /// The attributes as the peer sent them.
-    pub fn received(&self) -> &Arc<PathAttrs> {
-        self.pre.as_ref().unwrap_or(&self.attrs)
+    pub fn new(src: Src, path_id: u32, attrs: Arc<PathAttrs>, rejected: bool, since: u32) -> Cand {
+        Cand {
+            attrs,
+            src,
+            path_id,
+            since,
+            rejected,
+            dirty: false,
+        }
     }
 }
 
-/// The candidates of one prefix: inline while there is one.
-#[derive(Debug, Clone, Default)]
-pub(crate) enum Cands {
-    #[default]
-    Empty,
+/// One prefix in the Loc-RIB: its candidates (the peers' Adj-RIBs-In folded in) and which
+/// is best. A single candidate whose attributes import policy left alone (a full table
+/// from one peer: nearly every prefix) is stored inline; anything else is boxed.
+#[derive(Debug, Clone)]
+pub(crate) enum Dest {
+    /// Its best path unless rejected.
     One(Cand),
-    Many(Vec<Cand>),
+    Many(Box<Many>),
 }
 
-impl Cands {
-    pub fn as_slice(&self) -> &[Cand] {
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Many {
+    cands: Vec<Cand>,
+    /// Per candidate: the attributes as received, when import policy changed them.
+    pre: Vec<Option<Arc<PathAttrs>>>,
+    best: Option<u16>,
+    dirty: bool,
+}
+
+impl Dest {
+    pub fn cands(&self) -> &[Cand] {
         match self {
-            Cands::Empty => &[],
-            Cands::One(c) => std::slice::from_ref(c),
-            Cands::Many(v) => v,
-        }
-    }
-
-    pub fn as_mut_slice(&mut self) -> &mut [Cand] {
-        match self {
-            Cands::Empty => &mut [],
-            Cands::One(c) => std::slice::from_mut(c),
-            Cands::Many(v) => v,
-        }
-    }
-
-    pub fn push(&mut self, c: Cand) {
-        *self = match std::mem::take(self) {
-            Cands::Empty => Cands::One(c),
-            Cands::One(a) => Cands::Many(vec![a, c]),
-            Cands::Many(mut v) => {
-                v.push(c);
-                Cands::Many(v)
-            }
-        };
-    }
-
-    pub fn remove(&mut self, i: usize) -> Cand {
-        match std::mem::take(self) {
-            Cands::Empty => unreachable!("remove from no candidates"),
-            Cands::One(a) => a,
-            Cands::Many(mut v) => {
-                let c = v.remove(i);
-                *self = match v.len() {
-                    1 => Cands::One(v.pop().expect("one left")),
-                    _ => Cands::Many(v),
-                };
-                c
-            }
+            Dest::One(c) => std::slice::from_ref(c),
+            Dest::Many(m) => &m.cands,
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        matches!(self, Cands::Empty)
+        matches!(self, Dest::Many(m) if m.cands.is_empty())
+    }
+
+    /// Index of the best candidate.
+    pub fn best_index(&self) -> Option<usize> {
+        match self {
+            Dest::One(c) => (!c.rejected).then_some(0),
+            Dest::Many(m) => m.best.map(usize::from),
+        }
+    }
+
+    pub fn best(&self) -> Option<&Cand> {
+        self.best_index().map(|i| &self.cands()[i])
+    }
+
+    /// Candidate `i`'s attributes as the peer sent them.
+    pub fn received(&self, i: usize) -> &Arc<PathAttrs> {
+        match self {
+            Dest::One(c) => &c.attrs,
+            Dest::Many(m) => m.pre[i].as_ref().unwrap_or(&m.cands[i].attrs),
+        }
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        match self {
+            Dest::One(c) => c.dirty,
+            Dest::Many(m) => m.dirty,
+        }
+    }
+
+    pub fn set_dirty(&mut self, on: bool) {
+        match self {
+            Dest::One(c) => c.dirty = on,
+            Dest::Many(m) => m.dirty = on,
+        }
     }
 
     pub fn find(&self, src: Src, path_id: u32) -> Option<usize> {
-        self.as_slice()
+        self.cands()
             .iter()
             .position(|c| c.src == src && c.path_id == path_id)
     }
-}
 
-/// One prefix in the Loc-RIB.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Dest {
-    pub cands: Cands,
-    /// Index of the best candidate.
-    pub best: Option<u16>,
-    /// Changed in the batch being processed: `before` holds the state at its start.
-    pub dirty: bool,
-}
+    fn make_many(&mut self) -> &mut Many {
+        if let Dest::One(c) = self {
+            let best = (!c.rejected).then_some(0);
+            let dirty = c.dirty;
+            let c = c.clone();
+            *self = Dest::Many(Box::new(Many {
+                cands: vec![c],
+                pre: vec![None],
+                best,
+                dirty,
+            }));
+        }
+        match self {
+            Dest::Many(m) => m,
+            Dest::One(_) => unreachable!("made many above"),
+        }
+    }
 
-impl Dest {
-    pub fn best(&self) -> Option<&Cand> {
-        self.best.map(|i| &self.cands.as_slice()[usize::from(i)])
+    /// Replaces the candidate from (`c.src`, `c.path_id`) or adds it; whether the one it
+    /// replaced was rejected (None: it is new). The best is not recomputed.
+    pub fn upsert(&mut self, mut c: Cand, pre: Option<Arc<PathAttrs>>) -> Option<bool> {
+        let i = self.find(c.src, c.path_id);
+        if let (Dest::One(old), Some(_), None) = (&mut *self, i, &pre) {
+            c.dirty = old.dirty;
+            let was = old.rejected;
+            *old = c;
+            return Some(was);
+        }
+        let m = self.make_many();
+        match i {
+            Some(i) => {
+                let was = m.cands[i].rejected;
+                m.cands[i] = c;
+                m.pre[i] = pre;
+                Some(was)
+            }
+            None => {
+                m.cands.push(c);
+                m.pre.push(pre);
+                None
+            }
+        }
+    }
+
+    /// Removes candidate `i`. The best is not recomputed.
+    pub fn remove(&mut self, i: usize) -> Cand {
+        let m = self.make_many();
+        m.pre.remove(i);
+        let c = m.cands.remove(i);
+        m.best = None;
+        if m.cands.len() == 1 && m.pre[0].is_none() {
+            let mut one = m.cands.pop().expect("one left");
+            one.dirty = m.dirty;
+            *self = Dest::One(one);
+        }
+        c
+    }
+
+    /// Records the decision's answer.
+    pub fn set_best(&mut self, best: Option<u16>) {
+        match self {
+            Dest::One(c) => debug_assert_eq!(best.is_some(), !c.rejected),
+            Dest::Many(m) => m.best = best,
+        }
     }
 }
 
@@ -136,7 +204,9 @@ pub(crate) struct Change {
 /// Interned attribute sets: identical sets share one allocation.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
-    set: HashSet<Arc<PathAttrs>>,
+    /// A fast hasher with a per-process random seed: attribute sets come from peers, so
+    /// a fixed hash would let one pick sets that collide.
+    set: HashSet<Arc<PathAttrs>, foldhash::fast::RandomState>,
     gc_at: usize,
 }
 
@@ -167,18 +237,9 @@ impl Interner {
 /// The Loc-RIB.
 #[derive(Debug, Default)]
 pub(crate) struct LocRib {
-    pub map: HashMap<IpNet, Dest>,
+    pub map: PrefixMap<Dest>,
     /// Prefixes with a best path.
     pub best_count: usize,
-}
-
-impl LocRib {
-    /// Sorted prefixes (views).
-    pub fn sorted_prefixes(&self) -> Vec<IpNet> {
-        let mut v: Vec<IpNet> = self.map.keys().copied().collect();
-        v.sort();
-        v
-    }
 }
 
 // ---- receiving routes ----
@@ -200,11 +261,10 @@ pub(crate) struct SrcInfo {
 
 /// Picks the best candidate of `d`: our own route if any, else RFC 4271 §9.1.2.2.
 fn decide(
-    d: &Dest,
+    cands: &[Cand],
     info: &dyn Fn(Src) -> SrcInfo,
     scratch: &mut Vec<(usize, decision::Path)>,
 ) -> Option<u16> {
-    let cands = d.cands.as_slice();
     let mut ok = cands.iter().enumerate().filter(|(_, c)| !c.rejected);
     let first = ok.next()?;
     let Some(second) = ok.next() else {
@@ -246,7 +306,6 @@ fn decide(
     decision::best(&paths).map(|b| scratch[b].0 as u16)
 }
 
-/// The decision-relevant facts of a source.
 fn src_info(peers: &[super::peer::Peer], router_id: std::net::Ipv4Addr, src: Src) -> SrcInfo {
     if src == LOCAL {
         return SrcInfo {
@@ -265,32 +324,43 @@ fn src_info(peers: &[super::peer::Peer], router_id: std::net::Ipv4Addr, src: Src
 
 impl Speaker {
     /// Adds or replaces a candidate and re-runs the decision for its prefix.
-    pub(super) fn rib_insert(&mut self, cand: Cand, prefix: IpNet) {
+    /// Adds or replaces a candidate; `pre` is the attributes as received when import
+    /// policy changed them.
+    pub(super) fn rib_insert(&mut self, cand: Cand, pre: Option<Arc<PathAttrs>>, prefix: IpNet) {
         let src = cand.src;
         let rejected = cand.rejected;
         let (peers, rid) = (&self.peers, self.config.router_id);
-        let d = self.rib.map.entry(prefix).or_default();
-        if !d.dirty {
-            d.dirty = true;
-            self.changes.push(Change {
-                prefix,
-                fib_before: fib_of(d.best()),
-            });
-        }
-        let had_best = d.best.is_some();
-        let counted = match d.cands.find(src, cand.path_id) {
-            Some(i) => {
-                let old = std::mem::replace(&mut d.cands.as_mut_slice()[i], cand);
-                Some(old.rejected)
+        // A new prefix with one plain candidate (most of a full table): stored as it is.
+        let plain = pre.is_none();
+        let mut fresh = Some(cand);
+        let d = self.rib.map.get_or_insert_with(prefix, || {
+            if plain {
+                let mut c = fresh.take().expect("taken once");
+                c.dirty = true;
+                Dest::One(c)
+            } else {
+                Dest::Many(Box::default())
             }
+        });
+        let counted = match fresh {
             None => {
-                d.cands.push(cand);
+                self.changes.push(Change {
+                    prefix,
+                    fib_before: None,
+                });
+                self.count_best(false, !rejected);
                 None
             }
+            Some(cand) => {
+                Self::mark(&mut self.changes, d, prefix);
+                let had_best = d.best_index().is_some();
+                let counted = d.upsert(cand, pre);
+                let best = decide(d.cands(), &|s| src_info(peers, rid, s), &mut Vec::new());
+                d.set_best(best);
+                self.count_best(had_best, best.is_some());
+                counted
+            }
         };
-        d.best = decide(d, &|s| src_info(peers, rid, s), &mut Vec::new());
-        let has_best = d.best.is_some();
-        self.count_best(had_best, has_best);
         if src != LOCAL {
             let p = &mut self.peers[src as usize];
             match counted {
@@ -311,27 +381,31 @@ impl Speaker {
         }
     }
 
-    /// Removes a candidate (a withdrawal) and re-runs the decision.
+    /// Notes `prefix` as changed in this batch (once), with its FIB state before.
+    fn mark(changes: &mut Vec<Change>, d: &mut Dest, prefix: IpNet) {
+        if !d.is_dirty() {
+            d.set_dirty(true);
+            changes.push(Change {
+                prefix,
+                fib_before: fib_of(d.best()),
+            });
+        }
+    }
+
     pub(super) fn rib_remove(&mut self, src: Src, path_id: u32, prefix: IpNet) {
         let (peers, rid) = (&self.peers, self.config.router_id);
         let Some(d) = self.rib.map.get_mut(&prefix) else {
             return;
         };
-        let Some(i) = d.cands.find(src, path_id) else {
+        let Some(i) = d.find(src, path_id) else {
             return;
         };
-        if !d.dirty {
-            d.dirty = true;
-            self.changes.push(Change {
-                prefix,
-                fib_before: fib_of(d.best()),
-            });
-        }
-        let had_best = d.best.is_some();
-        let old = d.cands.remove(i);
-        d.best = decide(d, &|s| src_info(peers, rid, s), &mut Vec::new());
-        let has_best = d.best.is_some();
-        self.count_best(had_best, has_best);
+        Self::mark(&mut self.changes, d, prefix);
+        let had_best = d.best_index().is_some();
+        let old = d.remove(i);
+        let best = decide(d.cands(), &|s| src_info(peers, rid, s), &mut Vec::new());
+        d.set_best(best);
+        self.count_best(had_best, best.is_some());
         if src != LOCAL {
             let p = &mut self.peers[src as usize];
             p.received -= 1;
@@ -353,10 +427,10 @@ impl Speaker {
     pub(super) fn drop_peer_routes(&mut self, _now: crate::time::Instant, pid: PeerId) {
         let src = pid as Src;
         let mut gone = Vec::new();
-        for (prefix, d) in &self.rib.map {
-            for c in d.cands.as_slice() {
+        for (prefix, d) in self.rib.map.iter() {
+            for c in d.cands() {
                 if c.src == src {
-                    gone.push((*prefix, c.path_id));
+                    gone.push((prefix, c.path_id));
                 }
             }
         }
@@ -463,15 +537,8 @@ impl Speaker {
         let imp = &self.peers[pid].import;
         if imp.empty {
             for n in nlri {
-                let cand = Cand {
-                    src,
-                    path_id: n.path_id.unwrap_or(0),
-                    attrs: pre.clone(),
-                    pre: None,
-                    rejected: false,
-                    since,
-                };
-                self.rib_insert(cand, n.prefix.trunc());
+                let cand = Cand::new(src, n.path_id.unwrap_or(0), pre.clone(), false, since);
+                self.rib_insert(cand, None, n.prefix.trunc());
             }
             return;
         }
@@ -489,15 +556,9 @@ impl Speaker {
                 }
             };
             let changed = !Arc::ptr_eq(&post, &pre);
-            let cand = Cand {
-                src,
-                path_id: n.path_id.unwrap_or(0),
-                attrs: if rejected { pre.clone() } else { post },
-                pre: (changed && !rejected).then(|| pre.clone()),
-                rejected,
-                since,
-            };
-            self.rib_insert(cand, prefix);
+            let attrs = if rejected { pre.clone() } else { post };
+            let cand = Cand::new(src, n.path_id.unwrap_or(0), attrs, rejected, since);
+            self.rib_insert(cand, (changed && !rejected).then(|| pre.clone()), prefix);
         }
     }
 

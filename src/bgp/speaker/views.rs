@@ -121,13 +121,12 @@ impl Speaker {
 
     pub(super) fn routes_view(&self, now: Instant) -> Vec<RouteView> {
         let mut out = Vec::new();
-        for prefix in self.rib.sorted_prefixes() {
-            let d = &self.rib.map[&prefix];
-            let best = d.best.map(usize::from);
+        for (prefix, d) in self.rib.map.iter() {
+            let best = d.best_index();
             if let Some(b) = d.best() {
                 out.push(self.cand_view(prefix, b, true, now));
             }
-            for (i, c) in d.cands.as_slice().iter().enumerate() {
+            for (i, c) in d.cands().iter().enumerate() {
                 if Some(i) != best && !c.rejected {
                     out.push(self.cand_view(prefix, c, false, now));
                 }
@@ -144,14 +143,13 @@ impl Speaker {
 
     pub(super) fn adj_in_view(&self, pid: PeerId, now: Instant) -> Vec<RouteView> {
         let mut out = Vec::new();
-        for prefix in self.rib.sorted_prefixes() {
-            let d = &self.rib.map[&prefix];
-            let best = d.best.map(usize::from);
-            for (i, c) in d.cands.as_slice().iter().enumerate() {
+        for (prefix, d) in self.rib.map.iter() {
+            let best = d.best_index();
+            for (i, c) in d.cands().iter().enumerate() {
                 if c.src == pid as u32 {
                     out.push(self.view(
                         prefix,
-                        c.received(),
+                        d.received(i),
                         self.source_name(c.src),
                         Some(i) == best,
                         self.age(c, now),
@@ -166,13 +164,9 @@ impl Speaker {
         let Some(p) = self.peers.get(pid) else {
             return Vec::new();
         };
-        let mut v: Vec<(&IpNet, &Arc<PathAttrs>)> = p.adj_out.iter().collect();
-        v.sort_by(|a, b| a.0.cmp(b.0));
-        v.into_iter()
-            .map(|(prefix, a)| {
-                let best = true;
-                self.view(*prefix, a, p.cfg.name.clone(), best, 0.0)
-            })
+        p.adj_out
+            .iter()
+            .map(|(prefix, a)| self.view(prefix, a, p.cfg.name.clone(), true, 0.0))
             .collect()
     }
 }
