@@ -241,7 +241,7 @@ fn script_runs_every_line_and_fails_if_one_did() {
     // `source` from a script; a failing line is reported with its place, the rest runs.
     let bad = dir.write(
         "bad.txt",
-        "link alpha sw down\nalpha ping -c1 -W1 beta\nlink alpha sw up\nnosuchverb\n",
+        "link alpha sw down\nalpha ping -c1 -W1 beta\nlink alpha sw up\nnosuchverb\nalpha echo 'open\n",
     );
     let outer = dir.write("outer.txt", &format!("source {}\nnodes\n", bad.display()));
     let out = common::topolab()
@@ -257,6 +257,8 @@ fn script_runs_every_line_and_fails_if_one_did() {
     assert!(err.contains(&format!("(at {}:2)", bad.display())), "{err}");
     assert!(err.contains(&format!("(at {}:4)", bad.display())), "{err}");
     assert!(err.contains("unknown command `nosuchverb`"), "{err}");
+    assert!(err.contains("the ' at column 12 is never closed"), "{err}");
+    assert!(err.contains(&format!("(at {}:5)", bad.display())), "{err}");
     assert!(text.contains("available nodes are:"), "{text}");
     assert!(
         text.contains("[up]"),

@@ -76,6 +76,7 @@ pub enum Verb {
     },
     /// A node's services: `node N stop|start|restart|kill|pause|resume|status [SERVICE]`.
     Node {
+        /// A node of the lab.
         node: String,
         #[arg(value_enum)]
         op: NodeOp,
@@ -90,20 +91,28 @@ pub enum Verb {
     },
     /// An OpenFlow node's view or a flow edit (as `topolab openflow`).
     Openflow {
+        /// An `ofswitch` or `controller` node.
         node: String,
+        /// A view (flows, ports, tables, groups, meters; switches on a controller) or a
+        /// flow edit (add-flow, mod-flows, del-flows: FLOW follows).
         #[arg(value_enum)]
         view: crate::cli::openflow::View,
+        /// The flow, as ovs-ofctl writes it (quote it: one word).
         flow: Option<String>,
+        /// mod-flows/del-flows: only the flow with exactly this match and priority.
         #[arg(long)]
         strict: bool,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
     /// A node's BGP speaker (as `topolab bgp`): summary, neighbors, routes, announce…
     Bgp {
+        /// A node with a `bgp:` key.
         node: String,
         #[command(subcommand)]
         cmd: crate::cli::bgp::BgpCmd,
+        /// Print JSON (GoBGP's shapes).
         #[arg(long, global = true)]
         json: bool,
     },
