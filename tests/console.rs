@@ -177,6 +177,33 @@ fn up_on_a_terminal_opens_the_console_and_exit_tears_down() {
 }
 
 #[test]
+fn up_on_a_terminal_ends_when_the_lab_is_taken_down_elsewhere() {
+    need_root!();
+    use nix::sys::termios::LocalFlags;
+    let name = common::lab_name("condn");
+    let dir = Dir::new("condn");
+    let file = dir.write("lab.yaml", TOPOLOGY);
+    let _guard = common::DownOnDrop(name.clone());
+    let mut pty = Pty::spawn(common::topolab().args(["up", "--name", &name]).arg(&file));
+    pty.wait_for(&format!("{name}> "), T);
+    // The console waits for a line (the terminal in raw mode) when the lab goes.
+    pty.wait_until("raw mode", T, |_| {
+        !pty.termios().local_flags.contains(LocalFlags::ICANON)
+    });
+    let st = common::topolab().args(["down", &name]).status().unwrap();
+    assert!(st.success());
+    let st = pty.wait_exit(T);
+    assert!(st.success(), "{st:?}\n{}", pty.screen());
+    pty.wait_for(&format!("lab `{name}` is down"), T);
+    let modes = pty.termios().local_flags;
+    assert!(
+        modes.contains(LocalFlags::ICANON | LocalFlags::ECHO | LocalFlags::ISIG),
+        "the terminal is given back as it was: {modes:?}"
+    );
+    assert!(common::namespaces_of(&name).is_empty());
+}
+
+#[test]
 fn up_without_a_terminal_keeps_serving() {
     // Without a terminal on stdin, `up` serves as before (scripts and tests unchanged).
     need_root!();

@@ -122,6 +122,11 @@ impl Pty {
             .unwrap_or_default()
     }
 
+    /// The terminal's modes now (the line discipline's, shared by both sides).
+    pub fn termios(&self) -> nix::sys::termios::Termios {
+        nix::sys::termios::tcgetattr(&self.master).expect("tcgetattr")
+    }
+
     /// Waits for the program to exit (it is killed after `limit`, and the test fails).
     pub fn wait_exit(&mut self, limit: Duration) -> ExitStatus {
         let end = Instant::now() + limit;
