@@ -292,6 +292,22 @@ fn script_runs_every_line_and_fails_if_one_did() {
         "the line after the failure ran: {text}"
     );
 
+    // `--script F | head -c0`: a quiet exit, nothing on stderr.
+    let (r, w) = std::io::pipe().unwrap();
+    drop(r);
+    let out = common::topolab()
+        .args(["console", &name, "--script"])
+        .arg(&good)
+        .stdout(w)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
     // Only regular files are read.
     let out = common::topolab()
         .args(["console", &name, "--script"])

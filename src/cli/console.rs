@@ -68,7 +68,7 @@ pub async fn console(args: ConsoleArgs) -> miette::Result<()> {
     let mut s = Session::open(&args.lab)?;
     match &args.script {
         Some(file) => {
-            let failed = s.source(file).await?;
+            let failed = s.source(file).await?.failed;
             s.stop_captures();
             if failed > 0 {
                 return Err(miette!("{failed} command(s) of {} failed", file.display()));
@@ -93,6 +93,14 @@ enum Flow {
     Failed,
     /// `exit`: leave the console (or the script).
     Exit,
+}
+
+/// What a sourced file did.
+struct Sourced {
+    /// Lines that failed.
+    failed: usize,
+    /// It said `exit` (or stdout closed): the console stops too.
+    exit: bool,
 }
 
 struct Session {
@@ -178,8 +186,8 @@ impl Session {
         Ok(())
     }
 
-    /// Runs the lines of `file`, echoing each; returns how many failed.
-    async fn source(&mut self, file: &Path) -> miette::Result<usize> {
+    /// Runs the lines of `file`, echoing each.
+    async fn source(&mut self, file: &Path) -> miette::Result<Sourced> {
         if self.depth >= MAX_DEPTH {
             return Err(miette!(
                 "{}: `source` nested more than {MAX_DEPTH} deep",
@@ -189,7 +197,10 @@ impl Session {
         let text = topolab::topology::input::read_text_file(file)
             .map_err(|e| miette!("cannot read {}: {}", file.display(), e.reason()))?;
         self.depth += 1;
-        let mut failed = 0;
+        let mut done = Sourced {
+            failed: 0,
+            exit: false,
+        };
         for (i, line) in text.lines().enumerate() {
             if words::split(line).is_ok_and(|w| w.is_empty()) {
                 continue;
@@ -199,13 +210,16 @@ impl Session {
                 Flow::Done => {}
                 Flow::Failed => {
                     errln!("  (at {}:{})", file.display(), i + 1);
-                    failed += 1;
+                    done.failed += 1;
                 }
-                Flow::Exit => break,
+                Flow::Exit => {
+                    done.exit = true;
+                    break;
+                }
             }
         }
         self.depth -= 1;
-        Ok(failed)
+        Ok(done)
     }
 
     /// Runs one line, printing its errors.
@@ -220,6 +234,11 @@ impl Session {
         let Some(first) = words.first() else {
             return Flow::Done;
         };
+        // Nobody reads our output any more (`--script F | head`): stop quietly, as a
+        // printing command does, but through the normal exit (captures are flushed).
+        if crate::cli::out::stdout_closed() {
+            return Flow::Exit;
+        }
         // Ctrl-C pressed while nothing ran must not stop the next command.
         while let Some(Some(())) = self.sigint.recv().now_or_never() {}
         let verbs = verbs::names();
@@ -345,9 +364,16 @@ impl Session {
             }
             Verb::Capture { cmd } => self.capture(cmd).await?,
             Verb::Source { file } => {
-                let failed = Box::pin(self.source(&file)).await?;
-                if failed > 0 {
-                    return Err(miette!("{failed} command(s) of {} failed", file.display()));
+                let done = Box::pin(self.source(&file)).await?;
+                if done.failed > 0 {
+                    return Err(miette!(
+                        "{} command(s) of {} failed",
+                        done.failed,
+                        file.display()
+                    ));
+                }
+                if done.exit {
+                    return Ok(Flow::Exit);
                 }
             }
             Verb::Exit => return Ok(Flow::Exit),
