@@ -154,12 +154,18 @@ fn up_on_a_terminal_opens_the_console_and_exit_tears_down() {
     pty.wait_for(&prompt, T);
     pty.wait_for("Ctrl-D or `exit` tears the lab down", T);
 
-    // Ctrl-C belongs to the running command, not to the lab.
+    // Ctrl-C belongs to the running command, not to the lab; Ctrl-Z stops neither the
+    // lab's supervisor nor, for good, the command.
     pty.send("alpha ping -i 0.2 beta\r");
     pty.wait_for("icmp_seq=2", T);
+    pty.send("\x1a");
+    pty.wait_for("no job control here", T);
+    pty.wait_for("icmp_seq=6", T);
     pty.send("\x03");
     pty.wait_for("ping statistics", T);
     pty.wait_for_n(&prompt, 2, T);
+    // Ctrl-Z at the prompt does not suspend the supervisor either.
+    pty.send("\x1a");
     pty.send("pingall\r");
     pty.wait_for("*** Results: 0% dropped (2/2 received)", T);
 

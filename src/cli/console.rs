@@ -82,7 +82,9 @@ pub async fn console(args: ConsoleArgs) -> miette::Result<()> {
 /// The console of a foreground `up` on the lab this process serves: returns when the user
 /// leaves it (the caller then tears the lab down).
 pub async fn attached(lab: LabName) -> miette::Result<()> {
-    Session::open(&lab)?.interactive(true).await
+    let mut s = Session::open(&lab)?;
+    s.attach()?;
+    s.interactive(true).await
 }
 
 /// What a line did.
@@ -107,6 +109,10 @@ struct Session {
     lab: LabName,
     plan: Plan,
     sigint: Signal,
+    /// In a foreground `up` (which serves the lab: it must never be stopped), Ctrl-Z and
+    /// Ctrl-\\ are caught: [`Session::attach`].
+    sigtstp: Option<Signal>,
+    sigquit: Option<Signal>,
     captures: BTreeMap<String, Capture>,
     depth: usize,
 }
@@ -120,9 +126,23 @@ impl Session {
             lab: lab.clone(),
             plan,
             sigint,
+            sigtstp: None,
+            sigquit: None,
             captures: BTreeMap::new(),
             depth: 0,
         })
+    }
+
+    /// This process serves the lab: Ctrl-Z (SIGTSTP) must not stop it, nor Ctrl-\\
+    /// (SIGQUIT) kill it, while a command runs in the foreground group. Caught, not
+    /// ignored, so that the commands we start get the default actions back.
+    fn attach(&mut self) -> miette::Result<()> {
+        let catch = |sig| {
+            signal(SignalKind::from_raw(sig)).map_err(|e| miette!("cannot catch signal {sig}: {e}"))
+        };
+        self.sigtstp = Some(catch(libc::SIGTSTP)?);
+        self.sigquit = Some(catch(libc::SIGQUIT)?);
+        Ok(())
     }
 
     async fn interactive(&mut self, tears_down: bool) -> miette::Result<()> {
@@ -332,7 +352,7 @@ impl Session {
                 if ipv6 {
                     argv.push("-6".into());
                 }
-                child(&argv, "iperf").await?;
+                child(&argv, "iperf", self.sigtstp.as_mut()).await?;
             }
             Verb::Link { a, b, action } => {
                 self.interruptible(crate::cli::labs::link(&lab, &a, &b, &action, false))
@@ -404,7 +424,7 @@ impl Session {
         let mut argv: Vec<String> = vec!["exec".into(), self.lab.to_string(), node.clone()];
         argv.push("--".into());
         argv.extend(words[1..].iter().map(|w| self.address_of(w)));
-        child(&argv, &words[1]).await
+        child(&argv, &words[1], self.sigtstp.as_mut()).await
     }
 
     /// A node's name as its address (IPv4 first), as Mininet does; any other word as is.
@@ -498,15 +518,35 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Runs this binary with `argv` on the console's terminal and waits for it. Ctrl-C reaches
-/// it from the terminal (it is in our process group); we only wait.
-async fn child(argv: &[String], what: &str) -> miette::Result<()> {
+/// it from the terminal (it is in our process group); we only wait. `stop`: Ctrl-Z while
+/// it runs (caught in a foreground `up`, which must never be stopped): the child, stopped
+/// too, is continued, since the console has no job control to resume it.
+async fn child(argv: &[String], what: &str, stop: Option<&mut Signal>) -> miette::Result<()> {
     use std::os::unix::process::ExitStatusExt;
     let exe = std::env::current_exe().map_err(|e| miette!("cannot find {}: {e}", me()))?;
-    let status = tokio::process::Command::new(exe)
+    let mut c = tokio::process::Command::new(exe)
         .args(argv)
-        .status()
-        .await
+        .spawn()
         .map_err(|e| miette!("cannot run {what}: {e}"))?;
+    let pid = c.id();
+    let status = match stop {
+        None => c.wait().await,
+        Some(stop) => loop {
+            tokio::select! {
+                st = c.wait() => break st,
+                _ = stop.recv() => {
+                    if let Some(pid) = pid.and_then(|p| i32::try_from(p).ok()) {
+                        let _ = nix::sys::signal::kill(
+                            nix::unistd::Pid::from_raw(pid),
+                            nix::sys::signal::Signal::SIGCONT,
+                        );
+                    }
+                    errln!("(no job control here: Ctrl-C stops the command)");
+                }
+            }
+        },
+    }
+    .map_err(|e| miette!("cannot run {what}: {e}"))?;
     match (status.code(), status.signal()) {
         (Some(0), _) => Ok(()),
         (_, Some(libc::SIGINT)) => Err(miette!("interrupted")),
