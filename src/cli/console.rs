@@ -1,7 +1,7 @@
 //! `topolab console LAB`: a Mininet-style console on a running lab, and the console a
 //! foreground `topolab up` opens when its stdin is a terminal.
 //!
-//! A line is split into words ([`words`]); its first word picks what runs:
+//! A line is split into words ([`topolab::topology::words`]); its first word picks what runs:
 //!
 //! ```text
 //!   line ──split──▶ words ──┬─ a verb (clap, [`verbs::Verb`]) ──▶ the CLI's own functions,
@@ -28,7 +28,6 @@
 
 mod complete;
 mod verbs;
-mod words;
 
 use crate::cli::labs::{read_plan, run_dir};
 use crate::cli::out::{errln, me, outln};
@@ -49,6 +48,7 @@ use topolab::compile::Plan;
 use topolab::lab::LabName;
 use topolab::scenario::{Family, endpoint};
 use topolab::tools::capture::Capture;
+use topolab::topology::words;
 
 use verbs::{CaptureCmd, Verb};
 

@@ -33,6 +33,7 @@ pub(crate) mod parse;
 pub mod service;
 pub(crate) mod spec;
 pub mod units;
+pub mod words;
 
 use std::path::Path;
 
