@@ -249,9 +249,14 @@ fn script_runs_every_line_and_fails_if_one_did() {
     let dir = Dir::new("consc");
     let _lab = up_detached(&dir, &name);
 
+    let pcap = dir.0.join("alpha.pcap");
     let good = dir.write(
         "good.txt",
-        "# a comment, then commands\npingall\nlinks\nalpha ping -c1 -W5 beta\n",
+        &format!(
+            "# a comment, then commands\npingall\nlinks\ncapture start alpha:eth0 {}\n\
+             alpha ping -c1 -W5 beta\ncapture stop\niperf alpha beta -t 1\nhelp\n",
+            pcap.display()
+        ),
     );
     let out = common::topolab()
         .args(["console", &name, "--script"])
@@ -270,6 +275,25 @@ fn script_runs_every_line_and_fails_if_one_did() {
     );
     assert!(text.contains("alpha:eth0<->sw:eth1 (up)"), "{text}");
     assert!(text.contains("1 received"), "{text}");
+    assert!(text.contains("Mbit/s over 1.00 s"), "{text}");
+    assert!(
+        text.contains("pingpair  Ping between the first two hosts"),
+        "{text}"
+    );
+    // The capture holds the echo request and its reply (and maybe ARP).
+    let frames: u64 = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("alpha:eth0: ")?
+                .split(' ')
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no capture summary in {text}"));
+    assert!(frames >= 2, "{text}");
+    let bytes = std::fs::read(&pcap).unwrap();
+    assert_eq!(&bytes[..4], &0xa1b2_3c4du32.to_le_bytes(), "a pcap file");
 
     // `source` from a script; a failing line is reported with its place, the rest runs.
     let bad = dir.write(
@@ -341,6 +365,54 @@ fn script_runs_every_line_and_fails_if_one_did() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn script_shows_openflow_and_bgp_views_as_the_cli_does() {
+    need_root!();
+    let dir = Dir::new("conof");
+    for (topology, tag, lines, want) in [
+        (
+            "topologies/openflow.yaml",
+            "conof",
+            "openflow c0 switches\nopenflow s1 ports --json\n",
+            "dpid",
+        ),
+        (
+            "topologies/bgp.yaml",
+            "conbgp",
+            "bgp r1 summary\nbgp r1 routes --json\n",
+            "local AS 65001",
+        ),
+    ] {
+        let name = common::lab_name(tag);
+        let _guard = common::DownOnDrop(name.clone());
+        let out = common::topolab()
+            .args(["up", "-d", "--name", &name])
+            .arg(common::repo_path(topology))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let script = dir.write(&format!("{tag}.txt"), lines);
+        let out = common::topolab()
+            .args(["console", &name, "--script"])
+            .arg(&script)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(text.contains(want), "{text}");
+        // `--json` is the daemon's answer, as `topolab openflow|bgp … --json` prints it.
+        let json_start = text.rfind(&format!("{name}> ")).unwrap();
+        let json = text[json_start..].split_once('\n').unwrap().1;
+        let v: serde_json::Value =
+            serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {json}"));
+        assert!(!v.is_null());
+    }
 }
 
 #[test]
