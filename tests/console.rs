@@ -210,6 +210,29 @@ fn up_on_a_terminal_ends_when_the_lab_is_taken_down_elsewhere() {
 }
 
 #[test]
+fn up_in_the_background_of_a_terminal_does_not_read_it() {
+    // `up lab.yaml &` from an interactive shell: a terminal on stdin, but not ours to read
+    // (reading would stop the process, and the lab with it). It serves as without one.
+    need_root!();
+    let name = common::lab_name("conbg");
+    let dir = Dir::new("conbg");
+    let file = dir.write("lab.yaml", TOPOLOGY);
+    let _guard = common::DownOnDrop(name.clone());
+    let up = format!(
+        "{} up --name {name} {} & wait $!",
+        env!("CARGO_BIN_EXE_topolab"),
+        file.display()
+    );
+    // `sh -m`: job control, so the `&` job gets its own, background, process group.
+    let mut pty = Pty::spawn(std::process::Command::new("sh").args(["-m", "-c", &up]));
+    pty.wait_for("Press Ctrl-C to tear the lab down", T);
+    assert_eq!(pty.count(&format!("{name}> ")), 0, "{}", pty.screen());
+    let st = common::topolab().args(["down", &name]).status().unwrap();
+    assert!(st.success());
+    assert!(pty.wait_exit(T).success(), "{}", pty.screen());
+}
+
+#[test]
 fn up_without_a_terminal_keeps_serving() {
     // Without a terminal on stdin, `up` serves as before (scripts and tests unchanged).
     need_root!();

@@ -123,7 +123,7 @@ pub async fn up(args: UpArgs) -> miette::Result<()> {
     // signal at any moment tears down what was made.
     let cancel = interrupt_flag()?;
     let lab = bring_up(&topology, &args, cancel.clone()).await?;
-    if !args.no_console && std::io::stdin().is_terminal() {
+    if !args.no_console && foreground_terminal() {
         return with_console(lab, cancel).await;
     }
     let summary = summary(&lab, args.file.is_none(), false);
@@ -134,6 +134,14 @@ pub async fn up(args: UpArgs) -> miette::Result<()> {
     .await?;
     outln!("lab `{name}` is down");
     Ok(())
+}
+
+/// Whether stdin is a terminal and we are its foreground job: `up lab.yaml &` must not
+/// read the terminal (it would be stopped, and the lab with it).
+fn foreground_terminal() -> bool {
+    let stdin = std::io::stdin();
+    stdin.is_terminal()
+        && nix::unistd::tcgetpgrp(&stdin).is_ok_and(|fg| fg == nix::unistd::getpgrp())
 }
 
 /// The foreground `up` on a terminal: the console on the lab, which goes down when the
