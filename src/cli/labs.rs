@@ -286,7 +286,8 @@ async fn wait_exit(pid: u32, start: u64, limit: Duration) -> Result<(), ()> {
     Ok(())
 }
 
-pub async fn inspect(lab: &LabName, json: bool) -> miette::Result<()> {
+/// The lab's state as its supervisor sees it (nodes, links with counters, services).
+pub async fn status(lab: &LabName) -> miette::Result<Box<LabStatus>> {
     read_plan(lab)?;
     let dir = run_dir(lab);
     let resp = tokio::task::spawn_blocking(move || {
@@ -295,11 +296,15 @@ pub async fn inspect(lab: &LabName, json: bool) -> miette::Result<()> {
     .await
     .into_diagnostic()?
     .map_err(|e| unreachable(lab, e))?;
-    let status = match resp {
-        Response::Status { status } => status,
-        Response::Error { message } => return Err(miette!("{message}")),
-        other => return Err(miette!("unexpected answer: {other:?}")),
-    };
+    match resp {
+        Response::Status { status } => Ok(status),
+        Response::Error { message } => Err(miette!("{message}")),
+        other => Err(miette!("unexpected answer: {other:?}")),
+    }
+}
+
+pub async fn inspect(lab: &LabName, json: bool) -> miette::Result<()> {
+    let status = status(lab).await?;
     if json {
         outln!(
             "{}",

@@ -49,6 +49,12 @@ pub fn write_out(args: fmt::Arguments) {
     }
 }
 
+/// Whether a write to stdout has failed (a closed pipe): a [`Mode::Continue`] command that
+/// only reports (the console's `--script`) stops there.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
+
 /// Writes to stderr, ignoring failure.
 pub fn write_err(args: fmt::Arguments) {
     let _ = std::io::stderr().lock().write_fmt(args);

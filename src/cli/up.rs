@@ -10,6 +10,7 @@
 //! child dies first, the parent exits with its failure.
 
 use crate::cli::out::{errln, me, out, outln};
+use std::io::IsTerminal;
 use std::io::{BufRead, BufReader, Write};
 use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
@@ -122,12 +123,72 @@ pub async fn up(args: UpArgs) -> miette::Result<()> {
     // signal at any moment tears down what was made.
     let cancel = interrupt_flag()?;
     let lab = bring_up(&topology, &args, cancel.clone()).await?;
+    if !args.no_console && foreground_terminal() {
+        return with_console(lab, cancel).await;
+    }
     let summary = summary(&lab, args.file.is_none(), false);
     supervisor::serve_then(lab, Some(cancel), move || {
         out!("{summary}");
         outln!("Press Ctrl-C to tear the lab down.");
     })
     .await?;
+    outln!("lab `{name}` is down");
+    Ok(())
+}
+
+/// Whether stdin is a terminal and we are its foreground job: `up lab.yaml &` must not
+/// read the terminal (it would be stopped, and the lab with it).
+fn foreground_terminal() -> bool {
+    let stdin = std::io::stdin();
+    stdin.is_terminal()
+        && nix::unistd::tcgetpgrp(&stdin).is_ok_and(|fg| fg == nix::unistd::getpgrp())
+}
+
+/// The foreground `up` on a terminal: the console on the lab, which goes down when the
+/// console is left (`exit`, Ctrl-D), as with `mn`. Ctrl-C belongs to the console's
+/// commands then; SIGTERM and `topolab down` still end the lab.
+async fn with_console(lab: Lab, cancel: Arc<AtomicBool>) -> miette::Result<()> {
+    let name = LabName::new(lab.name()).map_err(|e| miette::miette!("{e}"))?;
+    // The line editor puts the terminal in raw mode while it reads; if the lab ends under
+    // it, the terminal is given back as it was.
+    let saved = nix::sys::termios::tcgetattr(std::io::stdin()).ok();
+    let table = node_table(&lab);
+    let (left, leave) = tokio::sync::oneshot::channel::<()>();
+    let until = supervisor::Until {
+        done: async move {
+            let _ = leave.await;
+        },
+        sigint: false,
+    };
+    let console_lab = name.clone();
+    let stopped = supervisor::serve_until(
+        lab,
+        Some(cancel),
+        move || {
+            out!("{table}");
+            tokio::spawn(async move {
+                if let Err(e) = crate::cli::console::attached(console_lab).await {
+                    errln!("{e:?}");
+                }
+                let _ = left.send(());
+            });
+        },
+        until,
+    )
+    .await?;
+    if stopped != supervisor::Stopped::Finished {
+        // The lab ended while the console waited for a line: it cannot be woken, so
+        // restore the terminal and end here.
+        if let Some(t) = saved {
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin(),
+                nix::sys::termios::SetArg::TCSANOW,
+                &t,
+            );
+        }
+        outln!("\nlab `{name}` is down");
+        std::process::exit(0);
+    }
     outln!("lab `{name}` is down");
     Ok(())
 }
@@ -249,26 +310,7 @@ fn summary(lab: &Lab, quickstart: bool, detached: bool) -> String {
         .filter(|n| n.kind.pingall(false))
         .map(|n| n.name.as_str())
         .collect();
-    let mut s = String::from("\n");
-    for n in nodes.iter().take(12) {
-        let addrs: Vec<String> = n
-            .ifaces
-            .iter()
-            .flat_map(|i| i.addrs.iter().map(move |a| format!("{}={a}", i.name)))
-            .chain(n.loopback.iter().map(|a| format!("lo={a}")))
-            .collect();
-        let _ = writeln!(
-            s,
-            "  {:<10} {:<7} {}",
-            n.name,
-            format!("{:?}", n.kind).to_lowercase(),
-            addrs.join("  ")
-        );
-    }
-    if nodes.len() > 12 {
-        let _ = writeln!(s, "  … and {} more ({me} inspect {name})", nodes.len() - 12);
-    }
-    s.push('\n');
+    let mut s = node_table(lab);
     if let (Some(a), Some(b)) = (hosts.first(), hosts.last()) {
         let target = plan
             .node(b)
@@ -290,6 +332,39 @@ fn summary(lab: &Lab, quickstart: bool, detached: bool) -> String {
     if quickstart || detached {
         let _ = writeln!(s, "  {me} down {name}");
     }
+    s
+}
+
+/// The lab's nodes with their addresses (the first 12), then a blank line.
+fn node_table(lab: &Lab) -> String {
+    use std::fmt::Write as _;
+    let nodes: Vec<_> = lab.plan().user_nodes().collect();
+    let mut s = String::from("\n");
+    for n in nodes.iter().take(12) {
+        let addrs: Vec<String> = n
+            .ifaces
+            .iter()
+            .flat_map(|i| i.addrs.iter().map(move |a| format!("{}={a}", i.name)))
+            .chain(n.loopback.iter().map(|a| format!("lo={a}")))
+            .collect();
+        let _ = writeln!(
+            s,
+            "  {:<10} {:<7} {}",
+            n.name,
+            format!("{:?}", n.kind).to_lowercase(),
+            addrs.join("  ")
+        );
+    }
+    if nodes.len() > 12 {
+        let _ = writeln!(
+            s,
+            "  … and {} more ({} inspect {})",
+            nodes.len() - 12,
+            me(),
+            lab.name()
+        );
+    }
+    s.push('\n');
     s
 }
 

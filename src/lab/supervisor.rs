@@ -1,5 +1,5 @@
 //! The lab supervisor's event loop: serve the control socket until `down`, SIGINT or
-//! SIGTERM, then tear down.
+//! SIGTERM (or the caller's `until`: a foreground `up` whose console was left), then tear down.
 //!
 //! ```text
 //!   control.sock ──accept──▶ a task per connection: one request line (≤ 64 KiB, read
@@ -38,6 +38,8 @@ const MAX_CONNECTIONS: usize = 64;
 pub enum Stopped {
     DownRequested,
     Signal,
+    /// The caller's `until` future finished (the console of a foreground `up` was left).
+    Finished,
 }
 
 /// The lab, or `None` once it is down.
@@ -58,6 +60,35 @@ pub async fn serve_then(
     interrupted: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     ready: impl FnOnce(),
 ) -> Result<Stopped, LabError> {
+    serve_until(lab, interrupted, ready, Until::default()).await
+}
+
+/// What else ends [`serve_until`], besides `down` and SIGTERM.
+pub struct Until<F> {
+    /// Stop when this finishes.
+    pub done: F,
+    /// Stop on SIGINT. Off while a console runs in this process: its Ctrl-C stops the
+    /// console's command, not the lab (SIGINT is still caught, so it never kills us).
+    pub sigint: bool,
+}
+
+impl Default for Until<std::future::Pending<()>> {
+    fn default() -> Self {
+        Until {
+            done: std::future::pending(),
+            sigint: true,
+        }
+    }
+}
+
+/// [`serve_then`], also stopping when `until.done` finishes, and on SIGINT only if
+/// `until.sigint`.
+pub async fn serve_until(
+    lab: Lab,
+    interrupted: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    ready: impl FnOnce(),
+    until: Until<impl std::future::Future<Output = ()>>,
+) -> Result<Stopped, LabError> {
     let path = control::socket_path(lab.run_dir());
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path).map_err(|e| LabError::RunDir {
@@ -77,6 +108,8 @@ pub async fn serve_then(
         return Ok(Stopped::Signal);
     }
     ready();
+    let done = until.done;
+    tokio::pin!(done);
     let lab: Shared = Arc::new(Mutex::new(Some(lab)));
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let (down_tx, mut down_rx) = mpsc::channel::<()>(1);
@@ -84,8 +117,9 @@ pub async fn serve_then(
 
     let stopped = loop {
         tokio::select! {
-            _ = sigint.recv() => break Stopped::Signal,
+            _ = sigint.recv(), if until.sigint => break Stopped::Signal,
             _ = sigterm.recv() => break Stopped::Signal,
+            () = &mut done => break Stopped::Finished,
             _ = down_rx.recv() => break Stopped::DownRequested,
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
             conn = listener.accept() => {

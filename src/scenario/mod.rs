@@ -37,7 +37,7 @@ use std::path::Path;
 pub use check::{DEFAULT_TIMEOUT, parse_long_duration};
 pub use model::*;
 pub use resolve::endpoint;
-pub use steps::{PairResult, PingallReport, pingall_pairs};
+pub use steps::{PairResult, PingallReport, ping_pairs, pingall_pairs};
 pub use summary::fmt_duration;
 
 use crate::topology::parse::{FileKind, convert};

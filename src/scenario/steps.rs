@@ -268,8 +268,17 @@ pub fn pingall_pairs(
         .filter(|n| n.kind.pingall(all_nodes))
         .map(|n| n.name.as_str())
         .collect();
+    ping_pairs(plan, family, &nodes)
+}
+
+/// [`pingall_pairs`] among `nodes` only (the console's `pingpair`). Blocking.
+pub fn ping_pairs(
+    plan: &crate::compile::Plan,
+    family: Family,
+    nodes: &[&str],
+) -> Result<PingallReport, String> {
     let mut sources = Vec::with_capacity(nodes.len());
-    for a in &nodes {
+    for a in nodes {
         let mut targets = Vec::with_capacity(nodes.len());
         for b in nodes.iter().filter(|b| *b != a) {
             targets.push(refs::target(plan, b, family)?);

@@ -108,6 +108,22 @@ impl LinkChange {
     }
 }
 
+/// Every key `parse_changes` knows (each may be prefixed `a_to_b.` or `b_to_a.`).
+pub const KEYS: [&str; 12] = [
+    "rate",
+    "burst",
+    "queue",
+    "delay",
+    "jitter",
+    "distribution",
+    "loss",
+    "loss_correlation",
+    "duplicate",
+    "corrupt",
+    "reorder",
+    "reorder_gap",
+];
+
 /// Both directions' changes: (a→b, b→a).
 pub fn parse_changes<S: AsRef<str>>(words: &[S]) -> Result<(LinkChange, LinkChange), String> {
     let mut dirs = (LinkChange::default(), LinkChange::default());
@@ -263,6 +279,14 @@ mod tests {
                 correlation: 0.25
             })
         );
+    }
+
+    #[test]
+    fn every_listed_key_is_known() {
+        for k in KEYS {
+            let e = parse_changes(&[format!("{k}=?")]).unwrap_err();
+            assert!(!e.contains("unknown"), "{k}: {e}");
+        }
     }
 
     #[test]

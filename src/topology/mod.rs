@@ -33,13 +33,14 @@ pub(crate) mod parse;
 pub mod service;
 pub(crate) mod spec;
 pub mod units;
+pub mod words;
 
 use std::path::Path;
 
 pub use error::{ErrorKind, TopologyError};
 pub use input::MAX_FILE_BYTES;
 pub use model::*;
-pub use names::check_lab_name;
+pub use names::{check_lab_name, did_you_mean};
 pub use service::{
     Mgmt, NodeFile, NodeLimits, Readiness, RestartPolicy, RoutesMode, Service, ServiceWhat,
     StopSignal,
