@@ -61,6 +61,17 @@ fn chain() {
     plan("chain", topologies::chain());
 }
 
+/// Mininet's TorusTopo (`topologies/torus.yaml`): the generator's names and order, and
+/// the links compile blocks to cut the torus's loops.
+#[test]
+fn torus() {
+    let path = common::repo_path("topologies/torus.yaml");
+    plan(
+        "torus",
+        Topology::load(&path).unwrap_or_else(|e| panic!("{}", e.one_line())),
+    );
+}
+
 #[test]
 fn ring() {
     plan("ring", topologies::ring());
