@@ -271,7 +271,7 @@ impl Doc {
             "",
             &format!(
                 "Imported from {} ({}) by `topolab import`.",
-                source.name,
+                source.name.rsplit('/').next().unwrap_or(&source.name),
                 format.word()
             ),
         );
