@@ -303,7 +303,10 @@ impl Reader<'_> {
                     base_dir: None,
                 };
                 let node_at = ctx.sub_span(at, s, 0, node.len());
-                let iface_at = ctx.sub_span(at, s, node.len() + 1, s.len() - node.len() - 1);
+                let iface_at = match &iface {
+                    Some(i) => ctx.sub_span(at, s, node.len() + 1, i.len()),
+                    None => at,
+                };
                 (node, iface, node_at, iface_at)
             }
             Endpoint::Long(l) => (
@@ -658,6 +661,12 @@ topology:
             assert_eq!((e.line, e.column), at, "{}", e.one_line());
             assert!(e.help_text().is_some());
         }
+        // An endpoint without an interface name is fine (compile picks the next ethN).
+        let d = read_str("name: x\ntopology:\n  nodes:\n    a: {kind: linux}\n    b: {kind: linux}\n  links:\n    - endpoints: [a, \"b:eth1\"]\n").unwrap();
+        assert_eq!(
+            (d.links[0].a.as_str(), d.links[0].b.as_str()),
+            ("a", "b:eth1")
+        );
         let long = format!(
             "name: x\ntopology:\n  nodes:\n    {}: {{kind: linux}}\n",
             "n".repeat(40)
