@@ -545,3 +545,81 @@ async fn graphml_backbone_comes_up_passes_pingall_with_great_circle_delays() {
         "{name} left namespaces"
     );
 }
+
+/// The containerlab sample comes up as it is: `exec` has run (and `up` waited for it),
+/// the bound file is in the router's private dir, every host reaches every other; and a
+/// Mininet string's lab passes pingall too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containerlab_file_and_mininet_string_come_up_and_pass_pingall() {
+    need_root!();
+    use topolab::lab::{Lab, LabOptions};
+    use topolab::scenario::{Family, pingall_pairs};
+
+    let clab = Topology::load(repo("topologies/pair.clab.yml"))
+        .unwrap_or_else(|e| panic!("{}", e.one_line()));
+    let mininet = {
+        let source = Source {
+            name: "`torus,3,3`".into(),
+            text: "torus,3,3".into(),
+        };
+        let limits = Limits::default();
+        import::import(
+            &source,
+            import::Format::Mininet,
+            import::Options::default(),
+            None,
+            limits,
+        )
+        .and_then(|i| i.topology(None, limits))
+        .unwrap_or_else(|e| panic!("{}", e.one_line()))
+    };
+    for (tag, t) in [("clab", clab), ("mn", mininet)] {
+        let name = common::lab_name(tag);
+        let lab = Lab::up_with(
+            &t,
+            LabOptions {
+                name: Some(name.clone()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{tag}: {e:?}"));
+        if tag == "clab" {
+            let mtu = lab
+                .node("client1")
+                .exec(["cat", "/sys/class/net/eth1/mtu"])
+                .await
+                .unwrap();
+            assert_eq!(mtu.stdout_str().trim(), "1400", "the exec command ran");
+            let motd = lab
+                .node("r1")
+                .exec(["cat", "/etc/topolab-demo/motd"])
+                .await
+                .unwrap();
+            assert!(motd.success(), "{}", motd.stderr_str());
+            assert_eq!(
+                motd.stdout_str(),
+                std::fs::read_to_string(repo("topologies/import/motd.txt")).unwrap()
+            );
+            let exec = lab
+                .services()
+                .into_iter()
+                .find(|s| s.node == "client1" && s.name == import::EXEC_SERVICE)
+                .expect("the exec service");
+            assert_eq!(exec.state.label(), "ready", "{exec:?}");
+        }
+        let plan = lab.plan().clone();
+        let report = tokio::task::spawn_blocking(move || pingall_pairs(&plan, Family::Ipv4, false))
+            .await
+            .unwrap()
+            .unwrap();
+        let silent: Vec<_> = report.pairs.iter().filter(|r| !r.2).collect();
+        assert!(!report.pairs.is_empty(), "{tag}: no pairs");
+        assert!(silent.is_empty(), "{tag}: unreachable {silent:?}");
+        lab.down().await.unwrap();
+        assert!(
+            common::namespaces_of(&name).is_empty(),
+            "{name} left namespaces"
+        );
+    }
+}
