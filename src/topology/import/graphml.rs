@@ -285,14 +285,18 @@ fn keys(root: Node<'_, '_>) -> Keys {
         let (Some(id), Some(name)) = (key.attribute("id"), key.attribute("attr.name")) else {
             continue;
         };
-        let map = match key.attribute("for") {
-            Some("node") => &mut k.node,
-            Some("edge") => &mut k.edge,
-            Some("graph") => &mut k.graph,
+        let maps = match key.attribute("for") {
+            Some("node") => vec![&mut k.node],
+            Some("edge") => vec![&mut k.edge],
+            Some("graph") => vec![&mut k.graph],
+            // GraphML's default: the key applies to every element.
+            Some("all") | None => vec![&mut k.node, &mut k.edge, &mut k.graph],
             _ => continue,
         };
-        map.entry(name.to_string())
-            .or_insert_with(|| id.to_string());
+        for map in maps {
+            map.entry(name.to_string())
+                .or_insert_with(|| id.to_string());
+        }
     }
     k
 }
@@ -500,6 +504,32 @@ mod tests {
         assert_eq!(great_circle_km(10.0, 20.0, 10.0, 20.0), 0.0);
         // 199.861639 km of fibre take exactly one millisecond.
         assert_eq!(propagation_delay_us(199.861639), 1000);
+    }
+
+    #[test]
+    fn keys_for_all_elements_apply_to_nodes_edges_and_the_graph() {
+        let text = r#"<graphml>
+  <key attr.name="label" id="l"/>
+  <key attr.name="Latitude" for="all" id="la"/>
+  <key attr.name="Longitude" for="node" id="lo"/>
+  <graph>
+    <data key="l">Tiny</data>
+    <node id="1"><data key="l">A</data><data key="la">0</data><data key="lo">0</data></node>
+    <node id="2"><data key="l">B</data><data key="la">0</data><data key="lo">1</data></node>
+    <edge source="1" target="2"/>
+  </graph>
+</graphml>"#;
+        let source = Source {
+            name: "t.graphml".into(),
+            text: text.into(),
+        };
+        let doc = read(&source, Options::default()).unwrap_or_else(|e| panic!("{}", e.one_line()));
+        let names: Vec<&str> = doc.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["A", "B"]);
+        assert_eq!(doc.name, "t", "`Network` names the lab, else the file");
+        let us = propagation_delay_us(EARTH_RADIUS_KM * std::f64::consts::PI / 180.0);
+        assert_eq!(doc.links[0].delay_us, Some(us));
+        assert_eq!(doc.links[0].rate, None);
     }
 
     #[test]
