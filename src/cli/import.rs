@@ -67,7 +67,9 @@ pub fn import(args: ImportArgs) -> miette::Result<()> {
         ),
     };
     let imported = import::import(&source, format, options, base, limits)?;
-    imported.topology(base, limits)?;
+    // What `validate` does: check, then compile.
+    let t = imported.topology(base, limits)?;
+    topolab::compile::compile(&t, &t.name).map_err(|e| imported.remap(e))?;
     out!("{}", imported.yaml);
     Ok(())
 }

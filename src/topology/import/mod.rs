@@ -105,8 +105,9 @@ impl Imported {
         check::check_with(spec, source, base_dir, limits).map_err(|e| self.remap(e))
     }
 
-    /// The same error, placed in the foreign file at the origin of the YAML line it names.
-    fn remap(&self, e: TopologyError) -> TopologyError {
+    /// The same error (one about the YAML, from the checker or from compile), placed in
+    /// the foreign file at the origin of the YAML line it names.
+    pub fn remap(&self, e: TopologyError) -> TopologyError {
         let line = e.line as usize;
         let at = (1..=line.min(self.origins.len()))
             .rev()
