@@ -154,7 +154,7 @@ fn containerlab_file_converts_and_round_trips() {
     assert_eq!(svc.name, import::EXEC_SERVICE);
     match &svc.what {
         ServiceWhat::Command { cmd } => {
-            assert!(cmd.contains("\nip link set eth1 mtu 1400\n"), "{cmd}")
+            assert!(cmd.contains(" 'ip link set eth1 mtu 1400'; "), "{cmd}")
         }
         other => panic!("{other:?}"),
     }

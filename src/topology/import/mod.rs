@@ -323,10 +323,12 @@ fn emit_node(w: &mut Writer, n: &DocNode) {
     if !n.exec.is_empty() {
         // One service runs the commands in order, says so, and stays (a service that
         // ends would count as failed); `up` waits for the line, and fails if a command does.
-        // One command a line, so that a command's own `#` or `&` stays its own.
+        // Each command is `eval`ed from its own single-quoted word, so that its `#`, `&`
+        // or `;` stay its own, and the service's command stays one line.
+        let words: Vec<String> = n.exec.iter().map(|c| sh_quote(c)).collect();
         let cmd = format!(
-            "set -e\n{}\necho '{EXEC_DONE}'\nexec sleep infinity",
-            n.exec.join("\n")
+            "set -e; for c in {}; do eval \"$c\"; done; echo '{EXEC_DONE}'; exec sleep infinity",
+            words.join(" ")
         );
         w.line(n.exec_at, "    run:");
         w.line(n.exec_at, &format!("      - name: {EXEC_SERVICE}"));
@@ -348,6 +350,11 @@ fn emit_node(w: &mut Writer, n: &DocNode) {
             w.line(*at, &format!("      {}: {{path: {}}}", q(target), q(path)));
         }
     }
+}
+
+/// `s` as one single-quoted shell word.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 /// A span of `len` bytes at byte `offset` of `text` (line and column computed).
@@ -391,6 +398,28 @@ mod tests {
         ] {
             assert_eq!(Format::detect(Path::new(name)), want, "{name}");
         }
+    }
+
+    #[test]
+    fn exec_commands_are_single_quoted_words() {
+        assert_eq!(sh_quote("echo 'a b' # c"), r"'echo '\''a b'\'' # c'");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "for c in {} {}; do eval \"$c\"; done",
+                sh_quote("echo 'x y' # not z"),
+                sh_quote("echo $((1+1))")
+            ))
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "x y\n2\n");
+        // A failing command stops the rest (`set -e` holds through `eval`).
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("set -e; for c in 'false' 'echo no'; do eval \"$c\"; done; echo done")
+            .output()
+            .unwrap();
+        assert!(!out.status.success() && out.stdout.is_empty());
     }
 
     #[test]
