@@ -4,9 +4,11 @@
 //!   text ──parse (parse.rs, spec.rs)──▶ Spec (serde types, Spanned<…>)
 //!        ──check (check.rs)──────────▶ Topology (generators expanded, names and references valid)
 //!                  ├─ addressing.rs   pools, explicit addresses
-//!                  ├─ generate.rs     star, linear, tree, ring, fattree
+//!                  ├─ generate.rs     star, linear, tree, ring, torus, fattree, ases
 //!                  ├─ links.rs        endpoints, interfaces, addresses, MTU
 //!                  └─ emulation.rs    impairments (units.rs parses the values)
+//!
+//!   .clab.yml, .graphml, `tree,2,3` ──import/──▶ topolab YAML ──parse, check──▶ Topology
 //! ```
 //! Nothing here touches the kernel. Every user mistake becomes a [`TopologyError`] with
 //! file, line, column and a hint; the first mistake found stops the check.
