@@ -604,3 +604,49 @@ async fn containerlab_file_and_mininet_string_come_up_and_pass_pingall() {
         );
     }
 }
+
+/// A backbone larger than the default loopback pool (a Topology Zoo graph of hundreds of
+/// sites) still converts and compiles: the import widens the pool and says so.
+#[test]
+fn a_graph_of_three_hundred_routers_gets_a_larger_loopback_pool() {
+    let n = 300;
+    let mut xml = String::from(
+        "<graphml><key attr.name=\"Latitude\" for=\"node\" id=\"a\"/>\
+         <key attr.name=\"Longitude\" for=\"node\" id=\"o\"/><graph>\n",
+    );
+    for i in 0..n {
+        let (lat, lon) = (-60.0 + i as f64 * 0.4, -170.0 + i as f64 * 1.1);
+        xml.push_str(&format!(
+            "<node id=\"{i}\"><data key=\"a\">{lat}</data><data key=\"o\">{lon}</data></node>\n"
+        ));
+    }
+    for i in 1..n {
+        xml.push_str(&format!("<edge source=\"{}\" target=\"{i}\"/>\n", i / 2));
+    }
+    xml.push_str("</graph></graphml>\n");
+    let source = Source {
+        name: "big.graphml".into(),
+        text: xml.as_str().into(),
+    };
+    let limits = Limits::default();
+    let imported = import::import(
+        &source,
+        import::Format::Graphml,
+        import::Options::default(),
+        None,
+        limits,
+    )
+    .unwrap_or_else(|e| panic!("{}", e.one_line()));
+    assert!(
+        imported.yaml.contains(import::LOOPBACK4_LARGE),
+        "{}",
+        &imported.yaml[..400]
+    );
+    let t = imported
+        .topology(None, limits)
+        .unwrap_or_else(|e| panic!("{}", e.one_line()));
+    assert_eq!(t.nodes.len(), n);
+    assert_eq!(t.name, "big");
+    topolab::compile::compile(&t, "big")
+        .unwrap_or_else(|e| panic!("{}", imported.remap(e).one_line()));
+}

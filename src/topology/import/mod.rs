@@ -228,6 +228,12 @@ impl DocLink {
     }
 }
 
+/// Routers whose IPv4 loopbacks the default pool (`192.168.255.0/24`) is trusted to hold.
+pub const LOOPBACK4_DEFAULT_FITS: usize = 250;
+/// The IPv4 loopback pool of an imported lab with more routers than that: shared address
+/// space (RFC 6598), which overlaps none of topolab's default pools.
+pub const LOOPBACK4_LARGE: &str = "100.64.0.0/16";
+
 /// The log line the `exec` service prints once its commands are done (its readiness).
 pub const EXEC_DONE: &str = "topolab: exec done";
 /// The name of the service that runs a node's containerlab `exec` commands.
@@ -280,6 +286,21 @@ impl Doc {
             w.comment("", note);
         }
         w.line(self.name_at, &format!("name: {}", q(&self.name)));
+        let routers = self.nodes.iter().filter(|n| n.kind.forwards_ip()).count();
+        if routers > LOOPBACK4_DEFAULT_FITS {
+            w.comment(
+                "",
+                &format!(
+                    "{routers} routers: their IPv4 loopbacks come from {LOOPBACK4_LARGE} \
+                     (the default /24 is for labs of up to {LOOPBACK4_DEFAULT_FITS})."
+                ),
+            );
+            w.line(Span::default(), "addressing:");
+            w.line(
+                Span::default(),
+                &format!("  loopback4: {}", q(LOOPBACK4_LARGE)),
+            );
+        }
         if !self.nodes.is_empty() {
             w.line(Span::default(), "nodes:");
         }
