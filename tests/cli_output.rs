@@ -45,8 +45,18 @@ fn args(a: &[&str]) -> Command {
 fn file_commands_exit_quietly_on_a_closed_stdout() {
     let f = repo_path(EMULATION);
     let f = f.to_str().unwrap();
+    let (graphml, clab) = (
+        repo_path("topologies/abilene.graphml"),
+        repo_path("topologies/pair.clab.yml"),
+    );
+    let (graphml, clab) = (graphml.to_str().unwrap(), clab.to_str().unwrap());
     for a in [
-        &["plan", f][..],
+        &["import", "--hosts", graphml][..],
+        &["import", clab],
+        &["import", "tree,2,3"],
+        &["plan", graphml],
+        &["validate", clab],
+        &["plan", f],
         &["plan", f, "--json"],
         &["graph", f],
         &["graph", f, "--format", "mermaid"],

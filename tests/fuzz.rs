@@ -13,10 +13,8 @@ mod common;
 
 use std::path::PathBuf;
 
-use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
-
 use common::corpus::yaml_files;
+use common::mutate::fuzz;
 use topolab::topology::Topology;
 
 fn seeds(dirs: &[&str]) -> Vec<String> {
@@ -27,13 +25,6 @@ fn seeds(dirs: &[&str]) -> Vec<String> {
         .collect();
     out.sort();
     out
-}
-
-fn cases() -> u32 {
-    std::env::var("TOPOLAB_FUZZ_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1000)
 }
 
 /// Scalars that stress the checks: limits, odd units, names, paths, YAML specials.
@@ -107,89 +98,6 @@ const SCALARS: &[&str] = &[
     "router",
 ];
 
-#[derive(Debug, Clone)]
-enum Mutation {
-    FlipByte { at: usize, to: u8 },
-    DropLine(usize),
-    DuplicateLine(usize),
-    ReplaceScalar { line: usize, scalar: usize },
-}
-
-fn mutation() -> impl Strategy<Value = Mutation> {
-    prop_oneof![
-        (any::<usize>(), any::<u8>()).prop_map(|(at, to)| Mutation::FlipByte { at, to }),
-        any::<usize>().prop_map(Mutation::DropLine),
-        any::<usize>().prop_map(Mutation::DuplicateLine),
-        (any::<usize>(), 0..SCALARS.len())
-            .prop_map(|(line, scalar)| Mutation::ReplaceScalar { line, scalar }),
-    ]
-}
-
-fn apply(text: &str, m: &Mutation) -> String {
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    if lines.is_empty() {
-        lines.push(String::new());
-    }
-    let n = lines.len();
-    match *m {
-        Mutation::FlipByte { at, to } => {
-            let mut bytes = text.as_bytes().to_vec();
-            if bytes.is_empty() {
-                bytes.push(to);
-            } else {
-                let i = at % bytes.len();
-                bytes[i] = to;
-            }
-            return String::from_utf8_lossy(&bytes).into_owned();
-        }
-        Mutation::DropLine(i) => {
-            lines.remove(i % n);
-        }
-        Mutation::DuplicateLine(i) => {
-            let l = lines[i % n].clone();
-            lines.insert(i % n, l);
-        }
-        Mutation::ReplaceScalar { line, scalar } => {
-            let l = &mut lines[line % n];
-            // The value after the last `: `, or a list item's value, or the whole line.
-            let cut = l
-                .rfind(": ")
-                .map(|i| i + 2)
-                .or_else(|| l.rfind("- ").map(|i| i + 2));
-            match cut {
-                Some(i) => {
-                    l.truncate(i);
-                    l.push_str(SCALARS[scalar]);
-                }
-                None => *l = SCALARS[scalar].to_string(),
-            }
-        }
-    }
-    lines.join("\n") + "\n"
-}
-
-/// Runs `check` on `cases()` mutants of the seeds; a panic fails with the mutant's text.
-fn fuzz(seeds: Vec<String>, check: fn(&str)) {
-    let config = Config {
-        cases: cases(),
-        failure_persistence: None,
-        ..Config::default()
-    };
-    let strategy = (0..seeds.len(), prop::collection::vec(mutation(), 1..4));
-    let mut runner = TestRunner::new(config);
-    let result = runner.run(&strategy, |(seed, mutations)| {
-        let text = mutations
-            .iter()
-            .fold(seeds[seed].clone(), |t, m| apply(&t, m));
-        let outcome = std::panic::catch_unwind(|| check(&text));
-        prop_assert!(outcome.is_ok(), "panicked on this input:\n{text}");
-        Ok(())
-    });
-    if let Err(e) = result {
-        panic!("{e}\nsave the input as tests/fuzz/<name>.yaml and fix the panic");
-    }
-}
-
 fn topology(text: &str) {
     if let Ok(t) = Topology::from_str(text, "fuzz.yaml") {
         let _ = topolab::compile::compile(&t, "fuzz");
@@ -207,13 +115,18 @@ fn scenario(text: &str) {
 
 #[test]
 fn topology_parser_checker_and_compile_never_panic() {
-    fuzz(seeds(&["topologies", "tests/bad", "tests/fuzz"]), topology);
+    fuzz(
+        seeds(&["topologies", "tests/bad", "tests/fuzz"]),
+        SCALARS,
+        topology,
+    );
 }
 
 #[test]
 fn scenario_parser_and_checker_never_panic() {
     fuzz(
         seeds(&["scenarios", "tests/bad_scenarios", "tests/fuzz"]),
+        SCALARS,
         scenario,
     );
 }

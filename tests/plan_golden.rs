@@ -61,6 +61,60 @@ fn chain() {
     plan("chain", topologies::chain());
 }
 
+/// Mininet's TorusTopo (`topologies/torus.yaml`): the generator's names and order, and
+/// the links compile blocks to cut the torus's loops.
+#[test]
+fn torus() {
+    let path = common::repo_path("topologies/torus.yaml");
+    plan(
+        "torus",
+        Topology::load(&path).unwrap_or_else(|e| panic!("{}", e.one_line())),
+    );
+}
+
+/// `topolab import`'s output for the foreign samples and a Mininet string: what a user
+/// keeps and edits, so its shape changes only on purpose.
+#[test]
+fn imports() {
+    use topolab::topology::import::{self, Format, Options};
+    use topolab::topology::{Limits, Source};
+    for (file, hosts, out) in [
+        ("topologies/pair.clab.yml", false, "pair.import.yaml"),
+        ("topologies/abilene.graphml", true, "abilene.import.yaml"),
+        (
+            "topologies/geant-core.graphml",
+            false,
+            "geant-core.import.yaml",
+        ),
+    ] {
+        let path = common::repo_path(file);
+        let source = Source::read(&path).unwrap();
+        let format = Format::detect(&path).unwrap();
+        let imported = import::import(
+            &source,
+            format,
+            Options { hosts },
+            path.parent(),
+            Limits::default(),
+        )
+        .unwrap_or_else(|e| panic!("{}", e.one_line()));
+        golden(out, &imported.yaml);
+    }
+    let source = Source {
+        name: "`torus,3,3`".into(),
+        text: "torus,3,3".into(),
+    };
+    let imported = import::import(
+        &source,
+        Format::Mininet,
+        Options::default(),
+        None,
+        Limits::default(),
+    )
+    .unwrap();
+    golden("torus.import.yaml", &imported.yaml);
+}
+
 #[test]
 fn ring() {
     plan("ring", topologies::ring());

@@ -17,7 +17,8 @@ pub enum GraphFormat {
 /// `topology:` key) as `topolab test` would before running it, topology included.
 pub fn validate(file: &Path, limits: LimitArgs) -> miette::Result<()> {
     let source = topolab::topology::Source::read(file)?;
-    if is_scenario(&source.text) {
+    let imported = topolab::topology::import::Format::detect(file).is_some();
+    if !imported && is_scenario(&source.text) {
         return validate_scenario(file, limits);
     }
     let t = load(Some(file), limits)?;

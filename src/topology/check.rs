@@ -548,6 +548,7 @@ fn generator_openflow(
         GeneratorKind::Star(s) => (&s.switch_kind, &s.controller),
         GeneratorKind::Linear(s) | GeneratorKind::Ring(s) => (&s.switch_kind, &s.controller),
         GeneratorKind::Tree(s) => (&s.switch_kind, &s.controller),
+        GeneratorKind::Torus(s) => (&s.switch_kind, &s.controller),
         GeneratorKind::Fattree(s) => (&s.switch_kind, &s.controller),
         GeneratorKind::Ases(_) => return Ok(None),
     };
@@ -579,6 +580,7 @@ fn generator_prefix(
         GeneratorKind::Star(s) => &s.prefix,
         GeneratorKind::Linear(s) | GeneratorKind::Ring(s) => &s.prefix,
         GeneratorKind::Tree(s) => &s.prefix,
+        GeneratorKind::Torus(s) => &s.prefix,
         GeneratorKind::Fattree(s) => &s.prefix,
         GeneratorKind::Ases(s) => &s.prefix,
     };

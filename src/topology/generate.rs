@@ -18,6 +18,11 @@
 //!   `s{n++}`; F times { child = add(d-1); link(switch, child) } } else { host `h{m++}` }.
 //!   So nodes are in DFS preorder, a switch's link to a child comes after the child's
 //!   whole subtree, and hosts are numbered left to right.
+//! - **torus** `{x: X, y: Y, hosts_per_switch: N}` (Mininet `TorusTopo`, X, Y ≥ 3): for i
+//!   in 1..=X, j in 1..=Y: switch `s{i}x{j}`, then its hosts (`h{i}x{j}` when N = 1, else
+//!   `h{i}x{j}x{k}`), each linked host→switch; then for i, j again: links
+//!   `s{i}x{j}–s{i}x{j+1}` and `s{i}x{j}–s{i+1}x{j}`, both wrapping (the torus's loops are
+//!   cut like any L2 loop: compile-time spanning tree, or `stp`).
 //! - **fattree** `{k: K}` (K even, h = K/2): nodes: core switches `s1..s{h²}`, then pod by
 //!   pod: its h aggregation switches, its h edge switches, then its hosts (h per edge
 //!   switch, edge by edge); switches and hosts are numbered on, across pods. Links, pod by
@@ -62,6 +67,11 @@ pub enum Shape {
     Tree {
         depth: u32,
         fanout: u32,
+    },
+    Torus {
+        x: u32,
+        y: u32,
+        hosts_per_switch: u32,
     },
     FatTree {
         k: u32,
@@ -145,6 +155,17 @@ pub fn shape(kind: &GeneratorKind, ctx: &Ctx<'_>) -> Result<(Shape, Span), Topol
                     fanout: size(&s.fanout, 1, "fanout")?,
                 },
                 &s.depth,
+            )
+        }
+        GeneratorKind::Torus(s) => {
+            let x = size(&s.x, 3, "x")?;
+            (
+                Shape::Torus {
+                    x,
+                    y: size(&s.y, 3, "y")?,
+                    hosts_per_switch: per_switch(&s.hosts_per_switch)?,
+                },
+                &s.x,
             )
         }
         GeneratorKind::Fattree(s) => {
@@ -248,6 +269,13 @@ impl Shape {
                 }
                 total.checked_add(level)
             }
+            Shape::Torus {
+                x,
+                y,
+                hosts_per_switch,
+            } => u64::from(x)
+                .checked_mul(u64::from(y))?
+                .checked_mul(u64::from(hosts_per_switch) + 1),
             Shape::Ases {
                 ases,
                 routers,
@@ -295,6 +323,11 @@ impl Shape {
             Shape::Tree { depth, fanout } => {
                 g.tree(depth, fanout);
             }
+            Shape::Torus {
+                x,
+                y,
+                hosts_per_switch,
+            } => g.torus(x, y, hosts_per_switch),
             Shape::FatTree { k } => g.fattree(k / 2),
             Shape::Ases {
                 ases,
@@ -417,6 +450,32 @@ impl Builder<'_> {
             for a in (1..=ases / 2).step_by(3) {
                 let b = a + ases / 2;
                 self.link(&router(a, pick(4)), &router(b, pick(5)));
+            }
+        }
+    }
+
+    /// Mininet TorusTopo (see the module doc).
+    fn torus(&mut self, x: u32, y: u32, per_switch: u32) {
+        let p = self.prefix.to_string();
+        let switch = |i: u32, j: u32| format!("{p}s{i}x{j}");
+        for i in 1..=x {
+            for j in 1..=y {
+                let s = self.add(switch(i, j), NodeKind::Switch);
+                for k in 1..=per_switch {
+                    let name = if per_switch == 1 {
+                        format!("{p}h{i}x{j}")
+                    } else {
+                        format!("{p}h{i}x{j}x{k}")
+                    };
+                    let h = self.add(name, NodeKind::Host);
+                    self.link(&h, &s);
+                }
+            }
+        }
+        for i in 1..=x {
+            for j in 1..=y {
+                self.link(&switch(i, j), &switch(i, j % y + 1));
+                self.link(&switch(i, j), &switch(i % x + 1, j));
             }
         }
     }
@@ -552,6 +611,46 @@ mod tests {
         for core in ["s1", "s2", "s3", "s4"] {
             assert_eq!(g.links.iter().filter(|(_, b)| b == core).count(), 4);
         }
+    }
+
+    #[test]
+    fn torus_3x3() {
+        let g = check_count(Shape::Torus {
+            x: 3,
+            y: 3,
+            hosts_per_switch: 1,
+        });
+        assert_eq!(&names(&g)[..4], ["s1x1", "h1x1", "s1x2", "h1x2"]);
+        assert_eq!(g.nodes.len(), 18);
+        // 9 host links, then 2 per switch: right and down, wrapping.
+        assert_eq!(g.links.len(), 9 + 18);
+        assert_eq!(&links(&g)[..2], ["h1x1-s1x1", "h1x2-s1x2"]);
+        assert_eq!(
+            &links(&g)[9..13],
+            ["s1x1-s1x2", "s1x1-s2x1", "s1x2-s1x3", "s1x2-s2x2"]
+        );
+        assert_eq!(&links(&g)[25..], ["s3x3-s3x1", "s3x3-s1x3"]);
+        // Every switch has four switch neighbours and its host.
+        for (name, kind) in &g.nodes {
+            let degree = g
+                .links
+                .iter()
+                .filter(|(a, b)| a == name || b == name)
+                .count();
+            let want = if *kind == NodeKind::Switch { 5 } else { 1 };
+            assert_eq!(degree, want, "{name}");
+        }
+    }
+
+    #[test]
+    fn torus_many_hosts_per_switch() {
+        let g = check_count(Shape::Torus {
+            x: 3,
+            y: 4,
+            hosts_per_switch: 2,
+        });
+        assert_eq!(&names(&g)[..3], ["s1x1", "h1x1x1", "h1x1x2"]);
+        assert_eq!(g.nodes.len(), 12 * 3);
     }
 
     #[test]

@@ -4,15 +4,17 @@
 //!   text ──parse (parse.rs, spec.rs)──▶ Spec (serde types, Spanned<…>)
 //!        ──check (check.rs)──────────▶ Topology (generators expanded, names and references valid)
 //!                  ├─ addressing.rs   pools, explicit addresses
-//!                  ├─ generate.rs     star, linear, tree, ring, fattree
+//!                  ├─ generate.rs     star, linear, tree, ring, torus, fattree, ases
 //!                  ├─ links.rs        endpoints, interfaces, addresses, MTU
 //!                  └─ emulation.rs    impairments (units.rs parses the values)
+//!
+//!   .clab.yml, .graphml, `tree,2,3` ──import/──▶ topolab YAML ──parse, check──▶ Topology
 //! ```
 //! Nothing here touches the kernel. Every user mistake becomes a [`TopologyError`] with
 //! file, line, column and a hint; the first mistake found stops the check.
 //!
-//! Entry points: [`Topology::load`] (a file; relative `trace` paths start at its
-//! directory), [`Topology::from_str`] (text; relative paths start at the current
+//! Entry points: [`Topology::load`] (a file — topolab YAML, or a containerlab or GraphML
+//! file converted by [`import`]; relative `trace` paths start at its directory), [`Topology::from_str`] (text; relative paths start at the current
 //! directory), [`Topology::quickstart`] (the embedded default lab), and [`json_schema`]
 //! for editors.
 
@@ -23,6 +25,7 @@ pub(crate) mod check;
 mod emulation;
 mod error;
 mod generate;
+pub mod import;
 pub mod input;
 mod links;
 mod model;
@@ -101,9 +104,14 @@ impl Topology {
         Topology::load_with(path, Limits::default())
     }
 
-    /// Reads, parses and checks a topology file within `limits`.
+    /// Reads, parses and checks a topology file within `limits`. A file whose name says it
+    /// is containerlab's (`*.clab.yml`) or GraphML (`*.graphml`) is imported first (see
+    /// [`import`]), with default [`import::Options`].
     pub fn load_with(path: impl AsRef<Path>, limits: Limits) -> Result<Topology, TopologyError> {
         let path = path.as_ref();
+        if let Some(format) = import::Format::detect(path) {
+            return import::load(path, format, import::Options::default(), limits);
+        }
         let source = Source::read(path)?;
         let spec = parse::parse_with(&source, limits)?;
         check::check_with(

@@ -611,7 +611,7 @@ pub struct GeneratorSpec {
 }
 
 /// The generator keys `GeneratorSpec` understands.
-pub const GENERATORS: &[&str] = &["star", "linear", "tree", "ring", "fattree", "ases"];
+pub const GENERATORS: &[&str] = &["star", "linear", "tree", "ring", "torus", "fattree", "ases"];
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -624,6 +624,8 @@ pub enum GeneratorKind {
     Tree(TreeSpec),
     /// A linear topology closed into a ring (at least 3 switches).
     Ring(ChainSpec),
+    /// Mininet TorusTopo: an x × y grid of switches closed into a torus, hosts on each.
+    Torus(TorusSpec),
     /// A k-ary fat tree (k even).
     Fattree(FatTreeSpec),
     /// BGP routers in several ASes (`neighbors: auto`), each AS a ring with a host or more.
@@ -694,6 +696,28 @@ pub struct TreeSpec {
     pub depth: Spanned<u64>,
     #[schemars(with = "u32")]
     pub fanout: Spanned<u64>,
+    #[schemars(with = "Option<String>")]
+    pub prefix: Option<Spanned<String>>,
+    /// `ofswitch`: the generated switches are OpenFlow switches (default `switch`).
+    #[schemars(with = "Option<SwitchKindSpec>")]
+    pub switch_kind: Option<Spanned<SwitchKindSpec>>,
+    /// With `switch_kind: ofswitch`: the switches' `controller:`.
+    #[schemars(with = "Option<StrList>")]
+    pub controller: Option<Spanned<StrList>>,
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TorusSpec {
+    /// Switches along the first dimension (at least 3).
+    #[schemars(with = "u32")]
+    pub x: Spanned<u64>,
+    /// Switches along the second dimension (at least 3).
+    #[schemars(with = "u32")]
+    pub y: Spanned<u64>,
+    /// Default 1.
+    #[schemars(with = "Option<u32>")]
+    pub hosts_per_switch: Option<Spanned<u64>>,
     #[schemars(with = "Option<String>")]
     pub prefix: Option<Spanned<String>>,
     /// `ofswitch`: the generated switches are OpenFlow switches (default `switch`).
@@ -923,6 +947,7 @@ impl<'de> Deserialize<'de> for GeneratorSpec {
                         "linear" => Some(GeneratorKind::Linear(m.next_value()?)),
                         "tree" => Some(GeneratorKind::Tree(m.next_value()?)),
                         "ring" => Some(GeneratorKind::Ring(m.next_value()?)),
+                        "torus" => Some(GeneratorKind::Torus(m.next_value()?)),
                         "fattree" => Some(GeneratorKind::Fattree(m.next_value()?)),
                         "ases" => Some(GeneratorKind::Ases(m.next_value()?)),
                         _ => {

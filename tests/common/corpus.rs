@@ -14,11 +14,20 @@ use topolab::topology::TopologyError;
 
 /// The `*.yaml` files of `dir` (relative to the crate root), sorted.
 pub fn yaml_files(dir: &str) -> Vec<PathBuf> {
+    files_ending(dir, &[".yaml"])
+}
+
+/// The files of `dir` (relative to the crate root) whose names end with one of `endings`,
+/// sorted.
+pub fn files_ending(dir: &str, endings: &[&str]) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            endings.iter().any(|e| name.ends_with(e))
+        })
         .collect();
     files.sort();
     files
@@ -53,7 +62,16 @@ pub fn fails_where_headers_say<T>(
     min_files: usize,
     load: impl Fn(&Path) -> Result<T, TopologyError>,
 ) {
-    let files = yaml_files(dir);
+    files_fail_where_headers_say(yaml_files(dir), min_files, load)
+}
+
+/// [`fails_where_headers_say`] for a list of files (of any format: the header lines may
+/// sit in the format's own comments, like `<!--` … `-->` in XML).
+pub fn files_fail_where_headers_say<T>(
+    files: Vec<PathBuf>,
+    min_files: usize,
+    load: impl Fn(&Path) -> Result<T, TopologyError>,
+) {
     assert!(
         files.len() >= min_files,
         "the corpus has only {} files",

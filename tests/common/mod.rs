@@ -6,6 +6,7 @@
 
 pub mod builder;
 pub mod corpus;
+pub mod mutate;
 pub mod pty;
 pub mod sim;
 pub mod topologies;
