@@ -42,8 +42,9 @@
     }
     // Start: breadth-first order from the best-connected node, on a spiral, so that
     // neighbours start close and the result is the same on every load.
-    const order = [], seen = new Array(n).fill(false);
+    const order = [], seen = new Array(n).fill(false), comp = new Array(n).fill(0);
     const starts = [...Array(n).keys()].sort((x, y) => adj[y].length - adj[x].length);
+    let comps = 0;
     for (const s of starts) {
       if (seen[s]) continue;
       seen[s] = true;
@@ -51,8 +52,10 @@
       while (q.length) {
         const v = q.shift();
         order.push(v);
+        comp[v] = comps;
         for (const w of adj[v]) if (!seen[w]) { seen[w] = true; q.push(w); }
       }
+      comps++;
     }
     const x = new Float64Array(n), y = new Float64Array(n);
     order.forEach((v, i) => {
@@ -93,7 +96,40 @@
       }
       temp = Math.max(temp * 0.97, 1);
     }
+    pack(x, y, comp, comps);
     return nodes.map((_, i) => [x[i], y[i]]);
+  }
+
+  // Separate components (islands, a controller reached over the management network) are
+  // laid out apart, then packed in rows, biggest first, instead of drifting away.
+  function pack(x, y, comp, comps) {
+    if (comps < 2) return;
+    const box = [];
+    for (let c = 0; c < comps; c++) box.push({ c: c, x0: Infinity, y0: Infinity, x1: -Infinity, y1: -Infinity, n: 0 });
+    for (let i = 0; i < x.length; i++) {
+      const b = box[comp[i]];
+      b.x0 = Math.min(b.x0, x[i]); b.x1 = Math.max(b.x1, x[i]);
+      b.y0 = Math.min(b.y0, y[i]); b.y1 = Math.max(b.y1, y[i]);
+      b.n++;
+    }
+    box.sort((a, b) => b.n - a.n || a.c - b.c);
+    const gap = 80;
+    let area = 0;
+    for (const b of box) area += (b.x1 - b.x0 + gap) * (b.y1 - b.y0 + gap);
+    const rowWidth = Math.max(Math.sqrt(area) * 1.3, box[0].x1 - box[0].x0 + gap);
+    let cx = 0, cy = 0, rowH = 0;
+    const shift = new Map();
+    for (const b of box) {
+      const w = b.x1 - b.x0 + gap, hh = b.y1 - b.y0 + gap;
+      if (cx > 0 && cx + w > rowWidth) { cx = 0; cy += rowH; rowH = 0; }
+      shift.set(b.c, [cx - b.x0, cy - b.y0]);
+      cx += w;
+      rowH = Math.max(rowH, hh);
+    }
+    for (let i = 0; i < x.length; i++) {
+      const [sx, sy] = shift.get(comp[i]);
+      x[i] += sx; y[i] += sy;
+    }
   }
 
   // ---- shapes ------------------------------------------------------------------------
@@ -109,9 +145,15 @@
     switch (kind) {
       case "host": return el("circle", { r: 10, class: "shape" }, parent);
       case "router": return el("polygon", { points: poly(4, 13, 0), class: "shape" }, parent);
-      case "bgp": return el("polygon", { points: poly(6, 12, 0), class: "shape" }, parent);
+      case "bgp": return el("polygon", { points: poly(6, 14, 0), class: "shape" }, parent);
       case "switch": return el("rect", { x: -10, y: -10, width: 20, height: 20, class: "shape" }, parent);
-      case "of_switch": return el("polygon", { points: poly(8, 12, Math.PI / 8), class: "shape" }, parent);
+      case "of_switch": {
+        // A square with an inner square: a switch whose table a controller writes.
+        const g = el("g", {}, parent);
+        el("rect", { x: -11, y: -11, width: 22, height: 22, rx: 3, class: "shape" }, g);
+        el("rect", { x: -5, y: -5, width: 10, height: 10, class: "shape" }, g);
+        return g;
+      }
       case "controller": return el("polygon", { points: poly(3, 13, -Math.PI / 2), class: "shape" }, parent);
       default: return el("circle", { r: 8, class: "shape" }, parent);
     }

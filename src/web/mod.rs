@@ -20,6 +20,7 @@
 //! is only compared with the Plan's, never made into a path; nothing is sampled while no
 //! page is open.
 
+pub mod cdp;
 pub mod model;
 pub mod sample;
 pub mod server;
