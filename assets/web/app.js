@@ -162,7 +162,9 @@
   // ---- drawing -----------------------------------------------------------------------
   function draw() {
     document.getElementById("lab").textContent = graph.lab;
+    const t0 = performance.now();
     const pos = layout(graph.nodes, graph.links);
+    document.body.dataset.layoutMs = (performance.now() - t0).toFixed(1);
     let minx = Infinity, miny = Infinity, maxx = -Infinity, maxy = -Infinity;
     graph.nodes.forEach((v, i) => {
       const [x, y] = pos[i];
@@ -308,6 +310,7 @@
     es.addEventListener("tick", (ev) => {
       conn.textContent = "live";
       conn.className = "conn live";
+      document.body.dataset.tickBytes = String(ev.data.length);
       apply(JSON.parse(ev.data));
     });
     es.onerror = () => { conn.textContent = "connection lost: retrying"; conn.className = "conn lost"; };

@@ -46,6 +46,7 @@ pub struct Browser {
 
 /// A page (tab) of the browser.
 pub struct Page {
+    target: String,
     session: String,
 }
 
@@ -167,7 +168,20 @@ impl Browser {
             .as_str()
             .ok_or_else(|| io::Error::other("no sessionId"))?
             .to_string();
-        Ok(Page { session })
+        Ok(Page {
+            target: id,
+            session,
+        })
+    }
+
+    /// Closes a page.
+    pub fn close(&mut self, page: Page) -> io::Result<()> {
+        self.call(
+            None,
+            "Target.closeTarget",
+            json!({ "targetId": page.target }),
+        )
+        .map(drop)
     }
 
     /// The value of `expr` in `page` (JSON-serialisable values only).
@@ -184,20 +198,31 @@ impl Browser {
     }
 
     /// Evaluates `expr` every 20 ms until it is truthy (returns its value) or `limit` passes.
+    /// An exception counts as not yet (the page may still be loading).
     pub fn wait_for(&mut self, page: &Page, expr: &str, limit: Duration) -> io::Result<Value> {
         let end = Instant::now() + limit;
         loop {
-            let v = self.eval(page, expr)?;
-            let truthy = !matches!(&v, Value::Null | Value::Bool(false))
-                && v.as_str() != Some("")
-                && v.as_f64() != Some(0.0);
-            if truthy {
-                return Ok(v);
-            }
+            let last = match self.call(
+                Some(&page.session),
+                "Runtime.evaluate",
+                json!({ "expression": expr, "returnByValue": true }),
+            )? {
+                r if r.get("exceptionDetails").is_some() => format!("{}", r["exceptionDetails"]),
+                r => {
+                    let v = r["result"]["value"].clone();
+                    let truthy = !matches!(&v, Value::Null | Value::Bool(false))
+                        && v.as_str() != Some("")
+                        && v.as_f64() != Some(0.0);
+                    if truthy {
+                        return Ok(v);
+                    }
+                    format!("{v}")
+                }
+            };
             if Instant::now() >= end {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
-                    format!("`{expr}` still false after {limit:?}"),
+                    format!("`{expr}` still false after {limit:?} (last: {last})"),
                 ));
             }
             std::thread::sleep(Duration::from_millis(20));
