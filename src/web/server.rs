@@ -351,12 +351,20 @@ pub fn link_action_of(req: &LinkRequest) -> Result<LinkAction, String> {
 /// True when the request comes from the page itself: no Origin (not a browser's
 /// cross-site request), or an Origin whose host is the Host the request was sent to.
 fn same_origin(headers: &HeaderMap) -> bool {
-    let Some(origin) = headers.get(header::ORIGIN) else {
+    let text = |h| {
+        headers
+            .get(h)
+            .map(|v: &header::HeaderValue| v.to_str().unwrap_or("\0"))
+    };
+    origin_matches(text(header::ORIGIN), text(header::HOST))
+}
+
+/// [`same_origin`] on the header values (`None`: absent).
+pub fn origin_matches(origin: Option<&str>, host: Option<&str>) -> bool {
+    let Some(origin) = origin else {
         return true;
     };
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let origin = origin.to_str().ok().and_then(|o| o.strip_prefix("http://"));
-    matches!((origin, host), (Some(o), Some(h)) if o == h)
+    matches!((origin.strip_prefix("http://"), host), (Some(o), Some(h)) if o == h)
 }
 
 async fn link_action(
