@@ -8,6 +8,9 @@
 //!   second; the difference is what serving the view costs.
 //! - **Page weight**: bytes of the page (with the lab's graph in it), its script and its
 //!   style as the browser received them (Resource Timing), and of one tick.
+//! - **Link down to red**: a link taken down over the control socket (as `topolab link`
+//!   does), then the time until the open page draws it down (polled every 20 ms), over
+//!   `--downs` downs (median and worst); the link comes back up between them.
 //! - **Time to first draw**: `performance.now()` when the page has drawn every node and
 //!   link (from the start of navigation; the page records it), over `--loads` fresh page
 //!   loads (median), and the part of it spent laying the graph out.
@@ -47,6 +50,9 @@ pub struct WebBench {
     /// Page loads timed for the first draw (the median is reported).
     #[arg(long, default_value_t = 5)]
     pub loads: usize,
+    /// Links taken down (one at a time) to time the page's reaction.
+    #[arg(long, default_value_t = 10)]
+    pub downs: usize,
     /// Print JSON instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -67,6 +73,8 @@ struct Row {
     tick_bytes: u64,
     first_draw_ms: f64,
     layout_ms: f64,
+    down_to_red_median_ms: f64,
+    down_to_red_max_ms: f64,
     seconds: u64,
     supervisor_cpu_idle_pct: f64,
     supervisor_cpu_served_pct: f64,
@@ -231,6 +239,34 @@ fn one(b: &WebBench, shape: Shape, chromium: &std::path::Path) -> miette::Result
         )
         .map_err(cdp)?;
     let w = |i: usize| weights[i].as_u64().unwrap_or(0);
+    let mut reds = Vec::new();
+    for i in 0..b.downs {
+        let l = &plan.links[i * 7 % plan.links.len()];
+        let end = |r: topolab::compile::IfaceRef| {
+            format!("{}:{}", plan.nodes[r.node].name, plan.iface(r).name)
+        };
+        let act = |action| Request::Link {
+            a: end(l.a),
+            b: end(l.b),
+            action,
+        };
+        let state = format!(
+            "document.querySelector('[data-link=\"{}\"]').dataset.state",
+            l.link
+        );
+        use topolab::lab::links::LinkAction;
+        control::call(&dir, &act(LinkAction::Down), long).into_diagnostic()?;
+        let t0 = Instant::now();
+        browser
+            .wait_for(&page, &format!("{state} === 'down'"), long)
+            .map_err(cdp)?;
+        reds.push(t0.elapsed().as_secs_f64() * 1e3);
+        control::call(&dir, &act(LinkAction::Up), long).into_diagnostic()?;
+        browser
+            .wait_for(&page, &format!("{state} !== 'down'"), long)
+            .map_err(cdp)?;
+    }
+    let red_max = reds.iter().copied().fold(0.0, f64::max);
     let (mut draws, mut layouts) = (Vec::new(), Vec::new());
     for _ in 0..b.loads.max(1) {
         let p = browser.open(&url).map_err(cdp)?;
@@ -257,6 +293,8 @@ fn one(b: &WebBench, shape: Shape, chromium: &std::path::Path) -> miette::Result
         style_bytes: w(2),
         total_bytes: w(0) + w(1) + w(2),
         tick_bytes: w(3),
+        down_to_red_median_ms: median(reds),
+        down_to_red_max_ms: red_max,
         first_draw_ms: median(draws),
         layout_ms: median(layouts),
         seconds: b.seconds,
@@ -289,13 +327,14 @@ pub async fn run(b: WebBench) -> miette::Result<()> {
         return Ok(());
     }
     outln!(
-        "| lab | nodes | links | page + script + style (bytes) | tick (bytes) | first draw (ms, median of {}) | of it layout (ms) | supervisor CPU, no page → 1 page | lab CPU (with daemons), no page → 1 page |",
-        b.loads
+        "| lab | nodes | links | page + script + style (bytes) | tick (bytes) | first draw (ms, median of {}) | of it layout (ms) | link down → drawn red (ms, median / worst of {}) | supervisor CPU, no page → 1 page | lab CPU (with daemons), no page → 1 page |",
+        b.loads,
+        b.downs
     );
-    outln!("|---|---:|---:|---|---:|---:|---:|---|---|");
+    outln!("|---|---:|---:|---|---:|---:|---:|---|---|---|");
     for r in &rows {
         outln!(
-            "| {:?} | {} | {} | {} + {} + {} = {} | {} | {:.0} | {:.0} | {:.2}% → {:.2}% | {:.2}% → {:.2}% |",
+            "| {:?} | {} | {} | {} + {} + {} = {} | {} | {:.0} | {:.0} | {:.0} / {:.0} | {:.2}% → {:.2}% | {:.2}% → {:.2}% |",
             r.shape,
             r.nodes,
             r.links,
@@ -306,6 +345,8 @@ pub async fn run(b: WebBench) -> miette::Result<()> {
             r.tick_bytes,
             r.first_draw_ms,
             r.layout_ms,
+            r.down_to_red_median_ms,
+            r.down_to_red_max_ms,
             r.supervisor_cpu_idle_pct,
             r.supervisor_cpu_served_pct,
             r.lab_cpu_idle_pct,

@@ -15,6 +15,10 @@
 //!      └──POST /api/link/ID──▶ control.sock Link {a, b, action}
 //! ```
 //!
+//! A watcher asks the supervisor for its links' and services' states five times a second
+//! (one `Live` request) and wakes the ticker when they change, so a link taken down shows
+//! at once rather than at the next whole second.
+//!
 //! Invariants: the server listens on loopback unless told otherwise (an unspecified
 //! address is refused unless explicit, and warned about when it is); a name from a request
 //! is only compared with the Plan's, never made into a path; nothing is sampled while no

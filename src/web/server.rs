@@ -111,10 +111,12 @@ pub async fn serve(listener: tokio::net::TcpListener, opts: WebOptions) -> Resul
         .layer(DefaultBodyLimit::max(16 * 1024))
         .with_state(app.clone());
     let ticker = tokio::spawn(ticker(app.clone()));
+    let watcher = tokio::spawn(watcher(app.clone()));
     let gone = lab_gone(app.run_dir.clone());
     let server = axum::serve(listener, router).with_graceful_shutdown(gone);
     let r = server.await;
     ticker.abort();
+    watcher.abort();
     r.map_err(WebError::Io)
 }
 
@@ -145,6 +147,44 @@ async fn ticker(app: Shared) {
         let Ok((json, now)) = r else { continue };
         prev = Some(now);
         app.latest.send_replace(Arc::new(json));
+    }
+}
+
+/// How often the watcher asks the supervisor whether a link or a service changed state.
+const WATCH: Duration = Duration::from_millis(200);
+
+/// While someone watches, asks the supervisor every [`WATCH`] for its links' and services'
+/// states (one cheap `Live` request) and wakes the ticker when they changed: a link taken
+/// down by `topolab link` or a scenario shows within [`WATCH`] plus one sample, not at
+/// the next whole interval.
+async fn watcher(app: Shared) {
+    use std::hash::{Hash, Hasher};
+    let mut every = tokio::time::interval(WATCH);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last: Option<u64> = None;
+    loop {
+        every.tick().await;
+        if app.latest.receiver_count() == 0 {
+            last = None;
+            continue;
+        }
+        let dir = app.run_dir.clone();
+        let Ok(Ok((links, services))) = tokio::task::spawn_blocking(move || live(&dir)).await
+        else {
+            continue;
+        };
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for l in &links {
+            (l.link, l.up).hash(&mut h);
+        }
+        for s in &services {
+            (&s.node, &s.name, s.state.label()).hash(&mut h);
+        }
+        let sig = h.finish();
+        if last.is_some_and(|l| l != sig) {
+            app.wake.notify_one();
+        }
+        last = Some(sig);
     }
 }
 
