@@ -11,7 +11,7 @@ use serde_json::Value;
 use topolab::compile::compile;
 use topolab::topology::Topology;
 use topolab::web::model::{Counters, Graph, TickInput, tick};
-use topolab::web::server::{LinkRequest, link_action_of, origin_matches, page};
+use topolab::web::server::{LinkRequest, host_is_address, link_action_of, origin_matches, page};
 
 fn cases() -> u32 {
     std::env::var("TOPOLAB_FUZZ_CASES")
@@ -66,6 +66,16 @@ fn origin_checks_never_panic_and_need_the_same_host() {
     runner()
         .run(&(s.clone(), s), |(o, h)| {
             let ok = origin_matches(o.as_deref(), h.as_deref());
+            if let Some(h) = &h
+                && host_is_address(h, 8080)
+            {
+                prop_assert!(h.ends_with(":8080"), "{h}");
+                prop_assert!(
+                    !h.chars()
+                        .any(|c| c.is_ascii_alphabetic() && !"localhostabcdefABCDEF".contains(c)),
+                    "{h}"
+                );
+            }
             if let (Some(o), true) = (&o, ok) {
                 prop_assert_eq!(Some(o.trim_start_matches("http://")), h.as_deref());
             }

@@ -336,6 +336,29 @@ fn link_requests_are_checked_before_the_lab_sees_them() {
 }
 
 #[test]
+fn requests_must_name_the_server_by_address() {
+    use topolab::web::server::host_is_address;
+    for ok in [
+        "127.0.0.1:8080",
+        "[::1]:8080",
+        "localhost:8080",
+        "10.0.0.1:8080",
+    ] {
+        assert!(host_is_address(ok, 8080), "{ok}");
+    }
+    for bad in [
+        "evil.example:8080",
+        "127.0.0.1.nip.io:8080",
+        "127.0.0.1:9",
+        "localhost",
+        "localhost:80800",
+        "",
+    ] {
+        assert!(!host_is_address(bad, 8080), "{bad}");
+    }
+}
+
+#[test]
 fn every_interface_needs_asking_for() {
     use topolab::web::check_listen;
     let any4 = "0.0.0.0:8080".parse().unwrap();
@@ -420,7 +443,10 @@ fn http(url: &str, method: &str, path: &str, headers: &[&str], body: &str) -> (u
     let host = url.trim_start_matches("http://").trim_end_matches('/');
     let mut s = TcpStream::connect(host).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut req = format!("{method} {path} HTTP/1.0\r\nHost: {host}\r\n");
+    let mut req = format!("{method} {path} HTTP/1.0\r\n");
+    if !headers.iter().any(|h| h.starts_with("Host:")) {
+        req.push_str(&format!("Host: {host}\r\n"));
+    }
     for h in headers {
         req.push_str(h);
         req.push_str("\r\n");
@@ -440,6 +466,12 @@ fn up_web_serves_the_page_the_state_and_the_panels() {
     let lab = web_lab("wup");
     let (code, html) = http(&lab.url, "GET", "/", &[], "");
     assert_eq!(code, 200);
+    // Named by a host name (DNS rebinding): refused.
+    let port = lab.url.rsplit(':').next().unwrap().trim_end_matches('/');
+    let rebound = format!("Host: evil.example:{port}");
+    assert_eq!(http(&lab.url, "GET", "/api/graph", &[&rebound], "").0, 403);
+    let local = format!("Host: localhost:{port}");
+    assert_eq!(http(&lab.url, "GET", "/api/graph", &[&local], "").0, 200);
     assert!(html.contains("\"lab\":\"") && html.contains("/app.js"));
     let (code, js) = http(&lab.url, "GET", "/app.js", &[], "");
     assert_eq!((code, js.len()), (200, topolab::web::APP_JS.len()));

@@ -67,7 +67,9 @@ impl Browser {
     /// Starts `chromium` headless with a window of `width`×`height`, its profile in a fresh
     /// directory under `scratch` (removed on drop).
     pub fn launch(chromium: &Path, scratch: &Path, width: u32, height: u32) -> io::Result<Browser> {
-        let profile = scratch.join(format!("chromium-profile-{}", std::process::id()));
+        static LAUNCHED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = LAUNCHED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let profile = scratch.join(format!("chromium-profile-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&profile);
         std::fs::create_dir_all(&profile)?;
         let (req_r, req_w) = std::io::pipe()?;

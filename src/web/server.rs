@@ -12,8 +12,11 @@
 //! ```
 //!
 //! The ticker samples only while a stream is open: a server nobody watches costs nothing.
-//! A POST must be JSON and come from the page's own origin (a page elsewhere can neither
-//! send JSON without a preflight we never grant, nor pass the Origin check).
+//! Every request must name the server by address (`Host: 127.0.0.1:PORT`, `[::1]:PORT`,
+//! `localhost:PORT`; any IP literal with our port): a host name is refused, which defeats
+//! DNS rebinding (a page elsewhere whose name is made to point at us). A POST must also be
+//! JSON and come from the page's own origin (a page elsewhere can neither send JSON without
+//! a preflight we never grant, nor pass the Origin check).
 
 use std::convert::Infallible;
 use std::path::PathBuf;
@@ -99,6 +102,7 @@ pub async fn serve(listener: tokio::net::TcpListener, opts: WebOptions) -> Resul
         interval: opts.interval,
         started: Instant::now(),
     });
+    let port = listener.local_addr().map_err(WebError::Io)?.port();
     let router = Router::new()
         .route("/", get(index))
         .route("/app.js", get(app_js))
@@ -109,6 +113,9 @@ pub async fn serve(listener: tokio::net::TcpListener, opts: WebOptions) -> Resul
         .route("/api/node/{name}", get(node_json))
         .route("/api/link/{id}", post(link_action))
         .layer(DefaultBodyLimit::max(16 * 1024))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            by_address(port, req, next)
+        }))
         .with_state(app.clone());
     let ticker = tokio::spawn(ticker(app.clone()));
     let watcher = tokio::spawn(watcher(app.clone()));
@@ -118,6 +125,35 @@ pub async fn serve(listener: tokio::net::TcpListener, opts: WebOptions) -> Resul
     ticker.abort();
     watcher.abort();
     r.map_err(WebError::Io)
+}
+
+/// Refuses a request whose Host is not an address of ours (see the module's notes).
+async fn by_address(
+    port: u16,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    if !host.is_some_and(|h| host_is_address(h, port)) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "name this server by its address (127.0.0.1, [::1] or localhost)".into(),
+        );
+    }
+    next.run(req).await
+}
+
+/// `Host` names us by address: an IP literal or `localhost`, with our port.
+pub fn host_is_address(host: &str, port: u16) -> bool {
+    if let Ok(a) = host.parse::<std::net::SocketAddr>() {
+        return a.port() == port;
+    }
+    host.strip_prefix("localhost:")
+        .and_then(|p| p.parse::<u16>().ok())
+        .is_some_and(|p| p == port)
 }
 
 /// Resolves once the lab's run directory has gone (the lab is down).
