@@ -277,7 +277,13 @@
       e.ba.setAttribute("stroke-width", width(l.b_to_a.bps));
       const desc = e.link.a + "→" + e.link.b + " " + rate(l.a_to_b.bps) + ", " + e.link.b + "→" + e.link.a + " " + rate(l.b_to_a.bps);
       e.title.textContent = e.link.a + ":" + e.link.a_iface + " — " + e.link.b + ":" + e.link.b_iface + (l.up ? "" : " (down)") + "\n" + desc;
-      if (e.text) e.text.textContent = !l.up ? "down" : (l.a_to_b.bps + l.b_to_a.bps > 0 ? rate(l.a_to_b.bps + l.b_to_a.bps) : "");
+      if (e.text) {
+        const imp = (x) => (x && x !== "plain" ? x : "");
+        const ia = imp(l.a_to_b.impair), ib = imp(l.b_to_a.impair);
+        const settings = ia === ib ? ia : [ia, ib].filter((x) => x).join(" / ");
+        const traffic = l.a_to_b.bps + l.b_to_a.bps > 0 ? rate(l.a_to_b.bps + l.b_to_a.bps) : "";
+        e.text.textContent = !l.up ? "down" : [traffic, settings].filter((x) => x).join(" · ");
+      }
     }
     for (const v of t.nodes) {
       const p = byName.get(v.name);
