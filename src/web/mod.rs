@@ -11,7 +11,7 @@
 //! ```text
 //!   browser ◀──SSE tick/s── ticker ──▶ sample: netlink (a socket per namespace, opened once)
 //!      │                       │         ├──▶ control.sock  Live (links, services)
-//!      │                       │         └──▶ daemons/*.sock bgp summary, of switches
+//!      │                       │         └──▶ daemons/*.sock of switches; bgp summary (1 in 5)
 //!      └──POST /api/link/ID──▶ control.sock Link {a, b, action}
 //! ```
 //!
