@@ -98,35 +98,31 @@ fn topology(shape: Shape, nodes: usize) -> String {
     }
 }
 
+/// The parent of process `pid` (`/proc/PID/stat` field 4).
+fn ppid(pid: u32) -> Option<u32> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: fields count from after its ')'.
+    s[s.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
 /// User + system CPU time (clock ticks) of `pid` and, with `children`, of the processes
 /// whose parent it is.
 fn cpu_ticks(pid: u32, children: bool) -> u64 {
-    let stat = |p: &str| -> Option<(u32, u64)> {
-        let s = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
-        // Fields after the command (which is in parentheses and may hold spaces).
-        let rest: Vec<&str> = s.rsplit_once(')')?.1.split_whitespace().collect();
-        let ppid = rest.get(1)?.parse().ok()?;
-        let ut: u64 = rest.get(11)?.parse().ok()?;
-        let st: u64 = rest.get(12)?.parse().ok()?;
-        Some((ppid, ut + st))
-    };
-    let own = stat(&pid.to_string()).map_or(0, |(_, t)| t);
+    use super::bench_bgp::cpu_ticks as own;
+    let mut total = own(pid).unwrap_or(0);
     if !children {
-        return own;
+        return total;
     }
-    let mut total = own;
     for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let name = e.file_name();
-        let Some(p) = name
-            .to_str()
-            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
-        else {
+        let Some(p) = e.file_name().to_str().and_then(|p| p.parse::<u32>().ok()) else {
             continue;
         };
-        if let Some((ppid, t)) = stat(p)
-            && ppid == pid
-        {
-            total += t;
+        if ppid(p) == Some(pid) {
+            total += own(p).unwrap_or(0);
         }
     }
     total
@@ -135,8 +131,7 @@ fn cpu_ticks(pid: u32, children: bool) -> u64 {
 /// CPU use in percent of one CPU of the supervisor, and of it with its children, over
 /// `secs` seconds.
 fn cpu_over(pid: u32, secs: u64) -> (f64, f64) {
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let hz = super::bench_bgp::clock_ticks();
     let (s0, l0) = (cpu_ticks(pid, false), cpu_ticks(pid, true));
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs(secs));
@@ -374,5 +369,6 @@ mod tests {
         let spin = Instant::now();
         while spin.elapsed() < Duration::from_millis(50) {}
         assert!(cpu_ticks(me, true) >= cpu_ticks(me, false));
+        assert_eq!(ppid(me), Some(nix::unistd::getppid().as_raw() as u32));
     }
 }
