@@ -237,12 +237,10 @@ fn one(b: &WebBench, shape: Shape, chromium: &std::path::Path) -> miette::Result
     let mut reds = Vec::new();
     for i in 0..b.downs {
         let l = &plan.links[i * 7 % plan.links.len()];
-        let end = |r: topolab::compile::IfaceRef| {
-            format!("{}:{}", plan.nodes[r.node].name, plan.iface(r).name)
-        };
+        use topolab::lab::links::label;
         let act = |action| Request::Link {
-            a: end(l.a),
-            b: end(l.b),
+            a: label(&plan, l.a),
+            b: label(&plan, l.b),
             action,
         };
         let state = format!(

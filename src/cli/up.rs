@@ -268,12 +268,7 @@ fn summary(lab: &Lab, quickstart: bool, detached: bool) -> String {
         .collect();
     let mut s = String::from("\n");
     for n in nodes.iter().take(12) {
-        let addrs: Vec<String> = n
-            .ifaces
-            .iter()
-            .flat_map(|i| i.addrs.iter().map(move |a| format!("{}={a}", i.name)))
-            .chain(n.loopback.iter().map(|a| format!("lo={a}")))
-            .collect();
+        let addrs = n.addr_labels();
         let _ = writeln!(
             s,
             "  {:<10} {:<7} {}",

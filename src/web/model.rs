@@ -83,12 +83,7 @@ impl Graph {
                 name: n.name.clone(),
                 kind: format!("{:?}", n.kind).to_lowercase(),
                 shape: Shape::of(n.kind, n.bgp.is_some()),
-                addrs: n
-                    .ifaces
-                    .iter()
-                    .flat_map(|i| i.addrs.iter().map(|a| format!("{}={a}", i.name)))
-                    .chain(n.loopback.iter().map(|a| format!("lo={a}")))
-                    .collect(),
+                addrs: n.addr_labels(),
             })
             .collect();
         let links = plan

@@ -478,12 +478,9 @@ async fn link_action(
         Ok(a) => a,
         Err(e) => return error(StatusCode::BAD_REQUEST, e),
     };
-    let label = |r: crate::compile::IfaceRef| {
-        format!("{}:{}", app.plan.nodes[r.node].name, app.plan.iface(r).name)
-    };
     let req = Request::Link {
-        a: label(l.a),
-        b: label(l.b),
+        a: crate::lab::links::label(&app.plan, l.a),
+        b: crate::lab::links::label(&app.plan, l.b),
         action,
     };
     let dir = app.run_dir.clone();
