@@ -534,6 +534,23 @@ fn up_web_serves_the_page_the_state_and_the_panels() {
     let (_, st) = http(&lab.url, "GET", "/api/state", &[], "");
     let st: Value = serde_json::from_str(&st).unwrap();
     assert_eq!(st["links"][id]["up"], false);
+    // A namespace deleted behind the lab's back: its node is missing (and the view does
+    // not keep the namespace alive).
+    let ns = &lab.plan.node("h3").unwrap().netns;
+    let del = std::process::Command::new("ip")
+        .args(["netns", "delete", ns])
+        .status()
+        .unwrap();
+    assert!(del.success());
+    let (_, st) = http(&lab.url, "GET", "/api/state", &[], "");
+    let st: Value = serde_json::from_str(&st).unwrap();
+    let h3 = st["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["name"] == "h3")
+        .unwrap();
+    assert_eq!(h3["state"], "missing", "{st}");
 }
 
 /// `topolab web LAB` as its own process, killed (by its PID) on drop.

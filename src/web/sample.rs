@@ -27,9 +27,13 @@ use crate::netns;
 const CALL_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A netlink socket in every user node's namespace (`None` where it could not be opened:
-/// the namespace is gone).
+/// the namespace is gone). A socket keeps its namespace alive, so a namespace whose name
+/// has gone (torn down, or deleted behind the lab's back) has its socket closed at the next
+/// sample: the node shows as missing, and the namespace is not held.
 pub struct Sampler {
     sockets: Vec<Option<Netlink>>,
+    /// Each node's namespace file (`None`: internal node).
+    paths: Vec<Option<PathBuf>>,
 }
 
 impl Sampler {
@@ -39,6 +43,10 @@ impl Sampler {
             .nodes
             .iter()
             .map(|n| (!n.kind.is_internal()).then(|| n.netns.clone()))
+            .collect();
+        let paths = nets
+            .iter()
+            .map(|n| n.as_deref().and_then(|n| netns::path(n).ok()))
             .collect();
         let sockets = std::thread::Builder::new()
             .name("web-netns".into())
@@ -53,11 +61,16 @@ impl Sampler {
             })?
             .join()
             .map_err(|_| io::Error::other("namespace thread panicked"))?;
-        Ok(Sampler { sockets })
+        Ok(Sampler { sockets, paths })
     }
 
     /// Every node's interface counters (a node whose dump fails is `None`).
     pub fn counters(&mut self) -> Counters {
+        for (s, p) in self.sockets.iter_mut().zip(&self.paths) {
+            if s.is_some() && !p.as_deref().is_some_and(Path::exists) {
+                *s = None;
+            }
+        }
         self.sockets
             .iter_mut()
             .map(|s| {
