@@ -21,6 +21,7 @@ pub mod scenario;
 pub mod time;
 pub mod tools;
 pub mod topology;
+pub mod web;
 
 /// For unit tests that need root: true (after saying so) when they must be skipped; fails
 /// instead under `TOPOLAB_REQUIRE_ROOT=1` (CI), so a run without root cannot pass by skipping.

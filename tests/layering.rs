@@ -38,6 +38,8 @@ const RULES: &[(&str, &[&str])] = &[
             "lab", "netns", "netlink", "link", "daemon", "scenario", "tools",
         ],
     ),
+    // The web view reads a running lab (lab, netlink, daemons); it runs no scenarios.
+    ("src/web", &["scenario", "tools"]),
     // BGP is sans-IO (DESIGN.md, issue 11): codec, FSM, decision; FIB changes are outputs.
     (
         "src/bgp",

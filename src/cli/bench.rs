@@ -30,6 +30,8 @@ pub enum BenchCmd {
     Openflow(super::bench_openflow::OpenflowBench),
     /// BGP full-table loading, bgperf-style: ours, BIRD, FRR and GoBGP as receivers.
     Bgp(super::bench_bgp::BgpBench),
+    /// The web view: page weight, time to first draw, the supervisor's CPU while serving.
+    Web(super::bench_web::WebBench),
 }
 
 #[derive(Args)]
@@ -101,6 +103,7 @@ pub async fn run(cmd: BenchCmd) -> miette::Result<()> {
             BenchCmd::Services(b) => super::bench_services::run(b).await,
             BenchCmd::Openflow(b) => super::bench_openflow::run(b).await,
             BenchCmd::Bgp(b) => super::bench_bgp::run(b).await,
+            BenchCmd::Web(b) => super::bench_web::run(b).await,
         }
     });
     tokio::select! {

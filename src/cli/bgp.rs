@@ -16,7 +16,6 @@ use serde_json::Value;
 
 use crate::cli::labs::{read_plan, run_dir};
 use crate::cli::out::{me, outln};
-use topolab::compile::ServiceWhat;
 use topolab::daemon::bgp::{base64_decode, check_change, parse_community, parse_large_community};
 use topolab::daemon::{BgpChange, DaemonKind, Request, Response};
 use topolab::lab::LabName;
@@ -130,27 +129,13 @@ pub async fn bgp(lab: &LabName, node: &str, cmd: BgpCmd, json: bool) -> miette::
             "no node `{node}` in lab `{lab}`"
         )
     })?;
-    let svc = n
-        .services
-        .iter()
-        .find(|s| {
-            matches!(
-                s.what,
-                ServiceWhat::Daemon {
-                    kind: DaemonKind::Bgp,
-                    ..
-                }
-            )
-        })
+    let socket = topolab::lab::service::daemon_socket(&run_dir(lab), n, &[DaemonKind::Bgp])
         .ok_or_else(|| {
             miette!(
                 help = "a node speaks BGP when its topology entry has a `bgp:` key",
                 "node `{node}` runs no BGP speaker"
             )
         })?;
-    let socket = run_dir(lab)
-        .join("daemons")
-        .join(format!("{}.{}.sock", n.name, svc.name));
     let resp = tokio::task::spawn_blocking(move || {
         topolab::daemon::call_limit(&socket, &req, Duration::from_secs(60), MAX_ANSWER)
     })

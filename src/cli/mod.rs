@@ -7,6 +7,7 @@ pub mod bench_ofswitch;
 pub mod bench_openflow;
 pub mod bench_probes;
 pub mod bench_services;
+pub mod bench_web;
 pub mod bgp;
 pub mod console;
 pub mod files;

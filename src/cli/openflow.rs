@@ -13,7 +13,6 @@ use clap::ValueEnum;
 use miette::{IntoDiagnostic, miette};
 use serde_json::Value;
 
-use topolab::compile::ServiceWhat;
 use topolab::daemon::{DaemonKind, FlowOp, Request, Response};
 use topolab::lab::LabName;
 use topolab::openflow::flowspec;
@@ -128,22 +127,12 @@ pub async fn openflow(
             "no node `{node}` in lab `{lab}`"
         )
     })?;
-    let svc = n
-        .services
-        .iter()
-        .find(|s| {
-            matches!(
-                s.what,
-                ServiceWhat::Daemon {
-                    kind: DaemonKind::OfSwitch | DaemonKind::Controller,
-                    ..
-                }
-            )
-        })
-        .ok_or_else(|| miette!("node `{node}` runs no OpenFlow switch or controller"))?;
-    let socket = run_dir(lab)
-        .join("daemons")
-        .join(format!("{}.{}.sock", n.name, svc.name));
+    let socket = topolab::lab::service::daemon_socket(
+        &run_dir(lab),
+        n,
+        &[DaemonKind::OfSwitch, DaemonKind::Controller],
+    )
+    .ok_or_else(|| miette!("node `{node}` runs no OpenFlow switch or controller"))?;
     let resp = tokio::task::spawn_blocking(move || {
         topolab::daemon::call(&socket, &req, Duration::from_secs(5))
     })

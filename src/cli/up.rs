@@ -122,11 +122,19 @@ pub async fn up(args: UpArgs) -> miette::Result<()> {
     // Nothing exists yet (a signal until here just ends the process); from here on a
     // signal at any moment tears down what was made.
     let cancel = interrupt_flag()?;
+    let web = bind_web(&args).await?;
     let lab = bring_up(&topology, &args, cancel.clone()).await?;
+    let web_line = web.map(|listener| crate::cli::web::spawn_for(listener, &lab));
     if !args.no_console && foreground_terminal() {
+        if let Some(line) = &web_line {
+            out!("{line}");
+        }
         return with_console(lab, cancel).await;
     }
-    let summary = summary(&lab, args.file.is_none(), false);
+    let mut summary = summary(&lab, args.file.is_none(), false);
+    if let Some(line) = web_line {
+        summary.push_str(&line);
+    }
     supervisor::serve_then(lab, Some(cancel), move || {
         out!("{summary}");
         outln!("Press Ctrl-C to tear the lab down.");
@@ -197,12 +205,16 @@ async fn with_console(lab: Lab, cancel: Arc<AtomicBool>) -> miette::Result<()> {
 pub async fn supervise(args: UpArgs) -> miette::Result<()> {
     let cancel = interrupt_flag()?;
     let topology = load(args.file.as_deref(), args.limits)?;
+    let web = bind_web(&args).await?;
     let lab = bring_up(&topology, &args, cancel.clone()).await?;
     // Our stdout is the pipe to `up -d`: keep a copy for the summary, then write only to
     // the log.
     let relay = std::io::stdout().as_fd().try_clone_to_owned().ok();
     redirect_output(&lab.run_dir().join("supervisor.log"));
-    let summary = summary(&lab, args.file.is_none(), true);
+    let mut summary = summary(&lab, args.file.is_none(), true);
+    if let Some(listener) = web {
+        summary.push_str(&crate::cli::web::spawn_for(listener, &lab));
+    }
     outln!(
         "supervisor pid {} serving lab `{}`",
         std::process::id(),
@@ -216,6 +228,15 @@ pub async fn supervise(args: UpArgs) -> miette::Result<()> {
     })
     .await?;
     Ok(())
+}
+
+/// `--web ADDR`: the listening socket, bound before anything is made (a port in use fails
+/// the command before the lab exists).
+async fn bind_web(args: &UpArgs) -> miette::Result<Option<tokio::net::TcpListener>> {
+    match args.web {
+        Some(addr) => Ok(Some(crate::cli::web::bind(addr).await?)),
+        None => Ok(None),
+    }
 }
 
 async fn bring_up(
@@ -341,12 +362,7 @@ fn node_table(lab: &Lab) -> String {
     let nodes: Vec<_> = lab.plan().user_nodes().collect();
     let mut s = String::from("\n");
     for n in nodes.iter().take(12) {
-        let addrs: Vec<String> = n
-            .ifaces
-            .iter()
-            .flat_map(|i| i.addrs.iter().map(move |a| format!("{}={a}", i.name)))
-            .chain(n.loopback.iter().map(|a| format!("lo={a}")))
-            .collect();
+        let addrs = n.addr_labels();
         let _ = writeln!(
             s,
             "  {:<10} {:<7} {}",
@@ -389,6 +405,9 @@ fn detach(args: &UpArgs) -> miette::Result<()> {
     }
     cmd.arg("--ready-timeout")
         .arg(args.ready_timeout.to_string());
+    if let Some(addr) = args.web {
+        cmd.arg(format!("--web={addr}"));
+    }
     let (r, w) = std::io::pipe().into_diagnostic()?;
     cmd.stdin(Stdio::null())
         .stdout(w.try_clone().into_diagnostic()?)

@@ -276,6 +276,16 @@ impl<'de> Deserialize<'de> for Mac {
 }
 
 impl NodePlan {
+    /// Every address of the node as `iface=addr` (interfaces in order, then `lo=` for the
+    /// loopback's), as `up` and the web view show them.
+    pub fn addr_labels(&self) -> Vec<String> {
+        self.ifaces
+            .iter()
+            .flat_map(|i| i.addrs.iter().map(move |a| format!("{}={a}", i.name)))
+            .chain(self.loopback.iter().map(|a| format!("lo={a}")))
+            .collect()
+    }
+
     /// The shell commands of this node's services, in order (built-in daemons left out).
     pub fn commands(&self) -> impl Iterator<Item = &str> {
         self.services.iter().filter_map(|s| match &s.what {

@@ -19,6 +19,9 @@ pub const SOCKET: &str = "control.sock";
 pub enum Request {
     Ping,
     Inspect,
+    /// Every link's status and every service's state (no log tails, no kernel walk): what
+    /// the web view asks each second.
+    Live,
     Down,
     /// Link `a`–`b` (`node` or `node:iface`): down, up, or new parameters.
     Link {
@@ -48,12 +51,27 @@ pub enum Request {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "reply", rename_all = "snake_case")]
 pub enum Response {
-    Pong { name: String, pid: u32 },
-    Status { status: Box<LabStatus> },
-    Link { status: Box<LinkStatus> },
-    Services { services: Vec<ServiceStatus> },
+    Pong {
+        name: String,
+        pid: u32,
+    },
+    Status {
+        status: Box<LabStatus>,
+    },
+    Link {
+        status: Box<LinkStatus>,
+    },
+    Services {
+        services: Vec<ServiceStatus>,
+    },
+    Live {
+        links: Vec<LinkStatus>,
+        services: Vec<ServiceStatus>,
+    },
     Done,
-    Error { message: String },
+    Error {
+        message: String,
+    },
 }
 
 pub fn socket_path(run_dir: &Path) -> PathBuf {

@@ -91,7 +91,8 @@ pub struct Links {
     relays: BTreeMap<usize, Relay>,
 }
 
-fn label(plan: &Plan, r: IfaceRef) -> String {
+/// An end of a link as `node:iface` (what `find` and the control socket's `Link` take).
+pub fn label(plan: &Plan, r: IfaceRef) -> String {
     format!("{}:{}", plan.nodes[r.node].name, plan.iface(r).name)
 }
 

@@ -198,9 +198,7 @@ impl Services {
                     log: dir
                         .join("logs")
                         .join(format!("{}.{}.log", node.name, s.name)),
-                    socket: dir
-                        .join("daemons")
-                        .join(format!("{}.{}.sock", node.name, s.name)),
+                    socket: socket_path(dir, &node.name, &s.name),
                     st: Mutex::new(SvcState {
                         state: State::Stopped,
                         wanted: false,
@@ -260,7 +258,17 @@ impl Services {
 
     /// Every service's status.
     pub fn status(&self) -> Vec<ServiceStatus> {
-        self.inner.svcs.iter().map(|s| status_of(s)).collect()
+        self.inner.svcs.iter().map(|s| status_of(s, true)).collect()
+    }
+
+    /// Every service's state without its log tail (no file is read: cheap enough to ask
+    /// every second, as the web view does).
+    pub fn states(&self) -> Vec<ServiceStatus> {
+        self.inner
+            .svcs
+            .iter()
+            .map(|s| status_of(s, false))
+            .collect()
     }
 
     fn select(&self, node: &str, service: Option<&str>) -> Result<Vec<Arc<Svc>>, LabError> {
@@ -316,7 +324,7 @@ impl Services {
             }
             NodeOp::Pause | NodeOp::Resume => n = self.freeze(node, &svcs, op == NodeOp::Pause)?,
         }
-        Ok((svcs.iter().map(|s| status_of(s)).collect(), n))
+        Ok((svcs.iter().map(|s| status_of(s, true)).collect(), n))
     }
 
     fn start(&self, svcs: &[Arc<Svc>]) -> Result<usize, LabError> {
@@ -519,7 +527,7 @@ fn notify(inner: &Inner) {
     inner.cv.notify_all();
 }
 
-fn status_of(s: &Svc) -> ServiceStatus {
+fn status_of(s: &Svc, with_tail: bool) -> ServiceStatus {
     let st = lock(&s.st);
     ServiceStatus {
         node: s.node.clone(),
@@ -540,7 +548,11 @@ fn status_of(s: &Svc) -> ServiceStatus {
             .and(st.started)
             .map(|t| (t.elapsed().as_millis() as f64) / 1000.0),
         exit: st.exit,
-        log_tail: tail(&s.log, LOG_TAIL),
+        log_tail: if with_tail {
+            tail(&s.log, LOG_TAIL)
+        } else {
+            Vec::new()
+        },
     }
 }
 
@@ -888,6 +900,22 @@ pub fn tail(path: &Path, n: usize) -> Vec<String> {
         .iter()
         .map(|l| l.chars().take(200).collect())
         .collect()
+}
+
+/// Control socket of `node`'s service `service` (names checked at compile time: file-name
+/// safe).
+fn socket_path(dir: &Path, node: &str, service: &str) -> PathBuf {
+    dir.join("daemons").join(format!("{node}.{service}.sock"))
+}
+
+/// The control socket of `node`'s first built-in daemon of one of `kinds`
+/// (`daemons/<node>.<service>.sock` in the run directory `dir`); `None` if it runs none.
+/// The node comes from the plan, so no name from outside becomes a path.
+pub fn daemon_socket(dir: &Path, node: &NodePlan, kinds: &[DaemonKind]) -> Option<PathBuf> {
+    node.services
+        .iter()
+        .find(|s| matches!(s.what, ServiceWhat::Daemon { kind, .. } if kinds.contains(&kind)))
+        .map(|s| socket_path(dir, &node.name, &s.name))
 }
 
 /// Log file of `node`'s service `service` (names were checked: they are file-name safe).

@@ -211,6 +211,10 @@ async fn respond(req: Request, lab: &Mutex<Option<Lab>>) -> (Response, bool) {
                 message: e.to_string(),
             },
         },
+        Request::Live => Response::Live {
+            links: l.links(),
+            services: l.services_handle().map(|s| s.states()).unwrap_or_default(),
+        },
         Request::Link { a, b, action } => match l.link(&a, &b, action).await {
             Ok(status) => Response::Link {
                 status: Box::new(status),

@@ -46,6 +46,21 @@ pub struct RouteRow {
     pub proto: String,
 }
 
+/// An interface's counters (IFLA_STATS64) and whether it is up, as one dump returns them
+/// for every interface of a namespace (what the web view samples each second).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LinkCounters {
+    pub ifindex: u32,
+    /// Administratively up (IFF_UP).
+    pub up: bool,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub rx_dropped: u64,
+    pub tx_dropped: u64,
+}
+
 /// Counters of a root qdisc.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct QdiscStats {
@@ -92,6 +107,18 @@ impl Netlink {
             .into_iter()
             .filter_map(|m| match m {
                 RouteNetlinkMessage::NewLink(l) => Some(link_row(&l)),
+                _ => None,
+            })
+            .collect())
+    }
+
+    /// Every interface's counters, in one dump.
+    pub fn link_counters(&mut self) -> io::Result<Vec<LinkCounters>> {
+        let msgs = self.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))?;
+        Ok(msgs
+            .into_iter()
+            .filter_map(|m| match m {
+                RouteNetlinkMessage::NewLink(l) => Some(link_counters(&l)),
                 _ => None,
             })
             .collect())
@@ -245,6 +272,26 @@ fn link_row(l: &LinkMessage) -> LinkRow {
         }
     }
     row
+}
+
+fn link_counters(l: &LinkMessage) -> LinkCounters {
+    let mut c = LinkCounters {
+        ifindex: l.header.index,
+        up: l.header.flags.contains(LinkFlags::Up),
+        ..LinkCounters::default()
+    };
+    if let Some(s) = l.attributes.iter().find_map(|a| match a {
+        LinkAttribute::Stats64(s) => Some(s),
+        _ => None,
+    }) {
+        c.rx_bytes = s.rx_bytes;
+        c.tx_bytes = s.tx_bytes;
+        c.rx_packets = s.rx_packets;
+        c.tx_packets = s.tx_packets;
+        c.rx_dropped = s.rx_dropped;
+        c.tx_dropped = s.tx_dropped;
+    }
+    c
 }
 
 fn oper_name(s: State) -> &'static str {

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::compile::ServiceWhat;
 use crate::daemon::{DaemonKind, Request, Response};
 use crate::lab::links::LinkAction;
 use crate::lab::service::{self, State};
@@ -652,26 +651,9 @@ async fn openflow_call(ctx: &Ctx, node: &str, req: Request) -> Result<serde_json
         .plan
         .node(node)
         .ok_or_else(|| format!("no node `{node}` in this lab"))?;
-    let svc = n
-        .services
-        .iter()
-        .find(|s| {
-            matches!(
-                s.what,
-                ServiceWhat::Daemon {
-                    kind: DaemonKind::OfSwitch | DaemonKind::Controller,
-                    ..
-                }
-            )
-        })
+    let dir = ctx.lab.lock().await.run_dir().to_path_buf();
+    let socket = service::daemon_socket(&dir, n, &[DaemonKind::OfSwitch, DaemonKind::Controller])
         .ok_or_else(|| format!("node `{node}` runs no OpenFlow switch or controller"))?;
-    let socket = ctx
-        .lab
-        .lock()
-        .await
-        .run_dir()
-        .join("daemons")
-        .join(format!("{}.{}.sock", n.name, svc.name));
     let resp = blocking(move || crate::daemon::call(&socket, &req, Duration::from_secs(5)))
         .await
         .map_err(|e| format!("node `{node}`: its OpenFlow daemon does not answer: {e}"))?;
@@ -688,26 +670,9 @@ async fn bgp_call(ctx: &Ctx, node: &str, req: Request) -> Result<serde_json::Val
         .plan
         .node(node)
         .ok_or_else(|| format!("no node `{node}` in this lab"))?;
-    let svc = n
-        .services
-        .iter()
-        .find(|s| {
-            matches!(
-                s.what,
-                ServiceWhat::Daemon {
-                    kind: DaemonKind::Bgp,
-                    ..
-                }
-            )
-        })
+    let dir = ctx.lab.lock().await.run_dir().to_path_buf();
+    let socket = service::daemon_socket(&dir, n, &[DaemonKind::Bgp])
         .ok_or_else(|| format!("node `{node}` runs no BGP speaker (it has no `bgp:` key)"))?;
-    let socket = ctx
-        .lab
-        .lock()
-        .await
-        .run_dir()
-        .join("daemons")
-        .join(format!("{}.{}.sock", n.name, svc.name));
     let resp = blocking(move || crate::daemon::call(&socket, &req, Duration::from_secs(5)))
         .await
         .map_err(|e| format!("node `{node}`: its BGP speaker does not answer: {e}"))?;
