@@ -51,7 +51,7 @@ impl<V> Default for Bucket<V> {
 fn reserve_quarter<T>(v: &mut Vec<T>) {
     if v.len() == v.capacity() {
         let n = v.len();
-        v.reserve_exact(if n < 16 { n.max(4) } else { n / 4 });
+        v.reserve_exact(if n < 64 { n.max(4) } else { n / 4 });
     }
 }
 
@@ -266,6 +266,17 @@ impl<V> PrefixMap<V> {
 
     pub fn clear(&mut self) {
         *self = PrefixMap::default();
+    }
+
+    /// Calls `f` on every value.
+    pub fn for_each_mut(&mut self, mut f: impl FnMut(&mut V)) {
+        for b in &mut self.buckets {
+            match b {
+                Bucket::Small { vals, .. } => vals.iter_mut().for_each(&mut f),
+                Bucket::Big(m) => m.values_mut().for_each(&mut f),
+            }
+        }
+        self.v6.values_mut().for_each(f);
     }
 
     /// Every prefix and its value, in prefix order (IPv4 first, as `IpNet` orders them).

@@ -18,11 +18,8 @@ use crate::bgp::codec::{self, Family, Nlri, SessionParams};
 use crate::bgp::policy::{RouteCtx, Verdict};
 use crate::time::Instant;
 
-use super::rib::{LOCAL, fib_of};
+use super::rib::{Best, LOCAL};
 use super::{FibChange, Output, PeerId, Speaker};
-
-/// A changed prefix's best path after the batch: its source and attributes.
-type Best = Option<(u32, Arc<PathAttrs>)>;
 
 /// One prefix's new state toward a peer: the attributes to announce, or withdraw.
 type OutRoute = (IpNet, Option<Arc<PathAttrs>>);
@@ -94,23 +91,27 @@ impl Speaker {
         if self.changes.is_empty() {
             return;
         }
-        let changes = std::mem::take(&mut self.changes);
-        // FIB, and clean the dirty marks.
+        let mut changes = std::mem::take(&mut self.changes);
+        let retouched = std::mem::take(&mut self.retouched);
+        self.next_epoch();
         let fib = self.config.fib;
-        // Each changed prefix's best path, looked up once for the FIB and every group.
+        // Each changed prefix's best path after the batch, for the FIB and every group:
+        // recorded by its change, or looked up again when the batch changed a prefix twice.
         let mut bests: Vec<Best> = Vec::with_capacity(changes.len());
-        for c in &changes {
-            let Some(d) = self.rib.map.get_mut(&c.prefix) else {
-                bests.push(None);
-                continue;
-            };
-            d.set_dirty(false);
-            let b = d.best();
-            let after = fib_of(b);
-            bests.push(b.map(|b| (b.src, b.attrs.clone())));
-            if d.is_empty() {
-                self.rib.map.remove(&c.prefix);
+        for c in &mut changes {
+            if retouched || c.empty {
+                let d = self.rib.map.get(&c.prefix);
+                c.after = d.and_then(super::rib::best_of);
+                if d.is_some_and(|d| d.is_empty()) {
+                    self.rib.map.remove(&c.prefix);
+                }
             }
+            let after = c
+                .after
+                .as_ref()
+                .filter(|(src, _)| *src != LOCAL)
+                .map(|(_, a)| a.next_hop);
+            bests.push(c.after.take());
             if after != c.fib_before {
                 match after {
                     Some(next_hop) => {

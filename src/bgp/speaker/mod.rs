@@ -161,6 +161,10 @@ pub struct Speaker {
     interner: Interner,
     /// Prefixes changed in the current batch, in order of first change.
     changes: Vec<Change>,
+    /// The current batch's number (see `Dest::epoch`); never 0.
+    batch: u16,
+    /// A prefix changed twice in this batch: its `Change::after` is stale.
+    retouched: bool,
     fib_installed: usize,
     /// UPDATE encodings done by update groups (a test hook: identical peers share one).
     encodes: u64,
@@ -197,6 +201,8 @@ impl Speaker {
             rib: LocRib::default(),
             interner: Interner::default(),
             changes: Vec::new(),
+            batch: 1,
+            retouched: false,
             fib_installed: 0,
             encodes: 0,
             out,

@@ -33,9 +33,9 @@ pub(crate) struct Cand {
     pub since: u32,
     /// Import policy rejected it: kept for `adj_in`, not a candidate in the decision.
     pub rejected: bool,
-    /// The prefix changed in the batch being processed (kept here, in the padding, for a
-    /// prefix with one candidate; see [`Dest::is_dirty`]).
-    dirty: bool,
+    /// The batch that last changed the prefix (kept here, in the padding, for a prefix
+    /// with one candidate; see [`Dest::epoch`]).
+    epoch: u16,
 }
 
 impl Cand {
@@ -46,7 +46,7 @@ impl Cand {
             path_id,
             since,
             rejected,
-            dirty: false,
+            epoch: 0,
         }
     }
 }
@@ -67,7 +67,7 @@ pub(crate) struct Many {
     /// Per candidate: the attributes as received, when import policy changed them.
     pre: Vec<Option<Arc<PathAttrs>>>,
     best: Option<u16>,
-    dirty: bool,
+    epoch: u16,
 }
 
 impl Dest {
@@ -102,17 +102,19 @@ impl Dest {
         }
     }
 
-    pub fn is_dirty(&self) -> bool {
+    /// The number of the batch that last changed the prefix: it is in the current
+    /// batch's change list when this is the current batch's number (0: none yet).
+    pub fn epoch(&self) -> u16 {
         match self {
-            Dest::One(c) => c.dirty,
-            Dest::Many(m) => m.dirty,
+            Dest::One(c) => c.epoch,
+            Dest::Many(m) => m.epoch,
         }
     }
 
-    pub fn set_dirty(&mut self, on: bool) {
+    pub fn set_epoch(&mut self, e: u16) {
         match self {
-            Dest::One(c) => c.dirty = on,
-            Dest::Many(m) => m.dirty = on,
+            Dest::One(c) => c.epoch = e,
+            Dest::Many(m) => m.epoch = e,
         }
     }
 
@@ -125,13 +127,13 @@ impl Dest {
     fn make_many(&mut self) -> &mut Many {
         if let Dest::One(c) = self {
             let best = (!c.rejected).then_some(0);
-            let dirty = c.dirty;
+            let epoch = c.epoch;
             let c = c.clone();
             *self = Dest::Many(Box::new(Many {
                 cands: vec![c],
                 pre: vec![None],
                 best,
-                dirty,
+                epoch,
             }));
         }
         match self {
@@ -145,7 +147,7 @@ impl Dest {
     pub fn upsert(&mut self, mut c: Cand, pre: Option<Arc<PathAttrs>>) -> Option<bool> {
         let i = self.find(c.src, c.path_id);
         if let (Dest::One(old), Some(_), None) = (&mut *self, i, &pre) {
-            c.dirty = old.dirty;
+            c.epoch = old.epoch;
             let was = old.rejected;
             *old = c;
             return Some(was);
@@ -174,7 +176,7 @@ impl Dest {
         m.best = None;
         if m.cands.len() == 1 && m.pre[0].is_none() {
             let mut one = m.cands.pop().expect("one left");
-            one.dirty = m.dirty;
+            one.epoch = m.epoch;
             *self = Dest::One(one);
         }
         c
@@ -194,11 +196,22 @@ pub(crate) fn fib_of(c: Option<&Cand>) -> Option<IpAddr> {
     c.filter(|c| c.src != LOCAL).map(|c| c.attrs.next_hop)
 }
 
-/// A prefix changed in this batch, with what it looked like before.
+/// A changed prefix's best path: its source and attributes.
+pub(crate) type Best = Option<(Src, Arc<PathAttrs>)>;
+
+pub(crate) fn best_of(d: &Dest) -> Best {
+    d.best().map(|b| (b.src, b.attrs.clone()))
+}
+
+/// A prefix changed in this batch, with what it looked like before and, unless the batch
+/// changed it again later (`Speaker::retouched`), after.
 #[derive(Debug, Clone)]
 pub(crate) struct Change {
     pub prefix: IpNet,
     pub fib_before: Option<IpAddr>,
+    pub after: Best,
+    /// No candidate is left: the prefix leaves the map at the end of the batch.
+    pub empty: bool,
 }
 
 /// Interned attribute sets: identical sets share one allocation.
@@ -333,10 +346,11 @@ impl Speaker {
         // A new prefix with one plain candidate (most of a full table): stored as it is.
         let plain = pre.is_none();
         let mut fresh = Some(cand);
+        let epoch = self.batch;
         let d = self.rib.map.get_or_insert_with(prefix, || {
             if plain {
                 let mut c = fresh.take().expect("taken once");
-                c.dirty = true;
+                c.epoch = epoch;
                 Dest::One(c)
             } else {
                 Dest::Many(Box::default())
@@ -347,16 +361,19 @@ impl Speaker {
                 self.changes.push(Change {
                     prefix,
                     fib_before: None,
+                    after: best_of(d),
+                    empty: false,
                 });
                 self.count_best(false, !rejected);
                 None
             }
             Some(cand) => {
-                Self::mark(&mut self.changes, d, prefix);
+                let first = Self::mark(&mut self.changes, epoch, d, prefix);
                 let had_best = d.best_index().is_some();
                 let counted = d.upsert(cand, pre);
                 let best = decide(d.cands(), &|s| src_info(peers, rid, s), &mut Vec::new());
                 d.set_best(best);
+                Self::settle(&mut self.changes, &mut self.retouched, first, d);
                 self.count_best(had_best, best.is_some());
                 counted
             }
@@ -381,14 +398,43 @@ impl Speaker {
         }
     }
 
-    /// Notes `prefix` as changed in this batch (once), with its FIB state before.
-    fn mark(changes: &mut Vec<Change>, d: &mut Dest, prefix: IpNet) {
-        if !d.is_dirty() {
-            d.set_dirty(true);
-            changes.push(Change {
-                prefix,
-                fib_before: fib_of(d.best()),
-            });
+    /// Notes `prefix` as changed in this batch (once), with its FIB state before; whether
+    /// this is its first change in the batch.
+    fn mark(changes: &mut Vec<Change>, epoch: u16, d: &mut Dest, prefix: IpNet) -> bool {
+        if d.epoch() == epoch {
+            return false;
+        }
+        d.set_epoch(epoch);
+        changes.push(Change {
+            prefix,
+            fib_before: fib_of(d.best()),
+            after: None,
+            empty: false,
+        });
+        true
+    }
+
+    /// After a change: its state is the batch's last entry's `after` when this was the
+    /// prefix's first change in the batch; otherwise that entry, further back, is stale,
+    /// and the end of the batch looks every prefix up again.
+    fn settle(changes: &mut [Change], retouched: &mut bool, first: bool, d: &Dest) {
+        if first {
+            let c = changes.last_mut().expect("marked");
+            c.after = best_of(d);
+            c.empty = d.is_empty();
+        } else {
+            *retouched = true;
+        }
+    }
+
+    /// Starts the next batch: every prefix's epoch is now a past one. After 65,535
+    /// batches the numbers start again, once every prefix's is reset.
+    pub(super) fn next_epoch(&mut self) {
+        if self.batch == u16::MAX {
+            self.rib.map.for_each_mut(|d| d.set_epoch(0));
+            self.batch = 1;
+        } else {
+            self.batch += 1;
         }
     }
 
@@ -400,11 +446,12 @@ impl Speaker {
         let Some(i) = d.find(src, path_id) else {
             return;
         };
-        Self::mark(&mut self.changes, d, prefix);
+        let first = Self::mark(&mut self.changes, self.batch, d, prefix);
         let had_best = d.best_index().is_some();
         let old = d.remove(i);
         let best = decide(d.cands(), &|s| src_info(peers, rid, s), &mut Vec::new());
         d.set_best(best);
+        Self::settle(&mut self.changes, &mut self.retouched, first, d);
         self.count_best(had_best, best.is_some());
         if src != LOCAL {
             let p = &mut self.peers[src as usize];

@@ -1042,3 +1042,52 @@ fn two_octet_peers_get_as4_path_both_ways() {
     }
     assert!(seen);
 }
+
+#[test]
+fn batch_numbers_wrap_and_a_prefix_changed_twice_in_one_batch_ends_right() {
+    let mut net = line(&[65001, 65002]);
+    for s in &mut net.sp {
+        s.batch = u16::MAX - 3;
+    }
+    let p = pfx("192.0.2.0/24");
+    let q = pfx("198.51.100.0/24");
+    for round in 0..8u32 {
+        let mut a = local(p);
+        a.med = Some(round);
+        let mut b = local(p);
+        b.med = Some(round + 100);
+        // One call is one batch: `p` changes twice in it, `q` once.
+        net.sp[0].announce(net.now, vec![(p, a), (q, local(q)), (p, b)]);
+        net.pump();
+        assert_eq!(
+            net.lookup(1, "192.0.2.0/24").unwrap().med,
+            Some(round + 100)
+        );
+        assert!(net.lookup(1, "198.51.100.0/24").is_some());
+        if round % 3 == 2 {
+            net.sp[0].withdraw(net.now, &[p, q]);
+            net.pump();
+            assert!(net.lookup(1, "192.0.2.0/24").is_none());
+            assert_eq!(net.sp[1].loc_rib_len(), 0);
+            assert_eq!(
+                net.sp[0].loc_rib_len(),
+                0,
+                "withdrawn prefixes leave the map"
+            );
+        }
+    }
+    assert!(
+        net.sp.iter().all(|s| s.batch < 100),
+        "the batch numbers wrapped"
+    );
+    let s = net.sp[1].summary(net.now);
+    assert_eq!((s.loc_rib, s.fib_installed), (2, 2));
+    // The FIB got every change, the last one the route via speaker 0.
+    assert_eq!(
+        net.fib[1]
+            .iter()
+            .filter(|c| matches!(c, FibChange::Remove { .. }))
+            .count(),
+        4
+    );
+}
