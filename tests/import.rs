@@ -650,3 +650,44 @@ fn a_graph_of_three_hundred_routers_gets_a_larger_loopback_pool() {
     topolab::compile::compile(&t, "big")
         .unwrap_or_else(|e| panic!("{}", imported.remap(e).one_line()));
 }
+
+/// `topolab up --topo STRING` brings a Mininet topology string up as `mn --topo` does (here
+/// detached); a bad string is refused at its column, before anything is made.
+#[test]
+fn up_takes_a_mininet_topology_string() {
+    let bad = topolab(&["up", "--topo", "linear,x", "--no-console"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("linear,x"), "{err}");
+    need_root!();
+    let name = common::lab_name("topo");
+    let _down = common::DownOnDrop(name.clone());
+    let up = topolab(&[
+        "up",
+        "--topo",
+        "linear,3",
+        "--name",
+        &name,
+        "-d",
+        "--no-console",
+    ]);
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let inspect = topolab(&["inspect", &name, "--json"]);
+    assert!(inspect.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    let text = json.to_string();
+    for node in ["s1", "s2", "s3", "h1", "h2", "h3"] {
+        assert!(text.contains(&format!("\"{node}\"")), "{node} in {text}");
+    }
+    let down = topolab(&["down", &name]);
+    assert!(
+        down.status.success(),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    assert!(common::namespaces_of(&name).is_empty());
+}

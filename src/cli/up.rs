@@ -46,6 +46,10 @@ pub struct UpArgs {
     /// one is not ready by then.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     pub ready_timeout: u64,
+    /// A Mininet topology string instead of FILE, as `mn --topo` takes it: `single,4`,
+    /// `linear,3`, `tree,2,3`, `torus,3,3` (what `topolab import --format mininet` prints).
+    #[arg(long, value_name = "TOPO", conflicts_with = "file")]
+    pub topo: Option<String>,
     /// Do not drop into the console once the lab is up (a foreground `up` whose stdin is
     /// a terminal opens `topolab console` on the lab; Ctrl-D or `exit` tears it down).
     #[arg(long)]
@@ -88,6 +92,17 @@ pub fn load(file: Option<&std::path::Path>, limits: LimitArgs) -> miette::Result
     }
 }
 
+/// The lab `up` brings up: FILE, a `--topo` Mininet string, or the quickstart.
+fn load_args(args: &UpArgs) -> miette::Result<Topology> {
+    match &args.topo {
+        Some(t) => Ok(topolab::topology::import::mininet_topology(
+            t,
+            args.limits.limits(),
+        )?),
+        None => load(args.file.as_deref(), args.limits),
+    }
+}
+
 /// From here on SIGINT and SIGTERM no longer kill the process: they set the returned flag,
 /// which bring-up checks (and then tears down what it made). Call it before anything is
 /// made (before the run directory is claimed).
@@ -107,7 +122,7 @@ pub fn interrupt_flag() -> miette::Result<Arc<AtomicBool>> {
 }
 
 pub async fn up(args: UpArgs) -> miette::Result<()> {
-    let topology = load(args.file.as_deref(), args.limits)?;
+    let topology = load_args(&args)?;
     let name = args
         .name
         .as_ref()
@@ -131,7 +146,7 @@ pub async fn up(args: UpArgs) -> miette::Result<()> {
         }
         return with_console(lab, cancel).await;
     }
-    let mut summary = summary(&lab, args.file.is_none(), false);
+    let mut summary = summary(&lab, args.file.is_none() && args.topo.is_none(), false);
     if let Some(line) = web_line {
         summary.push_str(&line);
     }
@@ -204,14 +219,14 @@ async fn with_console(lab: Lab, cancel: Arc<AtomicBool>) -> miette::Result<()> {
 /// The detached supervisor (hidden command, started by `up -d`).
 pub async fn supervise(args: UpArgs) -> miette::Result<()> {
     let cancel = interrupt_flag()?;
-    let topology = load(args.file.as_deref(), args.limits)?;
+    let topology = load_args(&args)?;
     let web = bind_web(&args).await?;
     let lab = bring_up(&topology, &args, cancel.clone()).await?;
     // Our stdout is the pipe to `up -d`: keep a copy for the summary, then write only to
     // the log.
     let relay = std::io::stdout().as_fd().try_clone_to_owned().ok();
     redirect_output(&lab.run_dir().join("supervisor.log"));
-    let mut summary = summary(&lab, args.file.is_none(), true);
+    let mut summary = summary(&lab, args.file.is_none() && args.topo.is_none(), true);
     if let Some(listener) = web {
         summary.push_str(&crate::cli::web::spawn_for(listener, &lab));
     }
@@ -394,6 +409,9 @@ fn detach(args: &UpArgs) -> miette::Result<()> {
     cmd.arg("supervise");
     if let Some(f) = &args.file {
         cmd.arg(std::fs::canonicalize(f).into_diagnostic()?);
+    }
+    if let Some(t) = &args.topo {
+        cmd.arg("--topo").arg(t);
     }
     if let Some(n) = &args.name {
         cmd.arg("--name").arg(n);

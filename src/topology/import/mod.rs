@@ -144,6 +144,16 @@ pub fn import(
     })
 }
 
+/// A Mininet topology string (`tree,2,3`) as a checked topology (what `topolab up --topo`
+/// brings up).
+pub fn mininet_topology(text: &str, limits: Limits) -> Result<Topology, TopologyError> {
+    let source = Source {
+        name: format!("`{text}`"),
+        text: text.into(),
+    };
+    import(&source, Format::Mininet, Options::default(), None, limits)?.topology(None, limits)
+}
+
 /// Reads, converts, parses and checks a foreign topology file (what `topolab up FILE`
 /// does for a file [`Format::detect`] recognises).
 pub fn load(
