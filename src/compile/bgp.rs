@@ -150,18 +150,7 @@ impl Ctx<'_, '_> {
         eb: EndRef,
         only: Option<Family>,
     ) -> Option<(IpAddr, IpAddr, Vec<Afi>)> {
-        let both = |f| Some((self.addr(ea, f)?, self.addr(eb, f)?));
-        if let Some(f) = only {
-            let (local, remote) = both(f)?;
-            return Some((local, remote, vec![afi(f)]));
-        }
-        let fams: Vec<Afi> = Family::ALL
-            .into_iter()
-            .filter(|&f| both(f).is_some())
-            .map(afi)
-            .collect();
-        let (local, remote) = both(Family::V4).or_else(|| both(Family::V6))?;
-        Some((local, remote, fams))
+        session_over(only, |f| Some((self.addr(ea, f)?, self.addr(eb, f)?)))
     }
 
     /// A loopback session between nodes `a` and `b`.
@@ -176,18 +165,7 @@ impl Ctx<'_, '_> {
         b: usize,
         only: Option<Family>,
     ) -> Option<(IpAddr, IpAddr, Vec<Afi>)> {
-        let both = |f| Some((self.loopback(a, f)?, self.loopback(b, f)?));
-        if let Some(f) = only {
-            let (local, remote) = both(f)?;
-            return Some((local, remote, vec![afi(f)]));
-        }
-        let fams: Vec<Afi> = Family::ALL
-            .into_iter()
-            .filter(|&f| both(f).is_some())
-            .map(afi)
-            .collect();
-        let (local, remote) = both(Family::V4).or_else(|| both(Family::V6))?;
-        Some((local, remote, fams))
+        session_over(only, |f| Some((self.loopback(a, f)?, self.loopback(b, f)?)))
     }
 }
 
@@ -827,3 +805,23 @@ fn as_routes(cx: &Ctx<'_, '_>) -> Vec<Option<Vec<RoutePlan>>> {
 #[cfg(test)]
 #[path = "bgp_tests.rs"]
 mod tests;
+
+/// A session's addresses and families from `both` (the two ends' addresses in a family):
+/// over `only` when given; else IPv4 when both ends have it, IPv6 otherwise, with every
+/// family both ends have.
+fn session_over(
+    only: Option<Family>,
+    both: impl Fn(Family) -> Option<(IpAddr, IpAddr)>,
+) -> Option<(IpAddr, IpAddr, Vec<Afi>)> {
+    if let Some(f) = only {
+        let (local, remote) = both(f)?;
+        return Some((local, remote, vec![afi(f)]));
+    }
+    let fams: Vec<Afi> = Family::ALL
+        .into_iter()
+        .filter(|&f| both(f).is_some())
+        .map(afi)
+        .collect();
+    let (local, remote) = both(Family::V4).or_else(|| both(Family::V6))?;
+    Some((local, remote, fams))
+}
