@@ -334,6 +334,59 @@ fn setsid_daemon_is_stopped_by_down_and_by_clean() {
     assert_eq!(common::namespaces_of(&lab), Default::default());
 }
 
+/// Kills (by PID, ours only: they carry our marker) what a failing test left behind.
+struct KillMarked(String);
+
+impl Drop for KillMarked {
+    fn drop(&mut self) {
+        for pid in common::processes_with(&self.0) {
+            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+    }
+}
+
+/// A node that keeps starting `setsid` daemons while the lab goes down: the ones born
+/// after `down` read `/proc` must go too (a single scan missed them).
+#[test]
+fn daemons_started_during_down_are_stopped_too() {
+    need_root!();
+    let _serial = serial();
+    let marker = format!("0.53{:07}", std::process::id());
+    let _kill = KillMarked(marker.clone());
+    let scratch = Scratch::new("dm3");
+    let file = scratch.0.join("spawner.yaml");
+    // At most 3000 daemons, one after another, as fast as sh can fork.
+    std::fs::write(
+        &file,
+        format!(
+            "name: d\nnodes:\n  h1:\n    run: [\"sh -c 'i=0; while [ $i -lt 3000 ]; do setsid sleep 1000 {marker} & i=$((i+1)); done; wait'\"]\n  h2: {{}}\nlinks:\n  - [h1, h2]\n"
+        ),
+    )
+    .unwrap();
+    let lab = common::lab_name("dm3");
+    let _guard = common::DownOnDrop(lab.clone());
+    let o = common::topolab()
+        .args(["up", "-d", "--name", &lab])
+        .arg(&file)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "up -d: {}", text(&o));
+    let mut started = false;
+    for _ in 0..200 {
+        if common::processes_with(&marker).len() >= 20 {
+            started = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(started, "the spawner did not start");
+    let o = run(&["down", &lab]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_gone(&marker);
+    assert_eq!(common::namespaces_of(&lab), Default::default());
+}
+
 fn supervisor_pid(lab: &str) -> u32 {
     let entries = Journal::read(&run_dir(lab)).unwrap();
     Journal::owner(&entries).unwrap().1

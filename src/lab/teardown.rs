@@ -205,6 +205,45 @@ fn stop(
     }
 }
 
+/// How many times [`sweep_late`] scans before giving up on a namespace that keeps
+/// spawning.
+const LATE_ROUNDS: usize = 50;
+
+/// Kills what the first scan could not see: a process forked while `/proc` was being read
+/// (a shell starting its daemon as the lab goes down) or by a member during its grace
+/// period. Scans the namespaces again and SIGKILLs every process found — it was born after
+/// the lab was told to stop — until a scan finds none. Returns how many it killed that
+/// were not counted before.
+fn sweep_late(
+    inos: &HashSet<u64>,
+    groups: &BTreeMap<u32, u64>,
+    members: &BTreeMap<u32, u64>,
+) -> usize {
+    let mut killed = HashSet::new();
+    for _ in 0..LATE_ROUNDS {
+        let late: Vec<(u32, u64)> = processes_in(inos)
+            .into_iter()
+            .filter(|(p, _)| !is_zombie(*p))
+            .collect();
+        if late.is_empty() {
+            break;
+        }
+        for (pid, start) in late {
+            // Still the same process, still in the lab: only then.
+            if proc_start_time(pid) == Some(start)
+                && net_ns_of(pid).is_some_and(|i| inos.contains(&i))
+            {
+                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                if !groups.contains_key(&pid) && !members.contains_key(&pid) {
+                    killed.insert(pid);
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    killed.len()
+}
+
 /// Whether process `pid` that started at `start` still runs (a zombie does not).
 pub fn is_running(pid: u32, start: u64) -> bool {
     proc_start_time(pid) == Some(start) && !is_zombie(pid)
@@ -243,6 +282,7 @@ pub fn teardown_owned(owned: &Owned, errors: &mut Vec<(String, io::Error)>) -> R
         ..Removed::default()
     };
     stop(&owned.processes, &members, &inos, errors);
+    removed.processes += sweep_late(&inos, &owned.processes, &members);
     delete_host_links(&owned.host_links, errors);
     if let Some((lab, nodes)) = &owned.cgroups {
         remove_cgroups(lab, nodes, errors);
