@@ -48,6 +48,7 @@ mod openflow;
 mod plan;
 mod render;
 mod routes;
+pub mod shard;
 mod space;
 
 #[cfg(test)]
