@@ -21,6 +21,7 @@ pub mod inspect;
 pub mod journal;
 pub mod links;
 pub mod name;
+pub mod remote;
 pub mod node_env;
 pub mod service;
 pub mod supervisor;
