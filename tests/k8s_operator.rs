@@ -164,6 +164,8 @@ struct Store {
     objects: BTreeMap<String, Value>,
     log: Vec<Seen>,
     next_uid: u32,
+    /// POSTs to this collection are refused with (code, message), as admission would.
+    refuse: Option<(String, u16, String)>,
 }
 
 fn status_body(code: u16, reason: &str) -> Value {
@@ -225,6 +227,12 @@ impl Store {
                 Some(o) => (200, o.clone()),
                 None => (404, status_body(404, "NotFound")),
             },
+            "POST" if self.refuse.as_ref().is_some_and(|r| r.0 == path) => {
+                let (_, code, msg) = self.refuse.clone().unwrap();
+                let mut b = status_body(code, "Forbidden");
+                b["message"] = json!(msg);
+                (code, b)
+            }
             "POST" => {
                 let mut o = body.unwrap();
                 let full = format!("{path}/{}", o["metadata"]["name"].as_str().unwrap());
@@ -539,4 +547,81 @@ async fn changed_spec_fails_instead_of_replanning() {
     assert_eq!(st["phase"], "Failed");
     assert_eq!(st["observedGeneration"], 2);
     assert!(st["message"].as_str().unwrap().contains("spec changed"));
+}
+
+#[tokio::test]
+async fn refused_pods_fail_the_lab_with_the_reason() {
+    let fake = Fake::new(lab(quickstart()));
+    let why = "pods \"demo-shard-0\" is forbidden: violates PodSecurity \"baseline:latest\": \
+               privileged (container \"agent\" must not set securityContext.privileged=true)";
+    fake.store.lock().unwrap().refuse = Some((PODS.into(), 403, why.into()));
+    let seen = fake.reconcile().await;
+    assert_eq!(
+        writes(&seen),
+        [
+            "POST /api/v1/namespaces/labs/configmaps".to_string(),
+            "POST /api/v1/namespaces/labs/secrets".into(),
+            format!("POST {PODS}"),
+            format!("PATCH {LAB_PATH}/status"),
+        ]
+    );
+    let st = fake.lab_status();
+    assert_eq!(st["phase"], "Failed");
+    assert_eq!(
+        st["message"],
+        format!("cannot create pod demo-shard-0: {why}")
+    );
+}
+
+#[tokio::test]
+async fn unschedulable_pod_says_why_while_pending() {
+    let fake = Fake::new(lab(quickstart()));
+    fake.reconcile().await;
+    fake.set_pod_status(
+        1,
+        json!({
+            "phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                            "message": "0/3 nodes are available: 3 Insufficient memory."}],
+        }),
+    );
+    fake.reconcile().await;
+    let st = fake.lab_status();
+    assert_eq!(st["phase"], "Pending");
+    assert_eq!(
+        st["shards"][1]["message"],
+        "Unschedulable: 0/3 nodes are available: 3 Insufficient memory."
+    );
+}
+
+/// The shard pods' init container: waits until peers.json names every shard.
+#[test]
+fn wait_peers_returns_once_every_shard_has_an_address() {
+    let dir = std::env::temp_dir().join(format!("topolab-k8s-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("peers.json");
+    let run = |timeout: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_topolab"))
+            .args(["k8s", "wait-peers"])
+            .arg(&file)
+            .args(["--shards", "2", "--timeout", timeout])
+            .output()
+            .unwrap()
+    };
+    std::fs::write(&file, r#"{"0":"10.244.1.7"}"#).unwrap();
+    let out = run("0");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no address") && err.contains("shard 1"),
+        "{err}"
+    );
+    std::fs::write(&file, r#"{"0":"10.244.1.7","1":"10.244.2.9"}"#).unwrap();
+    let out = run("0");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -240,6 +240,7 @@ pub fn operator_deployment(namespace: &str, image: &str) -> Deployment {
                             "allowPrivilegeEscalation": false,
                             "readOnlyRootFilesystem": true,
                             "capabilities": { "drop": ["ALL"] },
+                            "seccompProfile": { "type": "RuntimeDefault" },
                         },
                     }],
                 },

@@ -171,9 +171,22 @@ fn pod_failure(p: &Pod) -> Option<String> {
     Some(why)
 }
 
-/// Why a pod that has not failed is stuck, if a container says so (image pull errors …).
+/// Why a pod that has not failed is stuck, if the scheduler or a container says so
+/// (unschedulable, image pull errors …).
 fn pod_waiting(p: &Pod) -> Option<String> {
     let s = p.status.as_ref()?;
+    if let Some(c) = s
+        .conditions
+        .iter()
+        .flatten()
+        .find(|c| c.type_ == "PodScheduled" && c.status == "False" && c.reason.is_some())
+    {
+        let reason = c.reason.as_deref().unwrap_or_default();
+        return Some(match &c.message {
+            Some(m) => format!("{reason}: {m}"),
+            None => reason.to_string(),
+        });
+    }
     s.init_container_statuses
         .iter()
         .flatten()
@@ -348,12 +361,25 @@ pub async fn reconcile(lab: Arc<Lab>, ctx: Arc<Context>) -> Result<Action, Error
         .collect();
     if !published {
         for k in (0..lab.spec.shards).filter(|k| !pods.contains_key(k)) {
-            created.push((
-                k,
-                pods_api
-                    .create(&PostParams::default(), &objects::shard_pod(&lab, k))
-                    .await?,
-            ));
+            match pods_api
+                .create(&PostParams::default(), &objects::shard_pod(&lab, k))
+                .await
+            {
+                Ok(p) => created.push((k, p)),
+                // Refused for good (an admission policy forbids privileged pods, a quota,
+                // an invalid field): say so, instead of retrying forever.
+                Err(kube::Error::Api(e)) if matches!(e.code, 400 | 403 | 422) => {
+                    let why = format!(
+                        "cannot create pod {}: {}",
+                        objects::pod_name(&name, k),
+                        e.message
+                    );
+                    let st = status(&lab, Some(why), &BTreeMap::new(), false, (ctx.now)());
+                    write_status(&labs, &lab, st).await?;
+                    return Ok(Action::await_change());
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
     }
     for (k, p) in &created {
