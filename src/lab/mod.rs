@@ -21,9 +21,10 @@ pub mod inspect;
 pub mod journal;
 pub mod links;
 pub mod name;
-pub mod remote;
 pub mod node_env;
+pub mod remote;
 pub mod service;
+pub mod slurm;
 pub mod supervisor;
 pub mod teardown;
 
