@@ -24,6 +24,7 @@ pub mod name;
 pub mod node_env;
 pub mod remote;
 pub mod service;
+pub mod slurm;
 pub mod supervisor;
 pub mod teardown;
 
