@@ -625,3 +625,33 @@ fn wait_peers_returns_once_every_shard_has_an_address() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `k8s manifests` checks its FILE as `validate` does: every file of the bad-topology
+/// corpus fails at the line and column its header names, and nothing is printed.
+#[test]
+fn manifests_refuse_bad_topologies_with_line_and_column() {
+    let files = common::corpus::yaml_files("tests/bad");
+    assert!(files.len() >= 100);
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let at = text
+            .lines()
+            .find_map(|l| l.strip_prefix("# at: "))
+            .unwrap_or_else(|| panic!("{}: no `# at:` header", f.display()));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_topolab"))
+            .args(["k8s", "manifests"])
+            .arg(&f)
+            .args(["--shards", "2"])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{}", f.display());
+        assert!(out.stdout.is_empty(), "{}", f.display());
+        assert!(
+            err.contains(&format!("{}:{at}", f.display())),
+            "{}: expected {at} in:\n{err}",
+            f.display()
+        );
+    }
+}
