@@ -44,7 +44,7 @@ fn lab(topology: &str, shards: u32) -> Lab {
             shards,
             image: "topolab:test".into(),
             resources: None,
-            control_port: 7470,
+            control_port: None,
             underlay_mtu: 9000,
         },
     )
@@ -59,8 +59,9 @@ fn check(text: &str) {
         match operator::bundle(&l) {
             Ok(b) => {
                 let split: topolab::compile::shard::ShardedPlan =
-                    serde_json::from_str(&b).expect("a bundle parses back");
+                    serde_json::from_str(&b.text).expect("a bundle parses back");
                 assert_eq!(split.shards.machines.len(), shards as usize);
+                assert_eq!(split.shards.control_port, b.control_port);
             }
             Err(why) => {
                 let st = operator::status(&l, Some(why.clone()), &BTreeMap::new(), false, now);

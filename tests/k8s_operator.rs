@@ -38,7 +38,7 @@ fn spec(topology: String) -> LabSpec {
             cpu: Some("1".into()),
             memory: Some("512Mi".into()),
         }),
-        control_port: 7470,
+        control_port: Some(7470),
         underlay_mtu: 9000,
     }
 }
@@ -96,18 +96,19 @@ fn golden_manifests() {
 fn golden_operator_objects() {
     let l = lab(quickstart());
     let bundle = operator::bundle(&l).unwrap();
-    golden("k8s/bundle.json", &(bundle.clone() + "\n"));
+    assert_eq!(bundle.control_port, 7470, "spec.controlPort wins");
+    golden("k8s/bundle.json", &(bundle.text.clone() + "\n"));
     golden(
         "k8s/configmap.json",
         &pretty(&objects::config_map(
             &l,
-            &bundle,
+            &bundle.text,
             Some(r#"{"0":"10.244.1.7","1":"10.244.2.9"}"#),
         )),
     );
     golden("k8s/secret.json", &pretty(&objects::secret(&l, SECRET_HEX)));
-    golden("k8s/pod-0.json", &pretty(&objects::shard_pod(&l, 0)));
-    golden("k8s/pod-1.json", &pretty(&objects::shard_pod(&l, 1)));
+    golden("k8s/pod-0.json", &pretty(&objects::shard_pod(&l, 0, 7470)));
+    golden("k8s/pod-1.json", &pretty(&objects::shard_pod(&l, 1, 7470)));
 }
 
 /// The CRD's schema carries the spec's bounds, and its names are the ones the

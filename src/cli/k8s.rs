@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use clap::Subcommand;
 use miette::IntoDiagnostic;
-use topolab::k8s::crd::{DEFAULT_CONTROL_PORT, DEFAULT_UNDERLAY_MTU, LabSpec, ShardResources};
+use topolab::k8s::crd::{DEFAULT_UNDERLAY_MTU, LabSpec, ShardResources};
 use topolab::k8s::{objects, operator};
 
 use crate::cli::out::outln;
@@ -30,9 +30,9 @@ pub enum K8sCmd {
         /// The Lab's name (default: the topology's name).
         #[arg(long)]
         name: Option<String>,
-        /// TCP port of each agent's control channel.
-        #[arg(long, default_value_t = DEFAULT_CONTROL_PORT)]
-        control_port: u16,
+        /// TCP port of each agent's control channel (default: the planner's).
+        #[arg(long)]
+        control_port: Option<u16>,
         /// MTU of the pod network (cross-shard links need their MTU + 50).
         #[arg(long, default_value_t = DEFAULT_UNDERLAY_MTU)]
         underlay_mtu: u32,

@@ -6,9 +6,6 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Default TCP port of every shard agent's control channel (on its pod IP).
-pub const DEFAULT_CONTROL_PORT: u16 = 7470;
-
 /// Default MTU of the pod network the cross-shard VXLAN links ride on. A lab link needs
 /// an underlay MTU of its own MTU + 50 (`compile::shard::VXLAN_OVERHEAD`): with 1500 here,
 /// cross-shard links need `mtu: 1450` or less in the topology.
@@ -47,18 +44,15 @@ pub struct LabSpec {
     /// CPU and memory of each shard pod (requests = limits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<ShardResources>,
-    /// TCP port of each agent's control channel.
-    #[serde(default = "default_control_port")]
+    /// TCP port of each agent's control channel (default: the planner's, derived from
+    /// the lab's name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 65535))]
-    pub control_port: u16,
+    pub control_port: Option<u16>,
     /// MTU of the pod network (cross-shard links need their MTU + 50).
     #[serde(default = "default_underlay_mtu")]
     #[schemars(range(min = 576, max = 65535))]
     pub underlay_mtu: u32,
-}
-
-fn default_control_port() -> u16 {
-    DEFAULT_CONTROL_PORT
 }
 
 fn default_underlay_mtu() -> u32 {

@@ -107,11 +107,10 @@ pub fn secret(lab: &Lab, secret_hex: &str) -> Secret {
 }
 
 /// The privileged pod of shard `k`: an init container that waits for `peers.json`, then
-/// `topolab agent` on the pod's IP.
-pub fn shard_pod(lab: &Lab, k: u32) -> Pod {
+/// `topolab agent` on the pod's IP and `port` (the bundle's control port).
+pub fn shard_pod(lab: &Lab, k: u32, port: u16) -> Pod {
     let name = lab.name_any();
     let spec = &lab.spec;
-    let port = spec.control_port;
     let mount = json!([{ "name": "topolab", "mountPath": CONFIG_DIR, "readOnly": true }]);
     let peers = format!("{CONFIG_DIR}/{PEERS_KEY}");
     let mut agent = json!({

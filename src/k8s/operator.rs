@@ -70,10 +70,18 @@ impl Context {
     }
 }
 
+/// What a Lab compiles to: `bundle.json`'s text, and the agents' control port.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bundle {
+    pub text: String,
+    pub control_port: u16,
+}
+
 /// The `bundle.json` of a Lab: its topology checked, compiled under the Lab's name and
-/// split over its shards. The error is what the status shows (`FILE:LINE:COL: message`
-/// for a topology error, FILE being `spec.topology`).
-pub fn bundle(lab: &Lab) -> Result<String, String> {
+/// split over its shards (`spec.controlPort`, when set, replaces the planner's port). The
+/// error is what the status shows (`FILE:LINE:COL: message` for a topology error, FILE
+/// being `spec.topology`).
+pub fn bundle(lab: &Lab) -> Result<Bundle, String> {
     let name = lab.name_any();
     objects::check_object_name(&name).map_err(|e| format!("Lab name: {e}"))?;
     let spec = &lab.spec;
@@ -85,9 +93,11 @@ pub fn bundle(lab: &Lab) -> Result<String, String> {
     }
     let t = crate::topology::Topology::from_str(&spec.topology, "spec.topology")
         .map_err(|e| e.one_line())?;
-    let plan = crate::compile::compile(&t, &name).map_err(|e| e.one_line())?;
     let machines = placement::pod_machines(spec.shards, spec.underlay_mtu);
-    let split = placement::split(plan, machines, spec.control_port).map_err(|e| e.to_string())?;
+    let mut split = placement::plan_shards(&t, &name, &machines)?;
+    if let Some(port) = spec.control_port {
+        split.shards.control_port = port;
+    }
     let text = serde_json::to_string(&split).map_err(|e| e.to_string())?;
     if text.len() > MAX_BUNDLE_BYTES {
         return Err(format!(
@@ -95,7 +105,10 @@ pub fn bundle(lab: &Lab) -> Result<String, String> {
             text.len()
         ));
     }
-    Ok(text)
+    Ok(Bundle {
+        text,
+        control_port: split.shards.control_port,
+    })
 }
 
 /// `peers.json`: shard → pod IP, when every shard's pod has one.
@@ -316,13 +329,13 @@ pub async fn reconcile(lab: Arc<Lab>, ctx: Arc<Context>) -> Result<Action, Error
         None => {
             cms.create(
                 &PostParams::default(),
-                &objects::config_map(&lab, &want, None),
+                &objects::config_map(&lab, &want.text, None),
             )
             .await?
         }
     };
     let data = cm.data.unwrap_or_default();
-    if data.get(BUNDLE_KEY) != Some(&want) {
+    if data.get(BUNDLE_KEY) != Some(&want.text) {
         let why = format!(
             "the spec changed after the lab was created (ConfigMap {cm_name} holds another \
              plan): delete the Lab and create it again"
@@ -362,7 +375,10 @@ pub async fn reconcile(lab: Arc<Lab>, ctx: Arc<Context>) -> Result<Action, Error
     if !published {
         for k in (0..lab.spec.shards).filter(|k| !pods.contains_key(k)) {
             match pods_api
-                .create(&PostParams::default(), &objects::shard_pod(&lab, k))
+                .create(
+                    &PostParams::default(),
+                    &objects::shard_pod(&lab, k, want.control_port),
+                )
                 .await
             {
                 Ok(p) => created.push((k, p)),

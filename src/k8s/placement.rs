@@ -1,16 +1,19 @@
 //! PLACEHOLDER — round-robin shard placement, used until the planner's
-//! `compile::shard` partition lands on main; then [`split`] calls it and this round-robin
-//! goes. It fills the same [`ShardPlan`] the planner does, without pins, METIS or the MTU
-//! check: user node `i` (in Plan order) goes to shard `i % shards`.
+//! `compile::shard::plan_shards` lands on main; then [`plan_shards`] calls it and this
+//! round-robin goes. It fills the same [`ShardedPlan`] the planner does, without pins,
+//! METIS or the MTU check: user node `i` (in Plan order) goes to shard `i % shards`.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::compile::Plan;
-use crate::compile::shard::{CrossLink, Machine, ShardError, ShardPlan, ShardedPlan};
+use crate::compile::shard::{CrossLink, Machine, ShardPlan, ShardedPlan};
+use crate::topology::Topology;
 
-/// UDP port of every cross-shard VXLAN link (the IANA VXLAN port).
+/// UDP port of every cross-shard VXLAN link (PLACEHOLDER: the planner derives one per lab).
 const VXLAN_PORT: u16 = 4789;
+
+/// The agents' control port (PLACEHOLDER: the planner derives one per lab).
+const CONTROL_PORT: u16 = 7470;
 
 /// The machines of a Kubernetes lab: `shard-<k>`, underlay address unknown (0.0.0.0)
 /// until the pods are scheduled — agents get the real ones from `peers.json`.
@@ -25,15 +28,18 @@ pub fn pod_machines(shards: u32, underlay_mtu: u32) -> Vec<Machine> {
         .collect()
 }
 
-/// Splits `plan` over `machines` (PLACEHOLDER: round robin, see the module doc).
-pub fn split(
-    plan: Plan,
-    machines: Vec<Machine>,
-    control_port: u16,
-) -> Result<ShardedPlan, ShardError> {
+/// Compiles `topology` as lab `lab` and splits it over `machines` (PLACEHOLDER: round
+/// robin, see the module doc). The error is one line; a topology error reads
+/// `FILE:LINE:COL: message`.
+pub fn plan_shards(
+    topology: &Topology,
+    lab: &str,
+    machines: &[Machine],
+) -> Result<ShardedPlan, String> {
+    let plan = crate::compile::compile(topology, lab).map_err(|e| e.one_line())?;
     let n = machines.len() as u32;
     if n == 0 {
-        return Err(ShardError::Other("a lab needs at least one shard".into()));
+        return Err("a lab needs at least one shard".into());
     }
     let mut assign = BTreeMap::new();
     let mut shard_of = vec![0u32; plan.nodes.len()];
@@ -63,12 +69,12 @@ pub fn split(
         version: 1,
         shards: ShardPlan {
             lab: plan.lab.clone(),
-            machines,
+            machines: machines.to_vec(),
             assign,
             cross,
             cut_weight,
             method: if n == 1 { "single" } else { "round-robin" }.into(),
-            control_port,
+            control_port: CONTROL_PORT,
         },
         plan,
     })
