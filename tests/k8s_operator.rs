@@ -24,6 +24,7 @@ const LAB_PATH: &str = "/apis/topolab.io/v1alpha1/namespaces/labs/labs/demo";
 const CM_PATH: &str = "/api/v1/namespaces/labs/configmaps/demo-topolab";
 const SECRET_PATH: &str = "/api/v1/namespaces/labs/secrets/demo-topolab";
 const PODS: &str = "/api/v1/namespaces/labs/pods";
+const LABS: &str = "/apis/topolab.io/v1alpha1/namespaces/labs/labs";
 
 fn quickstart() -> String {
     std::fs::read_to_string(common::repo_path("topologies/quickstart.yaml")).unwrap()
@@ -204,24 +205,28 @@ impl Store {
             body: body.clone(),
         });
         match method {
-            "GET" if path == PODS => {
+            "GET" if path == PODS || path == LABS => {
                 let sel = query
                     .split('&')
                     .find_map(|q| q.strip_prefix("labelSelector="))
                     .map(|s| s.replace("%2F", "/").replace("%3D", "="))
                     .unwrap_or_default();
-                let (k, v) = sel.split_once('=').unwrap();
+                // `key=value`, or `key` (exists), or nothing.
+                let matches = |o: &Value| match sel.split_once('=') {
+                    Some((k, v)) => o["metadata"]["labels"][k] == v,
+                    None => sel.is_empty() || !o["metadata"]["labels"][&sel].is_null(),
+                };
                 let items: Vec<Value> = self
                     .objects
                     .iter()
-                    .filter(|(p, o)| {
-                        p.starts_with(&format!("{PODS}/")) && o["metadata"]["labels"][k] == v
-                    })
+                    .filter(|(p, o)| p.starts_with(&format!("{path}/")) && matches(o))
                     .map(|(_, o)| o.clone())
                     .collect();
+                let kind = if path == PODS { "PodList" } else { "LabList" };
                 (
                     200,
-                    json!({"apiVersion": "v1", "kind": "PodList", "metadata": {}, "items": items}),
+                    json!({"apiVersion": "v1", "kind": kind,
+                           "metadata": {"resourceVersion": "1"}, "items": items}),
                 )
             }
             "GET" => match self.objects.get(path) {
@@ -281,8 +286,19 @@ impl Fake {
             .insert(LAB_PATH.into(), serde_json::to_value(&lab).unwrap());
         let s = store.clone();
         tokio::spawn(async move {
+            // Watches are held open, never answered: nothing changes behind the test's back.
+            let mut watches = Vec::new();
             while let Some((req, send)) = handle.next_request().await {
                 let (parts, body) = req.into_parts();
+                if parts.uri.query().is_some_and(|q| q.contains("watch=true")) {
+                    s.lock().unwrap().log.push(Seen {
+                        method: "WATCH".into(),
+                        path: parts.uri.path().into(),
+                        body: None,
+                    });
+                    watches.push(send);
+                    continue;
+                }
                 let bytes = body.collect_bytes().await.unwrap();
                 let body = (!bytes.is_empty()).then(|| serde_json::from_slice(&bytes).unwrap());
                 let (code, out) = s.lock().unwrap().answer(
@@ -655,4 +671,38 @@ fn manifests_refuse_bad_topologies_with_line_and_column() {
             f.display()
         );
     }
+}
+
+/// The controller itself: it lists and watches Labs and their pods (by label) and
+/// reconciles the Lab it finds.
+#[tokio::test]
+async fn controller_watches_labs_and_pods_and_reconciles() {
+    let fake = Fake::new(lab(quickstart()));
+    let run = tokio::spawn(operator::run_with(fake.ctx.clone(), Some(NS), false));
+    // Bounded wait for the first reconcile's status (not a timing assertion).
+    for _ in 0..600 {
+        if fake.lab_status()["phase"] == "Pending" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    run.abort();
+    assert_eq!(fake.lab_status()["phase"], "Pending");
+    let log = fake.store.lock().unwrap().log.clone();
+    let seen = lines(&log);
+    for want in [
+        format!("GET {LABS}"),
+        format!("GET {PODS}"),
+        format!("WATCH {LABS}"),
+        format!("WATCH {PODS}"),
+        format!("POST {PODS}"),
+    ] {
+        assert!(seen.contains(&want), "{want} not in {seen:#?}");
+    }
+    assert_eq!(
+        seen.iter()
+            .filter(|l| *l == &format!("POST {PODS}"))
+            .count(),
+        2
+    );
 }

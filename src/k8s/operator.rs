@@ -449,17 +449,26 @@ fn error_policy(lab: Arc<Lab>, e: &Error, _ctx: Arc<Context>) -> Action {
 /// Runs the controller until SIGTERM / SIGINT: every Lab of `namespace` (`None`: all
 /// namespaces), woken by changes of the Lab and of its pods.
 pub async fn run(client: Client, namespace: Option<&str>) {
+    run_with(Arc::new(Context::new(client)), namespace, true).await
+}
+
+/// [`run`] with a given context; `on_signal`: stop on SIGTERM / SIGINT (else: when the
+/// future is dropped).
+pub async fn run_with(ctx: Arc<Context>, namespace: Option<&str>, on_signal: bool) {
+    let client = ctx.client.clone();
     let (labs, pods): (Api<Lab>, Api<Pod>) = match namespace {
         Some(ns) => (
             Api::namespaced(client.clone(), ns),
-            Api::namespaced(client.clone(), ns),
+            Api::namespaced(client, ns),
         ),
-        None => (Api::all(client.clone()), Api::all(client.clone())),
+        None => (Api::all(client.clone()), Api::all(client)),
     };
-    Controller::new(labs, watcher::Config::default())
-        .owns(pods, watcher::Config::default().labels(LAB_LABEL))
-        .shutdown_on_signal()
-        .run(reconcile, error_policy, Arc::new(Context::new(client)))
+    let mut c = Controller::new(labs, watcher::Config::default())
+        .owns(pods, watcher::Config::default().labels(LAB_LABEL));
+    if on_signal {
+        c = c.shutdown_on_signal();
+    }
+    c.run(reconcile, error_policy, ctx)
         .for_each(|r| async move {
             match r {
                 Ok((lab, _)) => tracing::info!("reconciled Lab {}", lab.name),
