@@ -1,7 +1,8 @@
 //! Fuzzing the operator's outside input in `cargo test` (issue 13): a Lab's
 //! `spec.topology` (mutated example topologies) goes through [`operator::bundle`] and the
 //! status it yields — a bundle or a `Failed` status with a message, never a panic; and
-//! `peers.json` texts go through [`operator::parse_peers`].
+//! `peers.json` texts go through [`operator::parse_peers`]; pods in any state (as the API
+//! server lists them) go through the status the operator derives from them.
 //! `TOPOLAB_FUZZ_CASES=100000` runs longer locally.
 
 mod common;
@@ -136,4 +137,102 @@ fn peers_files_parse() {
         let e = operator::parse_peers(bad, 2).unwrap_err();
         assert!(e.contains(why), "{bad}: {e}");
     }
+}
+
+/// A pod as the API server might list it: any shard label, owner, phase, IP, readiness
+/// and container states.
+fn pod() -> impl Strategy<Value = serde_json::Value> {
+    let label = prop_oneof![
+        (0u32..4).prop_map(|k| k.to_string()),
+        Just("x".to_string()),
+        Just("-1".to_string()),
+        Just("4294967296".to_string()),
+    ];
+    let phase = prop::option::of(prop_oneof![
+        Just("Pending"),
+        Just("Running"),
+        Just("Succeeded"),
+        Just("Failed"),
+        Just("Unknown"),
+        Just(""),
+    ]);
+    let ip = prop::option::of(prop_oneof![
+        Just("10.0.0.1"),
+        Just(""),
+        Just("fd00::1"),
+        Just("not-an-ip"),
+    ]);
+    let text = prop::option::of(".{0,12}");
+    (
+        label,
+        any::<bool>(),
+        phase,
+        ip,
+        any::<bool>(),
+        text.clone(),
+        prop::option::of(any::<i32>()),
+        text,
+    )
+        .prop_map(|(label, owned, phase, ip, ready, msg, exit, reason)| {
+            let uid = if owned { "uid-lab" } else { "uid-other" };
+            let mut state = serde_json::json!({});
+            if let Some(code) = exit {
+                state = serde_json::json!({"terminated": {"exitCode": code, "reason": reason}});
+            } else if let Some(r) = &reason {
+                state = serde_json::json!({"waiting": {"reason": r, "message": msg}});
+            }
+            serde_json::json!({
+                "metadata": {
+                    "name": format!("fuzz-shard-{label}"),
+                    "labels": {"topolab.io/lab": "fuzz", "topolab.io/shard": label},
+                    "ownerReferences": [{"apiVersion": "topolab.io/v1alpha1", "kind": "Lab",
+                                         "name": "fuzz", "uid": uid}],
+                },
+                "status": {
+                    "phase": phase,
+                    "podIP": ip,
+                    "message": msg,
+                    "conditions": [
+                        {"type": "Ready", "status": if ready { "True" } else { "False" }},
+                        {"type": "PodScheduled", "status": "False", "reason": reason},
+                    ],
+                    "containerStatuses": [{"name": "agent", "image": "i", "imageID": "",
+                        "ready": ready, "restartCount": 0, "state": state}],
+                },
+            })
+        })
+}
+
+#[test]
+fn pods_in_any_state_never_panic() {
+    let mut runner = TestRunner::new(Config {
+        cases: cases(),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(
+            &(prop::collection::vec(pod(), 0..6), any::<bool>()),
+            |(pods, published)| {
+                let mut l = lab("nodes: {h1: {}}\n", 3);
+                l.metadata.uid = Some("uid-lab".into());
+                let pods: Vec<k8s_openapi::api::core::v1::Pod> = pods
+                    .into_iter()
+                    .map(|p| serde_json::from_value(p).unwrap())
+                    .collect();
+                let by_shard = operator::shard_pods(&l, &pods);
+                prop_assert!(by_shard.keys().all(|k| *k < 3));
+                let now = k8s_openapi::jiff::Timestamp::UNIX_EPOCH;
+                let st = operator::status(&l, None, &by_shard, published, now);
+                prop_assert_eq!(st.shards.len(), 3);
+                if st.phase == Some(Phase::Running) {
+                    prop_assert!(st.shards.iter().all(|s| s.ready && s.ip.is_some()));
+                }
+                if let Some(p) = operator::peers(3, &by_shard) {
+                    prop_assert!(operator::parse_peers(&p, 3).is_ok());
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
 }

@@ -111,6 +111,20 @@ pub fn bundle(lab: &Lab) -> Result<Bundle, String> {
     })
 }
 
+/// The Lab's shard pods among `listed`, by shard: only pods the Lab owns (its uid) with a
+/// shard label below `spec.shards`; anything else is ignored.
+pub fn shard_pods<'a>(lab: &Lab, listed: &'a [Pod]) -> BTreeMap<u32, &'a Pod> {
+    let Some(uid) = lab.uid() else {
+        return BTreeMap::new();
+    };
+    listed
+        .iter()
+        .filter(|p| p.owner_references().iter().any(|o| o.uid == uid))
+        .filter_map(|p| Some((p.labels().get(SHARD_LABEL)?.parse().ok()?, p)))
+        .filter(|(k, _)| *k < lab.spec.shards)
+        .collect()
+}
+
 /// `peers.json`: shard → pod IP, when every shard's pod has one.
 pub fn peers(shards: u32, pods: &BTreeMap<u32, &Pod>) -> Option<String> {
     let mut map = BTreeMap::new();
@@ -141,12 +155,10 @@ pub fn parse_peers(text: &str, shards: u32) -> Result<BTreeMap<u32, IpAddr>, Str
     }
 }
 
+/// The pod's IP, if it has one that is an IP address.
 fn pod_ip(p: &Pod) -> Option<String> {
-    p.status
-        .as_ref()?
-        .pod_ip
-        .clone()
-        .filter(|ip| !ip.is_empty())
+    let ip: IpAddr = p.status.as_ref()?.pod_ip.as_deref()?.parse().ok()?;
+    Some(ip.to_string())
 }
 
 fn pod_ready(p: &Pod) -> bool {
@@ -359,19 +371,7 @@ pub async fn reconcile(lab: Arc<Lab>, ctx: Arc<Context>) -> Result<Action, Error
         .list(&ListParams::default().labels(&format!("{LAB_LABEL}={name}")))
         .await?;
     let mut created = Vec::new();
-    let uid = lab.uid();
-    let mut pods: BTreeMap<u32, &Pod> = listed
-        .items
-        .iter()
-        .filter(|p| {
-            uid.is_some()
-                && p.owner_references()
-                    .iter()
-                    .any(|o| Some(&o.uid) == uid.as_ref())
-        })
-        .filter_map(|p| Some((p.labels().get(SHARD_LABEL)?.parse().ok()?, p)))
-        .filter(|(k, _)| *k < lab.spec.shards)
-        .collect();
+    let mut pods = shard_pods(&lab, &listed.items);
     if !published {
         for k in (0..lab.spec.shards).filter(|k| !pods.contains_key(k)) {
             match pods_api
