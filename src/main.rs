@@ -92,17 +92,30 @@ enum Command {
         #[command(flatten)]
         limits: cli::up::LimitArgs,
     },
-    /// Print the Plan of a topology as the equivalent `ip` commands (a dry run).
+    /// Print the Plan of a topology as the equivalent `ip` commands (a dry run), or split
+    /// it over machines (`--shards N`, `--machines FILE`).
+    ///
+    /// A split prints each shard's machine, nodes and weight, and every cross-shard link
+    /// with its VXLAN VNI and port; `--out` writes the bundle `topolab agent --plan` reads.
+    /// Pins (`placement: {node: shard}` in the topology) win; METIS places the rest,
+    /// minimising the cut link weight (rates) within 3 % of the machines' weights.
+    ///
+    /// Examples:
+    ///   topolab plan lab.yaml --shards 3 --out bundle.json
+    ///   topolab plan lab.yaml --machines machines.yaml --json
+    #[command(verbatim_doc_comment)]
     Plan {
         file: Option<PathBuf>,
         /// Lab name to plan for (default: the topology's name).
         #[arg(long)]
         name: Option<LabName>,
-        /// Print the Plan as JSON instead.
+        /// Print the Plan as JSON instead (with a split: the split as JSON).
         #[arg(long)]
         json: bool,
         #[command(flatten)]
         limits: cli::up::LimitArgs,
+        #[command(flatten)]
+        shards: cli::shards::ShardArgs,
     },
     /// Draw a topology as Graphviz dot or Mermaid.
     Graph {
@@ -298,7 +311,14 @@ fn run(cmd: Command) -> miette::Result<()> {
             name,
             json,
             limits,
-        } => cli::files::plan(file.as_deref(), name.map(String::from), json, limits),
+            shards,
+        } => cli::files::plan(
+            file.as_deref(),
+            name.map(String::from),
+            json,
+            limits,
+            &shards,
+        ),
         Command::Graph { file, format } => cli::files::graph(file.as_deref(), format),
         Command::Schema => cli::files::schema(),
         Command::Import(args) => cli::import::import(args),
