@@ -106,6 +106,81 @@ fn shards_of_nodes(sp: &ShardedPlan) -> Result<Vec<Option<u32>>, ShardError> {
         .collect()
 }
 
+fn bad_ref(link: usize) -> ShardError {
+    other(format!("the plan is inconsistent around link {link}"))
+}
+
+/// Every reference of `plan` points at something that exists (a bundle is outside input:
+/// it is checked before anything indexes with it).
+fn check_refs(plan: &Plan) -> Result<(), ShardError> {
+    let ok = |r: IfaceRef| {
+        plan.nodes
+            .get(r.node)
+            .is_some_and(|n| r.iface < n.ifaces.len())
+    };
+    let nlinks = plan.links.len();
+    let bad = |what: String| Err(other(format!("the plan is inconsistent: {what}")));
+    for (i, l) in plan.links.iter().enumerate() {
+        let relay_ok = l.relay.is_none_or(|r| {
+            ok(r.a)
+                && ok(r.b)
+                && [r.a, r.b]
+                    .iter()
+                    .all(|p| plan.nodes[p.node].kind == NodeKind::Fabric)
+        });
+        if l.link != i || !ok(l.a) || !ok(l.b) || !relay_ok {
+            return bad(format!("link {i}"));
+        }
+    }
+    for n in &plan.nodes {
+        for i in &n.ifaces {
+            if !ok(i.peer) || i.link >= nlinks {
+                return bad(format!("{}:{}", n.name, i.name));
+            }
+        }
+        if n.shapers.iter().any(|s| s.link >= nlinks) {
+            return bad(format!("shapers of {}", n.name));
+        }
+    }
+    if plan
+        .veths
+        .iter()
+        .any(|v| !ok(v.a) || !ok(v.b) || v.link >= nlinks)
+    {
+        return bad("veths".into());
+    }
+    if let Some(m) = &plan.mgmt
+        && m.nodes.iter().any(|i| i.node >= plan.nodes.len())
+    {
+        return bad("management network".into());
+    }
+    if !plan.vxlans.is_empty() {
+        return bad("the whole lab's plan has VXLAN ends".into());
+    }
+    Ok(())
+}
+
+/// Reads a bundle (`topolab plan --shards N --out FILE`); a JSON error says where.
+pub fn parse_bundle(text: &str) -> Result<ShardedPlan, ShardError> {
+    serde_json::from_str(text).map_err(|e| other(json_error(&e)))
+}
+
+/// Reads a peers file: `{"0": "10.0.0.1", "1": "10.0.0.2", …}` (shard → underlay address).
+pub fn parse_peers(text: &str) -> Result<BTreeMap<u32, IpAddr>, ShardError> {
+    serde_json::from_str(text).map_err(|e| other(json_error(&e)))
+}
+
+/// A JSON error as `line L, column C: what`.
+fn json_error(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    // serde_json ends its messages with " at line L column C"; say it once, first.
+    let msg = msg
+        .rsplit_once(" at line ")
+        .map_or(msg.as_str(), |(m, _)| m)
+        .to_string();
+    format!("line {}, column {}: {msg}", e.line(), e.column())
+}
+
 /// Shard `k`'s part of the lab (see the module doc).
 pub fn shard_subplan(
     sp: &ShardedPlan,
@@ -132,6 +207,7 @@ pub fn shard_subplan(
             sp.shards.lab, plan.lab
         )));
     }
+    check_refs(plan)?;
     let shard_of = shards_of_nodes(sp)?;
     let cross: BTreeMap<usize, &super::shard::CrossLink> =
         sp.shards.cross.iter().map(|c| (c.link, c)).collect();
@@ -214,11 +290,14 @@ pub fn shard_subplan(
     for l in plan.links.iter().filter(|l| local_link(l)) {
         let idx = links.len();
         link_map.insert(l.link, idx);
-        let relay = l.relay.map(|r| RelayPlan {
-            a: map(r.a).expect("relay ports of a local link are here"),
-            b: map(r.b).expect("relay ports of a local link are here"),
-            per_packet: r.per_packet,
-        });
+        let relay = match l.relay {
+            None => None,
+            Some(r) => Some(RelayPlan {
+                a: map(r.a).ok_or_else(|| bad_ref(l.link))?,
+                b: map(r.b).ok_or_else(|| bad_ref(l.link))?,
+                per_packet: r.per_packet,
+            }),
+        };
         let (mut a, mut b) = (map(l.a), map(l.b));
         if let Some(c) = cross.get(&l.link) {
             let remote_is_a = a.is_none();
@@ -231,7 +310,7 @@ pub fn shard_subplan(
             let dev = match relay {
                 Some(r) if remote_is_a => r.a,
                 Some(r) => r.b,
-                None => a.or(b).expect("one end is here"),
+                None => a.or(b).ok_or_else(|| bad_ref(l.link))?,
             };
             if remote_is_a {
                 a = Some(dev);
@@ -255,8 +334,8 @@ pub fn shard_subplan(
         }
         links.push(LinkPlan {
             link: idx,
-            a: a.expect("mapped"),
-            b: b.expect("mapped"),
+            a: a.ok_or_else(|| bad_ref(l.link))?,
+            b: b.ok_or_else(|| bad_ref(l.link))?,
             relay,
             ..l.clone()
         });
@@ -270,7 +349,9 @@ pub fn shard_subplan(
                 node: ni,
                 iface: ii,
             };
-            iface.link = link_map[&iface.link];
+            iface.link = *link_map
+                .get(&iface.link)
+                .ok_or_else(|| bad_ref(iface.link))?;
             iface.peer = if vx_refs.contains(&me) {
                 me
             } else {
@@ -284,21 +365,19 @@ pub fn shard_subplan(
             };
         }
         for s in &mut node.shapers {
-            s.link = link_map[&s.link];
+            s.link = *link_map.get(&s.link).ok_or_else(|| bad_ref(s.link))?;
         }
     }
-    let veths: Vec<VethPlan> = plan
-        .veths
-        .iter()
-        .filter_map(|v| {
-            let (a, b) = (map(v.a)?, map(v.b)?);
-            (!vx_refs.contains(&a) && !vx_refs.contains(&b)).then(|| VethPlan {
-                a,
-                b,
-                link: link_map[&v.link],
-            })
-        })
-        .collect();
+    let mut veths: Vec<VethPlan> = Vec::new();
+    for v in &plan.veths {
+        let (Some(a), Some(b)) = (map(v.a), map(v.b)) else {
+            continue;
+        };
+        if !vx_refs.contains(&a) && !vx_refs.contains(&b) {
+            let link = *link_map.get(&v.link).ok_or_else(|| bad_ref(v.link))?;
+            veths.push(VethPlan { a, b, link });
+        }
+    }
 
     // The management network stays inside the shard (its own namespace per shard).
     let mgmt = match &plan.mgmt {
