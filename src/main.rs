@@ -127,6 +127,13 @@ enum Command {
     Schema,
     /// Remove what crashed labs left behind, using their journals only.
     Clean,
+    /// Run one shard of a lab split across machines, in the foreground (issue 13).
+    ///
+    /// Reads the bundle `topolab plan FILE --shards N --out FILE` wrote, brings shard K up
+    /// (its nodes, links, services, and a VXLAN device per cross-shard link end), prints
+    /// one JSON line `{"ready":true,"shard":K,"control":PATH}`, and supervises it until
+    /// SIGTERM, SIGINT or `down`; then tears it down.
+    Agent(cli::agent::AgentArgs),
     /// Measure topolab: lab build/teardown speed (`up`), link fidelity (`links`).
     #[command(subcommand)]
     Bench(cli::bench::BenchCmd),
@@ -279,6 +286,7 @@ fn out_mode(cmd: &Command) -> cli::out::Mode {
         | Command::Test(_)
         | Command::Bench(_)
         | Command::Clean
+        | Command::Agent(_)
         | Command::Node { .. }
         | Command::Daemon { .. } => Mode::Continue,
         Command::Down { .. }
@@ -340,6 +348,7 @@ fn run(cmd: Command) -> miette::Result<()> {
                     json,
                 } => cli::labs::link(&lab, &a, &b, &action, json).await,
                 Command::Clean => cli::labs::clean().await,
+                Command::Agent(args) => cli::agent::agent(args).await,
                 Command::Node {
                     lab,
                     node,

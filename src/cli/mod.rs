@@ -1,5 +1,6 @@
 //! The CLI's commands, one module per group. The library does the work; these render.
 
+pub mod agent;
 pub mod bench;
 pub mod bench_bgp;
 pub mod bench_links;
