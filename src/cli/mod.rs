@@ -17,6 +17,7 @@ pub mod node;
 pub mod openflow;
 pub mod out;
 pub mod probe;
+pub mod shards;
 pub mod test;
 pub mod up;
 pub mod web;

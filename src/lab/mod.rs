@@ -17,6 +17,7 @@
 mod apply;
 pub mod cgroup;
 pub mod control;
+pub mod coordinator;
 pub mod inspect;
 pub mod journal;
 pub mod links;
@@ -130,6 +131,11 @@ pub enum LabError {
     LinkChange { link: String, why: String },
     #[error(transparent)]
     Teardown(#[from] TeardownError),
+    /// A lab split across shards: planning, launching or reaching shard `shard`.
+    #[error("shard {shard}: {msg}")]
+    Shard { shard: u32, msg: String },
+    #[error("cannot split the lab: {0}")]
+    Split(#[from] crate::compile::shard::ShardError),
 }
 
 /// How long `up` waits for services to be ready, by default.
@@ -677,7 +683,10 @@ pub fn check_name(name: &str) -> Result<LabName, LabError> {
 /// name, locked, and renamed into place (never replacing anything), so a run directory
 /// never exists without a lock a supervisor holds or held. Refuses a live or stale lab,
 /// classified by [`teardown::state`] as `ls` and `clean` do.
-fn claim_run_dir(base: &Path, lab: &LabName) -> Result<(PathBuf, Flock<File>), LabError> {
+pub(crate) fn claim_run_dir(
+    base: &Path,
+    lab: &LabName,
+) -> Result<(PathBuf, Flock<File>), LabError> {
     use std::sync::atomic::AtomicU64;
     static CLAIMS: AtomicU64 = AtomicU64::new(0);
     let rundir = |path: &Path| {

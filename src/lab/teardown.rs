@@ -404,25 +404,33 @@ fn remove_run_dir(dir: &Path, errors: &mut Vec<(String, io::Error)>) {
 
 /// Tears down lab `lab` from its run directory (under `base`) and removes the directory.
 pub fn teardown_dir(base: &Path, lab: &LabName) -> Result<Removed, TeardownError> {
-    let dir = name::run_dir(base, lab);
+    match name::run_dir_exists(base, lab) {
+        Ok(true) => teardown_run_dir(&name::run_dir(base, lab), lab),
+        Ok(false) => Ok(Removed::default()),
+        Err(e) => Err(TeardownError(vec![(
+            name::run_dir(base, lab).display().to_string(),
+            e,
+        )])),
+    }
+}
+
+/// Tears down what the journal in `dir` (a run directory of `lab`, or of one of its
+/// shards) names, then removes `dir`.
+pub fn teardown_run_dir(dir: &Path, lab: &LabName) -> Result<Removed, TeardownError> {
     let mut errors = Vec::new();
     let mut removed = Removed::default();
-    match name::run_dir_exists(base, lab) {
-        Ok(true) => match Journal::read(&dir) {
-            Ok(entries) => {
-                removed = teardown_owned(&Owned::from_entries(lab, &entries), &mut errors);
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => errors.push(("read journal".into(), e)),
-        },
-        Ok(false) => return Ok(removed),
-        Err(e) => errors.push((dir.display().to_string(), e)),
+    match Journal::read(dir) {
+        Ok(entries) => {
+            removed = teardown_owned(&Owned::from_entries(lab, &entries), &mut errors);
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => errors.push(("read journal".into(), e)),
     }
-    if let Err(e) = super::node_env::unmount_pins(&dir) {
+    if let Err(e) = super::node_env::unmount_pins(dir) {
         errors.push(("unmount mount namespaces".into(), e));
     }
     if errors.is_empty() {
-        remove_run_dir(&dir, &mut errors);
+        remove_run_dir(dir, &mut errors);
     }
     if errors.is_empty() {
         Ok(removed)
