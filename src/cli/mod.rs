@@ -18,6 +18,7 @@ pub mod node;
 pub mod openflow;
 pub mod out;
 pub mod probe;
+pub mod shard_plan;
 pub mod shards;
 pub mod test;
 pub mod up;

@@ -17,6 +17,7 @@
 mod apply;
 pub mod cgroup;
 pub mod control;
+pub mod coordinator;
 pub mod inspect;
 pub mod journal;
 pub mod links;
@@ -131,6 +132,11 @@ pub enum LabError {
     LinkChange { link: String, why: String },
     #[error(transparent)]
     Teardown(#[from] TeardownError),
+    /// A lab split across shards: planning, launching or reaching shard `shard`.
+    #[error("shard {shard}: {msg}")]
+    Shard { shard: u32, msg: String },
+    #[error("cannot split the lab: {0}")]
+    Split(#[from] crate::compile::shard::ShardError),
 }
 
 /// How long `up` waits for services to be ready, by default.
@@ -723,7 +729,7 @@ pub fn check_name(name: &str) -> Result<LabName, LabError> {
 ///
 /// A shard (`shard: Some(k)`) claims `<base>/<lab>/shard-<k>` the same way, making
 /// `<base>/<lab>` first if this machine has no coordinator's directory.
-fn claim_run_dir(
+pub(crate) fn claim_run_dir(
     base: &Path,
     lab: &LabName,
     shard: Option<u32>,
