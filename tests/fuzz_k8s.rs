@@ -126,7 +126,7 @@ fn peers_files_parse() {
         (r#"{"0":"10.0.0.1","1":"x"}"#, "invalid IP address syntax"),
         (
             r#"{"0":"10.0.0.1","one":"10.0.0.2"}"#,
-            "`one` is not a shard number",
+            "expected key to be a number",
         ),
         (
             r#"{"0":"10.0.0.1","1":"10.0.0.2","2":"10.0.0.3"}"#,

@@ -15,6 +15,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::client::Body;
 use kube::{Client, CustomResourceExt};
 use serde_json::{Value, json};
+use topolab::compile::shard_split;
 use topolab::k8s::crd::{Lab, LabSpec, ShardResources};
 use topolab::k8s::objects;
 use topolab::k8s::operator::{self, Context};
@@ -98,7 +99,9 @@ fn golden_operator_objects() {
     let l = lab(quickstart());
     let bundle = operator::bundle(&l).unwrap();
     assert_eq!(bundle.control_port, 7470, "spec.controlPort wins");
-    golden("k8s/bundle.json", &(bundle.text.clone() + "\n"));
+    // Pretty-printed here for readable diffs; the ConfigMap holds it compact.
+    let parsed: Value = serde_json::from_str(&bundle.text).unwrap();
+    golden("k8s/bundle.json", &pretty(&parsed));
     golden(
         "k8s/configmap.json",
         &pretty(&objects::config_map(
@@ -466,6 +469,15 @@ async fn pods_with_ips_publish_peers_then_run() {
     );
     assert_eq!(fake.lab_status()["phase"], "Starting");
     assert_eq!(fake.reconcile().await.len(), 3, "unchanged: reads only");
+
+    // What the pods mount is what the agent reads: every shard's Plan comes out of it.
+    let data = fake.get(CM_PATH)["data"].clone();
+    let bundle = shard_split::parse_bundle(data["bundle.json"].as_str().unwrap()).unwrap();
+    let peers = shard_split::parse_peers(data["peers.json"].as_str().unwrap()).unwrap();
+    for k in 0..2 {
+        let plan = shard_split::shard_subplan(&bundle, k, &peers).unwrap();
+        assert!(!plan.nodes.is_empty());
+    }
 
     // Every agent ready: Running, condition Ready=True.
     fake.set_pod_status(0, running_pod("10.244.1.7", true));

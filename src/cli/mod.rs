@@ -1,5 +1,6 @@
 //! The CLI's commands, one module per group. The library does the work; these render.
 
+pub mod agent;
 pub mod bench;
 pub mod bench_bgp;
 pub mod bench_links;
@@ -18,6 +19,8 @@ pub mod node;
 pub mod openflow;
 pub mod out;
 pub mod probe;
+pub mod shard_plan;
+pub mod shards;
 pub mod test;
 pub mod up;
 pub mod web;

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use topolab::lab::{Lab, LabName, LabOptions, Progress, supervisor};
 use topolab::topology::{Limits, Topology};
 
-const READY: &str = "\u{1}topolab-ready";
+pub(crate) const READY: &str = "\u{1}topolab-ready";
 
 #[derive(Args, Clone)]
 pub struct UpArgs {
@@ -57,8 +57,26 @@ pub struct UpArgs {
     /// Also serve the live web view (`topolab web`) on ADDR (default 127.0.0.1:8080).
     #[arg(long, value_name = "ADDR:PORT", num_args = 0..=1, default_missing_value = "127.0.0.1:8080")]
     pub web: Option<std::net::SocketAddr>,
+    /// Split the lab over N shards, each run by a `topolab agent` and reached through this
+    /// coordinator (`--shards 1` or none: the lab runs here as one).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<usize>,
+    /// How the agents start: `local` runs them on this machine, each in its own "machine"
+    /// namespace joined by an underlay bridge.
+    #[arg(long, value_name = "LAUNCHER", default_value = "local", value_parser = ["local"])]
+    pub launcher: String,
+    /// Machines file for the planner (names, underlay addresses, MTUs, weights).
+    #[arg(long, value_name = "FILE")]
+    pub machines: Option<PathBuf>,
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+impl UpArgs {
+    /// Whether the lab is split across shards.
+    pub fn sharded(&self) -> bool {
+        self.shards.is_some_and(|n| n > 1)
+    }
 }
 
 /// Bounds on topology files, shared by validate, plan, up and test.
@@ -93,7 +111,7 @@ pub fn load(file: Option<&std::path::Path>, limits: LimitArgs) -> miette::Result
 }
 
 /// The lab `up` brings up: FILE, a `--topo` Mininet string, or the quickstart.
-fn load_args(args: &UpArgs) -> miette::Result<Topology> {
+pub(crate) fn load_args(args: &UpArgs) -> miette::Result<Topology> {
     match &args.topo {
         Some(t) => Ok(topolab::topology::import::mininet_topology(
             t,
@@ -130,6 +148,9 @@ pub async fn up(args: UpArgs) -> miette::Result<()> {
         .unwrap_or_else(|| topology.name.clone());
     // Compile here so that mistakes are reported before anything starts.
     topolab::compile::compile(&topology, &name)?;
+    if args.sharded() && !args.detach {
+        return crate::cli::shards::up(args, topology, false).await;
+    }
     if args.detach {
         // The detached supervisor handles signals itself, from its first instruction.
         return detach(&args);
@@ -218,6 +239,10 @@ async fn with_console(lab: Lab, cancel: Arc<AtomicBool>) -> miette::Result<()> {
 
 /// The detached supervisor (hidden command, started by `up -d`).
 pub async fn supervise(args: UpArgs) -> miette::Result<()> {
+    if args.sharded() {
+        let topology = load_args(&args)?;
+        return crate::cli::shards::up(args, topology, true).await;
+    }
     let cancel = interrupt_flag()?;
     let topology = load_args(&args)?;
     let web = bind_web(&args).await?;
@@ -426,6 +451,14 @@ fn detach(args: &UpArgs) -> miette::Result<()> {
     if let Some(addr) = args.web {
         cmd.arg(format!("--web={addr}"));
     }
+    if let Some(n) = args.shards {
+        cmd.arg("--shards").arg(n.to_string());
+        cmd.arg("--launcher").arg(&args.launcher);
+    }
+    if let Some(m) = &args.machines {
+        cmd.arg("--machines")
+            .arg(std::fs::canonicalize(m).into_diagnostic()?);
+    }
     let (r, w) = std::io::pipe().into_diagnostic()?;
     cmd.stdin(Stdio::null())
         .stdout(w.try_clone().into_diagnostic()?)
@@ -453,7 +486,7 @@ fn detach(args: &UpArgs) -> miette::Result<()> {
 
 /// Points stdout and stderr at the supervisor log (after detaching), or at /dev/null if
 /// the log cannot be opened: never at the invoking terminal.
-fn redirect_output(log: &std::path::Path) {
+pub(crate) fn redirect_output(log: &std::path::Path) {
     let f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

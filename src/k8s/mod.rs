@@ -4,8 +4,7 @@
 //! - [`crd`]: the `Lab` resource (`topolab.io/v1alpha1`) and its status;
 //! - [`objects`]: every object topolab writes, as pure functions (golden-tested);
 //! - [`operator`]: the reconcile loop (`topolab k8s operator`);
-//! - [`placement`]: the shard split the operator uses (PLACEHOLDER round robin until the
-//!   planner's partition lands).
+//! - [`placement`]: pods as the planner's machines.
 //!
 //! Tested with golden JSON and a mocked API server only; never run against a live
 //! cluster here.

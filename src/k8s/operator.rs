@@ -135,23 +135,16 @@ pub fn peers(shards: u32, pods: &BTreeMap<u32, &Pod>) -> Option<String> {
     serde_json::to_string(&map).ok()
 }
 
-/// Reads `peers.json` (`{"0": "10.1.2.3", …}`): an IP address for each of shards 0 …
-/// `shards - 1`, and nothing else.
+/// Reads `peers.json` (the agents' peers file, `{"0": "10.1.2.3", …}`): an IP address
+/// for each of shards 0 … `shards - 1`, and nothing else.
 pub fn parse_peers(text: &str, shards: u32) -> Result<BTreeMap<u32, IpAddr>, String> {
-    let raw: BTreeMap<String, IpAddr> = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let mut out = BTreeMap::new();
-    for (k, ip) in raw {
-        let shard: u32 = k
-            .parse()
-            .map_err(|_| format!("`{}` is not a shard number", k.escape_debug()))?;
-        if shard >= shards {
-            return Err(format!("shard {shard}, but the lab has {shards}"));
-        }
-        out.insert(shard, ip);
+    let peers = crate::compile::shard_split::parse_peers(text).map_err(|e| e.to_string())?;
+    if let Some(k) = peers.keys().find(|&&k| k >= shards) {
+        return Err(format!("shard {k}, but the lab has {shards}"));
     }
-    match (0..shards).find(|k| !out.contains_key(k)) {
+    match (0..shards).find(|k| !peers.contains_key(k)) {
         Some(k) => Err(format!("no address for shard {k}")),
-        None => Ok(out),
+        None => Ok(peers),
     }
 }
 

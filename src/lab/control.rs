@@ -80,7 +80,12 @@ pub fn socket_path(run_dir: &Path) -> PathBuf {
 
 /// Sends one request to a lab's supervisor and waits (up to `timeout`) for the answer.
 pub fn call(run_dir: &Path, req: &Request, timeout: Duration) -> io::Result<Response> {
-    let mut s = UnixStream::connect(socket_path(run_dir))?;
+    call_socket(&socket_path(run_dir), req, timeout)
+}
+
+/// [`call`] on the control socket at `socket` (the file itself, not its directory).
+pub fn call_socket(socket: &Path, req: &Request, timeout: Duration) -> io::Result<Response> {
+    let mut s = UnixStream::connect(socket)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
     let mut line = serde_json::to_vec(req).map_err(io::Error::other)?;

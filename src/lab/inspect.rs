@@ -26,6 +26,9 @@ pub struct LabStatus {
     /// Every service: state, PID, restarts, uptime, last log lines.
     #[serde(default)]
     pub services: Vec<super::service::ServiceStatus>,
+    /// A lab split across shards: each shard's state (empty for a lab on one machine).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shards: Vec<super::coordinator::ShardStatus>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -42,11 +42,36 @@ pub enum Stopped {
     Finished,
 }
 
-/// The lab, or `None` once it is down.
-type Shared = Arc<Mutex<Option<Lab>>>;
+/// What a control socket serves: one lab on this machine ([`Lab`]), or the coordinator of
+/// a lab split across shards ([`super::coordinator::Coordinator`]).
+pub trait Served: Send + Sized + 'static {
+    fn run_dir(&self) -> &std::path::Path;
+    /// Acts on one request; `lab` is `None` once it is down. True when it tore it down.
+    fn respond(
+        lab: &Mutex<Option<Self>>,
+        req: Request,
+    ) -> impl std::future::Future<Output = (Response, bool)> + Send;
+    /// Tears it down.
+    fn down(self) -> impl std::future::Future<Output = Result<(), LabError>> + Send;
+}
+
+impl Served for Lab {
+    fn run_dir(&self) -> &std::path::Path {
+        Lab::run_dir(self)
+    }
+    fn respond(
+        lab: &Mutex<Option<Self>>,
+        req: Request,
+    ) -> impl std::future::Future<Output = (Response, bool)> + Send {
+        respond(req, lab)
+    }
+    fn down(self) -> impl std::future::Future<Output = Result<(), LabError>> + Send {
+        Lab::down(self)
+    }
+}
 
 /// Serves `lab` until asked to stop; always tears the lab down before returning.
-pub async fn serve(lab: Lab) -> Result<Stopped, LabError> {
+pub async fn serve<L: Served>(lab: L) -> Result<Stopped, LabError> {
     serve_then(lab, None, || {}).await
 }
 
@@ -55,8 +80,8 @@ pub async fn serve(lab: Lab) -> Result<Stopped, LabError> {
 /// about a lab whose socket does not exist yet. `interrupted`: a flag that the caller's own
 /// signal handling set during bring-up; if it is set once ours is in place, the lab goes
 /// down at once (a signal between bring-up and here is never lost).
-pub async fn serve_then(
-    lab: Lab,
+pub async fn serve_then<L: Served>(
+    lab: L,
     interrupted: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     ready: impl FnOnce(),
 ) -> Result<Stopped, LabError> {
@@ -83,13 +108,13 @@ impl Default for Until<std::future::Pending<()>> {
 
 /// [`serve_then`], also stopping when `until.done` finishes, and on SIGINT only if
 /// `until.sigint`.
-pub async fn serve_until(
-    lab: Lab,
+pub async fn serve_until<L: Served>(
+    lab: L,
     interrupted: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     ready: impl FnOnce(),
     until: Until<impl std::future::Future<Output = ()>>,
 ) -> Result<Stopped, LabError> {
-    let path = control::socket_path(lab.run_dir());
+    let path = control::socket_path(Served::run_dir(&lab));
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path).map_err(|e| LabError::RunDir {
         path: path.clone(),
@@ -104,13 +129,13 @@ pub async fn serve_until(
     let mut sigint = signal(SignalKind::interrupt()).map_err(signal_err)?;
     let mut sigterm = signal(SignalKind::terminate()).map_err(signal_err)?;
     if interrupted.is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst)) {
-        lab.down().await?;
+        Served::down(lab).await?;
         return Ok(Stopped::Signal);
     }
     ready();
     let done = until.done;
     tokio::pin!(done);
-    let lab: Shared = Arc::new(Mutex::new(Some(lab)));
+    let lab = Arc::new(Mutex::new(Some(lab)));
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let (down_tx, mut down_rx) = mpsc::channel::<()>(1);
     let mut conns = tokio::task::JoinSet::new();
@@ -142,7 +167,7 @@ pub async fn serve_until(
     // the lab down. They are closed when this process exits, after the teardown.
     let lab = lab.lock().await.take();
     if let Some(lab) = lab {
-        lab.down().await?;
+        Served::down(lab).await?;
     }
     drop(listener);
     Ok(stopped)
@@ -156,7 +181,7 @@ fn signal_err(e: io::Error) -> LabError {
 }
 
 /// Serves one connection; returns true when it tore the lab down.
-async fn handle(stream: UnixStream, lab: &Mutex<Option<Lab>>) -> bool {
+async fn handle<L: Served>(stream: UnixStream, lab: &Mutex<Option<L>>) -> bool {
     let (r, mut w) = stream.into_split();
     let mut line = Vec::new();
     let read = tokio::time::timeout(
@@ -176,7 +201,7 @@ async fn handle(stream: UnixStream, lab: &Mutex<Option<Lab>>) -> bool {
                 let message = format!("bad request: {e}");
                 (Response::Error { message }, false)
             }
-            Ok(req) => respond(req, lab).await,
+            Ok(req) => L::respond(lab, req).await,
         }
     };
     let mut out = serde_json::to_vec(&resp).unwrap_or_default();
@@ -325,11 +350,12 @@ pub async fn status(lab: &mut Lab) -> io::Result<LabStatus> {
         links: lab.links(),
         kernel: crate::link::caps::capabilities(),
         services: lab.services(),
+        shards: Vec::new(),
     })
 }
 
 /// An error with its help text, for a client that only gets a string.
-fn render(e: &LabError) -> String {
+pub(crate) fn render(e: &LabError) -> String {
     use miette::Diagnostic;
     match e.help() {
         Some(h) => format!("{e}\n  help: {h}"),
