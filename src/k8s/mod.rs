@@ -7,7 +7,7 @@
 //! - [`placement`]: pods as the planner's machines.
 //!
 //! Tested with golden JSON and a mocked API server only; never run against a live
-//! cluster here.
+//! cluster here (README.md, "Kubernetes").
 
 pub mod crd;
 pub mod objects;
