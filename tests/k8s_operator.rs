@@ -718,3 +718,25 @@ async fn controller_watches_labs_and_pods_and_reconciles() {
         2
     );
 }
+
+/// No secret, no pods: the status says why, and the next reconcile tries again.
+#[tokio::test]
+async fn secret_failure_is_reported_and_retried() {
+    let mut fake = Fake::new(lab(quickstart()));
+    let ctx = Context {
+        client: fake.ctx.client.clone(),
+        new_secret: || Err("no randomness".into()),
+        now: fake.ctx.now,
+    };
+    fake.ctx = Arc::new(ctx);
+    let l: Lab = serde_json::from_value(fake.get(LAB_PATH)).unwrap();
+    let e = operator::reconcile(Arc::new(l), fake.ctx.clone())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no randomness"), "{e}");
+    let log = fake.store.lock().unwrap().log.clone();
+    assert!(!lines(&log).contains(&format!("POST {PODS}")));
+    let st = fake.lab_status();
+    assert_eq!(st["phase"], "Failed");
+    assert_eq!(st["message"], "cannot make the lab secret: no randomness");
+}

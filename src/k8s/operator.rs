@@ -353,7 +353,16 @@ pub async fn reconcile(lab: Arc<Lab>, ctx: Arc<Context>) -> Result<Action, Error
 
     let secrets: Api<KSecret> = Api::namespaced(ctx.client.clone(), &ns);
     if secrets.get_opt(&cm_name).await?.is_none() {
-        let hex = (ctx.new_secret)().map_err(Error::Secret)?;
+        let hex = match (ctx.new_secret)() {
+            Ok(hex) => hex,
+            Err(e) => {
+                // Said in the status, and tried again (error_policy requeues).
+                let why = format!("cannot make the lab secret: {e}");
+                let st = status(&lab, Some(why), &BTreeMap::new(), false, (ctx.now)());
+                write_status(&labs, &lab, st).await?;
+                return Err(Error::Secret(e));
+            }
+        };
         secrets
             .create(&PostParams::default(), &objects::secret(&lab, &hex))
             .await?;
