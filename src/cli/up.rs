@@ -62,8 +62,10 @@ pub struct UpArgs {
     #[arg(long, value_name = "N")]
     pub shards: Option<usize>,
     /// How the agents start: `local` runs them on this machine, each in its own "machine"
-    /// namespace joined by an underlay bridge.
-    #[arg(long, value_name = "LAUNCHER", default_value = "local", value_parser = ["local"])]
+    /// namespace joined by an underlay bridge; `slurm` runs one per node of the Slurm
+    /// allocation this runs in (`salloc -N 3 topolab up FILE --launcher slurm`; --shards
+    /// defaults to the allocation's node count).
+    #[arg(long, value_name = "LAUNCHER", default_value = "local", value_parser = ["local", "slurm"])]
     pub launcher: String,
     /// Machines file for the planner (names, underlay addresses, MTUs, weights).
     #[arg(long, value_name = "FILE")]
@@ -75,7 +77,7 @@ pub struct UpArgs {
 impl UpArgs {
     /// Whether the lab is split across shards.
     pub fn sharded(&self) -> bool {
-        self.shards.is_some_and(|n| n > 1)
+        self.shards.is_some_and(|n| n > 1) || self.launcher == "slurm"
     }
 }
 

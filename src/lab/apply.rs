@@ -494,11 +494,14 @@ fn configure(plan: &Plan, ns: Vec<NsHandle>, progress: ProgressFn<'_>) -> Result
     let total = plan.nodes.len();
     // Peer ends cannot come up inside the create request (the veth driver refuses to
     // open a peer before the pair is linked: ENOTCONN), so they come up here, and a
-    // bridge port that was a peer joins its bridge here.
+    // bridge port that was a peer joins its bridge here; so does a VXLAN end of a switch
+    // (a cross-shard link, issue 13: created in the underlay's request, outside the
+    // bridge's namespace).
     let peers: HashSet<IfaceRef> = plan
         .veths
         .iter()
         .map(|v| main_end_first(plan, v.a, v.b).1)
+        .chain(plan.vxlans.iter().map(|v| v.iface))
         .collect();
     let mgmt: std::collections::HashMap<usize, &crate::compile::MgmtIface> = plan
         .mgmt
