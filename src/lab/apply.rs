@@ -454,6 +454,31 @@ fn create_vxlans(plan: &Plan, ns: &[NsHandle], underlay: Option<&str>) -> Result
         .map_err(|e| netlink_err("vxlan", e))
 }
 
+/// In a shard's fabric: frames arriving on a VXLAN relay port were impaired by the other
+/// shard, so the kernel passes them straight to the relay port facing the local node
+/// (ingress redirect; the relay does not read that port, see `Relay::start_dirs`).
+fn pass_through_ops(plan: &Plan, node: usize) -> Vec<Op> {
+    let mut ops = Vec::new();
+    for v in plan.vxlans.iter().filter(|v| v.iface.node == node) {
+        let Some(r) = plan.links[v.link].relay else {
+            continue;
+        };
+        let to = if v.iface == r.a { r.b } else { r.a };
+        let (from, to) = (plan.iface(v.iface).ifindex, plan.iface(to).ifindex);
+        ops.push(Op::Tc {
+            kind: crate::netlink::TcKind::AddQdisc,
+            msg: crate::netlink::tc::ingress_qdisc(from),
+            what: format!("ingress qdisc on ifindex {from}"),
+        });
+        ops.push(Op::Tc {
+            kind: crate::netlink::TcKind::AddFilter,
+            msg: crate::netlink::tc::redirect_filter(from, to),
+            what: format!("redirect ifindex {from} to {to}"),
+        });
+    }
+    ops
+}
+
 /// TTL of VXLAN packets on the underlay.
 const VXLAN_TTL: u8 = 64;
 
@@ -541,6 +566,7 @@ fn configure(plan: &Plan, ns: Vec<NsHandle>, progress: ProgressFn<'_>) -> Result
         for shaper in &node.shapers {
             ops.extend(link::kernel::shaper_ops(shaper));
         }
+        ops.extend(pass_through_ops(plan, i));
         if let Some(sock) = &h.ioctl {
             for iface in node.ifaces.iter().filter(|i| !i.offloads) {
                 netns::ethtool::set_tx_offloads(sock.as_fd(), &iface.name, false).map_err(|e| {

@@ -303,6 +303,39 @@ impl PacketPort {
         recv_frames(self.fd.as_raw_fd(), bufs)
     }
 
+    /// Makes the socket take no frames in at all (a classic BPF filter `ret #0`): for a
+    /// port that only sends (one direction of a link relayed on this machine only, the
+    /// other passed by the kernel), so that frames arriving there are never queued to it.
+    pub fn drop_all_input(&self) -> io::Result<()> {
+        // BPF_RET | BPF_K with k = 0: accept zero bytes of every frame.
+        let mut prog = [libc::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        }];
+        let fprog = libc::sock_fprog {
+            len: 1,
+            filter: prog.as_mut_ptr(),
+        };
+        // SAFETY: fprog points at one valid instruction for the duration of the call (the
+        // kernel copies it).
+        let r = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ATTACH_FILTER,
+                (&fprog as *const libc::sock_fprog).cast(),
+                std::mem::size_of::<libc::sock_fprog>() as u32,
+            )
+        };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    }
+
     /// Sends `frames` (each with its header when the port has them), [`BATCH`] per call.
     /// When the kernel refuses (ENOBUFS: the receiver's backlog is full) it yields and
     /// retries; a frame refused 8 times in a row is dropped. Returns how many were.

@@ -58,7 +58,8 @@ struct Direction {
 
 /// A running relay: a thread per direction, stopped when dropped.
 pub struct Relay {
-    dirs: [Direction; 2],
+    /// `None`: that direction is not relayed here (see [`Relay::start_dirs`]).
+    dirs: [Option<Direction>; 2],
 }
 
 impl Relay {
@@ -72,37 +73,62 @@ impl Relay {
         a_to_b: DirectionConfig,
         b_to_a: DirectionConfig,
     ) -> io::Result<Relay> {
+        Relay::start_dirs(name, a, b, mtu, [Some(a_to_b), Some(b_to_a)])
+    }
+
+    /// [`Relay::start`] with either direction left out (`None`): nothing reads the port
+    /// that direction would read from (its socket takes no input at all), so the frames
+    /// arriving there go where the kernel sends them — in a shard of a lab split across
+    /// machines, the direction the other shard impairs is passed by a tc redirect.
+    pub fn start_dirs(
+        name: &str,
+        a: PacketPort,
+        b: PacketPort,
+        mtu: u32,
+        [a_to_b, b_to_a]: [Option<DirectionConfig>; 2],
+    ) -> io::Result<Relay> {
+        if a_to_b.is_none() {
+            a.drop_all_input()?;
+        }
+        if b_to_a.is_none() {
+            b.drop_all_input()?;
+        }
         let a = Arc::new(a);
         let b = Arc::new(b);
-        let d0 = spawn(format!("{name}>"), a.clone(), b.clone(), mtu, a_to_b)?;
-        let d1 = spawn(format!("{name}<"), b, a, mtu, b_to_a)?;
+        let d0 = a_to_b
+            .map(|c| spawn(format!("{name}>"), a.clone(), b.clone(), mtu, c))
+            .transpose()?;
+        let d1 = b_to_a
+            .map(|c| spawn(format!("{name}<"), b, a, mtu, c))
+            .transpose()?;
         Ok(Relay { dirs: [d0, d1] })
     }
 
     /// Changes one direction's impairments (0: a→b, 1: b→a) without losing queued frames.
     pub fn reconfigure(&self, dir: usize, imp: Impairment, trace: Option<Trace>) {
-        let d = &self.dirs[dir];
-        let _ = d.ctl.send(Ctl::Reconfigure(Box::new((imp, trace))));
-        let _ = d.wake.write(1);
+        if let Some(d) = &self.dirs[dir] {
+            let _ = d.ctl.send(Ctl::Reconfigure(Box::new((imp, trace))));
+            let _ = d.wake.write(1);
+        }
     }
 
-    /// Counters of direction `dir` (refreshed by the relay thread at least every 50 ms).
+    /// Counters of direction `dir` (refreshed by the relay thread at least every 50 ms);
+    /// zero for a direction not relayed here.
     pub fn counters(&self, dir: usize) -> Counters {
         self.dirs[dir]
-            .counters
-            .lock()
-            .map(|c| c.clone())
+            .as_ref()
+            .and_then(|d| d.counters.lock().ok().map(|c| c.clone()))
             .unwrap_or_default()
     }
 }
 
 impl Drop for Relay {
     fn drop(&mut self) {
-        for d in &self.dirs {
+        for d in self.dirs.iter().flatten() {
             let _ = d.ctl.send(Ctl::Stop);
             let _ = d.wake.write(1);
         }
-        for d in &mut self.dirs {
+        for d in self.dirs.iter_mut().flatten() {
             if let Some(t) = d.thread.take() {
                 let _ = t.join();
             }
