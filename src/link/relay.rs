@@ -277,18 +277,41 @@ fn recv_batch(port: &PacketPort, pool: &mut Vec<Vec<u8>>, pipe: &mut Pipeline) {
         pool.push(Vec::with_capacity(BUF_LEN));
     }
     let at = pool.len() - BATCH;
-    let n = port.recv_batch(&mut pool[at..]);
+    let mut stamps = [0u64; BATCH];
+    let n = port.recv_batch_stamped(&mut pool[at..], &mut stamps);
     let now = Instant::monotonic();
-    for data in pool.drain(at..at + n) {
+    let real = realtime_ns();
+    for (data, stamp) in pool.drain(at..at + n).zip(stamps) {
         let (segments, wire_bytes) = wire_size(&data);
         pipe.handle(
-            now,
+            arrival(now, real, stamp),
             Packet {
                 data,
                 segments,
                 wire_bytes,
             },
         );
+    }
+}
+
+/// CLOCK_REALTIME in ns (the clock of the kernel's receive timestamps).
+fn realtime_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
+        .map(|t| (t.tv_sec() as u64).saturating_mul(1_000_000_000) + t.tv_nsec() as u64)
+        .unwrap_or(0)
+}
+
+/// When a frame arrived, on the monotonic clock: `now` less its age by the kernel's
+/// receive timestamp (`stamp`, realtime ns, read against `real`, the realtime clock at
+/// `now`): a relay thread woken late (a busy CPU) still delays each frame from its
+/// arrival. No stamp, or one from the future or over a second old (the realtime clock
+/// was set meanwhile): `now`. The pipeline never lets time run backwards.
+fn arrival(now: Instant, real: u64, stamp: u64) -> Instant {
+    match real.checked_sub(stamp) {
+        Some(age) if stamp != 0 && age < 1_000_000_000 => {
+            now - std::time::Duration::from_nanos(age)
+        }
+        _ => now,
     }
 }
 
@@ -302,6 +325,22 @@ fn poll_error_is_transient(e: nix::errno::Errno) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arrival_is_the_kernels_receive_time_when_it_is_sane() {
+        let now = Instant::monotonic();
+        let real = 5_000_000_000;
+        let us = std::time::Duration::from_micros;
+        assert_eq!(arrival(now, real, real - 300_000), now - us(300));
+        assert_eq!(arrival(now, real, real), now);
+        assert_eq!(arrival(now, real, 0), now, "no stamp");
+        assert_eq!(arrival(now, real, real + 1), now, "from the future");
+        assert_eq!(
+            arrival(now, real, real - 2_000_000_000),
+            now,
+            "clock was set"
+        );
+    }
 
     #[test]
     fn only_transient_poll_errors_are_retried() {
