@@ -17,7 +17,7 @@ fn ip(s: &str) -> IpAddr {
 }
 
 fn bundle() -> ShardedPlan {
-    let t = Topology::load(&common::repo_path("topologies/quickstart.yaml")).unwrap();
+    let t = Topology::load(common::repo_path("topologies/quickstart.yaml")).unwrap();
     let plan = compile(&t, "bb").unwrap();
     split(
         &plan,
@@ -92,7 +92,8 @@ fn peers_errors_say_line_and_column() {
 #[test]
 fn a_bundle_that_parses_but_does_not_fit_is_refused_with_the_reason() {
     let none = BTreeMap::new();
-    let cases: Vec<(Box<dyn Fn(&mut ShardedPlan)>, u32, &str)> = vec![
+    type Breaks = Box<dyn Fn(&mut ShardedPlan)>;
+    let cases: Vec<(Breaks, u32, &str)> = vec![
         (
             Box::new(|_| {}),
             2,
