@@ -277,8 +277,35 @@ fn two_agents_carry_a_lab_across_machines() {
         Response::Pong { .. }
     ));
 
-    // SIGTERM: the agent tears its shard down and exits 0; nothing of the lab is left.
-    let status = w.signal(0, nix::sys::signal::Signal::SIGTERM);
+    // The killed shard comes back on the same machine (nothing left in the way: no
+    // "file exists"), and the lab works again across shards.
+    w.agents.truncate(1);
+    let again = w.start(1);
+    assert_eq!(again, dirs[1]);
+    let r = pings(&lab, "h1", addr(&plan, "h2", "r1", true), 5);
+    assert_eq!(r.received, 5, "h1 → h2 after shard 1 came back: {r:?}");
+
+    // `ls` shows the lab running (its shards are); SIGTERM takes shard 1 down (exit 0);
+    // `down` on a machine with only shards takes each down through its control socket.
+    let out = common::topolab().args(["ls", "--json"]).output().unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == lab.as_str())
+        .unwrap_or_else(|| panic!("{rows}"));
+    assert_eq!(row["state"], "running");
+    let status = w.signal(1, nix::sys::signal::Signal::SIGTERM);
+    assert!(status.success(), "{status:?}");
+    assert!(!dirs[1].exists());
+    let out = common::topolab().args(["down", &lab]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let status = w.agents[0].take().unwrap().wait().unwrap();
     assert!(status.success(), "{status:?}");
     let left: BTreeMap<_, _> = common::namespaces_of(&lab)
         .into_iter()

@@ -236,30 +236,17 @@ pub async fn down(lab: Option<LabName>) -> miette::Result<()> {
     must_exist(&lab)?;
     let dir = run_dir(&lab);
     match teardown::state(base(), &lab).map_err(run_dir_error)? {
+        // No coordinator on this machine, only shards of the lab (`topolab agent`): each
+        // goes down through its own control socket.
+        State::Running if !matches!(teardown::try_lock(&dir), Ok(None)) => {
+            let shards = teardown::live_shards(&dir).map_err(run_dir_error)?;
+            for k in shards {
+                down_dir(&lab, name::shard_dir(base(), &lab, k)).await?;
+                outln!("lab `{lab}` shard {k} is down");
+            }
+        }
         State::Running => {
-            // Who the supervisor is, read before it is asked to go (its journal goes too).
-            let entries = journal::Journal::read(&dir).unwrap_or_default();
-            let owner = journal::Journal::owner(&entries).map(|(_, pid, start, _)| (pid, start));
-            let resp = tokio::task::spawn_blocking(move || {
-                control::call(&dir, &Request::Down, Duration::from_secs(300))
-            })
-            .await
-            .into_diagnostic()?
-            .map_err(|e| unreachable(&lab, e))?;
-            match resp {
-                Response::Done => {}
-                Response::Error { message } => return Err(miette!("{message}")),
-                other => return Err(miette!("unexpected answer: {other:?}")),
-            }
-            if let Some((pid, start)) = owner {
-                wait_exit(pid, start, SUPERVISOR_EXIT).await.map_err(|_| {
-                    miette!(
-                        "lab `{lab}` is down, but its supervisor (pid {pid}) has not exited \
-                         after {} s",
-                        SUPERVISOR_EXIT.as_secs()
-                    )
-                })?;
-            }
+            down_dir(&lab, dir).await?;
             outln!("lab `{lab}` is down");
         }
         _ => {
@@ -270,6 +257,34 @@ pub async fn down(lab: Option<LabName>) -> miette::Result<()> {
                 removed.processes
             );
         }
+    }
+    Ok(())
+}
+
+/// Asks the supervisor of run directory `dir` (the lab's, or a shard's) to go down, and
+/// waits for it to exit.
+async fn down_dir(lab: &LabName, dir: PathBuf) -> miette::Result<()> {
+    // Who the supervisor is, read before it is asked to go (its journal goes too).
+    let entries = journal::Journal::read(&dir).unwrap_or_default();
+    let owner = journal::Journal::owner(&entries).map(|(_, pid, start, _)| (pid, start));
+    let resp = tokio::task::spawn_blocking(move || {
+        control::call(&dir, &Request::Down, Duration::from_secs(300))
+    })
+    .await
+    .into_diagnostic()?
+    .map_err(|e| unreachable(lab, e))?;
+    match resp {
+        Response::Done => {}
+        Response::Error { message } => return Err(miette!("{message}")),
+        other => return Err(miette!("unexpected answer: {other:?}")),
+    }
+    if let Some((pid, start)) = owner {
+        wait_exit(pid, start, SUPERVISOR_EXIT).await.map_err(|_| {
+            miette!(
+                "lab `{lab}` is down, but its supervisor (pid {pid}) has not exited after {} s",
+                SUPERVISOR_EXIT.as_secs()
+            )
+        })?;
     }
     Ok(())
 }

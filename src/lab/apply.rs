@@ -439,7 +439,24 @@ fn create_vxlans(plan: &Plan, ns: &[NsHandle], underlay: Option<&str>) -> Result
         .collect();
     let kernel = |what: String| move |e: std::io::Error| LabError::Kernel { what, source: e };
     let run = move || -> std::io::Result<Result<(), crate::netlink::NetlinkError>> {
-        Ok(Netlink::open()?.run_all(&ops))
+        let mut nl = Netlink::open()?;
+        for op in &ops {
+            // EEXIST: the same VNI and port are still taken in the underlay namespace —
+            // by a previous run of this shard whose namespaces the kernel is still
+            // deleting (that runs in the background after `clean` or a teardown), or by
+            // another lab. Wait a little for the first; then report it.
+            let t = std::time::Instant::now();
+            loop {
+                match nl.run_all(std::slice::from_ref(op)) {
+                    Err(e) if e.errno() == Some(libc::EEXIST) && t.elapsed() < VXLAN_BUSY_WAIT => {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                    Err(e) => return Ok(Err(e)),
+                    Ok(()) => break,
+                }
+            }
+        }
+        Ok(Ok(()))
     };
     let r = match underlay {
         Some(name) => {
@@ -478,6 +495,9 @@ fn pass_through_ops(plan: &Plan, node: usize) -> Vec<Op> {
     }
     ops
 }
+
+/// How long a VXLAN end waits for its VNI and port to be freed in the underlay namespace.
+const VXLAN_BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// TTL of VXLAN packets on the underlay.
 const VXLAN_TTL: u8 = 64;
