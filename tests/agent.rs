@@ -228,6 +228,20 @@ fn two_agents_carry_a_lab_across_machines() {
         assert_eq!(r.received, 5, "h1 → h2 (v6: {v6}): {r:?}");
     }
 
+    // `exec` enters a node on the machine whose shard holds it.
+    for node in ["h1", "r1"] {
+        let st = common::topolab()
+            .args(["exec", &lab, node, "--", "true"])
+            .status()
+            .unwrap();
+        assert!(st.success(), "exec {node}");
+    }
+    let out = common::topolab()
+        .args(["exec", &lab, "nosuch", "--", "true"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+
     // `delay: 10ms` is 10 ms each way whatever the split: RTT 20 ms within 0.3 ms (the
     // issue's fidelity bound), on the minimum of 30 probes: the delay every probe gets,
     // without the scheduling noise of a machine shared with builds (the median is shown).

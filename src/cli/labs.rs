@@ -118,8 +118,27 @@ fn node_netns(lab: &LabName, node: &str) -> miette::Result<String> {
     }
 }
 
-/// What a process of `node` joins (namespaces, cgroup), from the lab's Plan.
+/// The shard of `lab` on this machine that holds user node `node` (issue 13): its run
+/// directory (where the node's mount-namespace pins are) and its Plan.
+fn shard_holding(lab: &LabName, node: &str) -> Option<(PathBuf, Plan)> {
+    name::shard_dirs(&run_dir(lab))
+        .ok()?
+        .into_iter()
+        .find_map(|(_, dir)| {
+            let text = std::fs::read_to_string(dir.join("plan.json")).ok()?;
+            let plan: Plan = serde_json::from_str(&text).ok()?;
+            plan.user_node(node).is_some().then_some((dir, plan))
+        })
+}
+
+/// What a process of `node` joins (namespaces, cgroup), from the lab's Plan — or, for a
+/// lab split across machines, from the Plan of the shard here that holds the node.
 fn node_env(lab: &LabName, node: &str) -> miette::Result<topolab::lab::node_env::NodeEnv> {
+    if let Some((dir, plan)) = shard_holding(lab, node) {
+        let n = plan.user_node(node).expect("found by shard_holding");
+        return topolab::lab::node_env::NodeEnv::open(lab, &dir, n)
+            .map_err(|e| miette!("cannot enter node `{node}` of `{lab}`: {e}"));
+    }
     let plan = read_plan(lab)?;
     node_netns(lab, node)?;
     let n = plan.user_node(node).expect("checked by node_netns");
