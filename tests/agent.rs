@@ -18,7 +18,7 @@ use std::time::Duration;
 use common::shards::split;
 use topolab::compile::{Plan, compile};
 use topolab::lab::control::{self, Request, Response};
-use topolab::lab::links::LinkAction;
+use topolab::lab::links::{LinkAction, LinkStatus};
 use topolab::tools::ping::{PingConfig, PingReport, ping};
 use topolab::topology::Topology;
 
@@ -179,14 +179,14 @@ fn pings(lab: &str, from: &str, to: IpAddr, count: u32) -> PingReport {
     ping(&format!("{lab}-{from}"), to, cfg).unwrap()
 }
 
-fn link(dir: &Path, a: &str, b: &str, action: LinkAction) {
+fn link(dir: &Path, a: &str, b: &str, action: LinkAction) -> LinkStatus {
     let req = Request::Link {
         a: a.into(),
         b: b.into(),
         action,
     };
     match control::call(dir, &req, Duration::from_secs(30)).unwrap() {
-        Response::Link { .. } => {}
+        Response::Link { status } => *status,
         other => panic!("link {a} {b}: {other:?}"),
     }
 }
@@ -256,6 +256,23 @@ fn two_agents_carry_a_lab_across_machines() {
         (rtt.min_ms - 20.0).abs() <= 0.3,
         "minimum RTT {:.3} ms, configured 2 × 10 ms",
         rtt.min_ms
+    );
+
+    // A live change through each shard: each applies the direction leaving it, so the
+    // new delay counts once each way (twice would be 80 ms), and the far end is named after
+    // the node on the other shard.
+    let set =
+        || LinkAction::set(topolab::topology::changes::parse_changes(&["delay=20ms"]).unwrap());
+    for d in &dirs {
+        let st = link(d, "h2", "r1", set());
+        assert_eq!(st.a, "r1:eth1", "{st:?}");
+        assert_eq!(st.b, "h2:eth0", "{st:?}");
+    }
+    let r = pings(&lab, "r1", addr(&plan, "h2", "r1", false), 10);
+    let min = r.rtt.unwrap().min_ms;
+    assert!(
+        (40.0..41.0).contains(&min),
+        "20 ms each way: min RTT {min:.3} ms"
     );
 
     // Down and up live, through each shard's own control socket.
