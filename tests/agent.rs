@@ -327,6 +327,7 @@ fn two_agents_carry_a_lab_across_machines() {
         .find(|r| r["name"] == lab.as_str())
         .unwrap_or_else(|| panic!("{rows}"));
     assert_eq!(row["state"], "running");
+    assert_eq!(row["nodes"], 3, "every shard's nodes: {row}");
     let status = w.signal(1, nix::sys::signal::Signal::SIGTERM);
     assert!(status.success(), "{status:?}");
     assert!(!dirs[1].exists());

@@ -118,17 +118,26 @@ fn node_netns(lab: &LabName, node: &str) -> miette::Result<String> {
     }
 }
 
-/// The shard of `lab` on this machine that holds user node `node` (issue 13): its run
-/// directory (where the node's mount-namespace pins are) and its Plan.
-fn shard_holding(lab: &LabName, node: &str) -> Option<(PathBuf, Plan)> {
+/// The shards of `lab` on this machine (issue 13) that have a Plan: run directory, Plan.
+fn shards_here(lab: &LabName) -> impl Iterator<Item = (PathBuf, Plan)> {
     name::shard_dirs(&run_dir(lab))
-        .ok()?
+        .unwrap_or_default()
         .into_iter()
-        .find_map(|(_, dir)| {
+        .filter_map(|(_, dir)| {
             let text = std::fs::read_to_string(dir.join("plan.json")).ok()?;
             let plan: Plan = serde_json::from_str(&text).ok()?;
-            plan.user_node(node).is_some().then_some((dir, plan))
+            Some((dir, plan))
         })
+}
+
+fn shard_plans(lab: &LabName) -> impl Iterator<Item = Plan> {
+    shards_here(lab).map(|(_, p)| p)
+}
+
+/// The shard of `lab` on this machine that holds user node `node`: its run directory
+/// (where the node's mount-namespace pins are) and its Plan.
+fn shard_holding(lab: &LabName, node: &str) -> Option<(PathBuf, Plan)> {
+    shards_here(lab).find(|(_, plan)| plan.user_node(node).is_some())
 }
 
 /// What a process of `node` joins (namespaces, cgroup), from the lab's Plan — or, for a
@@ -189,7 +198,10 @@ pub async fn ls(json: bool) -> miette::Result<()> {
         let (pid, topology) = journal::Journal::owner(&entries)
             .map(|(_, pid, _, t)| (pid, t.to_string()))
             .unwrap_or((0, String::new()));
-        let nodes = read_plan(&lab).map(|p| p.user_nodes().count()).unwrap_or(0);
+        // A machine that runs shards of the lab but not its coordinator: their nodes.
+        let nodes = read_plan(&lab)
+            .map(|p| p.user_nodes().count())
+            .unwrap_or_else(|_| shard_plans(&lab).map(|p| p.user_nodes().count()).sum());
         rows.push(LabRow {
             name: lab.to_string(),
             state: state.label(),
