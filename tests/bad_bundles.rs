@@ -162,5 +162,16 @@ fn agent_refuses_a_bad_bundle_with_its_location() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("shard 5 does not exist"), "{err}");
+    // --listen without the lab's secret: refused before anything is made.
+    let out = common::topolab()
+        .args(["agent", "--shard", "0", "--listen", "127.0.0.1:0", "--plan"])
+        .arg(&f)
+        .env_remove("TOPOLAB_LAB_SECRET")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--listen needs the lab's secret"), "{err}");
+    assert!(out.stdout.is_empty(), "no ready line");
     std::fs::remove_dir_all(&dir).unwrap();
 }
