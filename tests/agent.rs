@@ -228,6 +228,25 @@ fn two_agents_carry_a_lab_across_machines() {
         assert_eq!(r.received, 5, "h1 → h2 (v6: {v6}): {r:?}");
     }
 
+    // Each shard's supervisor inspects its own part: its nodes, and every link with an
+    // end there (the far ends named after the other shard's nodes).
+    for (k, nodes) in [(0, vec!["h1", "h2"]), (1, vec!["r1"])] {
+        let Response::Status { status } =
+            control::call(&dirs[k], &Request::Inspect, Duration::from_secs(60)).unwrap()
+        else {
+            panic!("inspect shard {k}");
+        };
+        let mut got: Vec<&str> = status
+            .nodes
+            .iter()
+            .filter(|n| !n.kind.is_internal())
+            .map(|n| n.name.as_str())
+            .collect();
+        got.sort();
+        assert_eq!(got, nodes, "shard {k}");
+        assert_eq!(status.links.len(), 2, "shard {k}");
+    }
+
     // `exec` enters a node on the machine whose shard holds it.
     for node in ["h1", "r1"] {
         let st = common::topolab()
