@@ -414,36 +414,8 @@ pub fn teardown_dir(base: &Path, lab: &LabName) -> Result<Removed, TeardownError
         Ok(false) => return Ok(removed),
         Err(e) => return Err(TeardownError(vec![(dir.display().to_string(), e)])),
     }
-    match name::shard_dirs(&dir) {
-        Ok(shards) => {
-            // A shard whose agent runs keeps the whole lab: nothing is removed.
-            let live: Vec<u32> = shards
-                .iter()
-                .filter(|(_, d)| matches!(try_lock(d), Ok(None)))
-                .map(|(k, _)| *k)
-                .collect();
-            if !live.is_empty() {
-                return Err(TeardownError(vec![(
-                    format!("shard(s) {live:?} of lab `{lab}`"),
-                    io::Error::other("their agents are running; stop them first"),
-                )]));
-            }
-            for (k, sdir) in shards {
-                // Held while its leftovers are removed, so no agent starts there meanwhile.
-                match try_lock(&sdir) {
-                    Ok(None) => errors.push((
-                        format!("shard {k}"),
-                        io::Error::other("its agent is running; stop it first"),
-                    )),
-                    Ok(Some(_lock)) => add(&mut removed, teardown_one(lab, &sdir, &mut errors)),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        add(&mut removed, teardown_one(lab, &sdir, &mut errors))
-                    }
-                    Err(e) => errors.push((format!("shard {k}"), e)),
-                }
-            }
-        }
-        Err(e) => errors.push(("list shard directories".into(), e)),
+    if !shards_first(lab, &dir, &mut errors, &mut removed) {
+        return Err(TeardownError(errors));
     }
     if errors.is_empty() {
         add(&mut removed, teardown_one(lab, &dir, &mut errors));
@@ -453,6 +425,50 @@ pub fn teardown_dir(base: &Path, lab: &LabName) -> Result<Removed, TeardownError
     } else {
         Err(TeardownError(errors))
     }
+}
+
+/// Before a lab's run directory `dir` goes: its shard directories (issue 13), each torn
+/// down from its own journal. Returns false, with the reason in `errors` and nothing
+/// removed, if a shard's agent still runs (the lab's directory must then stay).
+pub fn shards_first(
+    lab: &LabName,
+    dir: &Path,
+    errors: &mut Vec<(String, io::Error)>,
+    removed: &mut Removed,
+) -> bool {
+    match name::shard_dirs(dir) {
+        Ok(shards) => {
+            // A shard whose agent runs keeps the whole lab: nothing is removed.
+            let live: Vec<u32> = shards
+                .iter()
+                .filter(|(_, d)| matches!(try_lock(d), Ok(None)))
+                .map(|(k, _)| *k)
+                .collect();
+            if !live.is_empty() {
+                errors.push((
+                    format!("shard(s) {live:?} of lab `{lab}`"),
+                    io::Error::other("their agents are running; stop them first"),
+                ));
+                return false;
+            }
+            for (k, sdir) in shards {
+                // Held while its leftovers are removed, so no agent starts there meanwhile.
+                match try_lock(&sdir) {
+                    Ok(None) => errors.push((
+                        format!("shard {k}"),
+                        io::Error::other("its agent is running; stop it first"),
+                    )),
+                    Ok(Some(_lock)) => add(removed, teardown_one(lab, &sdir, errors)),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        add(removed, teardown_one(lab, &sdir, errors))
+                    }
+                    Err(e) => errors.push((format!("shard {k}"), e)),
+                }
+            }
+        }
+        Err(e) => errors.push(("list shard directories".into(), e)),
+    }
+    errors.is_empty()
 }
 
 fn add(total: &mut Removed, r: Removed) {
