@@ -27,15 +27,57 @@ pub async fn up(args: UpArgs, topology: Topology, detached: bool) -> miette::Res
         .as_ref()
         .map(|n| n.to_string())
         .unwrap_or_else(|| topology.name.clone());
-    let n = args.shards.unwrap_or(1);
     if args.machines.is_some() {
         return Err(miette!(
-            help = "the local launcher makes its machines itself; drop --machines",
-            "--machines is for launchers that run agents on other machines"
+            help = "the local launcher makes its machines itself, the slurm launcher takes \
+                    them from the allocation; drop --machines",
+            "--machines is for `topolab plan`; `up` finds its machines through its launcher"
         ));
     }
-    let launcher = match args.launcher.as_str() {
-        "local" => Launcher::Local,
+    let (n, launcher, machines) = match args.launcher.as_str() {
+        "local" => {
+            let n = args.shards.unwrap_or(1);
+            (n, Launcher::Local, coordinator::local_machines(n))
+        }
+        "slurm" => {
+            let alloc = topolab::lab::slurm::Allocation::from_env().map_err(|e| miette!("{e}"))?;
+            let n = args.shards.unwrap_or(alloc.nodes.len());
+            alloc.check(n).map_err(|e| miette!("{e}"))?;
+            let one_host = alloc.one_host(n);
+            let machines = if one_host {
+                // Several slurmd of one host: machine namespaces there, named after the nodes.
+                let mut m = coordinator::local_machines(n);
+                for (m, node) in m.iter_mut().zip(&alloc.nodes) {
+                    m.name = node.name.clone();
+                }
+                m
+            } else {
+                alloc.nodes[..n]
+                    .iter()
+                    .map(|node| topolab::compile::shard::Machine {
+                        name: node.name.clone(),
+                        underlay: node.addr,
+                        mtu: topolab::compile::machines::DEFAULT_MTU,
+                        weight: 1,
+                    })
+                    .collect()
+            };
+            errln!(
+                "slurm job {}: {n} shard(s) on {}{}",
+                alloc.job_id,
+                alloc.nodes[..n]
+                    .iter()
+                    .map(|x| x.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if one_host {
+                    " (one host: machine namespaces)"
+                } else {
+                    ""
+                }
+            );
+            (n, Launcher::Slurm { one_host }, machines)
+        }
         other => return Err(miette!("unknown launcher `{other}`")),
     };
     if n > coordinator::MAX_LOCAL_SHARDS {
@@ -45,8 +87,7 @@ pub async fn up(args: UpArgs, topology: Topology, detached: bool) -> miette::Res
         ));
     }
     let plan = topolab::compile::compile(&topology, &name)?;
-    let sharded = coordinator::split(&plan, &coordinator::local_machines(n))
-        .map_err(topolab::lab::LabError::from)?;
+    let sharded = coordinator::split(&plan, &machines).map_err(topolab::lab::LabError::from)?;
     let opts = CoordinatorOptions {
         launcher,
         run_base: RUN_BASE.into(),

@@ -62,8 +62,10 @@ pub struct UpArgs {
     #[arg(long, value_name = "N")]
     pub shards: Option<usize>,
     /// How the agents start: `local` runs them on this machine, each in its own "machine"
-    /// namespace joined by an underlay bridge.
-    #[arg(long, value_name = "LAUNCHER", default_value = "local", value_parser = ["local"])]
+    /// namespace joined by an underlay bridge; `slurm` runs one per node of the Slurm
+    /// allocation this runs in (`salloc -N 3 topolab up FILE --launcher slurm`; --shards
+    /// defaults to the allocation's node count).
+    #[arg(long, value_name = "LAUNCHER", default_value = "local", value_parser = ["local", "slurm"])]
     pub launcher: String,
     /// Machines file for the planner (names, underlay addresses, MTUs, weights).
     #[arg(long, value_name = "FILE")]
@@ -75,7 +77,7 @@ pub struct UpArgs {
 impl UpArgs {
     /// Whether the lab is split across shards.
     pub fn sharded(&self) -> bool {
-        self.shards.is_some_and(|n| n > 1)
+        self.shards.is_some_and(|n| n > 1) || self.launcher == "slurm"
     }
 }
 
@@ -148,6 +150,15 @@ pub async fn up(args: UpArgs) -> miette::Result<()> {
         .unwrap_or_else(|| topology.name.clone());
     // Compile here so that mistakes are reported before anything starts.
     topolab::compile::compile(&topology, &name)?;
+    if args.detach && args.launcher == "slurm" {
+        // The allocation ends when the command `salloc` runs returns, and Slurm then ends
+        // the agents' step: a detached lab would lose its shards.
+        return Err(miette::miette!(
+            help = "run `salloc -N 3 topolab up FILE --launcher slurm` in the foreground \
+                    (Ctrl-C or `topolab down` ends it), or put it in an sbatch script",
+            "-d cannot be used with --launcher slurm"
+        ));
+    }
     if args.sharded() && !args.detach {
         return crate::cli::shards::up(args, topology, false).await;
     }
