@@ -253,13 +253,12 @@ pub fn partition(
     if k == 0 {
         return Err(ShardError::NoMachines.into());
     }
-    let users: Vec<usize> = (0..plan.nodes.len())
-        .filter(|&i| !plan.nodes[i].kind.is_internal())
-        .collect();
-    let mut vertex_of = vec![None; plan.nodes.len()];
-    for (v, &i) in users.iter().enumerate() {
-        vertex_of[i] = Some(v as u32);
-    }
+    let LabGraph {
+        graph: g,
+        users,
+        vertex_of,
+        link_ends,
+    } = lab_graph(plan);
     let mut pins: Vec<Option<u32>> = vec![None; users.len()];
     for pin in &topology.placement {
         if pin.shard >= k as u64 {
@@ -297,15 +296,6 @@ pub fn partition(
         }
     }
 
-    let mut g = Graph::new(users.iter().map(|&i| node_weight(&plan.nodes[i])).collect());
-    let mut link_ends = Vec::with_capacity(plan.links.len());
-    for l in &plan.links {
-        let ends = vertex_of[l.a.node].zip(vertex_of[l.b.node]);
-        if let Some((a, b)) = ends {
-            g.add_edge(a, b, link_weight(l));
-        }
-        link_ends.push(ends);
-    }
     let targets: Vec<u32> = machines.iter().map(|m| m.weight.max(1)).collect();
     let parts = partition::partition(&g, &targets, &pins).map_err(ShardError::from)?;
 
@@ -363,6 +353,45 @@ pub fn partition(
         method: method.into(),
         control_port: control_port(lab),
     })
+}
+
+/// The graph METIS cuts: one vertex per user node of a Plan, one edge per link.
+#[derive(Debug, Clone)]
+pub struct LabGraph {
+    pub graph: Graph,
+    /// Vertex → index in `Plan::nodes`.
+    pub users: Vec<usize>,
+    /// Index in `Plan::nodes` → vertex (`None`: an internal node).
+    pub vertex_of: Vec<Option<u32>>,
+    /// Per `Plan::links` entry: its ends' vertices.
+    pub link_ends: Vec<Option<(u32, u32)>>,
+}
+
+/// The weighted graph of `plan`'s user nodes ([`node_weight`]) and links ([`link_weight`],
+/// parallel links summed).
+pub fn lab_graph(plan: &Plan) -> LabGraph {
+    let users: Vec<usize> = (0..plan.nodes.len())
+        .filter(|&i| !plan.nodes[i].kind.is_internal())
+        .collect();
+    let mut vertex_of = vec![None; plan.nodes.len()];
+    for (v, &i) in users.iter().enumerate() {
+        vertex_of[i] = Some(v as u32);
+    }
+    let mut graph = Graph::new(users.iter().map(|&i| node_weight(&plan.nodes[i])).collect());
+    let mut link_ends = Vec::with_capacity(plan.links.len());
+    for l in &plan.links {
+        let ends = vertex_of[l.a.node].zip(vertex_of[l.b.node]);
+        if let Some((a, b)) = ends {
+            graph.add_edge(a, b, link_weight(l));
+        }
+        link_ends.push(ends);
+    }
+    LabGraph {
+        graph,
+        users,
+        vertex_of,
+        link_ends,
+    }
 }
 
 /// The management network is one bridge in one namespace: it cannot span machines yet.
