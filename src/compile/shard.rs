@@ -150,11 +150,11 @@ pub const UNLIMITED_LINK_WEIGHT: u64 = 10_000;
 /// what the local launcher builds (its underlay bridge and veths carry jumbo frames).
 pub const DEFAULT_UNDERLAY_MTU: u32 = 9000;
 
-/// First VXLAN UDP port: a lab's port is `14790 + fnv1a(lab) % 1000` (14790..=15789,
+/// First VXLAN UDP port: a lab's port is `14790 + (fnv1a(lab) >> 40) % 1000` (14790..=15789,
 /// below Linux's ephemeral range, next to clabernetes' 14789).
 pub const VXLAN_PORT_BASE: u16 = 14790;
 
-/// First control-channel TCP port: a lab's is `15790 + fnv1a(lab) % 1000`.
+/// First control-channel TCP port: a lab's is `15790 + (fnv1a(lab) >> 40) % 1000`.
 pub const CONTROL_PORT_BASE: u16 = 15790;
 
 /// How heavy a node is to run: 1, plus 2 per `run:` command, plus 3 per built-in daemon.
@@ -416,4 +416,42 @@ fn refuse_mgmt(topology: &Topology, k: usize) -> Result<(), TopologyError> {
         "run this lab on one machine (`--shards 1`), or drop the management network \
          (`mgmt: false`, and name external OpenFlow controllers as `tcp:IP:PORT`)",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vnis_are_24_bit_never_zero_and_distinct_within_a_lab() {
+        let vnis: std::collections::BTreeSet<u32> = (0..5000).map(|l| vni("demo", l)).collect();
+        assert_eq!(vnis.len(), 5000);
+        assert!(vnis.iter().all(|&v| (1..(1 << 24)).contains(&v)));
+        // Wraps around the 24-bit space without hitting 0.
+        assert!((0..(1 << 24) + 10).step_by(4099).all(|l| vni("x", l) != 0));
+        assert_eq!(vni("demo", 7), vni("demo", 7));
+        assert_ne!(vni("demo", 7), vni("demo2", 7));
+    }
+
+    #[test]
+    fn ports_come_from_the_lab_name() {
+        for lab in ["demo", "a", "lab-with-a-long-name.v2"] {
+            assert!((14790..=15789).contains(&vxlan_port(lab)));
+            assert_eq!(control_port(lab) - vxlan_port(lab), 1000);
+        }
+        assert_ne!(vxlan_port("demo"), vxlan_port("demo2"));
+    }
+
+    #[test]
+    fn made_up_machines() {
+        let m = default_machines(3, 9000).unwrap();
+        assert_eq!(
+            m.iter().map(|m| m.underlay.to_string()).collect::<Vec<_>>(),
+            ["10.255.0.1", "10.255.0.2", "10.255.0.3"]
+        );
+        assert_eq!((m[2].name.as_str(), m[2].mtu, m[2].weight), ("m2", 9000, 1));
+        assert!(default_machines(254, 9000).is_ok());
+        assert!(default_machines(255, 9000).is_err());
+        assert_eq!(default_machines(0, 9000), Err(ShardError::NoMachines));
+    }
 }
