@@ -58,6 +58,8 @@ fn file_commands_exit_quietly_on_a_closed_stdout() {
         &["validate", clab],
         &["plan", f],
         &["plan", f, "--json"],
+        &["plan", f, "--shards", "2"],
+        &["plan", f, "--shards", "2", "--json"],
         &["graph", f],
         &["graph", f, "--format", "mermaid"],
         &["schema"],
@@ -212,4 +214,70 @@ fn errors_on_closed_pipes_keep_their_status() {
             .unwrap();
         assert_eq!(status.code(), Some(code), "{}", a.join(" "));
     }
+}
+
+/// `plan --shards N --out F` prints the split and writes a bundle that reads back; `--out`
+/// without a split says what it lacks; a machines file's mistake points at its line.
+#[test]
+fn plan_shards_writes_a_bundle() {
+    let dir = std::env::temp_dir().join(format!("topolab-plan-shards-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bundle = dir.join("bundle.json");
+    let lab = repo_path("tests/data/shard-lab.yaml");
+    let out = args(&[
+        "plan",
+        lab.to_str().unwrap(),
+        "--shards",
+        "3",
+        "--out",
+        bundle.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let written = std::fs::read_to_string(&bundle);
+    let no_split = args(&[
+        "plan",
+        lab.to_str().unwrap(),
+        "--out",
+        bundle.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let bad = args(&[
+        "plan",
+        lab.to_str().unwrap(),
+        "--machines",
+        repo_path("tests/bad_machines/weight_zero.yaml")
+            .to_str()
+            .unwrap(),
+    ])
+    .output()
+    .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("lab split: 12 nodes over 3 shards — method metis"),
+        "{text}"
+    );
+    assert!(text.contains("shard 2: h5 h6 s3 r3"), "{text}");
+    let sharded: topolab::compile::shard::ShardedPlan =
+        serde_json::from_str(&written.unwrap()).unwrap();
+    assert_eq!(sharded.version, 1);
+    assert_eq!(sharded.shards.cross.len(), 3);
+    assert_eq!(sharded.plan.lab, "split");
+    assert!(!no_split.status.success());
+    assert!(
+        String::from_utf8_lossy(&no_split.stderr).contains("give --shards N or --machines FILE")
+    );
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("machine weight 0 is out of range") && err.contains(":6:13"),
+        "{err}"
+    );
 }

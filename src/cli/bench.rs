@@ -32,6 +32,9 @@ pub enum BenchCmd {
     Bgp(super::bench_bgp::BgpBench),
     /// The web view: page weight, time to first draw, the supervisor's CPU while serving.
     Web(super::bench_web::WebBench),
+    /// The shard planner: plan time and cut for a fat tree and a 10,000-node graph over
+    /// 4, 8 and 16 shards, next to METIS's own gpmetis on the same graph.
+    Plan(super::bench_plan::PlanBench),
 }
 
 #[derive(Args)]
@@ -104,6 +107,7 @@ pub async fn run(cmd: BenchCmd) -> miette::Result<()> {
             BenchCmd::Openflow(b) => super::bench_openflow::run(b).await,
             BenchCmd::Bgp(b) => super::bench_bgp::run(b).await,
             BenchCmd::Web(b) => super::bench_web::run(b).await,
+            BenchCmd::Plan(b) => super::bench_plan::run(b).await,
         }
     });
     tokio::select! {

@@ -6,6 +6,7 @@ pub mod bench_bgp;
 pub mod bench_links;
 pub mod bench_ofswitch;
 pub mod bench_openflow;
+pub mod bench_plan;
 pub mod bench_probes;
 pub mod bench_services;
 pub mod bench_web;

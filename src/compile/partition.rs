@@ -234,13 +234,16 @@ fn metis_part(g: &Graph, targets: &[u32]) -> Result<Vec<u32>, MetisError> {
     }
     let mut part = vec![0 as Idx; g.vertex.len()];
     let _one_at_a_time = METIS.lock().unwrap_or_else(|e| e.into_inner());
-    let graph = metis::Graph::new(1, k, &xadj, &adjncy)
+    let mut graph = metis::Graph::new(1, k, &xadj, &adjncy)
         .map_err(|e| MetisError(format!("{e:?}")))?
         .set_vwgt(&vwgt)
         .set_adjwgt(&adjwgt)
-        .set_tpwgts(&tpwgts)
         .set_option(metis::option::Seed(SEED))
         .set_option(metis::option::UFactor(UFACTOR));
+    // Equal machines: METIS's own default (no target weights), as gpmetis runs.
+    if targets.iter().any(|t| *t != targets[0]) {
+        graph = graph.set_tpwgts(&tpwgts);
+    }
     if targets.len() <= RECURSIVE_UP_TO {
         graph.part_recursive(&mut part)
     } else {

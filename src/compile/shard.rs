@@ -150,11 +150,11 @@ pub const UNLIMITED_LINK_WEIGHT: u64 = 10_000;
 /// what the local launcher builds (its underlay bridge and veths carry jumbo frames).
 pub const DEFAULT_UNDERLAY_MTU: u32 = 9000;
 
-/// First VXLAN UDP port: a lab's port is `14790 + fnv1a(lab) % 1000` (14790..=15789,
+/// First VXLAN UDP port: a lab's port is `14790 + (fnv1a(lab) >> 40) % 1000` (14790..=15789,
 /// below Linux's ephemeral range, next to clabernetes' 14789).
 pub const VXLAN_PORT_BASE: u16 = 14790;
 
-/// First control-channel TCP port: a lab's is `15790 + fnv1a(lab) % 1000`.
+/// First control-channel TCP port: a lab's is `15790 + (fnv1a(lab) >> 40) % 1000`.
 pub const CONTROL_PORT_BASE: u16 = 15790;
 
 /// How heavy a node is to run: 1, plus 2 per `run:` command, plus 3 per built-in daemon.
@@ -253,13 +253,12 @@ pub fn partition(
     if k == 0 {
         return Err(ShardError::NoMachines.into());
     }
-    let users: Vec<usize> = (0..plan.nodes.len())
-        .filter(|&i| !plan.nodes[i].kind.is_internal())
-        .collect();
-    let mut vertex_of = vec![None; plan.nodes.len()];
-    for (v, &i) in users.iter().enumerate() {
-        vertex_of[i] = Some(v as u32);
-    }
+    let LabGraph {
+        graph: g,
+        users,
+        vertex_of,
+        link_ends,
+    } = lab_graph(plan);
     let mut pins: Vec<Option<u32>> = vec![None; users.len()];
     for pin in &topology.placement {
         if pin.shard >= k as u64 {
@@ -297,15 +296,6 @@ pub fn partition(
         }
     }
 
-    let mut g = Graph::new(users.iter().map(|&i| node_weight(&plan.nodes[i])).collect());
-    let mut link_ends = Vec::with_capacity(plan.links.len());
-    for l in &plan.links {
-        let ends = vertex_of[l.a.node].zip(vertex_of[l.b.node]);
-        if let Some((a, b)) = ends {
-            g.add_edge(a, b, link_weight(l));
-        }
-        link_ends.push(ends);
-    }
     let targets: Vec<u32> = machines.iter().map(|m| m.weight.max(1)).collect();
     let parts = partition::partition(&g, &targets, &pins).map_err(ShardError::from)?;
 
@@ -365,6 +355,45 @@ pub fn partition(
     })
 }
 
+/// The graph METIS cuts: one vertex per user node of a Plan, one edge per link.
+#[derive(Debug, Clone)]
+pub struct LabGraph {
+    pub graph: Graph,
+    /// Vertex → index in `Plan::nodes`.
+    pub users: Vec<usize>,
+    /// Index in `Plan::nodes` → vertex (`None`: an internal node).
+    pub vertex_of: Vec<Option<u32>>,
+    /// Per `Plan::links` entry: its ends' vertices.
+    pub link_ends: Vec<Option<(u32, u32)>>,
+}
+
+/// The weighted graph of `plan`'s user nodes ([`node_weight`]) and links ([`link_weight`],
+/// parallel links summed).
+pub fn lab_graph(plan: &Plan) -> LabGraph {
+    let users: Vec<usize> = (0..plan.nodes.len())
+        .filter(|&i| !plan.nodes[i].kind.is_internal())
+        .collect();
+    let mut vertex_of = vec![None; plan.nodes.len()];
+    for (v, &i) in users.iter().enumerate() {
+        vertex_of[i] = Some(v as u32);
+    }
+    let mut graph = Graph::new(users.iter().map(|&i| node_weight(&plan.nodes[i])).collect());
+    let mut link_ends = Vec::with_capacity(plan.links.len());
+    for l in &plan.links {
+        let ends = vertex_of[l.a.node].zip(vertex_of[l.b.node]);
+        if let Some((a, b)) = ends {
+            graph.add_edge(a, b, link_weight(l));
+        }
+        link_ends.push(ends);
+    }
+    LabGraph {
+        graph,
+        users,
+        vertex_of,
+        link_ends,
+    }
+}
+
 /// The management network is one bridge in one namespace: it cannot span machines yet.
 fn refuse_mgmt(topology: &Topology, k: usize) -> Result<(), TopologyError> {
     let Some(mgmt) = &topology.mgmt else {
@@ -387,4 +416,42 @@ fn refuse_mgmt(topology: &Topology, k: usize) -> Result<(), TopologyError> {
         "run this lab on one machine (`--shards 1`), or drop the management network \
          (`mgmt: false`, and name external OpenFlow controllers as `tcp:IP:PORT`)",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vnis_are_24_bit_never_zero_and_distinct_within_a_lab() {
+        let vnis: std::collections::BTreeSet<u32> = (0..5000).map(|l| vni("demo", l)).collect();
+        assert_eq!(vnis.len(), 5000);
+        assert!(vnis.iter().all(|&v| (1..(1 << 24)).contains(&v)));
+        // Wraps around the 24-bit space without hitting 0.
+        assert!((0..(1 << 24) + 10).step_by(4099).all(|l| vni("x", l) != 0));
+        assert_eq!(vni("demo", 7), vni("demo", 7));
+        assert_ne!(vni("demo", 7), vni("demo2", 7));
+    }
+
+    #[test]
+    fn ports_come_from_the_lab_name() {
+        for lab in ["demo", "a", "lab-with-a-long-name.v2"] {
+            assert!((14790..=15789).contains(&vxlan_port(lab)));
+            assert_eq!(control_port(lab) - vxlan_port(lab), 1000);
+        }
+        assert_ne!(vxlan_port("demo"), vxlan_port("demo2"));
+    }
+
+    #[test]
+    fn made_up_machines() {
+        let m = default_machines(3, 9000).unwrap();
+        assert_eq!(
+            m.iter().map(|m| m.underlay.to_string()).collect::<Vec<_>>(),
+            ["10.255.0.1", "10.255.0.2", "10.255.0.3"]
+        );
+        assert_eq!((m[2].name.as_str(), m[2].mtu, m[2].weight), ("m2", 9000, 1));
+        assert!(default_machines(254, 9000).is_ok());
+        assert!(default_machines(255, 9000).is_err());
+        assert_eq!(default_machines(0, 9000), Err(ShardError::NoMachines));
+    }
 }
