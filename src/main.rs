@@ -92,17 +92,30 @@ enum Command {
         #[command(flatten)]
         limits: cli::up::LimitArgs,
     },
-    /// Print the Plan of a topology as the equivalent `ip` commands (a dry run).
+    /// Print the Plan of a topology as the equivalent `ip` commands (a dry run), or split
+    /// it over machines (`--shards N`, `--machines FILE`).
+    ///
+    /// A split prints each shard's machine, nodes and weight, and every cross-shard link
+    /// with its VXLAN VNI and port; `--out` writes the bundle `topolab agent --plan` reads.
+    /// Pins (`placement: {node: shard}` in the topology) win; METIS places the rest,
+    /// minimising the cut link weight (rates) within 3 % of the machines' weights.
+    ///
+    /// Examples:
+    ///   topolab plan lab.yaml --shards 3 --out bundle.json
+    ///   topolab plan lab.yaml --machines machines.yaml --json
+    #[command(verbatim_doc_comment)]
     Plan {
         file: Option<PathBuf>,
         /// Lab name to plan for (default: the topology's name).
         #[arg(long)]
         name: Option<LabName>,
-        /// Print the Plan as JSON instead.
+        /// Print the Plan as JSON instead (with a split: the split as JSON).
         #[arg(long)]
         json: bool,
         #[command(flatten)]
         limits: cli::up::LimitArgs,
+        #[command(flatten)]
+        shards: cli::shards::ShardArgs,
     },
     /// Draw a topology as Graphviz dot or Mermaid.
     Graph {
@@ -114,6 +127,13 @@ enum Command {
     Schema,
     /// Remove what crashed labs left behind, using their journals only.
     Clean,
+    /// Run one shard of a lab split across machines, in the foreground (issue 13).
+    ///
+    /// Reads the bundle `topolab plan FILE --shards N --out FILE` wrote, brings shard K up
+    /// (its nodes, links, services, and a VXLAN device per cross-shard link end), prints
+    /// one JSON line `{"ready":true,"shard":K,"control":PATH}`, and supervises it until
+    /// SIGTERM, SIGINT or `down`; then tears it down.
+    Agent(cli::agent::AgentArgs),
     /// Measure topolab: lab build/teardown speed (`up`), link fidelity (`links`).
     #[command(subcommand)]
     Bench(cli::bench::BenchCmd),
@@ -266,6 +286,7 @@ fn out_mode(cmd: &Command) -> cli::out::Mode {
         | Command::Test(_)
         | Command::Bench(_)
         | Command::Clean
+        | Command::Agent(_)
         | Command::Node { .. }
         | Command::Daemon { .. } => Mode::Continue,
         Command::Down { .. }
@@ -298,7 +319,14 @@ fn run(cmd: Command) -> miette::Result<()> {
             name,
             json,
             limits,
-        } => cli::files::plan(file.as_deref(), name.map(String::from), json, limits),
+            shards,
+        } => cli::files::plan(
+            file.as_deref(),
+            name.map(String::from),
+            json,
+            limits,
+            &shards,
+        ),
         Command::Graph { file, format } => cli::files::graph(file.as_deref(), format),
         Command::Schema => cli::files::schema(),
         Command::Import(args) => cli::import::import(args),
@@ -320,6 +348,7 @@ fn run(cmd: Command) -> miette::Result<()> {
                     json,
                 } => cli::labs::link(&lab, &a, &b, &action, json).await,
                 Command::Clean => cli::labs::clean().await,
+                Command::Agent(args) => cli::agent::agent(args).await,
                 Command::Node {
                     lab,
                     node,

@@ -24,6 +24,49 @@ fn every_error_has_a_hint() {
     corpus::every_error_has_a_hint("tests/bad", validate);
 }
 
+/// Splits a lab may not make (`tests/bad_shards/`, `# shards: N` in the header): pins out
+/// of range (with their line and column), the management network across machines, link
+/// MTUs over the underlay's, more shards than nodes. Errors without a place in the file
+/// (`# at: 0:0`) are the planner's own.
+#[test]
+fn every_bad_split_fails_where_its_header_says() {
+    corpus::fails_where_headers_say("tests/bad_shards", 6, |path| {
+        let text = std::fs::read_to_string(path).unwrap();
+        let shards: u32 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("# shards:"))
+            .expect("a `# shards: N` header")
+            .trim()
+            .parse()
+            .unwrap();
+        let t = Topology::load(path)?;
+        let machines = topolab::compile::shard::default_machines(shards, 9000).unwrap();
+        match topolab::compile::shard::plan_shards(&t, &t.name, &machines) {
+            Ok(_) => Ok(()),
+            Err(topolab::compile::shard::PlanShardsError::Topology(e)) => Err(e),
+            Err(topolab::compile::shard::PlanShardsError::Shard(e)) => {
+                Err(topolab::topology::TopologyError::new(
+                    topolab::topology::ErrorKind::BadValue,
+                    &t.source,
+                    Default::default(),
+                    e.to_string(),
+                ))
+            }
+        }
+    });
+}
+
+/// `machines.yaml` mistakes (`tests/bad_machines/`), each with line, column and a hint.
+#[test]
+fn every_bad_machines_file_fails_where_its_header_says() {
+    corpus::fails_where_headers_say("tests/bad_machines", 8, |p| {
+        topolab::compile::machines::load(p)
+    });
+    corpus::every_error_has_a_hint("tests/bad_machines", |p| {
+        topolab::compile::machines::load(p)
+    });
+}
+
 #[test]
 fn missing_file_is_an_io_error() {
     let e = Topology::load(Path::new("/nonexistent/topolab/lab.yaml")).expect_err("no such file");

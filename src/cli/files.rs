@@ -65,9 +65,13 @@ pub fn plan(
     name: Option<String>,
     json: bool,
     limits: LimitArgs,
+    shards: &super::shards::ShardArgs,
 ) -> miette::Result<()> {
     let t = load(file, limits)?;
     let name = name.unwrap_or_else(|| t.name.clone());
+    if shards.wanted() {
+        return super::shards::plan(&t, &name, shards, json);
+    }
     let plan = topolab::compile::compile(&t, &name)?;
     if json {
         outln!("{}", serde_json::to_string_pretty(&plan).into_diagnostic()?);

@@ -410,9 +410,16 @@ pub async fn clean() -> miette::Result<()> {
     }
     let mut failed = 0;
     for o in orphans {
-        match teardown::teardown_dir(base(), &o.name) {
+        let (r, what) = match o.shard {
+            None => (teardown::teardown_dir(base(), &o.name), String::new()),
+            Some(k) => (
+                teardown::teardown_shard_dir(base(), &o.name, k),
+                format!(" shard {k}"),
+            ),
+        };
+        match r {
             Ok(removed) => outln!(
-                "removed {} lab `{}`: {} namespaces, {} processes",
+                "removed {} lab `{}`{what}: {} namespaces, {} processes",
                 o.state.label(),
                 o.name,
                 removed.namespaces,
@@ -420,7 +427,7 @@ pub async fn clean() -> miette::Result<()> {
             ),
             Err(e) => {
                 failed += 1;
-                errln!("lab `{}`: {e}", o.name);
+                errln!("lab `{}`{what}: {e}", o.name);
             }
         }
     }

@@ -1,5 +1,6 @@
 //! The CLI's commands, one module per group. The library does the work; these render.
 
+pub mod agent;
 pub mod bench;
 pub mod bench_bgp;
 pub mod bench_links;
@@ -20,4 +21,5 @@ pub mod probe;
 pub mod shards;
 pub mod test;
 pub mod up;
+pub mod up_shards;
 pub mod web;

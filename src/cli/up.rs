@@ -149,7 +149,7 @@ pub async fn up(args: UpArgs) -> miette::Result<()> {
     // Compile here so that mistakes are reported before anything starts.
     topolab::compile::compile(&topology, &name)?;
     if args.sharded() && !args.detach {
-        return crate::cli::shards::up(args, topology, false).await;
+        return crate::cli::up_shards::up(args, topology, false).await;
     }
     if args.detach {
         // The detached supervisor handles signals itself, from its first instruction.
@@ -241,7 +241,7 @@ async fn with_console(lab: Lab, cancel: Arc<AtomicBool>) -> miette::Result<()> {
 pub async fn supervise(args: UpArgs) -> miette::Result<()> {
     if args.sharded() {
         let topology = load_args(&args)?;
-        return crate::cli::shards::up(args, topology, true).await;
+        return crate::cli::up_shards::up(args, topology, true).await;
     }
     let cancel = interrupt_flag()?;
     let topology = load_args(&args)?;

@@ -42,15 +42,21 @@ mod bgp;
 pub mod emulation;
 pub mod graph;
 mod ifaces;
+pub mod machines;
 pub mod mgmt;
 mod model;
 mod openflow;
+pub mod partition;
 mod plan;
 mod render;
 mod routes;
 pub mod shard;
+pub mod shard_split;
 mod space;
 
+#[cfg(test)]
+#[path = "../../tests/common/shards.rs"]
+pub(crate) mod testshards;
 #[cfg(test)]
 #[path = "../../tests/common/builder.rs"]
 pub(crate) mod testutil;
@@ -179,6 +185,7 @@ pub fn compile(topology: &Topology, lab: &str) -> Result<Plan, TopologyError> {
         veths,
         links: vec![],
         mgmt,
+        vxlans: vec![],
     };
     emulation::plan_links(topology, lab, &mut plan)?;
     openflow::fill(topology, &mut plan);

@@ -36,6 +36,11 @@ pub struct Plan {
     pub links: Vec<LinkPlan>,
     /// The management network, when the topology asks for one.
     pub mgmt: Option<MgmtPlan>,
+    /// A shard's sub-plan (issue 13): the ends of cross-shard links carried by VXLAN
+    /// devices (see [`shard_subplan`](super::shard_split::shard_subplan)). Empty in a
+    /// whole lab's Plan.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vxlans: Vec<super::shard_split::VxlanPlan>,
 }
 
 /// An out-of-band network: every node that [joins it](NodeKind::joins_mgmt) gets a veth

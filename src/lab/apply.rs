@@ -21,7 +21,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::compile::{IfaceRef, MgmtHost, MgmtPlan, Plan, PortRole};
-use crate::netlink::{BridgeOpts, Netlink, NetlinkError, Op, VethEnd};
+use crate::netlink::{BridgeOpts, Netlink, NetlinkError, Op, VethEnd, VxlanOpts};
 use crate::{link, netns};
 
 use super::LabError;
@@ -68,6 +68,7 @@ pub fn apply(
     workers: usize,
     progress: ProgressFn<'_>,
     cancel: Option<&AtomicBool>,
+    underlay: Option<&str>,
 ) -> Result<(), LabError> {
     let check = || match cancel {
         Some(c) if c.load(Ordering::Relaxed) => Err(LabError::Interrupted),
@@ -89,6 +90,7 @@ pub fn apply(
     check()?;
     let t = std::time::Instant::now();
     create_links(plan, &handles, mgmt.as_ref(), progress)?;
+    create_vxlans(plan, &handles, underlay)?;
     check()?;
     if let Some(m) = &plan.mgmt
         && let (Some(host), Some(ns)) = (&m.host, &mgmt)
@@ -402,6 +404,59 @@ fn create_links(
     Ok(())
 }
 
+/// A shard's VXLAN devices (issue 13), each in its node's (or the fabric's) namespace,
+/// requested from a netlink socket opened in the underlay namespace (`underlay`, a name
+/// under /run/netns; `None`: this process's namespace), where their UDP sockets stay.
+///
+/// No journal entry of their own: a device goes when the namespace it is in is deleted
+/// (teardown deletes the lab's namespaces), and also when the underlay namespace is
+/// deleted (the VXLAN driver removes the devices whose socket lived there). They are up
+/// from creation; addresses come in `configure` with the node's other interfaces.
+fn create_vxlans(plan: &Plan, ns: &[NsHandle], underlay: Option<&str>) -> Result<(), LabError> {
+    if plan.vxlans.is_empty() {
+        return Ok(());
+    }
+    let ops: Vec<Op> = plan
+        .vxlans
+        .iter()
+        .map(|v| {
+            let node = &plan.nodes[v.iface.node];
+            let i = plan.iface(v.iface);
+            Op::AddVxlan(VxlanOpts {
+                name: i.name.clone(),
+                ifindex: i.ifindex,
+                mac: i.mac.0,
+                mtu: i.mtu,
+                vni: v.vni,
+                local: v.local,
+                remote: v.remote,
+                port: v.port,
+                ttl: VXLAN_TTL,
+                netns: ns[v.iface.node].fd.as_raw_fd(),
+                label: format!("{}:{}", node.name, i.name),
+            })
+        })
+        .collect();
+    let kernel = |what: String| move |e: std::io::Error| LabError::Kernel { what, source: e };
+    let run = move || -> std::io::Result<Result<(), crate::netlink::NetlinkError>> {
+        Ok(Netlink::open()?.run_all(&ops))
+    };
+    let r = match underlay {
+        Some(name) => {
+            let fd =
+                netns::open(name).map_err(kernel(format!("open underlay namespace {name}")))?;
+            // The namespace fds in `ops` stay open: `ns` outlives this call.
+            netns::run_in(fd, run)
+        }
+        None => run(),
+    };
+    r.map_err(kernel("netlink socket in the underlay namespace".into()))?
+        .map_err(|e| netlink_err("vxlan", e))
+}
+
+/// TTL of VXLAN packets on the underlay.
+const VXLAN_TTL: u8 = 64;
+
 /// The end created as the veth's main device: a bridge port if there is one, so that it
 /// joins its bridge in the create request.
 fn main_end_first(plan: &Plan, a: IfaceRef, b: IfaceRef) -> (IfaceRef, IfaceRef) {
@@ -439,11 +494,13 @@ fn configure(plan: &Plan, ns: Vec<NsHandle>, progress: ProgressFn<'_>) -> Result
     let total = plan.nodes.len();
     // Peer ends cannot come up inside the create request (the veth driver refuses to
     // open a peer before the pair is linked: ENOTCONN), so they come up here, and a
-    // bridge port that was a peer joins its bridge here.
+    // bridge port that was a peer joins its bridge here; so does a VXLAN end of a
+    // cross-shard link on a switch (issue 13: it is made without a master).
     let peers: HashSet<IfaceRef> = plan
         .veths
         .iter()
         .map(|v| main_end_first(plan, v.a, v.b).1)
+        .chain(plan.vxlans.iter().map(|v| v.iface))
         .collect();
     let mgmt: std::collections::HashMap<usize, &crate::compile::MgmtIface> = plan
         .mgmt

@@ -51,7 +51,7 @@ use super::remote::{self, Secret};
 use super::supervisor::Served;
 use super::{LabError, LabName, name, teardown};
 use crate::compile::Plan;
-use crate::compile::shard::{CrossLink, Machine, ShardError, ShardPlan, ShardedPlan};
+use crate::compile::shard::{Machine, ShardedPlan};
 use crate::netlink::{BridgeOpts, Netlink, Op, VethEnd};
 use crate::netns;
 
@@ -120,9 +120,9 @@ pub struct ShardStatus {
     pub state: String,
 }
 
-/// Run directory of shard `k` inside the lab's run directory.
+/// Run directory of shard `k` inside the lab's run directory `lab_dir`.
 pub fn shard_dir(lab_dir: &Path, k: u32) -> PathBuf {
-    lab_dir.join(format!("shard-{k}"))
+    lab_dir.join(format!("{}{k}", name::SHARD_PREFIX))
 }
 
 /// Reads `shards.json` of the lab whose run directory is `dir`; `None` if the lab is not
@@ -202,71 +202,6 @@ fn local_addr(host: u32) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(a, b, c, host as u8))
 }
 
-/// Splits `plan` over `machines`.
-///
-/// Until the planner (METIS, pins) lands here this is an even split of the user nodes in
-/// Plan order (which keeps generated neighbours together), every cross-shard link carried
-/// by VNI link+1 on UDP port 4789, with the MTU check the planner does.
-pub fn split(plan: &Plan, machines: &[Machine]) -> Result<ShardedPlan, ShardError> {
-    if machines.is_empty() {
-        return Err(ShardError::Other(
-            "no machines to split the lab over".into(),
-        ));
-    }
-    let users: Vec<_> = plan.user_nodes().collect();
-    let n = machines.len();
-    let per = users.len().div_ceil(n).max(1);
-    let assign: std::collections::BTreeMap<String, u32> = users
-        .iter()
-        .enumerate()
-        .map(|(i, node)| (node.name.clone(), (i / per) as u32))
-        .collect();
-    let shard_of = |r: crate::compile::IfaceRef| assign.get(&plan.nodes[r.node].name).copied();
-    let mut cross = Vec::new();
-    for l in &plan.links {
-        let (Some(a), Some(b)) = (shard_of(l.a), shard_of(l.b)) else {
-            continue;
-        };
-        if a == b {
-            continue;
-        }
-        let mtu = plan.iface(l.a).mtu;
-        for m in [&machines[a as usize], &machines[b as usize]] {
-            if m.mtu < mtu + crate::compile::shard::VXLAN_OVERHEAD {
-                return Err(ShardError::Mtu {
-                    a: plan.nodes[l.a.node].name.clone(),
-                    b: plan.nodes[l.b.node].name.clone(),
-                    mtu,
-                    machine: m.name.clone(),
-                    underlay: m.mtu,
-                    need: mtu + crate::compile::shard::VXLAN_OVERHEAD,
-                });
-            }
-        }
-        cross.push(CrossLink {
-            link: l.link,
-            a_shard: a,
-            b_shard: b,
-            vni: l.link as u32 + 1,
-            port: 4789,
-            mtu,
-        });
-    }
-    Ok(ShardedPlan {
-        version: 1,
-        shards: ShardPlan {
-            lab: plan.lab.clone(),
-            machines: machines.to_vec(),
-            assign,
-            cut_weight: cross.len() as u64,
-            cross,
-            method: if n == 1 { "single" } else { "even" }.into(),
-            control_port: 7946,
-        },
-        plan: plan.clone(),
-    })
-}
-
 /// Called as shards come up: (shard, shards ready, total, nodes on it).
 pub type ShardProgress = Arc<dyn Fn(u32, usize, usize, usize) + Send + Sync>;
 
@@ -288,6 +223,8 @@ pub struct CoordinatorOptions {
 /// A running split lab, seen from its coordinator. Dropping it tears it down.
 pub struct Coordinator {
     name: LabName,
+    /// Parent of run directories; `dir` is `base/<lab>`.
+    base: PathBuf,
     dir: PathBuf,
     file: Arc<ShardsFile>,
     secret: Arc<Secret>,
@@ -328,7 +265,7 @@ impl Coordinator {
                 msg: format!("the local launcher runs at most {MAX_LOCAL_SHARDS} shards"),
             });
         }
-        let (dir, lock) = super::claim_run_dir(&opts.run_base, &name)?;
+        let (dir, lock) = super::claim_run_dir(&opts.run_base, &name, None)?;
         let rundir = |source| LabError::RunDir {
             path: dir.clone(),
             source,
@@ -363,6 +300,7 @@ impl Coordinator {
             .collect();
         let mut c = Coordinator {
             name,
+            base: opts.run_base.clone(),
             dir,
             file: Arc::new(ShardsFile {
                 sharded,
@@ -546,7 +484,7 @@ impl Coordinator {
         }
         // What any shard left here (its agent dead or killed): from its own journal.
         for info in self.file.agents.iter().filter(|a| a.local) {
-            clean_shard_dir(&self.dir, info.shard, &self.name, &mut errors);
+            clean_shard_dir(&self.base, &self.name, info.shard, &mut errors);
         }
         let entries = Journal::read(&self.dir).unwrap_or_default();
         let owned = teardown::Owned::from_entries(&self.name, &entries);
@@ -580,34 +518,35 @@ impl Drop for Coordinator {
     }
 }
 
-/// Removes shard `k`'s run directory under `lab_dir` from its journal if its agent is gone
-/// (its lock is free); a live agent's directory is left alone. Returns whether it removed
-/// one.
+/// Removes shard `k`'s run directory (`<base>/<lab>/shard-<k>`) from its journal if its
+/// agent is gone (its lock is free); a live agent's directory is left alone. Returns
+/// whether it removed one.
 pub fn clean_shard_dir(
-    lab_dir: &Path,
-    k: u32,
+    base: &Path,
     lab: &LabName,
+    k: u32,
     errors: &mut Vec<(String, io::Error)>,
 ) -> bool {
-    let dir = shard_dir(lab_dir, k);
+    let dir = name::shard_dir(base, lab, k);
     if !dir.is_dir() {
         return false;
     }
-    match teardown::try_lock(&dir) {
-        Ok(Some(_lock)) => match teardown::teardown_run_dir(&dir, lab) {
-            Ok(_) => true,
-            Err(e) => {
-                errors.extend(e.0);
-                false
-            }
-        },
-        Ok(None) => false,
+    let lock = match teardown::try_lock(&dir) {
+        Ok(Some(lock)) => Some(lock),
+        Ok(None) => return false,
         // No lock file: the agent died before claiming it; nothing can be in it.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            teardown::teardown_run_dir(&dir, lab).is_ok()
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => {
             errors.push((dir.display().to_string(), e));
+            return false;
+        }
+    };
+    let r = teardown::teardown_shard_dir(base, lab, k);
+    drop(lock);
+    match r {
+        Ok(_) => true,
+        Err(e) => {
+            errors.extend(e.0);
             false
         }
     }
@@ -990,32 +929,6 @@ impl Served for Coordinator {
             })?
             .map_err(LabError::from)
     }
-}
-
-/// For `clean`: every shard directory of lab `lab` (under `base`) whose agent is gone is
-/// torn down from its journal; shards whose agent lives are left alone. Returns how many
-/// it removed, and what failed.
-pub fn clean_dead_shards(base: &Path, lab: &LabName) -> (usize, Vec<(String, io::Error)>) {
-    let dir = name::run_dir(base, lab);
-    let mut errors = Vec::new();
-    let mut n = 0;
-    let Ok(rd) = std::fs::read_dir(&dir) else {
-        return (0, errors);
-    };
-    for e in rd.flatten() {
-        let Some(k) = e
-            .file_name()
-            .to_str()
-            .and_then(|f| f.strip_prefix("shard-"))
-            .and_then(|k| k.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if clean_shard_dir(&dir, k, lab, &mut errors) {
-            n += 1;
-        }
-    }
-    (n, errors)
 }
 
 #[cfg(test)]

@@ -96,6 +96,34 @@ pub fn label(plan: &Plan, r: IfaceRef) -> String {
     format!("{}:{}", plan.nodes[r.node].name, plan.iface(r).name)
 }
 
+/// End `a` (else `b`) of link `l` as (node, iface): in a shard's sub-plan, the far end of
+/// a cross-shard link is named after the node on the other shard.
+fn end_names<'p>(plan: &'p Plan, l: &LinkPlan, a: bool) -> (&'p str, &'p str) {
+    match plan.vxlan_of(l.link) {
+        Some(v) if v.remote_is_a == a => (&v.peer_node, &v.peer_iface),
+        _ => {
+            let r = if a { l.a } else { l.b };
+            (&plan.nodes[r.node].name, &plan.iface(r).name)
+        }
+    }
+}
+
+fn end_label(plan: &Plan, l: &LinkPlan, a: bool) -> String {
+    let (n, i) = end_names(plan, l, a);
+    format!("{n}:{i}")
+}
+
+/// Whether direction `dir` (0: a→b, 1: b→a) of link `l` is emulated on this shard (always,
+/// in a whole lab): the kernel engine shapes at the receiving end, the userspace relay
+/// impairs before encapsulation, on the sending end's shard.
+fn applied_here(plan: &Plan, l: &LinkPlan, dir: usize) -> bool {
+    let sender_is_a = dir == 0;
+    match l.engine {
+        EngineChoice::Userspace => plan.end_is_local(l.link, sender_is_a),
+        EngineChoice::Plain | EngineChoice::Kernel => plan.end_is_local(l.link, !sender_is_a),
+    }
+}
+
 fn load_trace(imp: &Impairment) -> Result<Option<Trace>, LabError> {
     let Some(path) = &imp.trace else {
         return Ok(None);
@@ -122,7 +150,11 @@ impl Links {
                     .find(|s| s.link == l.link && s.ifindex == plan.iface(to).ifindex)
                     .cloned()
             };
-            let shapers = [shaper(l.b), shaper(l.a)];
+            // On a shard, only the shaper of traffic arriving at a local end.
+            let shapers = [
+                shaper(l.b).filter(|_| applied_here(plan, l, 0)),
+                shaper(l.a).filter(|_| applied_here(plan, l, 1)),
+            ];
             states.push(LinkState {
                 a_to_b: l.a_to_b.clone(),
                 b_to_a: l.b_to_a.clone(),
@@ -162,10 +194,16 @@ impl Links {
                 source: e,
             })?;
             for (l, (sa, sb)) in relayed.into_iter().zip(sockets) {
-                let cfg = |imp: &Impairment, seed| -> Result<DirectionConfig, LabError> {
+                let cfg = |dir, imp: &Impairment, seed| -> Result<DirectionConfig, LabError> {
+                    // A direction the other shard impairs passes through untouched.
+                    let imp = if applied_here(plan, l, dir) {
+                        imp.clone()
+                    } else {
+                        Impairment::default()
+                    };
                     Ok(DirectionConfig {
-                        impairment: imp.clone(),
-                        trace: load_trace(imp)?,
+                        trace: load_trace(&imp)?,
+                        impairment: imp,
                         seed,
                     })
                 };
@@ -173,9 +211,9 @@ impl Links {
                     &format!("relay{}", l.link),
                     sa,
                     sb,
-                    plan.iface(l.a).mtu,
-                    cfg(&l.a_to_b, l.seed_a_to_b)?,
-                    cfg(&l.b_to_a, l.seed_b_to_a)?,
+                    plan.iface(l.relay.expect("filtered").a).mtu,
+                    cfg(0, &l.a_to_b, l.seed_a_to_b)?,
+                    cfg(1, &l.b_to_a, l.seed_b_to_a)?,
                 )
                 .map_err(|e| LabError::Kernel {
                     what: format!("start relay of link {}", l.link),
@@ -189,18 +227,20 @@ impl Links {
 
     /// Finds the link between `a` and `b` ("node" or "node:iface", either order).
     pub fn find(plan: &Plan, a: &str, b: &str) -> Result<usize, LabError> {
-        let matches = |r: IfaceRef, sel: &str| {
+        let matches = |l: &LinkPlan, end_a: bool, sel: &str| {
             let (node, iface) = match sel.split_once(':') {
                 Some((n, i)) => (n, Some(i)),
                 None => (sel, None),
             };
-            plan.nodes[r.node].name == node && iface.is_none_or(|i| plan.iface(r).name == i)
+            let (n, i) = end_names(plan, l, end_a);
+            n == node && iface.is_none_or(|x| x == i)
         };
         let found: Vec<usize> = plan
             .links
             .iter()
             .filter(|l| {
-                (matches(l.a, a) && matches(l.b, b)) || (matches(l.a, b) && matches(l.b, a))
+                (matches(l, true, a) && matches(l, false, b))
+                    || (matches(l, true, b) && matches(l, false, a))
             })
             .map(|l| l.link)
             .collect();
@@ -217,7 +257,7 @@ impl Links {
                     .iter()
                     .map(|&i| {
                         let l = &plan.links[i];
-                        format!("{} {}", label(plan, l.a), label(plan, l.b))
+                        format!("{} {}", end_label(plan, l, true), end_label(plan, l, false))
                     })
                     .collect::<Vec<_>>()
                     .join(", "),
@@ -238,8 +278,8 @@ impl Links {
                 };
                 LinkStatus {
                     link: l.link,
-                    a: label(plan, l.a),
-                    b: label(plan, l.b),
+                    a: end_label(plan, l, true),
+                    b: end_label(plan, l, false),
                     engine: l.engine,
                     reason: l.reason.clone(),
                     up: s.up,
@@ -260,7 +300,14 @@ impl Links {
                 // Both ends, like pulling the cable. The kernel drops routes through an
                 // interface that goes down, so `up` puts the Plan's routes back.
                 let up = *action == LinkAction::Up;
-                for end in [l.a, l.b] {
+                // A cross-shard link's far end is this shard's VXLAN device: the node's
+                // own interface (once), or the fabric's relay port.
+                let ends = if l.a == l.b {
+                    vec![l.a]
+                } else {
+                    vec![l.a, l.b]
+                };
+                for end in ends {
                     let ifindex = plan.iface(end).ifindex;
                     let ops = if up {
                         std::iter::once(Op::SetUp { ifindex })
@@ -298,7 +345,11 @@ impl Links {
         let l = &plan.links[idx];
         let state = &self.states[idx];
         let refuse = |why: String| LabError::LinkChange {
-            link: format!("{} — {}", label(plan, l.a), label(plan, l.b)),
+            link: format!(
+                "{} — {}",
+                end_label(plan, l, true),
+                end_label(plan, l, false)
+            ),
             why,
         };
         let new = [
@@ -319,7 +370,9 @@ impl Links {
                     )));
                 }
                 for (dir, (imp, to)) in [(&new[0], l.b), (&new[1], l.a)].into_iter().enumerate() {
-                    self.reshape(plan, idx, dir, imp, to)?;
+                    if applied_here(plan, l, dir) {
+                        self.reshape(plan, idx, dir, imp, to)?;
+                    }
                 }
                 let s = &mut self.states[idx];
                 [s.a_to_b, s.b_to_a] = new;
@@ -337,7 +390,9 @@ impl Links {
                     }
                 }
                 for (dir, imp) in new.iter().enumerate() {
-                    relay.reconfigure(dir, imp.clone(), load_trace(imp)?);
+                    if applied_here(plan, l, dir) {
+                        relay.reconfigure(dir, imp.clone(), load_trace(imp)?);
+                    }
                 }
                 let s = &mut self.states[idx];
                 s.per_packet |= per_packet;

@@ -25,6 +25,7 @@ pub mod name;
 pub mod node_env;
 pub mod remote;
 pub mod service;
+pub mod slurm;
 pub mod supervisor;
 pub mod teardown;
 
@@ -134,8 +135,6 @@ pub enum LabError {
     /// A lab split across shards: planning, launching or reaching shard `shard`.
     #[error("shard {shard}: {msg}")]
     Shard { shard: u32, msg: String },
-    #[error("cannot split the lab: {0}")]
-    Split(#[from] crate::compile::shard::ShardError),
 }
 
 /// How long `up` waits for services to be ready, by default.
@@ -172,6 +171,20 @@ pub struct LabOptions {
     pub ready_progress: Option<Arc<dyn Fn(usize, usize) + Send + Sync>>,
     /// The `topolab` binary that runs built-in daemons (default: this executable).
     pub exe: Option<PathBuf>,
+    /// Bring up one shard of a lab split across machines (`topolab agent`, issue 13):
+    /// the Plan is the shard's sub-plan.
+    pub shard: Option<ShardRun>,
+}
+
+/// Where and how a shard runs (see [`LabOptions::shard`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardRun {
+    /// The shard's number: its run directory is `<run_base>/<lab>/shard-<k>` (the lab's
+    /// directory is made if this machine has none).
+    pub index: u32,
+    /// The namespace (a name under /run/netns) whose network carries the VXLAN packets;
+    /// `None`: this process's.
+    pub underlay_netns: Option<String>,
 }
 
 impl Default for LabOptions {
@@ -185,6 +198,7 @@ impl Default for LabOptions {
             ready_timeout: Some(DEFAULT_READY_TIMEOUT),
             ready_progress: None,
             exe: None,
+            shard: None,
         }
     }
 }
@@ -209,6 +223,8 @@ pub struct Lab {
     services: Option<service::Services>,
     /// Shared with a blocking thread while a live change runs on it (see [`Lab::link`]).
     links: Option<Arc<std::sync::Mutex<links::Links>>>,
+    /// The shard this process runs, if the lab is split across machines.
+    shard: Option<u32>,
     _lock: Flock<File>,
     torn_down: bool,
 }
@@ -268,7 +284,8 @@ impl Lab {
         if cancelled() {
             return Err(LabError::Interrupted);
         }
-        let (dir, lock) = claim_run_dir(&opts.run_base, &name)?;
+        let (dir, lock) =
+            claim_run_dir(&opts.run_base, &name, opts.shard.as_ref().map(|s| s.index))?;
         let rundir = |source| LabError::RunDir {
             path: dir.clone(),
             source,
@@ -304,6 +321,7 @@ impl Lab {
             journal: Arc::new(std::sync::Mutex::new(journal)),
             services: None,
             links: None,
+            shard: opts.shard.as_ref().map(|s| s.index),
             _lock: lock,
             torn_down: false,
         };
@@ -318,7 +336,18 @@ impl Lab {
         node_env::check(&plan)?;
         {
             let mut journal = lab.journal.lock().unwrap_or_else(|p| p.into_inner());
-            apply::apply(&plan, &mut journal, opts.workers, progress, cancel)?;
+            let underlay = opts
+                .shard
+                .as_ref()
+                .and_then(|s| s.underlay_netns.as_deref());
+            apply::apply(
+                &plan,
+                &mut journal,
+                opts.workers,
+                progress,
+                cancel,
+                underlay,
+            )?;
             node_env::setup(&plan, &mut journal)?;
         }
         node_env::setup_private_dirs(&plan, &lab.dir)?;
@@ -367,6 +396,11 @@ impl Lab {
 
     pub fn run_dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The shard this lab process runs (`topolab agent`), if the lab is split.
+    pub fn shard(&self) -> Option<u32> {
+        self.shard
     }
 
     /// A node of this lab by name. Unknown names fail when used.
@@ -543,6 +577,13 @@ impl Lab {
         {
             errors.push((format!("remove {}", self.dir.display()), e));
         }
+        if self.shard.is_some()
+            && let Some(lab_dir) = self.dir.parent()
+        {
+            // The lab's directory, if this shard made it and nothing else is in it (a
+            // coordinator's or another shard's leaves it non-empty: rmdir refuses).
+            let _ = std::fs::remove_dir(lab_dir);
+        }
         if errors.is_empty() {
             Ok(())
         } else {
@@ -683,9 +724,13 @@ pub fn check_name(name: &str) -> Result<LabName, LabError> {
 /// name, locked, and renamed into place (never replacing anything), so a run directory
 /// never exists without a lock a supervisor holds or held. Refuses a live or stale lab,
 /// classified by [`teardown::state`] as `ls` and `clean` do.
+///
+/// A shard (`shard: Some(k)`) claims `<base>/<lab>/shard-<k>` the same way, making
+/// `<base>/<lab>` first if this machine has no coordinator's directory.
 pub(crate) fn claim_run_dir(
     base: &Path,
     lab: &LabName,
+    shard: Option<u32>,
 ) -> Result<(PathBuf, Flock<File>), LabError> {
     use std::sync::atomic::AtomicU64;
     static CLAIMS: AtomicU64 = AtomicU64::new(0);
@@ -698,16 +743,40 @@ pub(crate) fn claim_run_dir(
         .mode(0o700)
         .create(base)
         .map_err(rundir(base))?;
-    let dir = name::run_dir(base, lab);
-    let refuse = || match teardown::state(base, lab) {
-        Ok(teardown::State::Running) => LabError::AlreadyRunning(lab.to_string()),
-        Ok(_) => LabError::Stale(lab.to_string()),
-        Err(e) => rundir(&dir)(e),
+    let (parent, dir) = match shard {
+        None => (base.to_path_buf(), name::run_dir(base, lab)),
+        Some(k) => {
+            let parent = name::run_dir(base, lab);
+            if !name::run_dir_exists(base, lab).map_err(rundir(&parent))? {
+                match std::fs::DirBuilder::new().mode(0o700).create(&parent) {
+                    Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                        return Err(rundir(&parent)(e));
+                    }
+                    _ => {}
+                }
+            }
+            (parent, name::shard_dir(base, lab, k))
+        }
+    };
+    let refuse = || {
+        let what = match shard {
+            None => lab.to_string(),
+            Some(k) => format!("{lab} (shard {k})"),
+        };
+        let state = match shard {
+            None => teardown::state(base, lab),
+            Some(_) => Ok(teardown::dir_state(&dir)),
+        };
+        match state {
+            Ok(teardown::State::Running) => LabError::AlreadyRunning(what),
+            Ok(_) => LabError::Stale(what),
+            Err(e) => rundir(&dir)(e),
+        }
     };
     if std::fs::symlink_metadata(&dir).is_ok() {
         return Err(refuse());
     }
-    let tmp = base.join(format!(
+    let tmp = parent.join(format!(
         "{}{lab}-{}-{}",
         teardown::CLAIM_PREFIX,
         std::process::id(),

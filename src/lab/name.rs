@@ -103,6 +103,42 @@ pub fn run_dir(base: &Path, lab: &LabName) -> PathBuf {
     base.join(lab.as_str())
 }
 
+/// Prefix of a shard's run directory inside its lab's (`shard-<k>`, issue 13).
+pub const SHARD_PREFIX: &str = "shard-";
+
+/// The run directory of shard `k` of `lab` under `base`: `<base>/<lab>/shard-<k>`.
+pub fn shard_dir(base: &Path, lab: &LabName, k: u32) -> PathBuf {
+    run_dir(base, lab).join(format!("{SHARD_PREFIX}{k}"))
+}
+
+/// The shard directories in a lab's run directory `dir`, by shard number: entries named
+/// `shard-<k>` (`k` a plain decimal number) that are real directories (not symlinks).
+pub fn shard_dirs(dir: &Path) -> io::Result<Vec<(u32, PathBuf)>> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut v = Vec::new();
+    for e in rd {
+        let e = e?;
+        let Some(k) = e
+            .file_name()
+            .to_str()
+            .and_then(|n| n.strip_prefix(SHARD_PREFIX))
+            .filter(|k| !k.is_empty() && k.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|k| k.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            v.push((k, e.path()));
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
 /// Whether `lab`'s run directory exists as a real directory (`Ok(false)` if it does not
 /// exist). A symlink or any other kind of file there is refused: nothing follows it.
 pub fn run_dir_exists(base: &Path, lab: &LabName) -> io::Result<bool> {
@@ -147,6 +183,30 @@ pub fn list(base: &Path) -> io::Result<Vec<LabName>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shard_dirs_are_plain_numbered_directories_only() {
+        let base = std::env::temp_dir().join(format!("topolab-shards-{}", std::process::id()));
+        let lab = LabName::new("l").unwrap();
+        let dir = run_dir(&base, &lab);
+        for d in [
+            "shard-0", "shard-12", "shard-", "shard-x", "shard-+1", "other",
+        ] {
+            std::fs::create_dir_all(dir.join(d)).unwrap();
+        }
+        std::fs::write(dir.join("shard-3"), "").unwrap();
+        std::os::unix::fs::symlink(dir.join("shard-0"), dir.join("shard-4")).unwrap();
+        let found = shard_dirs(&dir).unwrap();
+        assert_eq!(
+            found,
+            vec![
+                (0, shard_dir(&base, &lab, 0)),
+                (12, shard_dir(&base, &lab, 12))
+            ]
+        );
+        std::fs::remove_dir_all(&base).unwrap();
+        assert!(shard_dirs(&dir).unwrap().is_empty());
+    }
 
     #[test]
     fn names() {

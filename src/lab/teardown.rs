@@ -403,36 +403,89 @@ fn remove_run_dir(dir: &Path, errors: &mut Vec<(String, io::Error)>) {
 }
 
 /// Tears down lab `lab` from its run directory (under `base`) and removes the directory.
+/// Its shard directories (issue 13) go first, each from its own journal; a shard whose
+/// agent still runs is an error, and the lab's directory then stays.
 pub fn teardown_dir(base: &Path, lab: &LabName) -> Result<Removed, TeardownError> {
+    let dir = name::run_dir(base, lab);
+    let mut errors = Vec::new();
+    let mut removed = Removed::default();
     match name::run_dir_exists(base, lab) {
-        Ok(true) => teardown_run_dir(&name::run_dir(base, lab), lab),
-        Ok(false) => Ok(Removed::default()),
-        Err(e) => Err(TeardownError(vec![(
-            name::run_dir(base, lab).display().to_string(),
-            e,
-        )])),
+        Ok(true) => {}
+        Ok(false) => return Ok(removed),
+        Err(e) => return Err(TeardownError(vec![(dir.display().to_string(), e)])),
+    }
+    match name::shard_dirs(&dir) {
+        Ok(shards) => {
+            for (k, sdir) in shards {
+                // Held while its leftovers are removed, so no agent starts there meanwhile.
+                match try_lock(&sdir) {
+                    Ok(None) => errors.push((
+                        format!("shard {k}"),
+                        io::Error::other("its agent is running; stop it first"),
+                    )),
+                    Ok(Some(_lock)) => add(&mut removed, teardown_one(lab, &sdir, &mut errors)),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        add(&mut removed, teardown_one(lab, &sdir, &mut errors))
+                    }
+                    Err(e) => errors.push((format!("shard {k}"), e)),
+                }
+            }
+        }
+        Err(e) => errors.push(("list shard directories".into(), e)),
+    }
+    if errors.is_empty() {
+        add(&mut removed, teardown_one(lab, &dir, &mut errors));
+    }
+    if errors.is_empty() {
+        Ok(removed)
+    } else {
+        Err(TeardownError(errors))
     }
 }
 
-/// Tears down what the journal in `dir` (a run directory of `lab`, or of one of its
-/// shards) names, then removes `dir`.
-pub fn teardown_run_dir(dir: &Path, lab: &LabName) -> Result<Removed, TeardownError> {
-    let mut errors = Vec::new();
+fn add(total: &mut Removed, r: Removed) {
+    total.namespaces += r.namespaces;
+    total.processes += r.processes;
+}
+
+/// Tears down what the journal in `dir` (a lab's or a shard's run directory) names, then
+/// removes `dir` if nothing failed.
+fn teardown_one(lab: &LabName, dir: &Path, errors: &mut Vec<(String, io::Error)>) -> Removed {
+    let before = errors.len();
     let mut removed = Removed::default();
     match Journal::read(dir) {
-        Ok(entries) => {
-            removed = teardown_owned(&Owned::from_entries(lab, &entries), &mut errors);
-        }
+        Ok(entries) => removed = teardown_owned(&Owned::from_entries(lab, &entries), errors),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) => errors.push(("read journal".into(), e)),
     }
     if let Err(e) = super::node_env::unmount_pins(dir) {
         errors.push(("unmount mount namespaces".into(), e));
     }
-    if errors.is_empty() {
-        remove_run_dir(dir, &mut errors);
+    if errors.len() == before {
+        remove_run_dir(dir, errors);
     }
+    removed
+}
+
+/// Tears down shard `k` of `lab` from its run directory (`<base>/<lab>/shard-<k>`, whose
+/// agent is gone) and removes it; then the lab's directory too if that is left empty.
+pub fn teardown_shard_dir(base: &Path, lab: &LabName, k: u32) -> Result<Removed, TeardownError> {
+    let dir = name::shard_dir(base, lab, k);
+    let mut errors = Vec::new();
+    let removed = match std::fs::symlink_metadata(&dir) {
+        Ok(m) if m.file_type().is_dir() => teardown_one(lab, &dir, &mut errors),
+        Ok(_) => {
+            errors.push((
+                dir.display().to_string(),
+                io::Error::new(io::ErrorKind::InvalidData, "not a directory; left alone"),
+            ));
+            Removed::default()
+        }
+        Err(_) => Removed::default(),
+    };
     if errors.is_empty() {
+        // Only if empty: a coordinator's files or another shard keep it.
+        let _ = std::fs::remove_dir(name::run_dir(base, lab));
         Ok(removed)
     } else {
         Err(TeardownError(errors))
@@ -479,13 +532,34 @@ impl State {
     }
 }
 
-/// Classifies `lab`'s run directory under `base` (which must exist).
+/// Classifies `lab`'s run directory under `base` (which must exist). A lab with a
+/// running shard (issue 13) is running, even with no coordinator on this machine.
 pub fn state(base: &Path, lab: &LabName) -> io::Result<State> {
     let dir = name::run_dir(base, lab);
-    if name::run_dir_exists(base, lab)? && matches!(try_lock(&dir), Ok(None)) {
+    if name::run_dir_exists(base, lab)?
+        && (matches!(try_lock(&dir), Ok(None)) || !live_shards(&dir)?.is_empty())
+    {
         return Ok(State::Running);
     }
     Ok(state_unlocked(&dir))
+}
+
+/// Classifies one run directory (a lab's or a shard's) by its own lock and journal only.
+pub fn dir_state(dir: &Path) -> State {
+    if matches!(try_lock(dir), Ok(None)) {
+        State::Running
+    } else {
+        state_unlocked(dir)
+    }
+}
+
+/// The shards in lab directory `dir` whose agent holds their lock.
+pub fn live_shards(dir: &Path) -> io::Result<Vec<u32>> {
+    Ok(name::shard_dirs(dir)?
+        .into_iter()
+        .filter(|(_, d)| matches!(try_lock(d), Ok(None)))
+        .map(|(k, _)| k)
+        .collect())
 }
 
 fn state_unlocked(dir: &Path) -> State {
@@ -497,11 +571,14 @@ fn state_unlocked(dir: &Path) -> State {
     }
 }
 
-/// A lab whose supervisor is gone: its lock is held while it is cleaned.
+/// A lab whose supervisor is gone: its lock is held while it is cleaned. `shard`: only
+/// that shard of the lab is orphaned (its agent is gone; the lab's coordinator or other
+/// shards still run): clean it with [`teardown_shard_dir`].
 pub struct Orphan {
     pub name: LabName,
     pub dir: PathBuf,
     pub state: State,
+    pub shard: Option<u32>,
     _lock: Flock<File>,
 }
 
@@ -527,10 +604,39 @@ pub fn try_lock(dir: &Path) -> io::Result<Option<Flock<File>>> {
 }
 
 /// Labs under `base` whose supervisor is not running (orphaned or incomplete), locked.
+/// A lab whose coordinator or some shard still runs is not one; its shards whose agent
+/// is gone are, one by one.
 pub fn orphans(base: &Path) -> io::Result<Vec<Orphan>> {
     let mut out = Vec::new();
     for lab in name::list(base)? {
         let dir = name::run_dir(base, &lab);
+        let shards = name::shard_dirs(&dir)?;
+        let mut dead = Vec::new();
+        let mut live = 0;
+        for (k, sdir) in shards {
+            match try_lock(&sdir) {
+                Ok(Some(l)) => dead.push((k, sdir, l)),
+                Ok(None) => live += 1,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    // Being claimed right now, or a claim that died: leave it to its lab.
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let coordinator_live = matches!(try_lock(&dir), Ok(None));
+        if live > 0 || coordinator_live {
+            for (k, sdir, l) in dead {
+                out.push(Orphan {
+                    name: lab.clone(),
+                    state: state_unlocked(&sdir),
+                    dir: sdir,
+                    shard: Some(k),
+                    _lock: l,
+                });
+            }
+            continue;
+        }
+        drop(dead);
         let lock = match try_lock(&dir) {
             Ok(Some(l)) => l,
             Ok(None) => continue,
@@ -554,6 +660,7 @@ pub fn orphans(base: &Path) -> io::Result<Vec<Orphan>> {
             state: state_unlocked(&dir),
             name: lab,
             dir,
+            shard: None,
             _lock: lock,
         });
     }

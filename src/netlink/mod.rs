@@ -30,7 +30,7 @@ use netlink_packet_core::{
 use netlink_packet_route::RouteNetlinkMessage;
 use netlink_sys::{Socket, SocketAddr, protocols::NETLINK_ROUTE};
 
-pub use ops::{BridgeOpts, Op, TcKind, VethEnd};
+pub use ops::{BridgeOpts, Op, TcKind, VethEnd, VxlanOpts};
 
 /// A failed request: which operation, and what the kernel said.
 #[derive(Debug, thiserror::Error)]

@@ -24,7 +24,7 @@ use netlink_packet_route::route::RouteProtocol;
 use netlink_packet_route::tc::TcMessage;
 use rtnetlink::{
     AddressMessageBuilder, LinkBridge, LinkIfb, LinkMessageBuilder, LinkUnspec, LinkVeth,
-    RouteMessageBuilder,
+    LinkVxlan, RouteMessageBuilder,
 };
 
 /// A MAC address (the netlink layer's own type: it knows nothing of the compiler).
@@ -51,6 +51,34 @@ pub struct BridgeOpts {
     pub ifindex: u32,
     pub mac: MacAddr,
     pub stp: bool,
+}
+
+/// A VXLAN device to create (one end of a link between machines, issue 13).
+///
+/// Sent on a netlink socket opened in the *underlay* namespace: the device's UDP socket
+/// lives in the namespace the request was made in (the kernel keeps it as the device's
+/// `link netns`), while `IFLA_NET_NS_FD` places the device itself in `netns` (a node's or
+/// the fabric's). Deleting `netns` deletes the device; deleting the underlay namespace
+/// deletes it too (the VXLAN driver removes every device whose socket lived there).
+#[derive(Debug, Clone)]
+pub struct VxlanOpts {
+    pub name: String,
+    pub ifindex: u32,
+    pub mac: MacAddr,
+    pub mtu: u32,
+    /// VNI (24 bits).
+    pub vni: u32,
+    /// This machine's underlay address (source of the outer packets) and the peer's.
+    pub local: IpAddr,
+    pub remote: IpAddr,
+    /// UDP destination port (both ends use the same).
+    pub port: u16,
+    /// TTL of the outer packets.
+    pub ttl: u8,
+    /// Namespace the device is placed in.
+    pub netns: RawFd,
+    /// Display name for errors ("h1:eth0").
+    pub label: String,
 }
 
 #[derive(Debug, Clone)]
@@ -99,6 +127,8 @@ pub enum Op {
         proto: u8,
         metric: u32,
     },
+    /// Create a VXLAN device (up), with learning off: every frame goes to `remote`.
+    AddVxlan(VxlanOpts),
     /// Create an IFB device (down; bring it up with `SetUp`).
     AddIfb {
         name: String,
@@ -304,6 +334,28 @@ impl Op {
                 };
                 (RouteNetlinkMessage::DelRoute(m), 0)
             }
+            Op::AddVxlan(v) => {
+                let mut b = LinkVxlan::new(&v.name, v.vni)
+                    .port(v.port)
+                    .learning(false)
+                    .ttl(v.ttl);
+                b = match (v.local, v.remote) {
+                    (IpAddr::V4(l), IpAddr::V4(r)) => b.local(l).remote(r),
+                    (IpAddr::V6(l), IpAddr::V6(r)) => b.local6(l).remote6(r),
+                    // Mixed families: the kernel refuses the request (EINVAL).
+                    (IpAddr::V4(l), IpAddr::V6(r)) => b.local(l).remote6(r),
+                    (IpAddr::V6(l), IpAddr::V4(r)) => b.local6(l).remote(r),
+                };
+                let mut m = b
+                    .index(v.ifindex)
+                    .address(v.mac.to_vec())
+                    .mtu(v.mtu)
+                    .setns_by_fd(v.netns)
+                    .up()
+                    .build();
+                m.header.index = v.ifindex;
+                (RouteNetlinkMessage::NewLink(m), create)
+            }
             Op::AddIfb { name, ifindex } => {
                 let m = LinkIfb::new(name).index(*ifindex).build();
                 (RouteNetlinkMessage::NewLink(m), create)
@@ -341,6 +393,10 @@ impl Op {
             }
             Op::ReplaceRoute { dst, via, .. } => format!("replace route {dst} via {via}"),
             Op::DelRoute { dst, .. } => format!("delete route {dst}"),
+            Op::AddVxlan(v) => format!(
+                "add vxlan {} (VNI {}, {} → {} port {})",
+                v.label, v.vni, v.local, v.remote, v.port
+            ),
             Op::AddIfb { name, .. } => format!("add ifb device {name}"),
             Op::Tc { what, .. } => what.clone(),
         }

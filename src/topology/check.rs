@@ -34,14 +34,14 @@ use super::bgp_check;
 use super::error::{ErrorKind, TopologyError};
 use super::generate;
 use super::links::{self, LinkChecker};
-use super::model::{Defaults, Engine, Link, Node, NodeKind, Openflow, Source, Span, Topology};
-use super::names::{check_lab_name, check_node_name, check_sysctl_key, suggestion};
+use super::model::{Defaults, Engine, Link, Node, NodeKind, Openflow, Pin, Source, Span, Topology};
+use super::names::{check_lab_name, check_node_name, check_sysctl_key, did_you_mean, suggestion};
 use super::node_check;
 use super::openflow_check;
 use super::service::RoutesMode;
 use super::spec::{
-    DefaultsSpec, EngineSpec, GENERATORS, GeneratorKind, GeneratorSpec, NodeKindSpec, NodeSpec,
-    Spec, StrList, SwitchKindSpec, span,
+    DefaultsSpec, EngineSpec, Entries, GENERATORS, GeneratorKind, GeneratorSpec, NodeKindSpec,
+    NodeSpec, Spec, StrList, SwitchKindSpec, span,
 };
 
 /// What checks share: the file (for diagnostics) and where relative paths start.
@@ -208,6 +208,8 @@ pub fn check_with(
         }
     }
 
+    let placement = placement(spec.placement.as_ref(), &origins, &nodes, &ctx)?;
+
     let mut checker = LinkChecker::new(&ctx, &nodes);
     let mut all_links = Vec::new();
     for link in spec.links.iter().flatten() {
@@ -222,8 +224,43 @@ pub fn check_with(
         defaults,
         addressing,
         mgmt,
+        placement,
         source,
     })
+}
+
+/// `placement:` — every key names a node of the lab (written or generated). Shard numbers
+/// are range-checked by the planner, which knows how many shards there are.
+fn placement(
+    spec: Option<&Entries<Spanned<u64>>>,
+    origins: &HashMap<String, (usize, Origin)>,
+    nodes: &[Node],
+    ctx: &Ctx<'_>,
+) -> Result<Vec<Pin>, TopologyError> {
+    let mut out = Vec::new();
+    for (name, shard) in spec.iter().flat_map(|p| &p.0) {
+        let Some((node, _)) = origins.get(&name.value) else {
+            let names = nodes.iter().map(|n| n.name.as_str());
+            return Err(ctx
+                .error(
+                    ErrorKind::UnknownNode,
+                    span(name),
+                    format!("unknown node `{}` in `placement`", name.value),
+                )
+                .with_help(match did_you_mean(&name.value, names) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => "`placement:` keys are names of the lab's nodes, written or \
+                             generated"
+                        .into(),
+                }));
+        };
+        out.push(Pin {
+            node: *node,
+            shard: shard.value,
+            span: span(shard),
+        });
+    }
+    Ok(out)
 }
 
 fn too_many_nodes(ctx: &Ctx<'_>, at: Span, total: usize, limits: Limits) -> TopologyError {

@@ -43,7 +43,7 @@ use std::path::Path;
 pub use error::{ErrorKind, TopologyError};
 pub use input::MAX_FILE_BYTES;
 pub use model::*;
-pub use names::{check_lab_name, did_you_mean};
+pub use names::{check_lab_name, check_node_name, did_you_mean};
 pub use service::{
     Mgmt, NodeFile, NodeLimits, Readiness, RestartPolicy, RoutesMode, Service, ServiceWhat,
     StopSignal,

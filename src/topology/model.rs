@@ -47,8 +47,22 @@ pub struct Topology {
     pub addressing: Addressing,
     /// The management network (`mgmt:`), off by default.
     pub mgmt: Option<Mgmt>,
+    /// `placement:` — nodes pinned to a shard, in file order (one entry per node). Shard
+    /// numbers are checked against the number of shards when a split is planned.
+    pub placement: Vec<Pin>,
     #[serde(skip)]
     pub source: Source,
+}
+
+/// One `placement:` entry: `node` runs on shard `shard` (0-based) when the lab is split.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Pin {
+    /// Index into `Topology::nodes`.
+    pub node: usize,
+    /// As written; `topolab plan` refuses one that is not below the number of shards.
+    pub shard: u64,
+    /// Where the shard number was written.
+    pub span: Span,
 }
 
 #[derive(Debug, Clone, Serialize)]

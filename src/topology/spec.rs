@@ -65,6 +65,11 @@ pub struct Spec {
     #[serde(default)]
     #[schemars(with = "Option<MgmtSpec>")]
     pub mgmt: Option<Spanned<MgmtSpec>>,
+    /// Labs across machines: node name → shard (0-based), pinning the node to that shard;
+    /// the planner places the other nodes (`topolab plan --shards N`).
+    #[serde(default)]
+    #[schemars(with = "Option<BTreeMap<String, u32>>")]
+    pub placement: Option<Entries<Spanned<u64>>>,
 }
 
 /// `mgmt: true|false` or the long form.

@@ -246,6 +246,7 @@ impl TopoBuilder {
             },
             addressing,
             mgmt: None,
+            placement: vec![],
             source: Source {
                 name: format!("{}.yaml", self.name),
                 text: Arc::from(text.buf.as_str()),

@@ -8,6 +8,7 @@ pub mod builder;
 pub mod corpus;
 pub mod mutate;
 pub mod pty;
+pub mod shards;
 pub mod sim;
 pub mod topologies;
 
