@@ -164,6 +164,12 @@ fn three_shards_on_one_machine() {
     assert_eq!(st.shards.len(), 3);
     assert!(st.shards.iter().all(|s| s.state == "up"), "{:?}", st.shards);
 
+    // `exec` enters a node of any shard (its environment comes from the shard's directory).
+    for n in ["a1", "b1", "c1"] {
+        let out = run(&["exec", &lab, n, "--", "cat", "/proc/self/net/dev"]);
+        assert!(String::from_utf8_lossy(&out.stdout).contains("eth"), "{n}");
+    }
+
     // pingall across shards, both families.
     for family in [Family::Ipv4, Family::Ipv6] {
         let r = pingall_pairs(&plan, family, false).unwrap();
