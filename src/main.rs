@@ -115,7 +115,7 @@ enum Command {
         #[command(flatten)]
         limits: cli::up::LimitArgs,
         #[command(flatten)]
-        shards: cli::shards::ShardArgs,
+        shards: cli::shard_plan::ShardArgs,
     },
     /// Draw a topology as Graphviz dot or Mermaid.
     Graph {

@@ -29,10 +29,16 @@ pub struct AgentArgs {
     #[arg(long)]
     pub plan: PathBuf,
     /// Which shard to run (0 to N-1).
+    #[arg(long, required_unless_present = "slurm", conflicts_with = "slurm")]
+    pub shard: Option<u32>,
+    /// Run as a task of the Slurm launcher's `srun` step: the shard is this task's node
+    /// (SLURM_NODEID), and without --listen the channel listens on that shard's underlay
+    /// address from the bundle.
     #[arg(long)]
-    pub shard: u32,
+    pub slurm: bool,
     /// The namespace (under /run/netns) whose network carries the VXLAN packets and the
-    /// control channel (default: this process's).
+    /// control channel (default: this process's). `{shard}` in NAME stands for the shard
+    /// index (one `srun` step starts every shard).
     #[arg(long, value_name = "NAME")]
     pub underlay_netns: Option<String>,
     /// Serve the control protocol on this TCP address of the underlay, to holders of the
@@ -50,13 +56,41 @@ pub struct AgentArgs {
     pub ready_timeout: u64,
 }
 
+impl AgentArgs {
+    /// The shard index (after [`AgentArgs::resolve`]).
+    fn k(&self) -> u32 {
+        self.shard.expect("resolved")
+    }
+
+    /// Fills in what `--slurm` and `{shard}` leave to run time.
+    fn resolve(mut self) -> miette::Result<AgentArgs> {
+        if self.slurm {
+            let id = std::env::var("SLURM_NODEID")
+                .map_err(|_| miette!("--slurm: SLURM_NODEID is not set (run under srun)"))?;
+            self.shard = Some(id.trim().parse().map_err(|_| {
+                miette!(
+                    "--slurm: SLURM_NODEID `{}` is not a number",
+                    id.escape_debug()
+                )
+            })?);
+        }
+        let k = self.k();
+        if let Some(ns) = &self.underlay_netns {
+            self.underlay_netns = Some(ns.replace("{shard}", &k.to_string()));
+        }
+        Ok(self)
+    }
+}
+
 fn read(path: &Path, what: &str) -> miette::Result<String> {
     topolab::topology::input::read_text_file(path)
         .map_err(|e| miette!("{what} {}: {}", path.display(), e.reason()))
 }
 
-/// Shard `shard`'s Plan from the bundle and peers files, with every name checked.
-pub fn load(args: &AgentArgs) -> miette::Result<Plan> {
+/// Shard `shard`'s Plan from the bundle and peers files, with every name checked, and the
+/// shard's control address in the bundle (its machine's underlay address and the lab's
+/// control port).
+pub fn load(args: &AgentArgs) -> miette::Result<(Plan, Option<SocketAddr>)> {
     let bundle = parse_bundle(&read(&args.plan, "bundle")?)
         .map_err(|e| miette!("bundle {}: {e}", args.plan.display()))?;
     let peers: BTreeMap<u32, IpAddr> = match &args.peers {
@@ -64,10 +98,14 @@ pub fn load(args: &AgentArgs) -> miette::Result<Plan> {
             .map_err(|e| miette!("peers file {}: {e}", p.display()))?,
         None => BTreeMap::new(),
     };
-    let plan = shard_subplan(&bundle, args.shard, &peers)
+    let plan = shard_subplan(&bundle, args.k(), &peers)
         .map_err(|e| miette!("bundle {}: {e}", args.plan.display()))?;
     check_names(&plan).map_err(|e| miette!("bundle {}: {e}", args.plan.display()))?;
-    Ok(plan)
+    let control = bundle.shards.machines.get(args.k() as usize).map(|m| {
+        let underlay = peers.get(&args.k()).copied().unwrap_or(m.underlay);
+        SocketAddr::new(underlay, bundle.shards.control_port)
+    });
+    Ok((plan, control))
 }
 
 /// A bundle is outside input: its lab, node and interface names become namespace and
@@ -107,7 +145,11 @@ fn secret(args: &AgentArgs) -> miette::Result<Secret> {
 }
 
 pub async fn agent(args: AgentArgs) -> miette::Result<()> {
-    let plan = load(&args)?;
+    let mut args = args.resolve()?;
+    let (plan, control) = load(&args)?;
+    if args.slurm && args.listen.is_none() {
+        args.listen = control;
+    }
     let lab = LabName::new(&plan.lab).map_err(|e| miette!("{e}"))?;
     if let Some(ns) = &args.underlay_netns
         && !topolab::netns::exists(ns)
@@ -127,26 +169,26 @@ pub async fn agent(args: AgentArgs) -> miette::Result<()> {
         cancel: Some(cancel.clone()),
         ready_timeout: Some(std::time::Duration::from_secs(args.ready_timeout)),
         shard: Some(ShardRun {
-            index: args.shard,
+            index: args.k(),
             underlay_netns: args.underlay_netns.clone(),
         }),
         ..LabOptions::default()
     };
     let base = opts.run_base.clone();
-    let source = format!("{} (shard {})", args.plan.display(), args.shard);
+    let source = format!("{} (shard {})", args.plan.display(), args.k());
     let started = std::time::Instant::now();
     let name = lab.clone();
     let lab = tokio::task::spawn_blocking(move || Lab::up_plan(plan, &source, &opts))
         .await
         .into_diagnostic()?
-        .wrap_err_with(|| format!("bringing up shard {} of lab `{name}`", args.shard))?;
+        .wrap_err_with(|| format!("bringing up shard {} of lab `{name}`", args.k()))?;
     // After the claim: the shard directory is ours (a panic before it must not touch
     // another agent's); a panic that unwinds through `lab` is covered by its Drop.
-    install_panic_teardown(&base, name, args.shard);
+    install_panic_teardown(&base, name, args.k());
     errln!(
         "lab `{}` shard {} up: {} nodes, {} links ({} across shards) in {:.2} s",
         lab.name(),
-        args.shard,
+        args.k(),
         lab.plan().user_nodes().count(),
         lab.plan().links.len(),
         lab.plan().vxlans.len(),
@@ -160,12 +202,12 @@ pub async fn agent(args: AgentArgs) -> miette::Result<()> {
     }
     let ready = serde_json::json!({
         "ready": true,
-        "shard": args.shard,
+        "shard": args.k(),
         "control": socket,
     });
     let name = lab.name().to_string();
     supervisor::serve_then(lab, Some(cancel), move || outln!("{ready}")).await?;
-    errln!("lab `{name}` shard {} is down", args.shard);
+    errln!("lab `{name}` shard {} is down", args.k());
     Ok(())
 }
 

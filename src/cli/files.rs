@@ -65,12 +65,12 @@ pub fn plan(
     name: Option<String>,
     json: bool,
     limits: LimitArgs,
-    shards: &super::shards::ShardArgs,
+    shards: &super::shard_plan::ShardArgs,
 ) -> miette::Result<()> {
     let t = load(file, limits)?;
     let name = name.unwrap_or_else(|| t.name.clone());
     if shards.wanted() {
-        return super::shards::plan(&t, &name, shards, json);
+        return super::shard_plan::plan(&t, &name, shards, json);
     }
     let plan = topolab::compile::compile(&t, &name)?;
     if json {

@@ -62,8 +62,10 @@ pub struct UpArgs {
     #[arg(long, value_name = "N")]
     pub shards: Option<usize>,
     /// How the agents start: `local` runs them on this machine, each in its own "machine"
-    /// namespace joined by an underlay bridge.
-    #[arg(long, value_name = "LAUNCHER", default_value = "local", value_parser = ["local"])]
+    /// namespace joined by an underlay bridge; `slurm` runs one per node of the Slurm
+    /// allocation this runs in (`salloc -N 3 topolab up FILE --launcher slurm`; --shards
+    /// defaults to the allocation's node count).
+    #[arg(long, value_name = "LAUNCHER", default_value = "local", value_parser = ["local", "slurm"])]
     pub launcher: String,
     /// Machines file for the planner (names, underlay addresses, MTUs, weights).
     #[arg(long, value_name = "FILE")]
@@ -75,7 +77,7 @@ pub struct UpArgs {
 impl UpArgs {
     /// Whether the lab is split across shards.
     pub fn sharded(&self) -> bool {
-        self.shards.is_some_and(|n| n > 1)
+        self.shards.is_some_and(|n| n > 1) || self.launcher == "slurm"
     }
 }
 
@@ -149,7 +151,7 @@ pub async fn up(args: UpArgs) -> miette::Result<()> {
     // Compile here so that mistakes are reported before anything starts.
     topolab::compile::compile(&topology, &name)?;
     if args.sharded() && !args.detach {
-        return crate::cli::up_shards::up(args, topology, false).await;
+        return crate::cli::shards::up(args, topology, false).await;
     }
     if args.detach {
         // The detached supervisor handles signals itself, from its first instruction.
@@ -241,7 +243,7 @@ async fn with_console(lab: Lab, cancel: Arc<AtomicBool>) -> miette::Result<()> {
 pub async fn supervise(args: UpArgs) -> miette::Result<()> {
     if args.sharded() {
         let topology = load_args(&args)?;
-        return crate::cli::up_shards::up(args, topology, true).await;
+        return crate::cli::shards::up(args, topology, true).await;
     }
     let cancel = interrupt_flag()?;
     let topology = load_args(&args)?;

@@ -494,8 +494,9 @@ fn configure(plan: &Plan, ns: Vec<NsHandle>, progress: ProgressFn<'_>) -> Result
     let total = plan.nodes.len();
     // Peer ends cannot come up inside the create request (the veth driver refuses to
     // open a peer before the pair is linked: ENOTCONN), so they come up here, and a
-    // bridge port that was a peer joins its bridge here; so does a VXLAN end of a
-    // cross-shard link on a switch (issue 13: it is made without a master).
+    // bridge port that was a peer joins its bridge here; so does a VXLAN end of a switch
+    // (a cross-shard link, issue 13: created in the underlay's request, outside the
+    // bridge's namespace).
     let peers: HashSet<IfaceRef> = plan
         .veths
         .iter()

@@ -72,12 +72,25 @@ const AGENT_READY: Duration = Duration::from_secs(600);
 pub enum Launcher {
     /// Every agent on this machine, each in its own "machine" namespace.
     Local,
+    /// One `srun` step inside a Slurm allocation, one agent per node ([`super::slurm`]).
+    /// `one_host`: the allocation's nodes are one machine (several `slurmd -N`), so each
+    /// shard gets a machine namespace there, as with `Local`.
+    Slurm { one_host: bool },
 }
 
 impl Launcher {
     pub fn label(self) -> &'static str {
         match self {
             Launcher::Local => "local",
+            Launcher::Slurm { .. } => "slurm",
+        }
+    }
+
+    /// Whether the shards' machines are namespaces on this host (made by the coordinator).
+    pub fn machine_namespaces(self) -> bool {
+        match self {
+            Launcher::Local => true,
+            Launcher::Slurm { one_host } => one_host,
         }
     }
 }
@@ -308,7 +321,7 @@ impl Coordinator {
                     sharded.shards.control_port,
                 ),
                 pid: 0,
-                local: true,
+                local: opts.launcher.machine_namespaces(),
                 nodes: sharded.shards.assign.values().filter(|s| **s == k).count(),
             })
             .collect();
@@ -319,7 +332,7 @@ impl Coordinator {
             file: Arc::new(ShardsFile {
                 sharded,
                 launcher: opts.launcher,
-                reach_netns: Some(underlay),
+                reach_netns: opts.launcher.machine_namespaces().then_some(underlay),
                 agents,
             }),
             secret: Arc::new(Secret::generate().map_err(|e| LabError::Kernel {
@@ -336,6 +349,12 @@ impl Coordinator {
             Launcher::Local => {
                 make_local_underlay(&c.name, n, &c.journal)?;
                 c.start_local_agents(opts)?;
+            }
+            Launcher::Slurm { one_host } => {
+                if one_host {
+                    make_local_underlay(&c.name, n, &c.journal)?;
+                }
+                c.start_slurm_agents(opts, one_host)?;
             }
         }
         c.write_file()?;
@@ -368,7 +387,6 @@ impl Coordinator {
             })?,
         };
         let (tx, rx) = std::sync::mpsc::channel::<(u32, Result<(), String>)>();
-        let total = self.file.agents.len();
         let mut pids = Vec::new();
         for info in self.file.agents.clone() {
             let k = info.shard;
@@ -427,6 +445,18 @@ impl Coordinator {
         for (a, pid) in file.agents.iter_mut().zip(&pids) {
             a.pid = *pid;
         }
+        self.await_ready(&rx, opts, |k| format!("agent-{k}.log"))
+    }
+
+    /// Waits for every shard's ready line (sent on `rx` by the threads reading the agents'
+    /// stdout); an agent that fails is reported with the tail of its log (`log_of(k)`).
+    fn await_ready(
+        &self,
+        rx: &std::sync::mpsc::Receiver<(u32, Result<(), String>)>,
+        opts: &CoordinatorOptions,
+        log_of: impl Fn(u32) -> String,
+    ) -> Result<(), LabError> {
+        let total = self.file.agents.len();
         let deadline = Instant::now() + AGENT_READY + Duration::from_secs(opts.ready_timeout);
         let mut ready = 0;
         while ready < total {
@@ -448,7 +478,7 @@ impl Coordinator {
                     }
                 }
                 Ok((k, Err(msg))) => {
-                    let log = self.dir.join(format!("agent-{k}.log"));
+                    let log = self.dir.join(log_of(k));
                     let tail = std::fs::read_to_string(&log).unwrap_or_default();
                     let tail: Vec<&str> = tail.lines().rev().take(8).collect();
                     let tail: Vec<&str> = tail.into_iter().rev().collect();
@@ -462,6 +492,83 @@ impl Coordinator {
             }
         }
         Ok(())
+    }
+
+    /// Starts every agent through one `srun` step of the allocation this runs in (task k on
+    /// the allocation's node k is shard k), and waits for every ready line on its stdout.
+    fn start_slurm_agents(
+        &mut self,
+        opts: &CoordinatorOptions,
+        one_host: bool,
+    ) -> Result<(), LabError> {
+        let exe = match &opts.exe {
+            Some(e) => e.clone(),
+            None => std::env::current_exe().map_err(|e| LabError::Kernel {
+                what: "locate the topolab binary".into(),
+                source: e,
+            })?,
+        };
+        let n = self.file.agents.len();
+        let mut args: Vec<std::ffi::OsString> = vec![
+            "agent".into(),
+            "--slurm".into(),
+            "--plan".into(),
+            self.dir.join(SHARDS_FILE).into(),
+            "--ready-timeout".into(),
+            opts.ready_timeout.to_string().into(),
+        ];
+        if one_host {
+            args.push("--underlay-netns".into());
+            args.push(format!("{}-_m{{shard}}", self.name).into());
+        }
+        let argv = super::slurm::srun_argv(n, &exe, &args);
+        let log_name = "agents.log";
+        let log_path = self.dir.join(log_name);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(|source| LabError::RunDir {
+                path: log_path,
+                source,
+            })?;
+        let mut cmd = Command::new(&argv[0]);
+        cmd.args(&argv[1..])
+            .env(remote::SECRET_ENV, self.secret.to_hex())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log.try_clone().map_err(LabError::Journal)?)
+            .process_group(0);
+        let what = format!("srun topolab agent --slurm ({n} tasks)");
+        self.journal_append(&Entry::Process {
+            node: "_srun".into(),
+            pid: 0,
+            start: 0,
+            cmd: what.clone(),
+        })?;
+        let mut child = cmd.spawn().map_err(|e| LabError::Shard {
+            shard: 0,
+            msg: format!("cannot start srun: {e}"),
+        })?;
+        let pid = child.id();
+        self.journal_append(&Entry::Process {
+            node: "_srun".into(),
+            pid,
+            start: proc_start_time(pid).unwrap_or(0),
+            cmd: what,
+        })?;
+        let stdout = child.stdout.take();
+        self.children.push(child);
+        let (tx, rx) = std::sync::mpsc::channel::<(u32, Result<(), String>)>();
+        std::thread::Builder::new()
+            .name("srun".into())
+            .spawn(move || watch_srun(n as u32, stdout, log, tx))
+            .map_err(LabError::Journal)?;
+        let file = Arc::make_mut(&mut self.file);
+        for a in &mut file.agents {
+            a.pid = pid;
+        }
+        self.await_ready(&rx, opts, |_| log_name.to_string())
     }
 
     fn journal_append(&self, e: &Entry) -> Result<(), LabError> {
@@ -595,6 +702,37 @@ fn watch_agent(
     }
     for line in lines.map_while(Result::ok) {
         let _ = writeln!(log, "{line}");
+    }
+}
+
+/// Reads the `srun` step's stdout (every task's lines): each shard's ready line is
+/// reported once; other lines go to the log; at the end, a shard never ready is a failure.
+fn watch_srun(
+    n: u32,
+    stdout: Option<std::process::ChildStdout>,
+    mut log: std::fs::File,
+    tx: std::sync::mpsc::Sender<(u32, Result<(), String>)>,
+) {
+    let mut ready = vec![false; n as usize];
+    if let Some(stdout) = stdout {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            match (0..n).find(|k| !ready[*k as usize] && is_ready_line(&line, *k)) {
+                Some(k) => {
+                    ready[k as usize] = true;
+                    let _ = tx.send((k, Ok(())));
+                }
+                None => {
+                    let _ = writeln!(log, "{line}");
+                }
+            }
+        }
+    }
+    for k in (0..n).filter(|k| !ready[*k as usize]) {
+        let _ = tx.send((
+            k,
+            Err("its agent (an srun task) exited before it was ready".into()),
+        ));
     }
 }
 

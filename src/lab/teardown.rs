@@ -406,35 +406,57 @@ fn remove_run_dir(dir: &Path, errors: &mut Vec<(String, io::Error)>) {
 /// Its shard directories (issue 13) go first, each from its own journal; a shard whose
 /// agent still runs is an error, and the lab's directory then stays.
 pub fn teardown_dir(base: &Path, lab: &LabName) -> Result<Removed, TeardownError> {
-    let dir = name::run_dir(base, lab);
+    match name::run_dir_exists(base, lab) {
+        Ok(true) => teardown_run_dir(&name::run_dir(base, lab), lab),
+        Ok(false) => Ok(Removed::default()),
+        Err(e) => Err(TeardownError(vec![(
+            name::run_dir(base, lab).display().to_string(),
+            e,
+        )])),
+    }
+}
+
+/// Tears down what the journal in `dir` (a run directory of `lab`, or of one of its
+/// shards) names, then removes `dir`.
+pub fn teardown_run_dir(dir: &Path, lab: &LabName) -> Result<Removed, TeardownError> {
     let mut errors = Vec::new();
     let mut removed = Removed::default();
-    match name::run_dir_exists(base, lab) {
-        Ok(true) => {}
-        Ok(false) => return Ok(removed),
-        Err(e) => return Err(TeardownError(vec![(dir.display().to_string(), e)])),
-    }
-    match name::shard_dirs(&dir) {
-        Ok(shards) => {
-            for (k, sdir) in shards {
-                // Held while its leftovers are removed, so no agent starts there meanwhile.
-                match try_lock(&sdir) {
-                    Ok(None) => errors.push((
-                        format!("shard {k}"),
-                        io::Error::other("its agent is running; stop it first"),
-                    )),
-                    Ok(Some(_lock)) => add(&mut removed, teardown_one(lab, &sdir, &mut errors)),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        add(&mut removed, teardown_one(lab, &sdir, &mut errors))
-                    }
-                    Err(e) => errors.push((format!("shard {k}"), e)),
-                }
-            }
+    let shards = match name::shard_dirs(dir) {
+        Ok(shards) => shards,
+        Err(e) => {
+            errors.push(("list shard directories".into(), e));
+            Vec::new()
         }
-        Err(e) => errors.push(("list shard directories".into(), e)),
+    };
+    if !shards.is_empty() {
+        // A coordinator's directory: the agents it started (its journaled processes) are
+        // stopped first — each tears its shard down on SIGTERM — so that their shard
+        // directories are free to remove below.
+        if let Ok(entries) = Journal::read(dir) {
+            let owned = Owned::from_entries(lab, &entries);
+            let agents = Owned {
+                processes: owned.processes,
+                ..Owned::default()
+            };
+            add(&mut removed, teardown_owned(&agents, &mut errors));
+        }
+    }
+    for (k, sdir) in shards {
+        // Held while its leftovers are removed, so no agent starts there meanwhile.
+        match try_lock(&sdir) {
+            Ok(None) => errors.push((
+                format!("shard {k}"),
+                io::Error::other("its agent is running; stop it first"),
+            )),
+            Ok(Some(_lock)) => add(&mut removed, teardown_one(lab, &sdir, &mut errors)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                add(&mut removed, teardown_one(lab, &sdir, &mut errors))
+            }
+            Err(e) => errors.push((format!("shard {k}"), e)),
+        }
     }
     if errors.is_empty() {
-        add(&mut removed, teardown_one(lab, &dir, &mut errors));
+        add(&mut removed, teardown_one(lab, dir, &mut errors));
     }
     if errors.is_empty() {
         Ok(removed)
