@@ -161,6 +161,20 @@ fn three_shards_on_one_machine() {
     let all: BTreeSet<String> = plan.user_nodes().map(|n| n.name.clone()).collect();
     assert_eq!(all.len(), 33);
     assert!(all.is_subset(&seen), "inspect misses {:?}", &all - &seen);
+    // Every link once, by the whole lab's number (a cross-shard link is reported by both
+    // its shards, each numbering its own links).
+    let mut numbers: Vec<usize> = st.links.iter().map(|l| l.link).collect();
+    numbers.sort();
+    let want: Vec<usize> = plan.links.iter().map(|l| l.link).collect();
+    assert_eq!(numbers, want);
+    for (a, b) in [("a0", "b0"), ("b0", "c0")] {
+        let out = run(&["link", &lab, a, b, "show"]);
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            text.contains(&format!("{a}:")) && text.contains(&format!("{b}:")),
+            "{text}"
+        );
+    }
     assert_eq!(st.shards.len(), 3);
     assert!(st.shards.iter().all(|s| s.state == "up"), "{:?}", st.shards);
 

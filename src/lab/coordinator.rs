@@ -30,6 +30,7 @@
 //! Other launchers (Slurm, Kubernetes) only differ in how agents start and where they are
 //! reached: [`Launcher`] is the seam.
 
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufRead, BufReader, Write as _};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::OwnedFd;
@@ -47,6 +48,7 @@ use tokio::sync::Mutex;
 use super::control::{Request, Response};
 use super::inspect::LabStatus;
 use super::journal::{Entry, Journal, proc_start_time};
+use super::links::LinkStatus;
 use super::remote::{self, Secret};
 use super::supervisor::Served;
 use super::{LabError, LabName, name, teardown};
@@ -250,6 +252,8 @@ pub struct CoordinatorOptions {
 /// A running split lab, seen from its coordinator. Dropping it tears it down.
 pub struct Coordinator {
     name: LabName,
+    /// The topology file, as `inspect` shows it.
+    source: String,
     /// Parent of run directories; `dir` is `base/<lab>`.
     base: PathBuf,
     dir: PathBuf,
@@ -327,6 +331,7 @@ impl Coordinator {
             .collect();
         let mut c = Coordinator {
             name,
+            source: source.to_string(),
             base: opts.run_base.clone(),
             dir,
             file: Arc::new(ShardsFile {
@@ -746,18 +751,24 @@ pub fn is_ready_line(line: &str, k: u32) -> bool {
     serde_json::from_str::<Ready>(line).is_ok_and(|r| r.ready && r.shard == k)
 }
 
-/// Sends `req` to every shard (or those in `only`) at once; answers in shard order.
+/// Sends `req` to every shard (or those in `only`) at once; answers in shard order (or in
+/// `only`'s order).
 fn fan_out(
     file: &ShardsFile,
     secret: &Secret,
     only: Option<&[u32]>,
     req: &Request,
 ) -> Vec<io::Result<Response>> {
-    std::thread::scope(|s| {
-        let handles: Vec<_> = file
-            .agents
+    let targets: Vec<&ShardInfo> = match only {
+        Some(ks) => ks
             .iter()
-            .filter(|a| only.is_none_or(|o| o.contains(&a.shard)))
+            .filter_map(|k| file.agents.iter().find(|a| a.shard == *k))
+            .collect(),
+        None => file.agents.iter().collect(),
+    };
+    std::thread::scope(|s| {
+        let handles: Vec<_> = targets
+            .into_iter()
             .map(|a| {
                 s.spawn(move || remote::call(a.control, file.reach_netns.as_deref(), secret, req))
             })
@@ -915,25 +926,103 @@ fn shard_answer(k: u32, r: io::Result<Response>) -> Response {
     r.unwrap_or_else(|e| error(format!("shard {k} did not answer: {e}")))
 }
 
+/// A shard numbers its links among its own; the whole lab's number of a link is found by
+/// its ends' names (`node:iface`, the same on every shard).
+struct LinkIndex<'a> {
+    by_ends: HashMap<(String, String), usize>,
+    file: &'a ShardsFile,
+}
+
+impl<'a> LinkIndex<'a> {
+    fn new(file: &'a ShardsFile) -> LinkIndex<'a> {
+        let plan = &file.sharded.plan;
+        let end = |r: crate::compile::IfaceRef| {
+            format!("{}:{}", plan.nodes[r.node].name, plan.iface(r).name)
+        };
+        let by_ends = plan
+            .links
+            .iter()
+            .map(|l| ((end(l.a), end(l.b)), l.link))
+            .collect();
+        LinkIndex { by_ends, file }
+    }
+
+    /// Shard of link `link`'s `b` end.
+    fn b_shard(&self, link: usize) -> Option<u32> {
+        let plan = &self.file.sharded.plan;
+        let l = plan.links.iter().find(|l| l.link == link)?;
+        self.file
+            .sharded
+            .shards
+            .assign
+            .get(&plan.nodes[l.b.node].name)
+            .copied()
+    }
+}
+
+/// Adds shard `k`'s link reports to `out`, keyed by the whole lab's link number. A
+/// cross-shard link is reported by both its shards, each emulating the direction leaving
+/// it: one entry, with `a→b` from the `a` end's shard and `b→a` from the `b` end's, up only
+/// if both ends are.
+fn merge_links(
+    index: &LinkIndex<'_>,
+    k: u32,
+    links: Vec<LinkStatus>,
+    out: &mut BTreeMap<usize, LinkStatus>,
+) {
+    for mut l in links {
+        let Some(&g) = index.by_ends.get(&(l.a.clone(), l.b.clone())) else {
+            tracing::warn!(
+                "shard {k} reports a link {} — {} the lab does not have",
+                l.a,
+                l.b
+            );
+            continue;
+        };
+        l.link = g;
+        match out.entry(g) {
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(l);
+            }
+            std::collections::btree_map::Entry::Occupied(mut e) => {
+                let have = e.get_mut();
+                if index.b_shard(g) == Some(k) {
+                    have.counters_b_to_a = l.counters_b_to_a;
+                } else {
+                    have.counters_a_to_b = l.counters_a_to_b;
+                }
+                have.up &= l.up;
+            }
+        }
+    }
+}
+
 impl Coordinator {
     fn shard_of(&self, node: &str) -> Option<u32> {
         self.file.sharded.shards.assign.get(node).copied()
     }
 
     /// Inspect or Live on every shard, merged; shards that do not answer are listed.
-    fn merged(file: &ShardsFile, secret: &Secret, req: &Request, name: &str) -> Response {
+    fn merged(
+        file: &ShardsFile,
+        secret: &Secret,
+        req: &Request,
+        name: &str,
+        topology: &str,
+    ) -> Response {
         let answers = fan_out(file, secret, None, req);
+        let index = LinkIndex::new(file);
         let mut shards = Vec::new();
         let mut status: Option<LabStatus> = None;
-        let (mut links, mut services) = (Vec::new(), Vec::new());
+        let (mut links, mut services) = (BTreeMap::new(), Vec::new());
         for (info, r) in file.agents.iter().zip(answers) {
             let state = match r {
-                Ok(Response::Status { status: s }) => {
+                Ok(Response::Status { status: mut s }) => {
+                    merge_links(&index, info.shard, std::mem::take(&mut s.links), &mut links);
                     match &mut status {
                         None => status = Some(*s),
                         Some(all) => {
                             all.nodes.extend(s.nodes);
-                            all.links.extend(s.links);
                             all.services.extend(s.services);
                         }
                     }
@@ -943,7 +1032,7 @@ impl Coordinator {
                     links: l,
                     services: s,
                 }) => {
-                    links.extend(l);
+                    merge_links(&index, info.shard, l, &mut links);
                     services.extend(s);
                     "up".to_string()
                 }
@@ -958,6 +1047,7 @@ impl Coordinator {
                 state,
             });
         }
+        let links: Vec<LinkStatus> = links.into_values().collect();
         match req {
             Request::Live => Response::Live { links, services },
             _ => {
@@ -972,7 +1062,9 @@ impl Coordinator {
                     shards: Vec::new(),
                 });
                 s.name = name.to_string();
+                s.topology = topology.to_string();
                 s.supervisor_pid = std::process::id();
+                s.links = links;
                 s.shards = shards;
                 Response::Status {
                     status: Box::new(s),
@@ -1011,6 +1103,7 @@ impl Served for Coordinator {
             );
         }
         let (file, secret, name) = (c.file.clone(), c.secret.clone(), c.name.to_string());
+        let topology = c.source.clone();
         // Which shards to ask (`None`: all of them, merged).
         let targets: Option<Vec<u32>> = match &req {
             Request::Link { a, b, .. } => {
@@ -1041,7 +1134,7 @@ impl Served for Coordinator {
         drop(guard);
         let resp = tokio::task::spawn_blocking(move || match targets {
             None if matches!(req, Request::Inspect | Request::Live) => {
-                Coordinator::merged(&file, &secret, &req, &name)
+                Coordinator::merged(&file, &secret, &req, &name, &topology)
             }
             None => {
                 // WaitReady of every node: every shard, services merged.
@@ -1056,15 +1149,28 @@ impl Served for Coordinator {
                 Response::Services { services }
             }
             Some(ks) => {
-                let mut answers = fan_out(&file, &secret, Some(&ks), &req).into_iter();
-                let first = answers.next().map(|r| shard_answer(ks[0], r));
-                // A cross-shard link: the other end's answer must agree it worked.
-                for (k, r) in ks.iter().skip(1).zip(answers) {
-                    if let e @ Response::Error { .. } = shard_answer(*k, r) {
-                        return e;
+                let answers = fan_out(&file, &secret, Some(&ks), &req);
+                // A cross-shard link: both ends' answers, merged into the link's status.
+                let index = LinkIndex::new(&file);
+                let mut links = BTreeMap::new();
+                let mut first = None;
+                for (k, r) in ks.iter().zip(answers) {
+                    match shard_answer(*k, r) {
+                        e @ Response::Error { .. } => return e,
+                        Response::Link { status } => {
+                            merge_links(&index, *k, vec![*status], &mut links)
+                        }
+                        other => {
+                            first.get_or_insert(other);
+                        }
                     }
                 }
-                first.unwrap_or_else(|| error("no shard to ask"))
+                match links.into_values().next() {
+                    Some(status) => Response::Link {
+                        status: Box::new(status),
+                    },
+                    None => first.unwrap_or_else(|| error("no shard to ask")),
+                }
             }
         })
         .await
