@@ -12,6 +12,7 @@ extern crate self as topolab;
 pub mod bgp;
 pub mod compile;
 pub mod daemon;
+pub mod k8s;
 pub mod lab;
 pub mod link;
 pub mod netlink;

@@ -240,6 +240,10 @@ enum Command {
     ///   topolab import --format mininet tree,2,3 > tree.yaml
     #[command(verbatim_doc_comment)]
     Import(cli::import::ImportArgs),
+    /// Kubernetes: the manifests of a lab (`manifests`) and the operator that runs Labs
+    /// as one privileged pod per shard (`operator`).
+    #[command(subcommand)]
+    K8s(cli::k8s::K8sCmd),
     /// Internal: one built-in daemon, started by the supervisor inside a node.
     #[command(hide = true)]
     Daemon {
@@ -303,6 +307,7 @@ fn out_mode(cmd: &Command) -> cli::out::Mode {
         | Command::Logs { .. }
         | Command::Openflow { .. }
         | Command::Import(_)
+        | Command::K8s(_)
         | Command::Bgp { .. } => Mode::Exit,
         Command::Console(_) | Command::Web(_) => Mode::Continue,
     }
@@ -382,6 +387,7 @@ fn run(cmd: Command) -> miette::Result<()> {
                 Command::Bench(b) => cli::bench::run(b).await,
                 Command::Console(args) => cli::console::console(args).await,
                 Command::Web(args) => cli::web::web(args).await,
+                Command::K8s(k) => cli::k8s::run(k).await,
                 _ => unreachable!("handled above"),
             }
         }),

@@ -125,8 +125,36 @@ pub(crate) fn node_dir(lab: &LabName, node: &str) -> miette::Result<PathBuf> {
     topolab::lab::coordinator::node_run_dir(&run_dir(lab), node).map_err(|e| miette!("{e}"))
 }
 
-/// What a process of `node` joins (namespaces, cgroup), from the lab's Plan.
+/// The shards of `lab` on this machine (issue 13) that have a Plan: run directory, Plan.
+fn shards_here(lab: &LabName) -> impl Iterator<Item = (PathBuf, Plan)> {
+    name::shard_dirs(&run_dir(lab))
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(_, dir)| {
+            let text = std::fs::read_to_string(dir.join("plan.json")).ok()?;
+            let plan: Plan = serde_json::from_str(&text).ok()?;
+            Some((dir, plan))
+        })
+}
+
+fn shard_plans(lab: &LabName) -> impl Iterator<Item = Plan> {
+    shards_here(lab).map(|(_, p)| p)
+}
+
+/// The shard of `lab` on this machine that holds user node `node`: its run directory
+/// (where the node's mount-namespace pins are) and its Plan.
+fn shard_holding(lab: &LabName, node: &str) -> Option<(PathBuf, Plan)> {
+    shards_here(lab).find(|(_, plan)| plan.user_node(node).is_some())
+}
+
+/// What a process of `node` joins (namespaces, cgroup), from the lab's Plan — or, for a
+/// lab split across machines, from the Plan of the shard here that holds the node.
 fn node_env(lab: &LabName, node: &str) -> miette::Result<topolab::lab::node_env::NodeEnv> {
+    if let Some((dir, plan)) = shard_holding(lab, node) {
+        let n = plan.user_node(node).expect("found by shard_holding");
+        return topolab::lab::node_env::NodeEnv::open(lab, &dir, n)
+            .map_err(|e| miette!("cannot enter node `{node}` of `{lab}`: {e}"));
+    }
     let plan = read_plan(lab)?;
     node_netns(lab, node)?;
     let n = plan.user_node(node).expect("checked by node_netns");
@@ -177,7 +205,10 @@ pub async fn ls(json: bool) -> miette::Result<()> {
         let (pid, topology) = journal::Journal::owner(&entries)
             .map(|(_, pid, _, t)| (pid, t.to_string()))
             .unwrap_or((0, String::new()));
-        let nodes = read_plan(&lab).map(|p| p.user_nodes().count()).unwrap_or(0);
+        // A machine that runs shards of the lab but not its coordinator: their nodes.
+        let nodes = read_plan(&lab)
+            .map(|p| p.user_nodes().count())
+            .unwrap_or_else(|_| shard_plans(&lab).map(|p| p.user_nodes().count()).sum());
         rows.push(LabRow {
             name: lab.to_string(),
             state: state.label(),
@@ -243,30 +274,17 @@ pub async fn down(lab: Option<LabName>) -> miette::Result<()> {
     must_exist(&lab)?;
     let dir = run_dir(&lab);
     match teardown::state(base(), &lab).map_err(run_dir_error)? {
+        // No coordinator on this machine, only shards of the lab (`topolab agent`): each
+        // goes down through its own control socket.
+        State::Running if !matches!(teardown::try_lock(&dir), Ok(None)) => {
+            let shards = teardown::live_shards(&dir).map_err(run_dir_error)?;
+            for k in shards {
+                down_dir(&lab, name::shard_dir(base(), &lab, k)).await?;
+                outln!("lab `{lab}` shard {k} is down");
+            }
+        }
         State::Running => {
-            // Who the supervisor is, read before it is asked to go (its journal goes too).
-            let entries = journal::Journal::read(&dir).unwrap_or_default();
-            let owner = journal::Journal::owner(&entries).map(|(_, pid, start, _)| (pid, start));
-            let resp = tokio::task::spawn_blocking(move || {
-                control::call(&dir, &Request::Down, Duration::from_secs(300))
-            })
-            .await
-            .into_diagnostic()?
-            .map_err(|e| unreachable(&lab, e))?;
-            match resp {
-                Response::Done => {}
-                Response::Error { message } => return Err(miette!("{message}")),
-                other => return Err(miette!("unexpected answer: {other:?}")),
-            }
-            if let Some((pid, start)) = owner {
-                wait_exit(pid, start, SUPERVISOR_EXIT).await.map_err(|_| {
-                    miette!(
-                        "lab `{lab}` is down, but its supervisor (pid {pid}) has not exited \
-                         after {} s",
-                        SUPERVISOR_EXIT.as_secs()
-                    )
-                })?;
-            }
+            down_dir(&lab, dir).await?;
             outln!("lab `{lab}` is down");
         }
         _ => {
@@ -277,6 +295,34 @@ pub async fn down(lab: Option<LabName>) -> miette::Result<()> {
                 removed.processes
             );
         }
+    }
+    Ok(())
+}
+
+/// Asks the supervisor of run directory `dir` (the lab's, or a shard's) to go down, and
+/// waits for it to exit.
+async fn down_dir(lab: &LabName, dir: PathBuf) -> miette::Result<()> {
+    // Who the supervisor is, read before it is asked to go (its journal goes too).
+    let entries = journal::Journal::read(&dir).unwrap_or_default();
+    let owner = journal::Journal::owner(&entries).map(|(_, pid, start, _)| (pid, start));
+    let resp = tokio::task::spawn_blocking(move || {
+        control::call(&dir, &Request::Down, Duration::from_secs(300))
+    })
+    .await
+    .into_diagnostic()?
+    .map_err(|e| unreachable(lab, e))?;
+    match resp {
+        Response::Done => {}
+        Response::Error { message } => return Err(miette!("{message}")),
+        other => return Err(miette!("unexpected answer: {other:?}")),
+    }
+    if let Some((pid, start)) = owner {
+        wait_exit(pid, start, SUPERVISOR_EXIT).await.map_err(|_| {
+            miette!(
+                "lab `{lab}` is down, but its supervisor (pid {pid}) has not exited after {} s",
+                SUPERVISOR_EXIT.as_secs()
+            )
+        })?;
     }
     Ok(())
 }

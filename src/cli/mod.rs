@@ -13,6 +13,7 @@ pub mod bgp;
 pub mod console;
 pub mod files;
 pub mod import;
+pub mod k8s;
 pub mod labs;
 pub mod node;
 pub mod openflow;

@@ -150,6 +150,15 @@ pub async fn up(args: UpArgs) -> miette::Result<()> {
         .unwrap_or_else(|| topology.name.clone());
     // Compile here so that mistakes are reported before anything starts.
     topolab::compile::compile(&topology, &name)?;
+    if args.detach && args.launcher == "slurm" {
+        // The allocation ends when the command `salloc` runs returns, and Slurm then ends
+        // the agents' step: a detached lab would lose its shards.
+        return Err(miette::miette!(
+            help = "run `salloc -N 3 topolab up FILE --launcher slurm` in the foreground \
+                    (Ctrl-C or `topolab down` ends it), or put it in an sbatch script",
+            "-d cannot be used with --launcher slurm"
+        ));
+    }
     if args.sharded() && !args.detach {
         return crate::cli::shards::up(args, topology, false).await;
     }

@@ -439,7 +439,24 @@ fn create_vxlans(plan: &Plan, ns: &[NsHandle], underlay: Option<&str>) -> Result
         .collect();
     let kernel = |what: String| move |e: std::io::Error| LabError::Kernel { what, source: e };
     let run = move || -> std::io::Result<Result<(), crate::netlink::NetlinkError>> {
-        Ok(Netlink::open()?.run_all(&ops))
+        let mut nl = Netlink::open()?;
+        for op in &ops {
+            // EEXIST: the same VNI and port are still taken in the underlay namespace —
+            // by a previous run of this shard whose namespaces the kernel is still
+            // deleting (that runs in the background after `clean` or a teardown), or by
+            // another lab. Wait a little for the first; then report it.
+            let t = std::time::Instant::now();
+            loop {
+                match nl.run_all(std::slice::from_ref(op)) {
+                    Err(e) if e.errno() == Some(libc::EEXIST) && t.elapsed() < VXLAN_BUSY_WAIT => {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                    Err(e) => return Ok(Err(e)),
+                    Ok(()) => break,
+                }
+            }
+        }
+        Ok(Ok(()))
     };
     let r = match underlay {
         Some(name) => {
@@ -453,6 +470,34 @@ fn create_vxlans(plan: &Plan, ns: &[NsHandle], underlay: Option<&str>) -> Result
     r.map_err(kernel("netlink socket in the underlay namespace".into()))?
         .map_err(|e| netlink_err("vxlan", e))
 }
+
+/// In a shard's fabric: frames arriving on a VXLAN relay port were impaired by the other
+/// shard, so the kernel passes them straight to the relay port facing the local node
+/// (ingress redirect; the relay does not read that port, see `Relay::start_dirs`).
+fn pass_through_ops(plan: &Plan, node: usize) -> Vec<Op> {
+    let mut ops = Vec::new();
+    for v in plan.vxlans.iter().filter(|v| v.iface.node == node) {
+        let Some(r) = plan.links[v.link].relay else {
+            continue;
+        };
+        let to = if v.iface == r.a { r.b } else { r.a };
+        let (from, to) = (plan.iface(v.iface).ifindex, plan.iface(to).ifindex);
+        ops.push(Op::Tc {
+            kind: crate::netlink::TcKind::AddQdisc,
+            msg: crate::netlink::tc::ingress_qdisc(from),
+            what: format!("ingress qdisc on ifindex {from}"),
+        });
+        ops.push(Op::Tc {
+            kind: crate::netlink::TcKind::AddFilter,
+            msg: crate::netlink::tc::redirect_filter(from, to),
+            what: format!("redirect ifindex {from} to {to}"),
+        });
+    }
+    ops
+}
+
+/// How long a VXLAN end waits for its VNI and port to be freed in the underlay namespace.
+const VXLAN_BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// TTL of VXLAN packets on the underlay.
 const VXLAN_TTL: u8 = 64;
@@ -544,6 +589,7 @@ fn configure(plan: &Plan, ns: Vec<NsHandle>, progress: ProgressFn<'_>) -> Result
         for shaper in &node.shapers {
             ops.extend(link::kernel::shaper_ops(shaper));
         }
+        ops.extend(pass_through_ops(plan, i));
         if let Some(sock) = &h.ioctl {
             for iface in node.ifaces.iter().filter(|i| !i.offloads) {
                 netns::ethtool::set_tx_offloads(sock.as_fd(), &iface.name, false).map_err(|e| {

@@ -174,21 +174,7 @@ pub enum NodeDirError {
 pub fn node_run_dir(lab_dir: &Path, node: &str) -> Result<PathBuf, NodeDirError> {
     let shards = read_shards(lab_dir).map_err(|e| NodeDirError::Io(e.to_string()))?;
     let Some(s) = shards else {
-        // No coordinator here: a machine that only runs shards (an agent started by
-        // another launcher) keeps each shard's Plan in its directory.
-        let dirs = name::shard_dirs(lab_dir).map_err(|e| NodeDirError::Io(e.to_string()))?;
-        if dirs.is_empty() {
-            return Ok(lab_dir.to_path_buf());
-        }
-        for (_, dir) in dirs {
-            let plan: Option<Plan> = std::fs::read(dir.join("plan.json"))
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok());
-            if plan.is_some_and(|p| p.user_node(node).is_some()) {
-                return Ok(dir);
-            }
-        }
-        return Err(NodeDirError::UnknownNode(node.to_string()));
+        return Ok(lab_dir.to_path_buf());
     };
     let k = *s
         .sharded

@@ -194,26 +194,27 @@ impl Links {
                 source: e,
             })?;
             for (l, (sa, sb)) in relayed.into_iter().zip(sockets) {
-                let cfg = |dir, imp: &Impairment, seed| -> Result<DirectionConfig, LabError> {
-                    // A direction the other shard impairs passes through untouched.
-                    let imp = if applied_here(plan, l, dir) {
-                        imp.clone()
-                    } else {
-                        Impairment::default()
-                    };
-                    Ok(DirectionConfig {
-                        trace: load_trace(&imp)?,
-                        impairment: imp,
+                // A direction the other shard impairs is not relayed here: the kernel
+                // passes it (a tc redirect that apply set up on the VXLAN port).
+                let cfg = |dir, imp: &Impairment, seed| -> Result<_, LabError> {
+                    if !applied_here(plan, l, dir) {
+                        return Ok(None);
+                    }
+                    Ok(Some(DirectionConfig {
+                        impairment: imp.clone(),
+                        trace: load_trace(imp)?,
                         seed,
-                    })
+                    }))
                 };
-                let relay = Relay::start(
+                let relay = Relay::start_dirs(
                     &format!("relay{}", l.link),
                     sa,
                     sb,
                     plan.iface(l.relay.expect("filtered").a).mtu,
-                    cfg(0, &l.a_to_b, l.seed_a_to_b)?,
-                    cfg(1, &l.b_to_a, l.seed_b_to_a)?,
+                    [
+                        cfg(0, &l.a_to_b, l.seed_a_to_b)?,
+                        cfg(1, &l.b_to_a, l.seed_b_to_a)?,
+                    ],
                 )
                 .map_err(|e| LabError::Kernel {
                     what: format!("start relay of link {}", l.link),

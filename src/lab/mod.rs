@@ -571,6 +571,12 @@ impl Lab {
         if let Err(e) = node_env::unmount_pins(&self.dir) {
             errors.push(("unmount mount namespaces".into(), e));
         }
+        // A lab's directory may hold shard directories (issue 13: a coordinator's): they
+        // go first, from their own journals, and it stays while an agent still runs.
+        if self.shard.is_none() && errors.is_empty() {
+            let mut removed = teardown::Removed::default();
+            teardown::shards_first(&self.name, &self.dir, &mut errors, &mut removed);
+        }
         if errors.is_empty()
             && let Err(e) = std::fs::remove_dir_all(&self.dir)
             && e.kind() != io::ErrorKind::NotFound

@@ -421,14 +421,7 @@ pub fn teardown_dir(base: &Path, lab: &LabName) -> Result<Removed, TeardownError
 pub fn teardown_run_dir(dir: &Path, lab: &LabName) -> Result<Removed, TeardownError> {
     let mut errors = Vec::new();
     let mut removed = Removed::default();
-    let shards = match name::shard_dirs(dir) {
-        Ok(shards) => shards,
-        Err(e) => {
-            errors.push(("list shard directories".into(), e));
-            Vec::new()
-        }
-    };
-    if !shards.is_empty() {
+    if name::shard_dirs(dir).is_ok_and(|s| !s.is_empty()) {
         // A coordinator's directory: the agents it started (its journaled processes) are
         // stopped first — each tears its shard down on SIGTERM — so that their shard
         // directories are free to remove below.
@@ -441,19 +434,8 @@ pub fn teardown_run_dir(dir: &Path, lab: &LabName) -> Result<Removed, TeardownEr
             add(&mut removed, teardown_owned(&agents, &mut errors));
         }
     }
-    for (k, sdir) in shards {
-        // Held while its leftovers are removed, so no agent starts there meanwhile.
-        match try_lock(&sdir) {
-            Ok(None) => errors.push((
-                format!("shard {k}"),
-                io::Error::other("its agent is running; stop it first"),
-            )),
-            Ok(Some(_lock)) => add(&mut removed, teardown_one(lab, &sdir, &mut errors)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                add(&mut removed, teardown_one(lab, &sdir, &mut errors))
-            }
-            Err(e) => errors.push((format!("shard {k}"), e)),
-        }
+    if !shards_first(lab, dir, &mut errors, &mut removed) {
+        return Err(TeardownError(errors));
     }
     if errors.is_empty() {
         add(&mut removed, teardown_one(lab, dir, &mut errors));
@@ -463,6 +445,50 @@ pub fn teardown_run_dir(dir: &Path, lab: &LabName) -> Result<Removed, TeardownEr
     } else {
         Err(TeardownError(errors))
     }
+}
+
+/// Before a lab's run directory `dir` goes: its shard directories (issue 13), each torn
+/// down from its own journal. Returns false, with the reason in `errors` and nothing
+/// removed, if a shard's agent still runs (the lab's directory must then stay).
+pub fn shards_first(
+    lab: &LabName,
+    dir: &Path,
+    errors: &mut Vec<(String, io::Error)>,
+    removed: &mut Removed,
+) -> bool {
+    match name::shard_dirs(dir) {
+        Ok(shards) => {
+            // A shard whose agent runs keeps the whole lab: nothing is removed.
+            let live: Vec<u32> = shards
+                .iter()
+                .filter(|(_, d)| matches!(try_lock(d), Ok(None)))
+                .map(|(k, _)| *k)
+                .collect();
+            if !live.is_empty() {
+                errors.push((
+                    format!("shard(s) {live:?} of lab `{lab}`"),
+                    io::Error::other("their agents are running; stop them first"),
+                ));
+                return false;
+            }
+            for (k, sdir) in shards {
+                // Held while its leftovers are removed, so no agent starts there meanwhile.
+                match try_lock(&sdir) {
+                    Ok(None) => errors.push((
+                        format!("shard {k}"),
+                        io::Error::other("its agent is running; stop it first"),
+                    )),
+                    Ok(Some(_lock)) => add(removed, teardown_one(lab, &sdir, errors)),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        add(removed, teardown_one(lab, &sdir, errors))
+                    }
+                    Err(e) => errors.push((format!("shard {k}"), e)),
+                }
+            }
+        }
+        Err(e) => errors.push(("list shard directories".into(), e)),
+    }
+    errors.is_empty()
 }
 
 fn add(total: &mut Removed, r: Removed) {
@@ -760,5 +786,57 @@ mod orphan_race_tests {
             errors.len(),
             &errors[..errors.len().min(3)]
         );
+    }
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::*;
+
+    fn shard(dir: &Path, k: u32) -> PathBuf {
+        let d = dir.join(format!("{}{k}", name::SHARD_PREFIX));
+        std::fs::create_dir_all(&d).unwrap();
+        Journal::create(&d).unwrap();
+        drop(open_lock(&d, true).unwrap());
+        d
+    }
+
+    /// `clean` on a machine running shards of a lab (issue 13): a shard whose agent is gone
+    /// is an orphan by itself while another shard (or the coordinator) lives; once none
+    /// lives, the lab's directory is the orphan, and removing it removes its shards first.
+    #[test]
+    fn dead_shards_are_orphans_and_live_ones_stay() {
+        let base = std::env::temp_dir().join(format!("tl-shards-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let lab = LabName::new("split").unwrap();
+        let dir = name::run_dir(&base, &lab);
+        let live = shard(&dir, 0);
+        let dead = shard(&dir, 1);
+        // The agent of shard 0: its lock held (by this process, through its own open file).
+        let agent = try_lock(&live).unwrap().expect("free");
+
+        assert_eq!(state(&base, &lab).unwrap(), State::Running);
+        assert_eq!(live_shards(&dir).unwrap(), vec![0]);
+        let o = orphans(&base).unwrap();
+        assert_eq!(o.len(), 1);
+        assert_eq!((o[0].shard, &o[0].dir), (Some(1), &dead));
+        drop(o);
+        // Removing the lab's directory is refused while shard 0 runs, and removes nothing.
+        assert!(teardown_dir(&base, &lab).is_err());
+        assert!(live.exists() && dead.exists());
+        teardown_shard_dir(&base, &lab, 1).unwrap();
+        assert!(!dead.exists() && live.exists());
+
+        // Shard 0's agent dies: the lab's directory (made by an agent, no coordinator) is
+        // the orphan, and goes whole.
+        shard(&dir, 2);
+        drop(agent);
+        let o = orphans(&base).unwrap();
+        assert_eq!(o.len(), 1);
+        assert_eq!((o[0].shard, &o[0].name), (None, &lab));
+        drop(o);
+        teardown_dir(&base, &lab).unwrap();
+        assert!(!dir.exists());
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -236,6 +236,9 @@ impl PacketPort {
         if opts.ignore_outgoing {
             setsockopt(fd.as_fd(), SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)?;
         }
+        // The kernel's receive time of each frame (CLOCK_REALTIME), so that a relay woken
+        // late still schedules a frame from when it arrived ([`Self::recv_batch_stamped`]).
+        setsockopt(fd.as_fd(), libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)?;
         // FORCE works for root regardless of rmem_max.
         let size = |b: usize| b.min(i32::MAX as usize) as libc::c_int;
         let _ = setsockopt(
@@ -300,7 +303,46 @@ impl PacketPort {
     /// the length set). Returns how many buffers were filled (0: nothing to read, or an
     /// error). No allocation once the buffers have their capacity.
     pub fn recv_batch(&self, bufs: &mut [Vec<u8>]) -> usize {
-        recv_frames(self.fd.as_raw_fd(), bufs)
+        recv_frames(self.fd.as_raw_fd(), bufs, None)
+    }
+
+    /// [`Self::recv_batch`], also giving each frame's kernel receive time in `stamps`
+    /// (nanoseconds of CLOCK_REALTIME; 0 when the kernel gave none).
+    pub fn recv_batch_stamped(&self, bufs: &mut [Vec<u8>], stamps: &mut [u64; BATCH]) -> usize {
+        recv_frames(self.fd.as_raw_fd(), bufs, Some(stamps))
+    }
+
+    /// Makes the socket take no frames in at all (a classic BPF filter `ret #0`): for a
+    /// port that only sends (one direction of a link relayed on this machine only, the
+    /// other passed by the kernel), so that frames arriving there are never queued to it.
+    pub fn drop_all_input(&self) -> io::Result<()> {
+        // BPF_RET | BPF_K with k = 0: accept zero bytes of every frame.
+        let mut prog = [libc::sock_filter {
+            code: 0x06,
+            jt: 0,
+            jf: 0,
+            k: 0,
+        }];
+        let fprog = libc::sock_fprog {
+            len: 1,
+            filter: prog.as_mut_ptr(),
+        };
+        // SAFETY: fprog points at one valid instruction for the duration of the call (the
+        // kernel copies it).
+        let r = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_ATTACH_FILTER,
+                (&fprog as *const libc::sock_fprog).cast(),
+                std::mem::size_of::<libc::sock_fprog>() as u32,
+            )
+        };
+        if r < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
     }
 
     /// Sends `frames` (each with its header when the port has them), [`BATCH`] per call.
@@ -317,8 +359,12 @@ impl AsFd for PacketPort {
     }
 }
 
-fn recv_frames(fd: RawFd, bufs: &mut [Vec<u8>]) -> usize {
+/// Room for one `SCM_TIMESTAMPNS` control message (a `timespec`), 8-byte aligned.
+const CMSG_SPACE: usize = 64;
+
+fn recv_frames(fd: RawFd, bufs: &mut [Vec<u8>], stamps: Option<&mut [u64; BATCH]>) -> usize {
     let n = bufs.len().min(BATCH);
+    let mut control = [[0u64; CMSG_SPACE / 8]; BATCH];
     // SAFETY: iovec and mmsghdr are plain data; zeroed entries are valid "empty" ones.
     let mut iov: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
     let mut msgs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
@@ -333,6 +379,10 @@ fn recv_frames(fd: RawFd, bufs: &mut [Vec<u8>]) -> usize {
         };
         msgs[i].msg_hdr.msg_iov = &mut iov[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
+        if stamps.is_some() {
+            msgs[i].msg_hdr.msg_control = control[i].as_mut_ptr().cast();
+            msgs[i].msg_hdr.msg_controllen = CMSG_SPACE as _;
+        }
     }
     if n == 0 {
         return 0;
@@ -353,7 +403,31 @@ fn recv_frames(fd: RawFd, bufs: &mut [Vec<u8>]) -> usize {
         // SAFETY: recvmmsg initialized the first `msg_len` bytes of the spare capacity.
         unsafe { b.set_len(len) };
     }
+    if let Some(stamps) = stamps {
+        for (m, s) in msgs[..got].iter().zip(stamps.iter_mut()) {
+            *s = timestamp_of(&m.msg_hdr);
+        }
+    }
     got
+}
+
+/// The `SCM_TIMESTAMPNS` of a received message, in ns (0: none).
+fn timestamp_of(h: &libc::msghdr) -> u64 {
+    // SAFETY: the CMSG_* macros walk the control buffer the kernel filled, within
+    // `msg_controllen`; the data of an SCM_TIMESTAMPNS message is one timespec.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(h);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
+                let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                return (ts.tv_sec as u64)
+                    .saturating_mul(1_000_000_000)
+                    .saturating_add(ts.tv_nsec as u64);
+            }
+            c = libc::CMSG_NXTHDR(h, c);
+        }
+    }
+    0
 }
 
 fn send_frames<'a>(fd: RawFd, frames: impl IntoIterator<Item = &'a [u8]>) -> u64 {
@@ -409,7 +483,8 @@ mod tests {
         );
         assert_eq!(send_frames(-1, []), 0);
         let mut bufs = vec![Vec::new(); 4];
-        assert_eq!(recv_frames(-1, &mut bufs), 0);
+        assert_eq!(recv_frames(-1, &mut bufs, None), 0);
+        assert_eq!(recv_frames(-1, &mut bufs, Some(&mut [0; BATCH])), 0);
     }
 
     #[test]

@@ -58,7 +58,8 @@ struct Direction {
 
 /// A running relay: a thread per direction, stopped when dropped.
 pub struct Relay {
-    dirs: [Direction; 2],
+    /// `None`: that direction is not relayed here (see [`Relay::start_dirs`]).
+    dirs: [Option<Direction>; 2],
 }
 
 impl Relay {
@@ -72,37 +73,62 @@ impl Relay {
         a_to_b: DirectionConfig,
         b_to_a: DirectionConfig,
     ) -> io::Result<Relay> {
+        Relay::start_dirs(name, a, b, mtu, [Some(a_to_b), Some(b_to_a)])
+    }
+
+    /// [`Relay::start`] with either direction left out (`None`): nothing reads the port
+    /// that direction would read from (its socket takes no input at all), so the frames
+    /// arriving there go where the kernel sends them — in a shard of a lab split across
+    /// machines, the direction the other shard impairs is passed by a tc redirect.
+    pub fn start_dirs(
+        name: &str,
+        a: PacketPort,
+        b: PacketPort,
+        mtu: u32,
+        [a_to_b, b_to_a]: [Option<DirectionConfig>; 2],
+    ) -> io::Result<Relay> {
+        if a_to_b.is_none() {
+            a.drop_all_input()?;
+        }
+        if b_to_a.is_none() {
+            b.drop_all_input()?;
+        }
         let a = Arc::new(a);
         let b = Arc::new(b);
-        let d0 = spawn(format!("{name}>"), a.clone(), b.clone(), mtu, a_to_b)?;
-        let d1 = spawn(format!("{name}<"), b, a, mtu, b_to_a)?;
+        let d0 = a_to_b
+            .map(|c| spawn(format!("{name}>"), a.clone(), b.clone(), mtu, c))
+            .transpose()?;
+        let d1 = b_to_a
+            .map(|c| spawn(format!("{name}<"), b, a, mtu, c))
+            .transpose()?;
         Ok(Relay { dirs: [d0, d1] })
     }
 
     /// Changes one direction's impairments (0: a→b, 1: b→a) without losing queued frames.
     pub fn reconfigure(&self, dir: usize, imp: Impairment, trace: Option<Trace>) {
-        let d = &self.dirs[dir];
-        let _ = d.ctl.send(Ctl::Reconfigure(Box::new((imp, trace))));
-        let _ = d.wake.write(1);
+        if let Some(d) = &self.dirs[dir] {
+            let _ = d.ctl.send(Ctl::Reconfigure(Box::new((imp, trace))));
+            let _ = d.wake.write(1);
+        }
     }
 
-    /// Counters of direction `dir` (refreshed by the relay thread at least every 50 ms).
+    /// Counters of direction `dir` (refreshed by the relay thread at least every 50 ms);
+    /// zero for a direction not relayed here.
     pub fn counters(&self, dir: usize) -> Counters {
         self.dirs[dir]
-            .counters
-            .lock()
-            .map(|c| c.clone())
+            .as_ref()
+            .and_then(|d| d.counters.lock().ok().map(|c| c.clone()))
             .unwrap_or_default()
     }
 }
 
 impl Drop for Relay {
     fn drop(&mut self) {
-        for d in &self.dirs {
+        for d in self.dirs.iter().flatten() {
             let _ = d.ctl.send(Ctl::Stop);
             let _ = d.wake.write(1);
         }
-        for d in &mut self.dirs {
+        for d in self.dirs.iter_mut().flatten() {
             if let Some(t) = d.thread.take() {
                 let _ = t.join();
             }
@@ -251,18 +277,41 @@ fn recv_batch(port: &PacketPort, pool: &mut Vec<Vec<u8>>, pipe: &mut Pipeline) {
         pool.push(Vec::with_capacity(BUF_LEN));
     }
     let at = pool.len() - BATCH;
-    let n = port.recv_batch(&mut pool[at..]);
+    let mut stamps = [0u64; BATCH];
+    let n = port.recv_batch_stamped(&mut pool[at..], &mut stamps);
     let now = Instant::monotonic();
-    for data in pool.drain(at..at + n) {
+    let real = realtime_ns();
+    for (data, stamp) in pool.drain(at..at + n).zip(stamps) {
         let (segments, wire_bytes) = wire_size(&data);
         pipe.handle(
-            now,
+            arrival(now, real, stamp),
             Packet {
                 data,
                 segments,
                 wire_bytes,
             },
         );
+    }
+}
+
+/// CLOCK_REALTIME in ns (the clock of the kernel's receive timestamps).
+fn realtime_ns() -> u64 {
+    nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
+        .map(|t| (t.tv_sec() as u64).saturating_mul(1_000_000_000) + t.tv_nsec() as u64)
+        .unwrap_or(0)
+}
+
+/// When a frame arrived, on the monotonic clock: `now` less its age by the kernel's
+/// receive timestamp (`stamp`, realtime ns, read against `real`, the realtime clock at
+/// `now`): a relay thread woken late (a busy CPU) still delays each frame from its
+/// arrival. No stamp, or one from the future or over a second old (the realtime clock
+/// was set meanwhile): `now`. The pipeline never lets time run backwards.
+fn arrival(now: Instant, real: u64, stamp: u64) -> Instant {
+    match real.checked_sub(stamp) {
+        Some(age) if stamp != 0 && age < 1_000_000_000 => {
+            now - std::time::Duration::from_nanos(age)
+        }
+        _ => now,
     }
 }
 
@@ -276,6 +325,22 @@ fn poll_error_is_transient(e: nix::errno::Errno) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arrival_is_the_kernels_receive_time_when_it_is_sane() {
+        let now = Instant::monotonic();
+        let real = 5_000_000_000;
+        let us = std::time::Duration::from_micros;
+        assert_eq!(arrival(now, real, real - 300_000), now - us(300));
+        assert_eq!(arrival(now, real, real), now);
+        assert_eq!(arrival(now, real, 0), now, "no stamp");
+        assert_eq!(arrival(now, real, real + 1), now, "from the future");
+        assert_eq!(
+            arrival(now, real, real - 2_000_000_000),
+            now,
+            "clock was set"
+        );
+    }
 
     #[test]
     fn only_transient_poll_errors_are_retried() {

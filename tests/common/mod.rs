@@ -167,3 +167,40 @@ impl Drop for Peer {
         let _ = self.0.wait();
     }
 }
+
+/// Compares `actual` with `tests/golden/<name>` byte for byte; `TOPOLAB_BLESS=1` writes
+/// it instead (then review the diff; never edit a golden file by hand).
+pub fn golden(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    if std::env::var_os("TOPOLAB_BLESS").is_some_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; create it with TOPOLAB_BLESS=1 and review it",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let (i, (e, a)) = expected
+            .lines()
+            .zip(actual.lines())
+            .enumerate()
+            .find(|(_, (e, a))| e != a)
+            .unwrap_or((
+                expected.lines().count().min(actual.lines().count()),
+                ("<end>", "<end>"),
+            ));
+        panic!(
+            "{} differs at line {}:\n  expected: {e}\n  actual:   {a}\n\
+             (if the change is intended: TOPOLAB_BLESS=1 cargo test --test {})",
+            path.display(),
+            i + 1,
+            env!("CARGO_CRATE_NAME")
+        );
+    }
+}
