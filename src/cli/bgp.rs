@@ -14,7 +14,7 @@ use clap::Subcommand;
 use miette::{IntoDiagnostic, miette};
 use serde_json::Value;
 
-use crate::cli::labs::{read_plan, run_dir};
+use crate::cli::labs::{node_dir, read_plan};
 use crate::cli::out::{me, outln};
 use topolab::daemon::bgp::{base64_decode, check_change, parse_community, parse_large_community};
 use topolab::daemon::{BgpChange, DaemonKind, Request, Response};
@@ -129,7 +129,7 @@ pub async fn bgp(lab: &LabName, node: &str, cmd: BgpCmd, json: bool) -> miette::
             "no node `{node}` in lab `{lab}`"
         )
     })?;
-    let socket = topolab::lab::service::daemon_socket(&run_dir(lab), n, &[DaemonKind::Bgp])
+    let socket = topolab::lab::service::daemon_socket(&node_dir(lab, node)?, n, &[DaemonKind::Bgp])
         .ok_or_else(|| {
             miette!(
                 help = "a node speaks BGP when its topology entry has a `bgp:` key",

@@ -118,6 +118,13 @@ fn node_netns(lab: &LabName, node: &str) -> miette::Result<String> {
     }
 }
 
+/// The run directory holding `node`'s daemon sockets, logs and private directories: the
+/// lab's, or its shard's when the lab is split across shards (an error naming the machine
+/// if that shard runs elsewhere). Every command that reaches a node's files goes here.
+pub(crate) fn node_dir(lab: &LabName, node: &str) -> miette::Result<PathBuf> {
+    topolab::lab::coordinator::node_run_dir(&run_dir(lab), node).map_err(|e| miette!("{e}"))
+}
+
 /// The shards of `lab` on this machine (issue 13) that have a Plan: run directory, Plan.
 fn shards_here(lab: &LabName) -> impl Iterator<Item = (PathBuf, Plan)> {
     name::shard_dirs(&run_dir(lab))
@@ -151,7 +158,7 @@ fn node_env(lab: &LabName, node: &str) -> miette::Result<topolab::lab::node_env:
     let plan = read_plan(lab)?;
     node_netns(lab, node)?;
     let n = plan.user_node(node).expect("checked by node_netns");
-    let dir = topolab::lab::name::run_dir(Path::new(topolab::lab::RUN_BASE), lab);
+    let dir = node_dir(lab, node)?;
     topolab::lab::node_env::NodeEnv::open(lab, &dir, n)
         .map_err(|e| miette!("cannot enter node `{node}` of `{lab}`: {e}"))
 }

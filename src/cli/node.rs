@@ -1,7 +1,7 @@
 //! `topolab node LAB NODE OP [SERVICE]` (fault injection on a node's services) and
 //! `topolab logs LAB NODE [SERVICE] [-f] [-n N]` (their log files, read from the run dir).
 
-use crate::cli::labs::{read_plan, run_dir, unreachable};
+use crate::cli::labs::{node_dir, read_plan, run_dir, unreachable};
 use crate::cli::out::{me, out, outln};
 use std::io::{Read, Seek};
 use std::time::Duration;
@@ -100,7 +100,7 @@ pub async fn logs(
         Some(s) => vec![s],
         None => n.services.iter().map(|s| s.name.as_str()).collect(),
     };
-    let dir = run_dir(lab);
+    let dir = node_dir(lab, node)?;
     let mut files = Vec::new();
     for s in &names {
         let path = topolab::lab::service::log_path(&dir, n, s).ok_or_else(|| {

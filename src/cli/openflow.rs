@@ -5,7 +5,7 @@
 //! flows (ovs-ofctl syntax, parsed here first so that a syntax error points at its token).
 //! The node name is looked up in the lab's plan, never used as a path.
 
-use crate::cli::labs::{read_plan, run_dir};
+use crate::cli::labs::{node_dir, read_plan};
 use crate::cli::out::{me, outln};
 use std::time::Duration;
 
@@ -128,7 +128,7 @@ pub async fn openflow(
         )
     })?;
     let socket = topolab::lab::service::daemon_socket(
-        &run_dir(lab),
+        &node_dir(lab, node)?,
         n,
         &[DaemonKind::OfSwitch, DaemonKind::Controller],
     )

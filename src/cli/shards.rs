@@ -86,8 +86,7 @@ pub async fn up(args: UpArgs, topology: Topology, detached: bool) -> miette::Res
             coordinator::MAX_LOCAL_SHARDS
         ));
     }
-    let plan = topolab::compile::compile(&topology, &name)?;
-    let sharded = coordinator::split(&plan, &machines).map_err(topolab::lab::LabError::from)?;
+    let sharded = topolab::compile::shard::plan_shards(&topology, &name, &machines)?;
     let opts = CoordinatorOptions {
         launcher,
         run_base: RUN_BASE.into(),

@@ -30,6 +30,7 @@
 //! Other launchers (Slurm, Kubernetes) only differ in how agents start and where they are
 //! reached: [`Launcher`] is the seam.
 
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, BufRead, BufReader, Write as _};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::OwnedFd;
@@ -47,11 +48,12 @@ use tokio::sync::Mutex;
 use super::control::{Request, Response};
 use super::inspect::LabStatus;
 use super::journal::{Entry, Journal, proc_start_time};
+use super::links::LinkStatus;
 use super::remote::{self, Secret};
 use super::supervisor::Served;
 use super::{LabError, LabName, name, teardown};
 use crate::compile::Plan;
-use crate::compile::shard::{CrossLink, Machine, ShardError, ShardPlan, ShardedPlan};
+use crate::compile::shard::{Machine, ShardedPlan};
 use crate::netlink::{BridgeOpts, Netlink, Op, VethEnd};
 use crate::netns;
 
@@ -133,9 +135,9 @@ pub struct ShardStatus {
     pub state: String,
 }
 
-/// Run directory of shard `k` inside the lab's run directory.
+/// Run directory of shard `k` inside the lab's run directory `lab_dir`.
 pub fn shard_dir(lab_dir: &Path, k: u32) -> PathBuf {
-    lab_dir.join(format!("shard-{k}"))
+    lab_dir.join(format!("{}{k}", name::SHARD_PREFIX))
 }
 
 /// Reads `shards.json` of the lab whose run directory is `dir`; `None` if the lab is not
@@ -215,71 +217,6 @@ fn local_addr(host: u32) -> IpAddr {
     IpAddr::V4(Ipv4Addr::new(a, b, c, host as u8))
 }
 
-/// Splits `plan` over `machines`.
-///
-/// Until the planner (METIS, pins) lands here this is an even split of the user nodes in
-/// Plan order (which keeps generated neighbours together), every cross-shard link carried
-/// by VNI link+1 on UDP port 4789, with the MTU check the planner does.
-pub fn split(plan: &Plan, machines: &[Machine]) -> Result<ShardedPlan, ShardError> {
-    if machines.is_empty() {
-        return Err(ShardError::Other(
-            "no machines to split the lab over".into(),
-        ));
-    }
-    let users: Vec<_> = plan.user_nodes().collect();
-    let n = machines.len();
-    let per = users.len().div_ceil(n).max(1);
-    let assign: std::collections::BTreeMap<String, u32> = users
-        .iter()
-        .enumerate()
-        .map(|(i, node)| (node.name.clone(), (i / per) as u32))
-        .collect();
-    let shard_of = |r: crate::compile::IfaceRef| assign.get(&plan.nodes[r.node].name).copied();
-    let mut cross = Vec::new();
-    for l in &plan.links {
-        let (Some(a), Some(b)) = (shard_of(l.a), shard_of(l.b)) else {
-            continue;
-        };
-        if a == b {
-            continue;
-        }
-        let mtu = plan.iface(l.a).mtu;
-        for m in [&machines[a as usize], &machines[b as usize]] {
-            if m.mtu < mtu + crate::compile::shard::VXLAN_OVERHEAD {
-                return Err(ShardError::Mtu {
-                    a: plan.nodes[l.a.node].name.clone(),
-                    b: plan.nodes[l.b.node].name.clone(),
-                    mtu,
-                    machine: m.name.clone(),
-                    underlay: m.mtu,
-                    need: mtu + crate::compile::shard::VXLAN_OVERHEAD,
-                });
-            }
-        }
-        cross.push(CrossLink {
-            link: l.link,
-            a_shard: a,
-            b_shard: b,
-            vni: l.link as u32 + 1,
-            port: 4789,
-            mtu,
-        });
-    }
-    Ok(ShardedPlan {
-        version: 1,
-        shards: ShardPlan {
-            lab: plan.lab.clone(),
-            machines: machines.to_vec(),
-            assign,
-            cut_weight: cross.len() as u64,
-            cross,
-            method: if n == 1 { "single" } else { "even" }.into(),
-            control_port: 7946,
-        },
-        plan: plan.clone(),
-    })
-}
-
 /// Called as shards come up: (shard, shards ready, total, nodes on it).
 pub type ShardProgress = Arc<dyn Fn(u32, usize, usize, usize) + Send + Sync>;
 
@@ -301,6 +238,10 @@ pub struct CoordinatorOptions {
 /// A running split lab, seen from its coordinator. Dropping it tears it down.
 pub struct Coordinator {
     name: LabName,
+    /// The topology file, as `inspect` shows it.
+    source: String,
+    /// Parent of run directories; `dir` is `base/<lab>`.
+    base: PathBuf,
     dir: PathBuf,
     file: Arc<ShardsFile>,
     secret: Arc<Secret>,
@@ -376,6 +317,8 @@ impl Coordinator {
             .collect();
         let mut c = Coordinator {
             name,
+            source: source.to_string(),
+            base: opts.run_base.clone(),
             dir,
             file: Arc::new(ShardsFile {
                 sharded,
@@ -653,7 +596,7 @@ impl Coordinator {
         }
         // What any shard left here (its agent dead or killed): from its own journal.
         for info in self.file.agents.iter().filter(|a| a.local) {
-            clean_shard_dir(&self.dir, info.shard, &self.name, &mut errors);
+            clean_shard_dir(&self.base, &self.name, info.shard, &mut errors);
         }
         let entries = Journal::read(&self.dir).unwrap_or_default();
         let owned = teardown::Owned::from_entries(&self.name, &entries);
@@ -687,34 +630,35 @@ impl Drop for Coordinator {
     }
 }
 
-/// Removes shard `k`'s run directory under `lab_dir` from its journal if its agent is gone
-/// (its lock is free); a live agent's directory is left alone. Returns whether it removed
-/// one.
+/// Removes shard `k`'s run directory (`<base>/<lab>/shard-<k>`) from its journal if its
+/// agent is gone (its lock is free); a live agent's directory is left alone. Returns
+/// whether it removed one.
 pub fn clean_shard_dir(
-    lab_dir: &Path,
-    k: u32,
+    base: &Path,
     lab: &LabName,
+    k: u32,
     errors: &mut Vec<(String, io::Error)>,
 ) -> bool {
-    let dir = shard_dir(lab_dir, k);
+    let dir = name::shard_dir(base, lab, k);
     if !dir.is_dir() {
         return false;
     }
-    match teardown::try_lock(&dir) {
-        Ok(Some(_lock)) => match teardown::teardown_run_dir(&dir, lab) {
-            Ok(_) => true,
-            Err(e) => {
-                errors.extend(e.0);
-                false
-            }
-        },
-        Ok(None) => false,
+    let lock = match teardown::try_lock(&dir) {
+        Ok(Some(lock)) => Some(lock),
+        Ok(None) => return false,
         // No lock file: the agent died before claiming it; nothing can be in it.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            teardown::teardown_run_dir(&dir, lab).is_ok()
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
         Err(e) => {
             errors.push((dir.display().to_string(), e));
+            return false;
+        }
+    };
+    let r = teardown::teardown_shard_dir(base, lab, k);
+    drop(lock);
+    match r {
+        Ok(_) => true,
+        Err(e) => {
+            errors.extend(e.0);
             false
         }
     }
@@ -793,18 +737,24 @@ pub fn is_ready_line(line: &str, k: u32) -> bool {
     serde_json::from_str::<Ready>(line).is_ok_and(|r| r.ready && r.shard == k)
 }
 
-/// Sends `req` to every shard (or those in `only`) at once; answers in shard order.
+/// Sends `req` to every shard (or those in `only`) at once; answers in shard order (or in
+/// `only`'s order).
 fn fan_out(
     file: &ShardsFile,
     secret: &Secret,
     only: Option<&[u32]>,
     req: &Request,
 ) -> Vec<io::Result<Response>> {
-    std::thread::scope(|s| {
-        let handles: Vec<_> = file
-            .agents
+    let targets: Vec<&ShardInfo> = match only {
+        Some(ks) => ks
             .iter()
-            .filter(|a| only.is_none_or(|o| o.contains(&a.shard)))
+            .filter_map(|k| file.agents.iter().find(|a| a.shard == *k))
+            .collect(),
+        None => file.agents.iter().collect(),
+    };
+    std::thread::scope(|s| {
+        let handles: Vec<_> = targets
+            .into_iter()
             .map(|a| {
                 s.spawn(move || remote::call(a.control, file.reach_netns.as_deref(), secret, req))
             })
@@ -962,25 +912,103 @@ fn shard_answer(k: u32, r: io::Result<Response>) -> Response {
     r.unwrap_or_else(|e| error(format!("shard {k} did not answer: {e}")))
 }
 
+/// A shard numbers its links among its own; the whole lab's number of a link is found by
+/// its ends' names (`node:iface`, the same on every shard).
+struct LinkIndex<'a> {
+    by_ends: HashMap<(String, String), usize>,
+    file: &'a ShardsFile,
+}
+
+impl<'a> LinkIndex<'a> {
+    fn new(file: &'a ShardsFile) -> LinkIndex<'a> {
+        let plan = &file.sharded.plan;
+        let end = |r: crate::compile::IfaceRef| {
+            format!("{}:{}", plan.nodes[r.node].name, plan.iface(r).name)
+        };
+        let by_ends = plan
+            .links
+            .iter()
+            .map(|l| ((end(l.a), end(l.b)), l.link))
+            .collect();
+        LinkIndex { by_ends, file }
+    }
+
+    /// Shard of link `link`'s `b` end.
+    fn b_shard(&self, link: usize) -> Option<u32> {
+        let plan = &self.file.sharded.plan;
+        let l = plan.links.iter().find(|l| l.link == link)?;
+        self.file
+            .sharded
+            .shards
+            .assign
+            .get(&plan.nodes[l.b.node].name)
+            .copied()
+    }
+}
+
+/// Adds shard `k`'s link reports to `out`, keyed by the whole lab's link number. A
+/// cross-shard link is reported by both its shards, each emulating the direction leaving
+/// it: one entry, with `a→b` from the `a` end's shard and `b→a` from the `b` end's, up only
+/// if both ends are.
+fn merge_links(
+    index: &LinkIndex<'_>,
+    k: u32,
+    links: Vec<LinkStatus>,
+    out: &mut BTreeMap<usize, LinkStatus>,
+) {
+    for mut l in links {
+        let Some(&g) = index.by_ends.get(&(l.a.clone(), l.b.clone())) else {
+            tracing::warn!(
+                "shard {k} reports a link {} — {} the lab does not have",
+                l.a,
+                l.b
+            );
+            continue;
+        };
+        l.link = g;
+        match out.entry(g) {
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(l);
+            }
+            std::collections::btree_map::Entry::Occupied(mut e) => {
+                let have = e.get_mut();
+                if index.b_shard(g) == Some(k) {
+                    have.counters_b_to_a = l.counters_b_to_a;
+                } else {
+                    have.counters_a_to_b = l.counters_a_to_b;
+                }
+                have.up &= l.up;
+            }
+        }
+    }
+}
+
 impl Coordinator {
     fn shard_of(&self, node: &str) -> Option<u32> {
         self.file.sharded.shards.assign.get(node).copied()
     }
 
     /// Inspect or Live on every shard, merged; shards that do not answer are listed.
-    fn merged(file: &ShardsFile, secret: &Secret, req: &Request, name: &str) -> Response {
+    fn merged(
+        file: &ShardsFile,
+        secret: &Secret,
+        req: &Request,
+        name: &str,
+        topology: &str,
+    ) -> Response {
         let answers = fan_out(file, secret, None, req);
+        let index = LinkIndex::new(file);
         let mut shards = Vec::new();
         let mut status: Option<LabStatus> = None;
-        let (mut links, mut services) = (Vec::new(), Vec::new());
+        let (mut links, mut services) = (BTreeMap::new(), Vec::new());
         for (info, r) in file.agents.iter().zip(answers) {
             let state = match r {
-                Ok(Response::Status { status: s }) => {
+                Ok(Response::Status { status: mut s }) => {
+                    merge_links(&index, info.shard, std::mem::take(&mut s.links), &mut links);
                     match &mut status {
                         None => status = Some(*s),
                         Some(all) => {
                             all.nodes.extend(s.nodes);
-                            all.links.extend(s.links);
                             all.services.extend(s.services);
                         }
                     }
@@ -990,7 +1018,7 @@ impl Coordinator {
                     links: l,
                     services: s,
                 }) => {
-                    links.extend(l);
+                    merge_links(&index, info.shard, l, &mut links);
                     services.extend(s);
                     "up".to_string()
                 }
@@ -1005,6 +1033,7 @@ impl Coordinator {
                 state,
             });
         }
+        let links: Vec<LinkStatus> = links.into_values().collect();
         match req {
             Request::Live => Response::Live { links, services },
             _ => {
@@ -1019,7 +1048,9 @@ impl Coordinator {
                     shards: Vec::new(),
                 });
                 s.name = name.to_string();
+                s.topology = topology.to_string();
                 s.supervisor_pid = std::process::id();
+                s.links = links;
                 s.shards = shards;
                 Response::Status {
                     status: Box::new(s),
@@ -1058,6 +1089,7 @@ impl Served for Coordinator {
             );
         }
         let (file, secret, name) = (c.file.clone(), c.secret.clone(), c.name.to_string());
+        let topology = c.source.clone();
         // Which shards to ask (`None`: all of them, merged).
         let targets: Option<Vec<u32>> = match &req {
             Request::Link { a, b, .. } => {
@@ -1088,7 +1120,7 @@ impl Served for Coordinator {
         drop(guard);
         let resp = tokio::task::spawn_blocking(move || match targets {
             None if matches!(req, Request::Inspect | Request::Live) => {
-                Coordinator::merged(&file, &secret, &req, &name)
+                Coordinator::merged(&file, &secret, &req, &name, &topology)
             }
             None => {
                 // WaitReady of every node: every shard, services merged.
@@ -1103,15 +1135,28 @@ impl Served for Coordinator {
                 Response::Services { services }
             }
             Some(ks) => {
-                let mut answers = fan_out(&file, &secret, Some(&ks), &req).into_iter();
-                let first = answers.next().map(|r| shard_answer(ks[0], r));
-                // A cross-shard link: the other end's answer must agree it worked.
-                for (k, r) in ks.iter().skip(1).zip(answers) {
-                    if let e @ Response::Error { .. } = shard_answer(*k, r) {
-                        return e;
+                let answers = fan_out(&file, &secret, Some(&ks), &req);
+                // A cross-shard link: both ends' answers, merged into the link's status.
+                let index = LinkIndex::new(&file);
+                let mut links = BTreeMap::new();
+                let mut first = None;
+                for (k, r) in ks.iter().zip(answers) {
+                    match shard_answer(*k, r) {
+                        e @ Response::Error { .. } => return e,
+                        Response::Link { status } => {
+                            merge_links(&index, *k, vec![*status], &mut links)
+                        }
+                        other => {
+                            first.get_or_insert(other);
+                        }
                     }
                 }
-                first.unwrap_or_else(|| error("no shard to ask"))
+                match links.into_values().next() {
+                    Some(status) => Response::Link {
+                        status: Box::new(status),
+                    },
+                    None => first.unwrap_or_else(|| error("no shard to ask")),
+                }
             }
         })
         .await
@@ -1128,32 +1173,6 @@ impl Served for Coordinator {
             })?
             .map_err(LabError::from)
     }
-}
-
-/// For `clean`: every shard directory of lab `lab` (under `base`) whose agent is gone is
-/// torn down from its journal; shards whose agent lives are left alone. Returns how many
-/// it removed, and what failed.
-pub fn clean_dead_shards(base: &Path, lab: &LabName) -> (usize, Vec<(String, io::Error)>) {
-    let dir = name::run_dir(base, lab);
-    let mut errors = Vec::new();
-    let mut n = 0;
-    let Ok(rd) = std::fs::read_dir(&dir) else {
-        return (0, errors);
-    };
-    for e in rd.flatten() {
-        let Some(k) = e
-            .file_name()
-            .to_str()
-            .and_then(|f| f.strip_prefix("shard-"))
-            .and_then(|k| k.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if clean_shard_dir(&dir, k, lab, &mut errors) {
-            n += 1;
-        }
-    }
-    (n, errors)
 }
 
 #[cfg(test)]

@@ -135,8 +135,6 @@ pub enum LabError {
     /// A lab split across shards: planning, launching or reaching shard `shard`.
     #[error("shard {shard}: {msg}")]
     Shard { shard: u32, msg: String },
-    #[error("cannot split the lab: {0}")]
-    Split(#[from] crate::compile::shard::ShardError),
 }
 
 /// How long `up` waits for services to be ready, by default.
