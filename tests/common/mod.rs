@@ -10,6 +10,7 @@ pub mod mutate;
 pub mod pty;
 pub mod shards;
 pub mod sim;
+pub mod split_lab;
 pub mod topologies;
 
 use std::collections::BTreeSet;
