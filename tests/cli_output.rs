@@ -281,3 +281,49 @@ fn plan_shards_writes_a_bundle() {
         "{err}"
     );
 }
+
+/// A lab link whose MTU the underlay cannot carry is refused by `plan`, with the numbers:
+/// 1500-byte links over a 1500-byte underlay (VXLAN needs 1550), nothing written; the
+/// same lab over a 1550-byte underlay plans.
+#[test]
+fn plan_refuses_links_the_underlay_mtu_cannot_carry() {
+    let lab = repo_path("tests/data/shard-lab.yaml");
+    let bundle = std::env::temp_dir().join(format!("topolab-plan-mtu-{}.json", std::process::id()));
+    let refused = args(&[
+        "plan",
+        lab.to_str().unwrap(),
+        "--shards",
+        "3",
+        "--underlay-mtu",
+        "1500",
+        "--out",
+        bundle.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    let written = bundle.exists();
+    let fits = args(&[
+        "plan",
+        lab.to_str().unwrap(),
+        "--shards",
+        "3",
+        "--underlay-mtu",
+        "1550",
+    ])
+    .output()
+    .unwrap();
+    let _ = std::fs::remove_file(&bundle);
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        err.contains("has MTU 1500, but the underlay of machine")
+            && err.contains("VXLAN needs 1550 (link MTU + 50)"),
+        "{err}"
+    );
+    assert!(!written, "a refused plan wrote its bundle");
+    assert!(
+        fits.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fits.stderr)
+    );
+}

@@ -277,13 +277,22 @@ fn signal_during_up_leaves_nothing() {
 // ---- 5: daemons that leave their process group -------------------------------------------
 
 fn daemon_lab(tag: &str, marker: &str) -> (String, Scratch) {
+    lab_running(
+        tag,
+        &format!("setsid sh -c 'sleep 1000 {marker} &'"),
+        marker,
+        1,
+    )
+}
+
+/// Lab `tag` (detached) whose h1 runs `run`; returns once `at_least` processes carry
+/// `marker`.
+fn lab_running(tag: &str, run: &str, marker: &str, at_least: usize) -> (String, Scratch) {
     let scratch = Scratch::new(tag);
     let file = scratch.0.join("daemon.yaml");
     std::fs::write(
         &file,
-        format!(
-            "name: d\nnodes:\n  h1:\n    run: [\"setsid sh -c 'sleep 1000 {marker} &'\"]\n  h2: {{}}\nlinks:\n  - [h1, h2]\n"
-        ),
+        format!("name: d\nnodes:\n  h1:\n    run: [\"{run}\"]\n  h2: {{}}\nlinks:\n  - [h1, h2]\n"),
     )
     .unwrap();
     let lab = common::lab_name(tag);
@@ -294,11 +303,11 @@ fn daemon_lab(tag: &str, marker: &str) -> (String, Scratch) {
         .output()
         .unwrap();
     assert!(o.status.success(), "up -d: {}", text(&o));
-    for _ in 0..100 {
-        if !common::processes_with(marker).is_empty() {
+    for _ in 0..500 {
+        if common::processes_with(marker).len() >= at_least {
             return (lab, scratch);
         }
-        std::thread::sleep(Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(10));
     }
     panic!("the daemon did not start");
 }
@@ -353,34 +362,12 @@ fn daemons_started_during_down_are_stopped_too() {
     let _serial = serial();
     let marker = format!("0.53{:07}", std::process::id());
     let _kill = KillMarked(marker.clone());
-    let scratch = Scratch::new("dm3");
-    let file = scratch.0.join("spawner.yaml");
     // At most 3000 daemons, one after another, as fast as sh can fork.
-    std::fs::write(
-        &file,
-        format!(
-            "name: d\nnodes:\n  h1:\n    run: [\"sh -c 'i=0; while [ $i -lt 3000 ]; do setsid sleep 1000 {marker} & i=$((i+1)); done; wait'\"]\n  h2: {{}}\nlinks:\n  - [h1, h2]\n"
-        ),
-    )
-    .unwrap();
-    let lab = common::lab_name("dm3");
+    let spawner = format!(
+        "sh -c 'i=0; while [ $i -lt 3000 ]; do setsid sleep 1000 {marker} & i=$((i+1)); done; wait'"
+    );
+    let (lab, _scratch) = lab_running("dm3", &spawner, &marker, 20);
     let _guard = common::DownOnDrop(lab.clone());
-    let o = common::topolab()
-        .args(["up", "-d", "--name", &lab])
-        .arg(&file)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "up -d: {}", text(&o));
-    let mut started = false;
-    for _ in 0..200 {
-        if common::processes_with(&marker).len() >= 20 {
-            started = true;
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(started, "the spawner did not start");
     let o = run(&["down", &lab]);
     assert!(o.status.success(), "{}", text(&o));
     assert_gone(&marker);

@@ -283,24 +283,7 @@ impl Coordinator {
             });
         }
         let (dir, lock) = super::claim_run_dir(&opts.run_base, &name, None)?;
-        let rundir = |source| LabError::RunDir {
-            path: dir.clone(),
-            source,
-        };
-        let mut journal = Journal::create(&dir).map_err(rundir)?;
-        let me = std::process::id();
-        journal
-            .append(&Entry::Lab {
-                name: name.clone(),
-                pid: me,
-                start: proc_start_time(me).unwrap_or(0),
-                topology: source.to_string(),
-            })
-            .map_err(LabError::Journal)?;
-        let plan_json = serde_json::to_vec_pretty(&sharded.plan).map_err(io::Error::other);
-        plan_json
-            .and_then(|j| std::fs::write(dir.join("plan.json"), j))
-            .map_err(rundir)?;
+        let journal = super::open_journal(&dir, &name, source, &sharded.plan)?;
         let underlay = format!("{name}-_underlay");
         let agents = (0..n as u32)
             .map(|k| ShardInfo {
@@ -368,25 +351,69 @@ impl Coordinator {
             .is_some_and(|c| c.load(std::sync::atomic::Ordering::SeqCst))
     }
 
-    /// Starts one agent per shard in its machine namespace and waits for every ready line.
-    fn start_local_agents(&mut self, opts: &CoordinatorOptions) -> Result<(), LabError> {
-        let exe = match &opts.exe {
-            Some(e) => e.clone(),
+    /// The `topolab` binary agents run: `opts.exe`, or this executable.
+    fn agent_exe(opts: &CoordinatorOptions) -> Result<PathBuf, LabError> {
+        match &opts.exe {
+            Some(e) => Ok(e.clone()),
             None => std::env::current_exe().map_err(|e| LabError::Kernel {
                 what: "locate the topolab binary".into(),
                 source: e,
-            })?,
-        };
+            }),
+        }
+    }
+
+    /// Starts `cmd` (an agent, or the `srun` step of agents) with the lab's secret in its
+    /// environment, stdout piped for its ready line(s), stderr appended to `log_name` in
+    /// the run directory, in its own process group, journaled as a process of `node`
+    /// (before it starts and with its PID after). Returns its PID, stdout and the log.
+    fn spawn_journaled(
+        &mut self,
+        cmd: &mut Command,
+        node: &str,
+        what: String,
+        log_name: &str,
+        shard: u32,
+    ) -> Result<(u32, Option<std::process::ChildStdout>, std::fs::File), LabError> {
+        let path = self.dir.join(log_name);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|source| LabError::RunDir { path, source })?;
+        cmd.env(remote::SECRET_ENV, self.secret.to_hex())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log.try_clone().map_err(LabError::Journal)?)
+            .process_group(0);
+        self.journal_append(&Entry::Process {
+            node: node.to_string(),
+            pid: 0,
+            start: 0,
+            cmd: what.clone(),
+        })?;
+        let mut child = cmd.spawn().map_err(|e| LabError::Shard {
+            shard,
+            msg: format!("cannot start `{what}`: {e}"),
+        })?;
+        let pid = child.id();
+        self.journal_append(&Entry::Process {
+            node: node.to_string(),
+            pid,
+            start: proc_start_time(pid).unwrap_or(0),
+            cmd: what,
+        })?;
+        let stdout = child.stdout.take();
+        self.children.push(child);
+        Ok((pid, stdout, log))
+    }
+
+    /// Starts one agent per shard in its machine namespace and waits for every ready line.
+    fn start_local_agents(&mut self, opts: &CoordinatorOptions) -> Result<(), LabError> {
+        let exe = Self::agent_exe(opts)?;
         let (tx, rx) = std::sync::mpsc::channel::<(u32, Result<(), String>)>();
         let mut pids = Vec::new();
         for info in self.file.agents.clone() {
             let k = info.shard;
-            let log = self.dir.join(format!("agent-{k}.log"));
-            let log = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log)
-                .map_err(|source| LabError::RunDir { path: log, source })?;
             let mut cmd = Command::new(&exe);
             cmd.arg("agent")
                 .arg("--plan")
@@ -398,33 +425,15 @@ impl Coordinator {
                 .arg("--listen")
                 .arg(info.control.to_string())
                 .arg("--ready-timeout")
-                .arg(opts.ready_timeout.to_string())
-                .env(remote::SECRET_ENV, self.secret.to_hex())
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(log.try_clone().map_err(LabError::Journal)?)
-                .process_group(0);
-            let what = format!("topolab agent --shard {k}");
-            self.journal_append(&Entry::Process {
-                node: format!("_shard{k}"),
-                pid: 0,
-                start: 0,
-                cmd: what.clone(),
-            })?;
-            let mut child = cmd.spawn().map_err(|e| LabError::Shard {
-                shard: k,
-                msg: format!("cannot start its agent: {e}"),
-            })?;
-            let pid = child.id();
-            self.journal_append(&Entry::Process {
-                node: format!("_shard{k}"),
-                pid,
-                start: proc_start_time(pid).unwrap_or(0),
-                cmd: what,
-            })?;
+                .arg(opts.ready_timeout.to_string());
+            let (pid, stdout, log) = self.spawn_journaled(
+                &mut cmd,
+                &format!("_shard{k}"),
+                format!("topolab agent --shard {k}"),
+                &format!("agent-{k}.log"),
+                k,
+            )?;
             pids.push(pid);
-            let stdout = child.stdout.take();
-            self.children.push(child);
             let tx = tx.clone();
             std::thread::Builder::new()
                 .name(format!("agent-{k}"))
@@ -492,13 +501,7 @@ impl Coordinator {
         opts: &CoordinatorOptions,
         one_host: bool,
     ) -> Result<(), LabError> {
-        let exe = match &opts.exe {
-            Some(e) => e.clone(),
-            None => std::env::current_exe().map_err(|e| LabError::Kernel {
-                what: "locate the topolab binary".into(),
-                source: e,
-            })?,
-        };
+        let exe = Self::agent_exe(opts)?;
         let n = self.file.agents.len();
         let mut args: Vec<std::ffi::OsString> = vec![
             "agent".into(),
@@ -514,42 +517,15 @@ impl Coordinator {
         }
         let argv = super::slurm::srun_argv(n, &exe, &args);
         let log_name = "agents.log";
-        let log_path = self.dir.join(log_name);
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(|source| LabError::RunDir {
-                path: log_path,
-                source,
-            })?;
         let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..])
-            .env(remote::SECRET_ENV, self.secret.to_hex())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log.try_clone().map_err(LabError::Journal)?)
-            .process_group(0);
-        let what = format!("srun topolab agent --slurm ({n} tasks)");
-        self.journal_append(&Entry::Process {
-            node: "_srun".into(),
-            pid: 0,
-            start: 0,
-            cmd: what.clone(),
-        })?;
-        let mut child = cmd.spawn().map_err(|e| LabError::Shard {
-            shard: 0,
-            msg: format!("cannot start srun: {e}"),
-        })?;
-        let pid = child.id();
-        self.journal_append(&Entry::Process {
-            node: "_srun".into(),
-            pid,
-            start: proc_start_time(pid).unwrap_or(0),
-            cmd: what,
-        })?;
-        let stdout = child.stdout.take();
-        self.children.push(child);
+        cmd.args(&argv[1..]);
+        let (pid, stdout, log) = self.spawn_journaled(
+            &mut cmd,
+            "_srun",
+            format!("srun topolab agent --slurm ({n} tasks)"),
+            log_name,
+            0,
+        )?;
         let (tx, rx) = std::sync::mpsc::channel::<(u32, Result<(), String>)>();
         std::thread::Builder::new()
             .name("srun".into())

@@ -286,10 +286,6 @@ impl Lab {
         }
         let (dir, lock) =
             claim_run_dir(&opts.run_base, &name, opts.shard.as_ref().map(|s| s.index))?;
-        let rundir = |source| LabError::RunDir {
-            path: dir.clone(),
-            source,
-        };
         let mut namespaces = plan
             .nodes
             .iter()
@@ -299,20 +295,7 @@ impl Lab {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(LabError::NamespaceExists(n.clone()));
         }
-        let mut journal = Journal::create(&dir).map_err(rundir)?;
-        let me = std::process::id();
-        journal
-            .append(&Entry::Lab {
-                name: name.clone(),
-                pid: me,
-                start: proc_start_time(me).unwrap_or(0),
-                topology: source.to_string(),
-            })
-            .map_err(LabError::Journal)?;
-        let plan_json = serde_json::to_vec_pretty(&plan).map_err(io::Error::other);
-        plan_json
-            .and_then(|j| std::fs::write(dir.join("plan.json"), j))
-            .map_err(rundir)?;
+        let journal = open_journal(&dir, &name, source, &plan)?;
 
         let mut lab = Lab {
             name,
@@ -724,6 +707,35 @@ fn status_code(s: std::process::ExitStatus) -> i32 {
 /// Lab names become namespace and directory names: the one rule is [`LabName`]'s.
 pub fn check_name(name: &str) -> Result<LabName, LabError> {
     LabName::new(name).map_err(|reason| LabError::BadName { reason })
+}
+
+/// Starts the journal of a run directory `dir` claimed by this process: the owner entry
+/// (this process, its start time, the topology `source`) first, then `plan.json` beside it.
+pub(crate) fn open_journal(
+    dir: &Path,
+    name: &LabName,
+    source: &str,
+    plan: &Plan,
+) -> Result<Journal, LabError> {
+    let rundir = |source| LabError::RunDir {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let mut journal = Journal::create(dir).map_err(rundir)?;
+    let me = std::process::id();
+    journal
+        .append(&Entry::Lab {
+            name: name.clone(),
+            pid: me,
+            start: proc_start_time(me).unwrap_or(0),
+            topology: source.to_string(),
+        })
+        .map_err(LabError::Journal)?;
+    serde_json::to_vec_pretty(plan)
+        .map_err(io::Error::other)
+        .and_then(|j| std::fs::write(dir.join("plan.json"), j))
+        .map_err(rundir)?;
+    Ok(journal)
 }
 
 /// Makes `<base>/<lab>` with its lock taken, atomically: it is built under a temporary

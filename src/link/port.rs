@@ -412,7 +412,7 @@ fn recv_frames(fd: RawFd, bufs: &mut [Vec<u8>], stamps: Option<&mut [u64; BATCH]
 }
 
 /// The `SCM_TIMESTAMPNS` of a received message, in ns (0: none).
-fn timestamp_of(h: &libc::msghdr) -> u64 {
+pub fn timestamp_of(h: &libc::msghdr) -> u64 {
     // SAFETY: the CMSG_* macros walk the control buffer the kernel filled, within
     // `msg_controllen`; the data of an SCM_TIMESTAMPNS message is one timespec.
     unsafe {

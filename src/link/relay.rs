@@ -295,7 +295,7 @@ fn recv_batch(port: &PacketPort, pool: &mut Vec<Vec<u8>>, pipe: &mut Pipeline) {
 }
 
 /// CLOCK_REALTIME in ns (the clock of the kernel's receive timestamps).
-fn realtime_ns() -> u64 {
+pub(crate) fn realtime_ns() -> u64 {
     nix::time::clock_gettime(nix::time::ClockId::CLOCK_REALTIME)
         .map(|t| (t.tv_sec() as u64).saturating_mul(1_000_000_000) + t.tv_nsec() as u64)
         .unwrap_or(0)

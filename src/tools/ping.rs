@@ -69,6 +69,10 @@ fn open(ns: &str, v6: bool) -> io::Result<Socket> {
         })
     })?;
     sock.set_nonblocking(true)?;
+    // Replies carry the kernel's receive time, so an RTT does not include how late this
+    // thread woke to read it (as iputils ping does with SO_TIMESTAMP).
+    nix::sys::socket::setsockopt(&sock, nix::sys::socket::sockopt::ReceiveTimestampns, &true)
+        .map_err(io::Error::from)?;
     // Room for a reply from every target of a sweep (the kernel caps it at rmem_max).
     let _ = sock.set_recv_buffer_size(4 << 20);
     Ok(sock)
@@ -99,15 +103,38 @@ fn send_echo(
     }
 }
 
-/// Reads every reply queued on `sock`: `got(tag, seq, rtt_ns)` for each echo reply.
+/// Reads every reply queued on `sock`: `got(tag, seq, rtt_ns)` for each echo reply, the
+/// RTT ending at the kernel's receive timestamp of the reply (when it has a sane one).
 fn read_replies(sock: &Socket, mut got: impl FnMut(u32, u16, u64)) {
+    use std::os::fd::AsRawFd;
     let mut buf = [MaybeUninit::<u8>::uninit(); 2048];
-    while let Ok(n) = sock.recv(&mut buf) {
-        let now = now_ns();
+    let mut control = [0u64; 8];
+    loop {
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: msghdr is plain data; a zeroed one is an empty message header.
+        let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
+        h.msg_iov = &mut iov;
+        h.msg_iovlen = 1;
+        h.msg_control = control.as_mut_ptr().cast();
+        h.msg_controllen = std::mem::size_of_val(&control) as _;
+        // SAFETY: h points at live buffers (iov → buf, control) for the call.
+        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut h, libc::MSG_DONTWAIT) };
+        if n < 0 {
+            break;
+        }
+        let n = n as usize;
+        let now = received_at(
+            now_ns(),
+            crate::link::relay::realtime_ns(),
+            crate::link::port::timestamp_of(&h),
+        );
         if n < 20 {
             continue;
         }
-        // SAFETY: recv initialized the first n bytes.
+        // SAFETY: recvmsg initialized the first n bytes.
         let b: &[u8] = unsafe { std::slice::from_raw_parts(buf.as_ptr().cast::<u8>(), n) };
         if !matches!(b[0], 0 | 129) {
             continue;
@@ -116,6 +143,16 @@ fn read_replies(sock: &Socket, mut got: impl FnMut(u32, u16, u64)) {
         let sent = u64::from_be_bytes(b[8..16].try_into().expect("8 bytes"));
         let tag = u32::from_be_bytes(b[16..20].try_into().expect("4 bytes"));
         got(tag, seq, now.saturating_sub(sent));
+    }
+}
+
+/// When a reply arrived, on the monotonic clock `now` read at `real` on the realtime
+/// clock: `now` less the age its kernel receive timestamp `stamp` gives it. No stamp, or
+/// one from the future or over a second old (the realtime clock was set meanwhile): `now`.
+fn received_at(now: u64, real: u64, stamp: u64) -> u64 {
+    match real.checked_sub(stamp) {
+        Some(age) if stamp != 0 && age < 1_000_000_000 => now.saturating_sub(age),
+        _ => now,
     }
 }
 
@@ -330,4 +367,28 @@ pub struct SweepReport {
     /// neighbour table (`net.ipv4.neigh.default.gc_thresh3`, machine-wide): N hosts on one
     /// LAN pinging each other need N × (N − 1) entries at once.
     pub no_buffers: u64,
+}
+
+#[cfg(test)]
+mod received_at_tests {
+    use super::received_at;
+
+    #[test]
+    fn a_reply_is_dated_by_its_kernel_stamp_when_sane() {
+        // Read 300 µs after it arrived: the RTT ends 300 µs earlier.
+        assert_eq!(
+            received_at(10_000_000, 5_000_000_000, 4_999_700_000),
+            9_700_000
+        );
+        // No stamp, one from the future, one over a second old: the read time.
+        assert_eq!(received_at(10_000_000, 5_000_000_000, 0), 10_000_000);
+        assert_eq!(
+            received_at(10_000_000, 5_000_000_000, 5_000_000_001),
+            10_000_000
+        );
+        assert_eq!(
+            received_at(10_000_000, 5_000_000_000, 3_000_000_000),
+            10_000_000
+        );
+    }
 }
