@@ -307,12 +307,19 @@ pub(crate) fn realtime_ns() -> u64 {
 /// arrival. No stamp, or one from the future or over a second old (the realtime clock
 /// was set meanwhile): `now`. The pipeline never lets time run backwards.
 fn arrival(now: Instant, real: u64, stamp: u64) -> Instant {
-    match real.checked_sub(stamp) {
-        Some(age) if stamp != 0 && age < 1_000_000_000 => {
-            now - std::time::Duration::from_nanos(age)
-        }
-        _ => now,
+    match stamp_age(real, stamp) {
+        Some(age) => now - std::time::Duration::from_nanos(age),
+        None => now,
     }
+}
+
+/// How long ago (ns) the kernel stamped a packet `stamp` (realtime ns), read against
+/// `real`, the realtime clock now; `None` for no stamp, or one from the future or over a
+/// second old (the realtime clock was set meanwhile). Shared by the relay and the ping
+/// probe, which both date packets by their kernel receive time.
+pub(crate) fn stamp_age(real: u64, stamp: u64) -> Option<u64> {
+    real.checked_sub(stamp)
+        .filter(|age| stamp != 0 && *age < 1_000_000_000)
 }
 
 /// Errors of `ppoll` that a retry can outlive (a signal, a moment without memory); any

@@ -150,10 +150,7 @@ fn read_replies(sock: &Socket, mut got: impl FnMut(u32, u16, u64)) {
 /// clock: `now` less the age its kernel receive timestamp `stamp` gives it. No stamp, or
 /// one from the future or over a second old (the realtime clock was set meanwhile): `now`.
 fn received_at(now: u64, real: u64, stamp: u64) -> u64 {
-    match real.checked_sub(stamp) {
-        Some(age) if stamp != 0 && age < 1_000_000_000 => now.saturating_sub(age),
-        _ => now,
-    }
+    crate::link::relay::stamp_age(real, stamp).map_or(now, |age| now.saturating_sub(age))
 }
 
 /// Waits until one of `socks` is readable or CLOCK_MONOTONIC reaches `until_ns`.
