@@ -126,11 +126,8 @@ fn read_replies(sock: &Socket, mut got: impl FnMut(u32, u16, u64)) {
             break;
         }
         let n = n as usize;
-        let now = received_at(
-            now_ns(),
-            crate::link::relay::realtime_ns(),
-            crate::link::port::timestamp_of(&h),
-        );
+        let (now, real) = crate::link::relay::clocks(now_ns);
+        let now = received_at(now, real, crate::link::port::timestamp_of(&h));
         if n < 20 {
             continue;
         }
@@ -146,8 +143,8 @@ fn read_replies(sock: &Socket, mut got: impl FnMut(u32, u16, u64)) {
     }
 }
 
-/// When a reply arrived, on the monotonic clock `now` read at `real` on the realtime
-/// clock: `now` less the age its kernel receive timestamp `stamp` gives it. No stamp, or
+/// When a reply arrived, on the monotonic clock `now` read just after `real` on the
+/// realtime clock (see `relay::clocks`): `now` less the age its kernel receive timestamp `stamp` gives it. No stamp, or
 /// one from the future or over a second old (the realtime clock was set meanwhile): `now`.
 fn received_at(now: u64, real: u64, stamp: u64) -> u64 {
     crate::link::relay::stamp_age(real, stamp).map_or(now, |age| now.saturating_sub(age))
