@@ -34,8 +34,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -46,11 +45,12 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 
+use super::bgp_fib::{FibHandle, FibQueue};
 use super::{BgpChange, DaemonArgs, DaemonKind, Describe, Status, bgp_sock};
 use crate::bgp::attrs::{PathAttrs, RouteView};
 use crate::bgp::codec::{Origin, Segment, SegmentKind};
 use crate::bgp::config::SpeakerConfig;
-use crate::bgp::speaker::{ConnId, FibChange, NeighborView, Output, PeerId, Speaker};
+use crate::bgp::speaker::{ConnId, NeighborView, Output, PeerId, Speaker};
 use crate::time::Instant;
 
 pub use crate::bgp::policy::{parse_community, parse_large_community};
@@ -65,8 +65,6 @@ const READ_CHUNK: usize = 256 * 1024;
 const WRITE_GATHER: usize = 1 << 20;
 /// Longest wait for an outbound connection.
 const CONNECT_TIMEOUT_MAX: u64 = 30;
-/// FIB errors logged one by one before only counting.
-const FIB_ERRORS_LOGGED: u64 = 10;
 
 /// One TCP connection's I/O: its writer's queue, and the signal that stops its reader.
 struct ConnIo {
@@ -83,16 +81,7 @@ struct Core {
     next_conn: u64,
     /// Outbound connection attempts under way, per peer.
     connecting: HashMap<PeerId, tokio::task::AbortHandle>,
-    fib_batch: Vec<FibChange>,
-}
-
-/// What the FIB thread reports.
-#[derive(Default)]
-struct FibStats {
-    installed: AtomicUsize,
-    /// Changes sent to the FIB thread and not yet applied.
-    pending: AtomicUsize,
-    errors: AtomicU64,
+    fib_batch: FibQueue,
 }
 
 struct Daemon {
@@ -101,8 +90,8 @@ struct Daemon {
     ready: AtomicBool,
     /// Wakes the timer task when the speaker's next deadline may have changed.
     timer: Notify,
-    fib_tx: Option<mpsc::Sender<Vec<FibChange>>>,
-    fib: Arc<FibStats>,
+    /// The FIB thread (none without `fib`); dropped last, it removes our routes.
+    fib: Option<FibHandle>,
     me: Weak<Daemon>,
 }
 
@@ -126,15 +115,14 @@ impl Daemon {
                         c.stop.notify_one();
                     }
                 }
-                Output::Fib(ch) => core.fib_batch.push(ch),
+                Output::Fib(ch) => core.fib_batch.push(&ch),
                 Output::Log(line) => log(&line),
             }
         }
         if !core.fib_batch.is_empty() {
             let batch = std::mem::take(&mut core.fib_batch);
-            if let Some(tx) = &self.fib_tx {
-                self.fib.pending.fetch_add(batch.len(), Ordering::Relaxed);
-                let _ = tx.send(batch);
+            if let Some(fib) = &self.fib {
+                fib.send(batch);
             }
         }
         self.timer.notify_one();
@@ -262,21 +250,23 @@ impl Daemon {
 
     fn summary_json(&self, core: &Core, now: Instant) -> Value {
         let mut s = core.speaker.summary(now);
-        if self.config.fib {
-            s.fib_installed = self.fib.installed.load(Ordering::Relaxed);
-        }
+        let load = |a: &AtomicUsize| a.load(Ordering::Relaxed);
+        let (pending, errors) = match &self.fib {
+            Some(f) => {
+                s.fib_installed = load(&f.stats.installed);
+                (
+                    load(&f.stats.pending),
+                    f.stats.errors.load(Ordering::Relaxed),
+                )
+            }
+            None => (0, 0),
+        };
         let neighbors = self.neighbors_json(core, std::mem::take(&mut s.neighbors));
         let mut v = serde_json::to_value(&s).unwrap_or(Value::Null);
         if let Value::Object(o) = &mut v {
             o.insert("neighbors".into(), neighbors);
-            o.insert(
-                "fib_pending".into(),
-                json!(self.fib.pending.load(Ordering::Relaxed)),
-            );
-            o.insert(
-                "fib_errors".into(),
-                json!(self.fib.errors.load(Ordering::Relaxed)),
-            );
+            o.insert("fib_pending".into(), json!(pending));
+            o.insert("fib_errors".into(), json!(errors));
         }
         v
     }
@@ -298,7 +288,7 @@ fn tell_addrs(core: &mut Core, conn: ConnId) {
 }
 
 /// A line for the service log.
-fn log(line: &str) {
+pub(super) fn log(line: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr().lock(), "bgp: {line}");
 }
@@ -705,153 +695,12 @@ async fn accept_loop(d: Arc<Daemon>, listener: tokio::net::TcpListener) -> io::R
     }
 }
 
-/// The routes the kernel holds: a prefix map with no values (4 bytes a route).
-type Installed = crate::bgp::prefix_map::PrefixMap<()>;
-
-/// The FIB thread's nice value (the speaker's own threads keep theirs).
-const FIB_NICE: libc::c_int = 10;
-
-/// Most changes sent to the kernel in one go: bounds the thread's memory (the requests
-/// of a batch are built before they are sent) whatever the queue holds.
-const FIB_CHUNK: usize = 8192;
-
-/// Applies FIB changes in the node's namespace (the process's: the daemon was started in
-/// it), batching whatever has queued up.
-fn fib_thread(rx: mpsc::Receiver<Vec<FibChange>>, stats: Arc<FibStats>) {
-    // Kernel routes follow the Loc-RIB: while a full table arrives, reading and deciding
-    // come first and this thread takes the CPU they leave (nice 10, this thread only).
-    // SAFETY: setpriority has no memory effects; on Linux, PRIO_PROCESS with a thread id
-    // sets that thread's nice value.
-    let tid = unsafe { libc::gettid() };
-    if unsafe { libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, FIB_NICE) } != 0 {
-        log(&format!(
-            "cannot lower the FIB thread's priority: {}",
-            io::Error::last_os_error()
-        ));
-    }
-    let mut nl = match crate::netlink::Netlink::open() {
-        Ok(nl) => nl,
-        Err(e) => {
-            log(&format!("cannot open netlink, no kernel routes: {e}"));
-            return;
-        }
-    };
-    // Routes a previous run of the speaker left (a restart, a kill): nothing knows them
-    // any more, so they go; the sessions bring back what is still true.
-    match nl.routes() {
-        Ok(rows) => {
-            let stale: Vec<crate::netlink::Op> = rows
-                .iter()
-                .filter(|r| r.proto == "bgp")
-                .map(|r| crate::netlink::Op::DelRoute {
-                    dst: r.dst,
-                    proto: RTPROT_BGP,
-                    metric: FIB_METRIC,
-                })
-                .collect();
-            if !stale.is_empty() {
-                let (failed, _) = nl.run_indexed(&stale);
-                log(&format!(
-                    "removed {} stale kernel routes of an earlier run",
-                    stale.len() - failed.len()
-                ));
-            }
-        }
-        Err(e) => log(&format!("cannot list kernel routes: {e}")),
-    }
-    let mut installed = Installed::default();
-    let mut resolver = super::bgp_fib::Resolver::default();
-    let mut ops = Vec::new();
-    while let Ok(queued) = rx.recv() {
-        for batch in queued.chunks(FIB_CHUNK) {
-            apply_fib(
-                &mut nl,
-                batch,
-                &mut ops,
-                &mut resolver,
-                &mut installed,
-                &stats,
-            );
-        }
-        stats.pending.fetch_sub(queued.len(), Ordering::Relaxed);
-    }
-}
-
-/// Sends one chunk of FIB changes to the kernel and counts what it accepted.
-fn apply_fib(
-    nl: &mut crate::netlink::Netlink,
-    batch: &[FibChange],
-    ops: &mut Vec<crate::netlink::Op>,
-    resolver: &mut super::bgp_fib::Resolver,
-    installed: &mut Installed,
-    stats: &FibStats,
-) {
-    {
-        ops.clear();
-        ops.extend(batch.iter().map(|c| match *c {
-            FibChange::Replace { prefix, next_hop } => crate::netlink::Op::ReplaceRoute {
-                dst: prefix,
-                via: resolver.resolve(next_hop, |a| nl.route_get(a)),
-                proto: RTPROT_BGP,
-                metric: FIB_METRIC,
-            },
-            FibChange::Remove { prefix } => crate::netlink::Op::DelRoute {
-                dst: prefix,
-                proto: RTPROT_BGP,
-                metric: FIB_METRIC,
-            },
-        }));
-        let (failed, fatal) = nl.run_indexed(ops);
-        let mut bad = vec![false; batch.len()];
-        for (i, e) in &failed {
-            bad[*i] = true;
-            let missing = matches!(batch[*i], FibChange::Remove { .. })
-                && e.raw_os_error() == Some(libc::ESRCH);
-            if missing {
-                continue;
-            }
-            let n = stats.errors.fetch_add(1, Ordering::Relaxed);
-            if n < FIB_ERRORS_LOGGED {
-                log(&format!("kernel route: {}: {e}", ops[*i].describe()));
-            } else if n == FIB_ERRORS_LOGGED {
-                log("more kernel route errors: counted in the summary (fib_errors)");
-            }
-        }
-        if !failed.is_empty() {
-            resolver.invalidate();
-        }
-        let ran = fatal.as_ref().map_or(batch.len(), |(i, _)| *i);
-        for (c, bad) in batch.iter().zip(&bad).take(ran) {
-            match *c {
-                FibChange::Replace { prefix, .. } => {
-                    if !bad {
-                        installed.insert(prefix, ());
-                    }
-                }
-                FibChange::Remove { prefix } => {
-                    installed.remove(&prefix);
-                }
-            }
-        }
-        if let Some((_, e)) = fatal {
-            log(&format!("netlink: {e}"));
-        }
-        stats.installed.store(installed.len(), Ordering::Relaxed);
-    }
-}
-
 pub async fn run(args: &DaemonArgs) -> io::Result<()> {
     let config: SpeakerConfig = super::read_config(args)?;
     let now = Instant::monotonic();
     let speaker = Speaker::new(config.clone(), now);
-    let fib = Arc::new(FibStats::default());
-    let fib_tx = if config.fib {
-        let (tx, rx) = mpsc::channel();
-        let stats = fib.clone();
-        std::thread::Builder::new()
-            .name("bgp-fib".into())
-            .spawn(move || fib_thread(rx, stats))?;
-        Some(tx)
+    let fib = if config.fib {
+        Some(FibHandle::start()?)
     } else {
         None
     };
@@ -867,12 +716,11 @@ pub async fn run(args: &DaemonArgs) -> io::Result<()> {
             conns: HashMap::new(),
             next_conn: 0,
             connecting: HashMap::new(),
-            fib_batch: Vec::new(),
+            fib_batch: FibQueue::default(),
         }),
         config,
         ready: AtomicBool::new(false),
         timer: Notify::new(),
-        fib_tx,
         fib,
         me: me.clone(),
     });
@@ -1024,100 +872,5 @@ mod tests {
                 family: None
             }
         ));
-    }
-
-    /// The FIB thread in a private (unnamed) namespace: routes go in as `proto bgp`
-    /// metric 20, a route the kernel refuses is counted as an error and not as installed,
-    /// removals take routes out (a missing one is not an error).
-    #[test]
-    fn fib_thread_installs_and_removes_routes() {
-        if crate::skip_without_root() {
-            return;
-        }
-        std::thread::spawn(|| {
-            use crate::netlink::{Netlink, Op};
-            // This thread's own namespace; it goes when the thread and its child end.
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-            let mut nl = Netlink::open().unwrap();
-            nl.run_all(&[
-                Op::SetUp { ifindex: 1 },
-                Op::AddAddr {
-                    ifindex: 1,
-                    net: "10.99.0.1/24".parse().unwrap(),
-                },
-            ])
-            .unwrap();
-            let net = |s: &str| s.parse::<IpNet>().unwrap();
-            let hop = |s: &str| s.parse::<IpAddr>().unwrap();
-            let run = |batches: Vec<Vec<FibChange>>| {
-                let stats = Arc::new(FibStats::default());
-                let (tx, rx) = mpsc::channel();
-                for b in batches {
-                    stats.pending.fetch_add(b.len(), Ordering::Relaxed);
-                    tx.send(b).unwrap();
-                }
-                drop(tx);
-                let s = stats.clone();
-                std::thread::spawn(move || fib_thread(rx, s))
-                    .join()
-                    .unwrap();
-                stats
-            };
-            // A route an earlier run left behind is removed when the thread starts.
-            nl.run_all(&[Op::ReplaceRoute {
-                dst: net("203.0.113.0/24"),
-                via: hop("10.99.0.9"),
-                proto: RTPROT_BGP,
-                metric: FIB_METRIC,
-            }])
-            .unwrap();
-            let mut first: Vec<FibChange> = (0..300u32)
-                .map(|i| FibChange::Replace {
-                    prefix: net(&format!("172.16.{}.{}/30", i / 64, (i % 64) * 4)),
-                    next_hop: hop("10.99.0.2"),
-                })
-                .collect();
-            first.push(FibChange::Replace {
-                prefix: net("198.51.100.0/24"),
-                next_hop: hop("10.77.0.1"), // not on any link: refused
-            });
-            let second = vec![
-                // Replace in place, remove some (one of them twice, one never there).
-                FibChange::Replace {
-                    prefix: net("172.16.0.0/30"),
-                    next_hop: hop("10.99.0.3"),
-                },
-                FibChange::Remove {
-                    prefix: net("172.16.0.4/30"),
-                },
-                FibChange::Remove {
-                    prefix: net("172.16.0.4/30"),
-                },
-                FibChange::Remove {
-                    prefix: net("192.0.2.0/24"),
-                },
-            ];
-            let stats = run(vec![first, second]);
-            assert_eq!(stats.installed.load(Ordering::Relaxed), 299);
-            assert_eq!(stats.errors.load(Ordering::Relaxed), 1);
-            assert_eq!(stats.pending.load(Ordering::Relaxed), 0);
-            let routes: Vec<crate::netlink::dump::RouteRow> = nl
-                .routes()
-                .unwrap()
-                .into_iter()
-                .filter(|r| r.proto == "bgp")
-                .collect();
-            assert_eq!(routes.len(), 299);
-            assert!(!routes.iter().any(|r| r.dst == net("203.0.113.0/24")));
-            assert!(routes.iter().all(|r| r.via.is_some()));
-            let r = routes
-                .iter()
-                .find(|r| r.dst == net("172.16.0.0/30"))
-                .unwrap();
-            assert_eq!(r.via, Some(hop("10.99.0.3")));
-            assert!(!routes.iter().any(|r| r.dst == net("172.16.0.4/30")));
-        })
-        .join()
-        .unwrap();
     }
 }

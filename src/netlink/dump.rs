@@ -46,6 +46,15 @@ pub struct RouteRow {
     pub proto: String,
 }
 
+/// The kernel's route to one address (`ip route get`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RouteTo {
+    /// Its gateway; `None` when the address is on a link.
+    pub gateway: Option<IpAddr>,
+    /// The interface it leaves by.
+    pub oif: Option<u32>,
+}
+
 /// An interface's counters (IFLA_STATS64) and whether it is up, as one dump returns them
 /// for every interface of a namespace (what the web view samples each second).
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -155,9 +164,10 @@ impl Netlink {
         Ok(rows)
     }
 
-    /// The kernel's route to `dst` (as `ip route get`): its gateway, if any. For
-    /// resolving a next hop that is not on a link (an iBGP peer's loopback).
-    pub fn route_get(&mut self, dst: IpAddr) -> io::Result<Option<IpAddr>> {
+    /// The kernel's route to `dst` (as `ip route get`): its gateway, if any, and its
+    /// interface. For resolving a next hop that is not on a link (an iBGP peer's
+    /// loopback).
+    pub fn route_get(&mut self, dst: IpAddr) -> io::Result<RouteTo> {
         let req = match dst {
             IpAddr::V4(a) => rtnetlink::RouteMessageBuilder::<std::net::Ipv4Addr>::new()
                 .destination_prefix(a, 32)
@@ -193,10 +203,15 @@ impl Netlink {
                 match msg.payload {
                     NetlinkPayload::Error(e) if e.code.is_some() => return Err(e.to_io()),
                     NetlinkPayload::InnerMessage(RouteNetlinkMessage::NewRoute(r)) => {
-                        return Ok(r.attributes.iter().find_map(|a| match a {
-                            RouteAttribute::Gateway(g) => route_ip(g),
-                            _ => None,
-                        }));
+                        let mut to = RouteTo::default();
+                        for a in &r.attributes {
+                            match a {
+                                RouteAttribute::Gateway(g) => to.gateway = route_ip(g),
+                                RouteAttribute::Oif(i) => to.oif = Some(*i),
+                                _ => {}
+                            }
+                        }
+                        return Ok(to);
                     }
                     _ => {}
                 }

@@ -19,6 +19,7 @@
 //! [`dump`].
 
 pub mod dump;
+pub mod fib;
 mod ops;
 pub mod tc;
 

@@ -78,7 +78,8 @@ pub struct Summary {
     pub established: usize,
     /// Prefixes in the Loc-RIB.
     pub loc_rib: usize,
-    /// Distinct interned attribute sets.
+    /// Distinct interned attribute sets held (sets no route uses any more are dropped
+    /// at the next sweep, when the table has grown).
     pub attr_sets: usize,
     pub fib_installed: usize,
     pub neighbors: Vec<NeighborView>,

@@ -241,9 +241,11 @@ impl Interner {
         }
     }
 
-    /// Sets in use.
-    pub fn live(&self) -> usize {
-        self.set.iter().filter(|a| Arc::strong_count(a) > 1).count()
+    /// Sets held: those in use, and those no route uses any more until the next sweep.
+    /// (Counting only the used ones means visiting every set, too slow for a summary
+    /// polled while a full table loads.)
+    pub fn len(&self) -> usize {
+        self.set.len()
     }
 }
 

@@ -82,7 +82,7 @@ impl Speaker {
             peers: self.peers.len(),
             established: self.peers.iter().filter(|p| p.up.is_some()).count(),
             loc_rib: self.rib.best_count,
-            attr_sets: self.interner.live(),
+            attr_sets: self.interner.len(),
             fib_installed: self.fib_installed,
             neighbors: (0..self.peers.len())
                 .map(|p| self.neighbor_view(p, now))
