@@ -67,6 +67,7 @@ struct V4 {
     addr: u32,
     hop: u32,
     len: u8,
+    new: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -74,6 +75,7 @@ struct V6 {
     addr: [u8; 16],
     hop: u32,
     len: u8,
+    new: bool,
 }
 
 const REMOVE: u32 = u32::MAX;
@@ -90,20 +92,26 @@ pub struct FibQueue {
 
 impl FibQueue {
     pub fn push(&mut self, c: &FibChange) {
-        let (prefix, hop) = match c {
-            FibChange::Replace { prefix, next_hop } => (prefix, self.hop(*next_hop)),
-            FibChange::Remove { prefix } => (prefix, REMOVE),
+        let (prefix, hop, new) = match c {
+            FibChange::Replace {
+                prefix,
+                next_hop,
+                new,
+            } => (prefix, self.hop(*next_hop), *new),
+            FibChange::Remove { prefix } => (prefix, REMOVE, false),
         };
         match prefix {
             IpNet::V4(n) => self.v4.push(V4 {
                 addr: u32::from(n.network()),
                 hop,
                 len: n.prefix_len(),
+                new,
             }),
             IpNet::V6(n) => self.v6.push(V6 {
                 addr: n.network().octets(),
                 hop,
                 len: n.prefix_len(),
+                new,
             }),
         }
     }
@@ -126,9 +134,13 @@ impl FibQueue {
         self.len() == 0
     }
 
-    fn change(&self, prefix: IpNet, hop: u32) -> FibChange {
+    fn change(&self, prefix: IpNet, hop: u32, new: bool) -> FibChange {
         match self.hops.get(hop as usize) {
-            Some(&next_hop) => FibChange::Replace { prefix, next_hop },
+            Some(&next_hop) => FibChange::Replace {
+                prefix,
+                next_hop,
+                new,
+            },
             None => FibChange::Remove { prefix },
         }
     }
@@ -137,11 +149,11 @@ impl FibQueue {
     pub fn iter(&self) -> impl Iterator<Item = FibChange> + '_ {
         let v4 = self.v4.iter().map(|c| {
             let net = Ipv4Net::new(Ipv4Addr::from(c.addr), c.len).expect("length checked");
-            self.change(IpNet::V4(net), c.hop)
+            self.change(IpNet::V4(net), c.hop, c.new)
         });
         let v6 = self.v6.iter().map(|c| {
             let net = Ipv6Net::new(Ipv6Addr::from(c.addr), c.len).expect("length checked");
-            self.change(IpNet::V6(net), c.hop)
+            self.change(IpNet::V6(net), c.hop, c.new)
         });
         v4.chain(v6)
     }
@@ -191,10 +203,20 @@ pub struct Resolver {
 }
 
 impl Resolver {
-    /// Forgets every answer and object (after the kernel refused routes).
+    /// Forgets every answer and object.
     pub fn invalidate(&mut self) {
         self.hops.clear();
         self.objects.clear();
+    }
+
+    /// Forgets how each next hop is reached (the objects stay known).
+    pub fn forget_hops(&mut self) {
+        self.hops.clear();
+    }
+
+    /// Forgets object `id` (the kernel deleted it, or would not use it).
+    pub fn forget_object(&mut self, id: u32) {
+        self.objects.retain(|_, v| *v != id);
     }
 
     /// The ids of the objects made so far.
@@ -233,15 +255,17 @@ impl Resolver {
     }
 }
 
-/// The routes the kernel holds: a prefix map with no values (4 bytes a route).
-type Installed = crate::bgp::prefix_map::PrefixMap<()>;
-
 /// The FIB thread's state.
 struct Fib {
     nl: Netlink,
     resolver: Resolver,
     next_id: u32,
-    installed: Installed,
+    /// Routes the speaker has asked for (additions less removals).
+    asked: usize,
+    /// Of those, the ones the kernel refused (a later replacement or removal clears
+    /// them): the kernel holds `asked - refused.len()` of our routes, counted without a
+    /// set of every route.
+    refused: crate::bgp::prefix_map::PrefixMap<()>,
     ops: Vec<RouteOp>,
     stats: Arc<FibStats>,
 }
@@ -316,7 +340,8 @@ fn fib_thread(rx: mpsc::Receiver<FibQueue>, stats: Arc<FibStats>, stop: Arc<Atom
         nl,
         resolver: Resolver::default(),
         next_id: NH_ID_BASE,
-        installed: Installed::default(),
+        asked: 0,
+        refused: Default::default(),
         ops: Vec::new(),
         stats,
     };
@@ -360,8 +385,9 @@ impl Fib {
             }
             Err(e) => super::bgp::log(&format!("cannot list nexthop objects: {e}")),
         }
-        gone += self.installed.len();
-        self.installed = Installed::default();
+        gone += self.asked - self.refused.len();
+        self.asked = 0;
+        self.refused = Default::default();
         self.resolver.invalidate();
         match self.nl.routes() {
             Ok(rows) => {
@@ -393,7 +419,9 @@ impl Fib {
         let mut ops = std::mem::take(&mut self.ops);
         ops.clear();
         ops.extend(changes.iter().map(|c| match *c {
-            FibChange::Replace { prefix, next_hop } => RouteOp::Replace {
+            FibChange::Replace {
+                prefix, next_hop, ..
+            } => RouteOp::Replace {
                 dst: prefix,
                 via: self.via(next_hop),
             },
@@ -402,29 +430,44 @@ impl Fib {
         self.ops = ops;
     }
 
+    /// After the kernel refused requests `failed` (indexes into `self.ops`): forgets
+    /// every answer about next hops, and the nexthop objects those requests used (the
+    /// kernel may have deleted them).
+    fn forget(&mut self, failed: impl Iterator<Item = usize>) {
+        for i in failed {
+            if let Some(RouteOp::Replace {
+                via: Via::Object(id),
+                ..
+            }) = self.ops.get(i)
+            {
+                self.resolver.forget_object(*id);
+            }
+        }
+        self.resolver.forget_hops();
+    }
+
     /// Sends one chunk of changes to the kernel and counts what it accepted.
     fn apply(&mut self, changes: &[FibChange]) {
         self.build(changes);
         let (mut failed, mut fatal) = self.nl.run_routes(&self.ops, RTPROT_BGP, FIB_METRIC);
-        if !failed.is_empty() {
-            // The kernel's routes changed under us: ask again, and retry the refused
-            // additions once through the fresh answers.
-            self.resolver.invalidate();
-            let retry: Vec<usize> = failed
-                .iter()
-                .map(|(i, _)| *i)
-                .filter(|&i| matches!(changes[i], FibChange::Replace { .. }))
-                .collect();
-            if fatal.is_none() && !retry.is_empty() {
+        let retry: Vec<usize> = failed
+            .iter()
+            .map(|(i, _)| *i)
+            .filter(|&i| matches!(changes[i], FibChange::Replace { .. }))
+            .collect();
+        if !retry.is_empty() {
+            // The kernel's routes changed under us (a link went down, taking its routes
+            // and nexthop objects): ask again, and retry the refused additions once
+            // through fresh answers.
+            self.forget(retry.iter().copied());
+            if fatal.is_none() {
                 let again: Vec<FibChange> = retry.iter().map(|&i| changes[i].clone()).collect();
                 self.build(&again);
                 let (still, f) = self.nl.run_routes(&self.ops, RTPROT_BGP, FIB_METRIC);
+                self.forget(still.iter().map(|(j, _)| *j));
                 failed.retain(|(i, _)| !matches!(changes[*i], FibChange::Replace { .. }));
                 failed.extend(still.into_iter().map(|(j, e)| (retry[j], e)));
                 fatal = f.map(|(j, e)| (retry[j], e));
-                if !failed.is_empty() {
-                    self.resolver.invalidate();
-                }
             }
         }
         let mut bad = vec![false; changes.len()];
@@ -442,34 +485,49 @@ impl Fib {
                 super::bgp::log("more kernel route errors: counted in the summary (fib_errors)");
             }
         }
+        // Requests past a fatal error may or may not have run: additions among them
+        // count as refused, removals as done.
         let ran = fatal.as_ref().map_or(changes.len(), |(i, _)| *i);
         for (i, (c, bad)) in changes.iter().zip(&bad).enumerate() {
-            if i >= ran && fatal.is_some() {
-                break;
-            }
+            let bad = *bad || i >= ran;
             match *c {
-                FibChange::Replace { prefix, .. } => {
+                FibChange::Replace { prefix, new, .. } => {
+                    if new {
+                        self.asked += 1;
+                    }
                     if !bad {
-                        self.installed.insert(prefix, ());
+                        if self.refused.len() > 0 {
+                            self.refused.remove(&prefix);
+                        }
+                    } else if new || self.refused.get(&prefix).is_some() {
+                        // A refused replacement leaves the old route in place.
+                        self.refused.insert(prefix, ());
                     }
                 }
+                // The speaker removes only routes it asked for.
                 FibChange::Remove { prefix } => {
-                    self.installed.remove(&prefix);
+                    self.asked = self.asked.saturating_sub(1);
+                    if self.refused.len() > 0 {
+                        self.refused.remove(&prefix);
+                    }
                 }
             }
         }
         if let Some((_, e)) = fatal {
             super::bgp::log(&format!("netlink: {e}"));
         }
-        self.stats
-            .installed
-            .store(self.installed.len(), Ordering::Relaxed);
+        self.stats.installed.store(
+            self.asked.saturating_sub(self.refused.len()),
+            Ordering::Relaxed,
+        );
     }
 }
 
 fn describe(c: &FibChange) -> String {
     match c {
-        FibChange::Replace { prefix, next_hop } => format!("replace {prefix} via {next_hop}"),
+        FibChange::Replace {
+            prefix, next_hop, ..
+        } => format!("replace {prefix} via {next_hop}"),
         FibChange::Remove { prefix } => format!("delete {prefix}"),
     }
 }
@@ -545,6 +603,15 @@ mod tests {
         r.invalidate();
         assert_eq!(r.resolve(ip("192.168.255.2"), &mut k), Via::Object(102));
         assert_eq!((k.asked.len(), k.made.len()), (2, 2));
+        // Forgetting the answers asks again but keeps the object; forgetting the
+        // object makes a new one.
+        r.forget_hops();
+        assert_eq!(r.resolve(ip("192.168.255.2"), &mut k), Via::Object(102));
+        assert_eq!((k.asked.len(), k.made.len()), (3, 2));
+        r.forget_object(102);
+        r.forget_hops();
+        assert_eq!(r.resolve(ip("192.168.255.2"), &mut k), Via::Object(103));
+        assert_eq!((k.asked.len(), k.made.len()), (4, 3));
     }
 
     #[test]
@@ -553,10 +620,12 @@ mod tests {
             FibChange::Replace {
                 prefix: net("10.9.0.0/24"),
                 next_hop: ip("172.16.0.6"),
+                new: true,
             },
             FibChange::Replace {
                 prefix: net("2001:db8::/32"),
                 next_hop: ip("fd00::1"),
+                new: true,
             },
             FibChange::Remove {
                 prefix: net("10.9.0.0/24"),
@@ -564,10 +633,12 @@ mod tests {
             FibChange::Replace {
                 prefix: net("0.0.0.0/0"),
                 next_hop: ip("172.16.0.6"),
+                new: false,
             },
             FibChange::Replace {
                 prefix: net("10.9.0.0/24"),
                 next_hop: ip("fd00::2"),
+                new: true,
             },
             FibChange::Remove {
                 prefix: net("::/0"),
@@ -650,32 +721,53 @@ mod tests {
                 .map(|i| FibChange::Replace {
                     prefix: net(&format!("172.16.{}.{}/30", i / 64, (i % 64) * 4)),
                     next_hop: ip("10.99.0.2"),
+                    new: true,
                 })
                 .collect();
             first.push(FibChange::Replace {
                 prefix: net("198.51.100.0/24"),
                 next_hop: ip("10.77.0.1"), // not on any link: refused
+                new: true,
             });
             h.send(queue(&first));
             h.send(queue(&[
-                // Replace in place, remove some (one of them twice, one never there).
+                // Replace in place, remove some (the refused one too).
                 FibChange::Replace {
                     prefix: net("172.16.0.0/30"),
                     next_hop: ip("10.99.0.3"),
+                    new: false,
                 },
                 FibChange::Remove {
                     prefix: net("172.16.0.4/30"),
                 },
                 FibChange::Remove {
-                    prefix: net("172.16.0.4/30"),
-                },
-                FibChange::Remove {
-                    prefix: net("192.0.2.0/24"),
+                    prefix: net("198.51.100.0/24"),
                 },
             ]));
             settle(&h);
             assert_eq!(h.stats.installed.load(Ordering::Relaxed), 299);
             assert_eq!(h.stats.errors.load(Ordering::Relaxed), 1);
+            // Removing a route the kernel no longer has (it took it away) is not an
+            // error.
+            h.send(queue(&[FibChange::Replace {
+                prefix: net("172.16.0.4/30"),
+                next_hop: ip("10.99.0.2"),
+                new: true,
+            }]));
+            settle(&h);
+            assert_eq!(h.stats.installed.load(Ordering::Relaxed), 300);
+            nl.run_all(&[Op::DelRoute {
+                dst: net("172.16.0.4/30"),
+                proto: RTPROT_BGP,
+                metric: FIB_METRIC,
+            }])
+            .unwrap();
+            h.send(queue(&[FibChange::Remove {
+                prefix: net("172.16.0.4/30"),
+            }]));
+            settle(&h);
+            assert_eq!(h.stats.errors.load(Ordering::Relaxed), 1);
+            assert_eq!(h.stats.installed.load(Ordering::Relaxed), 299);
             let routes = ours(&mut nl);
             assert_eq!(routes.len(), 299);
             assert!(!routes.iter().any(|r| r.dst == net("203.0.113.0/24")));
@@ -700,6 +792,7 @@ mod tests {
             h.send(queue(&[FibChange::Replace {
                 prefix: net("192.0.2.0/24"),
                 next_hop: ip("10.99.0.2"),
+                new: true,
             }]));
             settle(&h);
             assert_eq!(

@@ -122,6 +122,7 @@ impl Speaker {
                             self.out.push_back(Output::Fib(FibChange::Replace {
                                 prefix: c.prefix,
                                 next_hop,
+                                new: c.fib_before.is_none(),
                             }));
                         }
                     }

@@ -38,10 +38,12 @@ pub struct ConnId(pub u64);
 /// A change of the node's kernel routing table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FibChange {
-    /// Add or replace the route to `prefix` via `next_hop`.
+    /// Add or replace the route to `prefix` via `next_hop`; `new`: the speaker had no
+    /// route to it in the FIB before (an addition, not a replacement).
     Replace {
         prefix: IpNet,
         next_hop: IpAddr,
+        new: bool,
     },
     Remove {
         prefix: IpNet,

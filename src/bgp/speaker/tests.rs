@@ -350,7 +350,8 @@ fn ebgp_propagation_prepends_and_sets_next_hop() {
         net.fib[2],
         vec![FibChange::Replace {
             prefix: pfx("192.0.2.0/24"),
-            next_hop: v4(1)
+            next_hop: v4(1),
+            new: true
         }]
     );
     // Views.
@@ -394,7 +395,8 @@ fn ipv6_goes_over_mp_reach_on_an_ipv6_session() {
         net.fib[2],
         vec![FibChange::Replace {
             prefix: pfx("2001:db8:100::/48"),
-            next_hop: v6(1)
+            next_hop: v6(1),
+            new: true
         }]
     );
     // IPv4 over an IPv6 session: no IPv4 next hop of ours, so not sent.
@@ -802,11 +804,13 @@ fn lower_med_wins_among_paths_from_one_neighbour_as() {
         vec![
             Output::Fib(FibChange::Replace {
                 prefix: pfx("192.0.2.0/24"),
-                next_hop: v4(1)
+                next_hop: v4(1),
+                new: true
             }),
             Output::Fib(FibChange::Replace {
                 prefix: pfx("192.0.2.0/24"),
-                next_hop: v4(2)
+                next_hop: v4(2),
+                new: false
             })
         ]
     );
@@ -889,7 +893,8 @@ fn fib_changes_are_coalesced_per_batch() {
         fib,
         vec![Output::Fib(FibChange::Replace {
             prefix: pfx("192.0.2.0/24"),
-            next_hop: v4(7)
+            next_hop: v4(7),
+            new: true
         })]
     );
 }
