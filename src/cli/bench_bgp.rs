@@ -100,15 +100,32 @@ pub struct BgpBench {
 pub enum Receiver {
     Topolab,
     Bird,
+    /// BIRD 2 exporting every route to the kernel (`protocol kernel`): a receiver that
+    /// installs its routes, as ours does.
+    BirdKernel,
     Frr,
     Gobgp,
 }
 
 impl Receiver {
+    /// Whether it installs its routes in the kernel (and so has a FIB time).
+    fn installs(self) -> bool {
+        matches!(self, Receiver::Topolab | Receiver::BirdKernel)
+    }
+
+    /// The protocol its kernel routes carry, as route dumps name it.
+    fn kernel_proto(self) -> &'static str {
+        match self {
+            Receiver::BirdKernel => "bird",
+            _ => "bgp",
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Receiver::Topolab => "topolab",
             Receiver::Bird => "BIRD 2",
+            Receiver::BirdKernel => "BIRD+kernel",
             Receiver::Frr => "FRR bgpd",
             Receiver::Gobgp => "GoBGP",
         }
@@ -134,8 +151,13 @@ pub struct Row {
     pub prefixes: usize,
     /// Established (first session) → every prefix in the Loc-RIB, seconds.
     pub loc_rib_s: Option<f64>,
-    /// Established → every prefix in the kernel FIB (ours only), seconds.
+    /// Established → every prefix in the kernel FIB (receivers that install routes:
+    /// ours, and BIRD with its kernel protocol), seconds.
     pub fib_s: Option<f64>,
+    /// Routes of the receiver's in its namespace's kernel tables when done, counted by the
+    /// bench itself (receivers that install routes): checks the receiver's own count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel_routes: Option<usize>,
     /// Receiver's peak resident set (VmHWM), MiB.
     pub peak_rss_mib: f64,
     /// Receiver's CPU time (user + system) from just before the senders connected until done.
@@ -174,6 +196,7 @@ pub async fn run(b: BgpBench) -> miette::Result<()> {
                     prefixes: total,
                     loc_rib_s: None,
                     fib_s: None,
+                    kernel_routes: None,
                     peak_rss_mib: 0.0,
                     cpu_s: 0.0,
                     bytes_per_route: 0.0,
@@ -197,8 +220,16 @@ pub async fn run(b: BgpBench) -> miette::Result<()> {
 /// The table: one line per case.
 pub fn table(rows: &[Row]) -> String {
     let mut s = format!(
-        "{:<10} {:>8} {:>9} {:>12} {:>9} {:>9} {:>8} {:>8}\n",
-        "receiver", "senders", "prefixes", "→loc-rib s", "→fib s", "RSS MiB", "CPU s", "B/route"
+        "{:<11} {:>8} {:>9} {:>12} {:>9} {:>10} {:>9} {:>8} {:>8}\n",
+        "receiver",
+        "senders",
+        "prefixes",
+        "→loc-rib s",
+        "→fib s",
+        "in kernel",
+        "RSS MiB",
+        "CPU s",
+        "B/route"
     );
     for r in rows {
         s.push_str(&row_line(r));
@@ -206,7 +237,7 @@ pub fn table(rows: &[Row]) -> String {
     }
     let poll = rows.first().map(|r| r.poll_ms).unwrap_or(0);
     s.push_str(&format!(
-        "(times from session Established; receiver polled every {poll} ms; RSS is the receiver's peak, VmHWM)"
+        "(times from session Established; receiver polled every {poll} ms; in kernel: the receiver's routes in its namespace when done, counted by the bench; RSS is the receiver's peak, VmHWM)"
     ));
     s
 }
@@ -214,12 +245,15 @@ pub fn table(rows: &[Row]) -> String {
 fn row_line(r: &Row) -> String {
     let opt = |v: Option<f64>| v.map(|x| format!("{x:.2}")).unwrap_or_else(|| "-".into());
     let mut s = format!(
-        "{:<10} {:>8} {:>9} {:>12} {:>9} {:>9.1} {:>8.2} {:>8.0}",
+        "{:<11} {:>8} {:>9} {:>12} {:>9} {:>10} {:>9.1} {:>8.2} {:>8.0}",
         r.receiver.label(),
         r.senders,
         r.prefixes,
         opt(r.loc_rib_s),
         opt(r.fib_s),
+        r.kernel_routes
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "-".into()),
         r.peak_rss_mib,
         r.cpu_s,
         r.bytes_per_route
@@ -515,7 +549,7 @@ async fn measure(
                 }
             }
         }
-        let done = rib_at.is_some() && (rcv != Receiver::Topolab || fib_at.is_some());
+        let done = rib_at.is_some() && (!rcv.installs() || fib_at.is_some());
         if done {
             break;
         }
@@ -549,6 +583,19 @@ async fn measure(
     }
     let cpu1 = cpu_ticks(running.pid).unwrap_or(cpu0);
     let hwm = vm_hwm_kib(running.pid).unwrap_or(0);
+    let kernel_routes = if rcv.installs() {
+        let ns = lab
+            .plan()
+            .node("r")
+            .map(|n| n.netns.clone())
+            .ok_or_else(|| miette!("no receiver node"))?;
+        let proto = rcv.kernel_proto();
+        let rows =
+            socket_in(&ns, || topolab::netlink::Netlink::open()?.routes()).into_diagnostic()?;
+        Some(rows.iter().filter(|r| r.proto == proto).count())
+    } else {
+        None
+    };
     // Our senders: each session's uptime says when it came up.
     for sp in &speakers {
         if let Some(at) = speaker_established(&sp.dir).await {
@@ -585,6 +632,7 @@ async fn measure(
         prefixes: total,
         loc_rib_s: since(rib_at),
         fib_s: since(fib_at),
+        kernel_routes,
         peak_rss_mib: rss_mib,
         cpu_s: cpu1.saturating_sub(cpu0) as f64 / clock_ticks(),
         bytes_per_route: hwm as f64 * 1024.0 / total.max(1) as f64,
@@ -867,8 +915,9 @@ async fn start_receiver(
     let node = lab.node("r");
     let d = dir.display().to_string();
     let mut cmd = match rcv {
-        Receiver::Bird => {
-            std::fs::write(dir.join("bird.conf"), bird_conf(router_id, peers)).into_diagnostic()?;
+        Receiver::Bird | Receiver::BirdKernel => {
+            let conf = bird_conf(router_id, peers, rcv == Receiver::BirdKernel);
+            std::fs::write(dir.join("bird.conf"), conf).into_diagnostic()?;
             let mut c = node.command("bird")?;
             c.args([
                 "-f",
@@ -945,8 +994,11 @@ async fn start_receiver(
     })
 }
 
-fn bird_conf(router_id: Ipv4Addr, peers: &[(Ipv4Addr, u32, Ipv4Addr)]) -> String {
+fn bird_conf(router_id: Ipv4Addr, peers: &[(Ipv4Addr, u32, Ipv4Addr)], kernel: bool) -> String {
     let mut c = format!("router id {router_id};\nprotocol device {{}}\n");
+    if kernel {
+        c.push_str("protocol kernel {\n  ipv4 { import none; export all; };\n}\n");
+    }
     for (i, (addr, asn, local)) in peers.iter().enumerate() {
         c.push_str(&format!(
             "protocol bgp s{} {{\n  local {local} as {RECEIVER_AS};\n  neighbor {addr} as {asn};\n  passive on;\n  ipv4 {{ import all; export none; }};\n}}\n",
@@ -1034,7 +1086,7 @@ fn topolab_conf(
 async fn poll(lab: &Lab, rcv: Receiver, dir: &Path) -> io::Result<Progress> {
     let d = dir.display().to_string();
     match rcv {
-        Receiver::Bird => {
+        Receiver::Bird | Receiver::BirdKernel => {
             let out = run_host(
                 "birdc",
                 &["-s", &format!("{d}/bird.ctl"), "show", "protocols", "all"],
@@ -1117,25 +1169,35 @@ async fn run_in(lab: &Lab, argv: &[&str]) -> io::Result<String> {
 }
 
 /// `birdc show protocols all`: BGP protocols in state Established, and the routes their
-/// channels imported (BIRD's table holds exactly the imported routes).
+/// channels imported (BIRD's table holds exactly the imported routes); with a kernel
+/// protocol, the routes it exported to the kernel (BIRD counts a route exported once its
+/// netlink request has been answered: it waits for each).
 pub fn parse_bird(out: &str) -> Progress {
     let mut p = Progress::default();
-    let mut in_bgp = false;
+    let (mut in_bgp, mut in_kernel) = (false, false);
     for line in out.lines() {
         let cols: Vec<&str> = line.split_whitespace().collect();
         if !line.starts_with(char::is_whitespace) && cols.len() >= 2 {
             in_bgp = cols[1] == "BGP";
+            in_kernel = cols[1] == "Kernel";
             if in_bgp && cols.last() == Some(&"Established") {
                 p.established += 1;
             }
             continue;
         }
-        if in_bgp
-            && cols.first() == Some(&"Routes:")
-            && let Some(n) = cols.get(1).and_then(|n| n.parse::<usize>().ok())
-            && cols.get(2).is_some_and(|w| w.starts_with("imported"))
-        {
+        if cols.first() != Some(&"Routes:") {
+            continue;
+        }
+        let count = |word: &str| {
+            cols.windows(2)
+                .find(|w| w[1].starts_with(word))
+                .and_then(|w| w[0].parse::<usize>().ok())
+        };
+        if in_bgp && let Some(n) = count("imported") {
             p.loc_rib += n;
+        }
+        if in_kernel && let Some(n) = count("exported") {
+            *p.fib.get_or_insert(0) += n;
         }
     }
     p

@@ -35,6 +35,19 @@ fn bird_counts_established_sessions_and_imported_routes() {
         }
     );
     assert_eq!(parse_bird(""), Progress::default());
+    // With a kernel protocol: what it exported is what the kernel holds.
+    let kernel = format!(
+        "{BIRD}kernel1    Kernel     master4    up     18:50:01.123  \n  Channel ipv4\n    State:          UP\n    Routes:         0 imported, 1150 exported, 0 preferred\n"
+    );
+    assert_eq!(
+        parse_bird(&kernel),
+        Progress {
+            established: 1,
+            loc_rib: 1200,
+            fib: Some(1150),
+            ..Default::default()
+        }
+    );
 }
 
 #[test]
@@ -150,6 +163,7 @@ fn table_has_a_line_per_row_and_says_how_precise_it_is() {
         prefixes: 100_000,
         loc_rib_s: Some(0.5),
         fib_s: Some(0.75),
+        kernel_routes: Some(100_000),
         peak_rss_mib: 40.0,
         cpu_s: 0.6,
         bytes_per_route: 419.4,
@@ -168,6 +182,7 @@ fn table_has_a_line_per_row_and_says_how_precise_it_is() {
     assert_eq!(lines.len(), 4);
     assert!(lines[1].starts_with("topolab"));
     assert!(lines[1].contains("0.50") && lines[1].contains("0.75") && lines[1].contains("419"));
+    assert!(lines[1].contains("100000"));
     assert!(lines[2].contains("(timeout)"));
     assert!(lines[3].contains("50 ms"));
     let json: serde_json::Value = serde_json::to_value([&row]).unwrap();
@@ -183,9 +198,11 @@ fn peer_configs_name_every_sender_and_export_nothing() {
         (sender_addr(1), 65001, receiver_addr(1)),
         (sender_addr(2), 65002, receiver_addr(2)),
     ];
-    let b = bird_conf(receiver_addr(1), &peers);
+    let b = bird_conf(receiver_addr(1), &peers, false);
     assert!(b.contains("neighbor 10.0.2.2 as 65002;") && b.contains("export none;"));
     assert!(!b.contains("kernel"));
+    let k = bird_conf(receiver_addr(1), &peers, true);
+    assert!(k.contains("protocol kernel") && k.contains("export all;"));
     let f = frr_conf(receiver_addr(1), &peers);
     assert!(f.contains("neighbor 10.0.1.2 remote-as 65001") && f.contains("route-map NONE out"));
     let g = gobgp_conf(receiver_addr(1), &peers);
