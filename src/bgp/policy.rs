@@ -608,6 +608,21 @@ impl Policy {
     }
 
     /// Evaluates the rules on one route, changing `attrs` as `set` says.
+    /// Whether `rules` reject every route: a rule that matches everything rejects,
+    /// and no rule before it can accept (rules without a verdict only set attributes;
+    /// rejecting rules with conditions reject some and pass the rest on).
+    pub fn rejects_all(rules: &[Rule]) -> bool {
+        for r in rules {
+            match r.action {
+                None => {}
+                Some(Verdict::Accept) => return false,
+                Some(Verdict::Reject) if r.matches == Match::default() => return true,
+                Some(Verdict::Reject) => {}
+            }
+        }
+        false
+    }
+
     pub fn apply(&self, route: &RouteCtx<'_>, attrs: &mut PathAttrs) -> Verdict {
         for r in &self.rules {
             if !r.when.holds(route, attrs) {

@@ -644,3 +644,33 @@ proptest! {
         let _ = p.apply(&ctx(&prefix.to_string()), &mut a);
     }
 }
+
+#[test]
+fn rejects_all_only_when_no_route_can_get_through() {
+    let rule = |m: Match, action: Option<Verdict>| Rule {
+        matches: m,
+        action,
+        ..Default::default()
+    };
+    let some = || Match {
+        prefix: Some(vec!["10.0.0.0/8 le 32".into()]),
+        ..Default::default()
+    };
+    let all = Match::default;
+    use Verdict::{Accept, Reject};
+    assert!(Policy::rejects_all(&[rule(all(), Some(Reject))]));
+    // Sets and partial rejections before it do not let anything through.
+    assert!(Policy::rejects_all(&[
+        rule(some(), None),
+        rule(some(), Some(Reject)),
+        rule(all(), Some(Reject)),
+    ]));
+    // Anything that may accept, or no final rejection, does.
+    assert!(!Policy::rejects_all(&[]));
+    assert!(!Policy::rejects_all(&[rule(some(), Some(Reject))]));
+    assert!(!Policy::rejects_all(&[
+        rule(some(), Some(Accept)),
+        rule(all(), Some(Reject)),
+    ]));
+    assert!(!Policy::rejects_all(&[rule(all(), None)]));
+}

@@ -184,6 +184,13 @@ impl Speaker {
         bests: &[Best],
     ) {
         let rep = members[0];
+        // Export policy lets nothing out and nothing was sent before: nothing to do
+        // (a full table into a route collector costs no export work).
+        if self.peers[rep].export.rejects_all
+            && members.iter().all(|&m| self.peers[m].adj_out.len() == 0)
+        {
+            return;
+        }
         let by_prefix = self.peers[rep].export.by_prefix;
         let mut memo: HashMap<(*const PathAttrs, u32), Option<Arc<PathAttrs>>> = HashMap::new();
         // (prefix, outbound attributes, source) once for the group.

@@ -128,6 +128,8 @@ pub(crate) struct Compiled {
     policy: Option<Policy>,
     empty: bool,
     by_prefix: bool,
+    /// No route gets through (`export none`: a route collector, a bench receiver).
+    rejects_all: bool,
     /// The rules, to compare policies between peers (update groups).
     key: String,
 }
@@ -135,6 +137,7 @@ pub(crate) struct Compiled {
 impl Compiled {
     fn new(rules: Vec<Rule>, what: &str, log: &mut VecDeque<Output>) -> Compiled {
         let by_prefix = rules.iter().any(|r| r.matches.prefix.is_some());
+        let rejects_all = Policy::rejects_all(&rules);
         let key = serde_json::to_string(&rules).unwrap_or_default();
         let policy = match Policy::compile(&rules) {
             Ok(p) => Some(p),
@@ -144,6 +147,7 @@ impl Compiled {
             }
         };
         Compiled {
+            rejects_all: rejects_all || policy.is_none(),
             policy,
             empty: rules.is_empty(),
             by_prefix,
