@@ -262,6 +262,20 @@ fn two_ases_exchange_routes_ping_and_converge_on_link_loss() {
         Duration::from_secs(60),
         || bgp_routes(lab, "r1", "-4").contains(&h2_net).then_some(()),
     );
+    // Routes go through nexthop objects of protocol bgp; when the daemon stops (SIGTERM),
+    // its routes and objects go with it.
+    let objects = || {
+        text(&exec(lab, "r1", &["ip", "nexthop", "show"]))
+            .lines()
+            .filter(|l| l.contains("proto bgp"))
+            .count()
+    };
+    assert!(objects() > 0);
+    assert!(bgp_routes(lab, "r1", "-4").contains("nhid"));
+    ok(&["node", lab, "r1", "stop"]);
+    assert_eq!(bgp_routes(lab, "r1", "-4").trim(), "");
+    assert_eq!(bgp_routes(lab, "r1", "-6").trim(), "");
+    assert_eq!(objects(), 0);
 }
 
 #[test]

@@ -28,7 +28,12 @@ fn runner() -> TestRunner {
 
 fn check(data: &[u8]) -> Result<(), TestCaseError> {
     let out = replies(data);
-    prop_assert!(out.len() <= data.len() / 16, "{} from {} bytes", out.len(), data.len());
+    prop_assert!(
+        out.len() <= data.len() / 16,
+        "{} from {} bytes",
+        out.len(),
+        data.len()
+    );
     Ok(())
 }
 
@@ -90,7 +95,11 @@ fn our_requests_cut_anywhere_never_panic() {
     }
     // Whole, they read as three messages of other kinds (requests, not replies).
     assert_eq!(replies(&buf).len(), 3);
-    assert!(replies(&buf).iter().all(|r| matches!(r, Reply::Other { .. })));
+    assert!(
+        replies(&buf)
+            .iter()
+            .all(|r| matches!(r, Reply::Other { .. }))
+    );
     for cut in 0..buf.len() {
         check(&buf[..cut]).unwrap();
     }
