@@ -57,7 +57,8 @@ const RT_SCOPE_UNIVERSE: u8 = 0;
 const RT_SCOPE_NOWHERE: u8 = 255;
 const RTN_UNICAST: u8 = 1;
 
-/// Largest datagram of route requests (the kernel takes up to the socket's send buffer).
+/// Largest datagram of requests we build: the kernel accepts up to the socket's send
+/// buffer, 60 KiB keeps well under the default.
 const DATAGRAM: usize = 60 * 1024;
 
 /// How a route reaches its next hop.
@@ -296,20 +297,33 @@ impl Netlink {
     /// Runs route requests in order, a datagram at a time, with one acknowledgement per
     /// datagram (see the module doc).
     pub fn run_routes(&mut self, ops: &[RouteOp], proto: u8, metric: u32) -> BulkOutcome {
+        self.run_batched(ops.len(), |buf, i, seq| {
+            encode_route(buf, &ops[i], proto, metric, seq, false)
+        })
+    }
+
+    /// Sends `n` requests in order, `encode(buf, i, seq)` appending request `i`, as many
+    /// to a datagram as [`DATAGRAM`] bytes hold. The last request of each datagram asks
+    /// for the ACK that closes it (others may ask too); failures come back by index, as
+    /// [`BulkOutcome`] says.
+    pub(crate) fn run_batched(
+        &mut self,
+        n: usize,
+        mut encode: impl FnMut(&mut Vec<u8>, usize, u32),
+    ) -> BulkOutcome {
         let mut errors = Vec::new();
         let mut start = 0;
-        while start < ops.len() {
+        while start < n {
             self.tx.clear();
             let first_seq = self.seq.wrapping_add(1);
             let mut end = start;
             let mut last_at = 0;
-            while end < ops.len() && (end == start || self.tx.len() < DATAGRAM) {
+            while end < n && (end == start || self.tx.len() < DATAGRAM) {
                 self.seq = self.seq.wrapping_add(1);
                 last_at = self.tx.len();
-                encode_route(&mut self.tx, &ops[end], proto, metric, self.seq, false);
+                encode(&mut self.tx, end, self.seq);
                 end += 1;
             }
-            // The last request of the datagram asks for the ACK that closes it.
             let flags = u16::from_ne_bytes([self.tx[last_at + 6], self.tx[last_at + 7]]);
             self.tx[last_at + 6..last_at + 8].copy_from_slice(&(flags | NLM_F_ACK).to_ne_bytes());
             let last_seq = self.seq;
@@ -435,6 +449,13 @@ mod tests {
     use netlink_packet_route::RouteNetlinkMessage;
     use netlink_packet_route::route::{RouteAttribute, RouteProtocol};
 
+    /// `op` encoded (protocol bgp, metric 20) and decoded by netlink-packet-route.
+    fn round_trip(op: RouteOp, ack: bool) -> (u16, RouteNetlinkMessage) {
+        let mut buf = Vec::new();
+        encode_route(&mut buf, &op, 186, 20, 5, ack);
+        decode(&buf)
+    }
+
     fn decode(buf: &[u8]) -> (u16, RouteNetlinkMessage) {
         let m = NetlinkMessage::<RouteNetlinkMessage>::deserialize(buf).unwrap();
         assert_eq!(m.header.length as usize, buf.len());
@@ -444,90 +465,62 @@ mod tests {
         }
     }
 
+    fn new_route(op: RouteOp, ack: bool) -> (u16, netlink_packet_route::route::RouteMessage) {
+        match round_trip(op, ack) {
+            (flags, RouteNetlinkMessage::NewRoute(r)) => (flags, r),
+            (_, m) => panic!("{m:?}"),
+        }
+    }
+
     #[test]
     fn route_requests_decode_as_the_kernel_reads_them() {
-        let mut buf = Vec::new();
-        let dst: IpNet = "10.9.8.0/24".parse().unwrap();
-        encode_route(
-            &mut buf,
-            &RouteOp::Replace {
-                dst,
+        let net = |s: &str| s.parse::<IpNet>().unwrap();
+        let gw: IpAddr = "fd00::1".parse().unwrap();
+        let has = |r: &netlink_packet_route::route::RouteMessage,
+                   f: fn(&RouteAttribute) -> bool| { r.attributes.iter().any(f) };
+        let (flags, r) = new_route(
+            RouteOp::Replace {
+                dst: net("10.9.8.0/24"),
                 via: Via::Object(7),
             },
-            186,
-            20,
-            5,
             false,
         );
-        let (flags, m) = decode(&buf);
         assert_eq!(flags, NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE);
-        let RouteNetlinkMessage::NewRoute(r) = m else {
-            panic!()
-        };
         assert_eq!(r.header.destination_prefix_length, 24);
         assert_eq!(r.header.protocol, RouteProtocol::Bgp);
         assert!(r.attributes.contains(&RouteAttribute::Priority(20)));
-        assert!(
-            r.attributes
-                .iter()
-                .any(|a| matches!(a, RouteAttribute::Destination(_)))
-        );
+        assert!(has(&r, |a| matches!(a, RouteAttribute::Destination(_))));
         assert_eq!(r.attributes.len(), 3, "{:?}", r.attributes);
 
-        buf.clear();
-        let dst: IpNet = "2001:db8:1::/48".parse().unwrap();
-        let gw: IpAddr = "fd00::1".parse().unwrap();
-        encode_route(
-            &mut buf,
-            &RouteOp::Replace {
-                dst,
+        let (flags, r) = new_route(
+            RouteOp::Replace {
+                dst: net("2001:db8:1::/48"),
                 via: Via::Gateway(gw),
             },
-            186,
-            20,
-            6,
             true,
         );
-        let (flags, m) = decode(&buf);
         assert_ne!(flags & NLM_F_ACK, 0);
-        let RouteNetlinkMessage::NewRoute(r) = m else {
-            panic!()
-        };
         assert_eq!(r.header.destination_prefix_length, 48);
-        assert!(
-            r.attributes
-                .iter()
-                .any(|a| matches!(a, RouteAttribute::Gateway(_)))
-        );
+        assert!(has(&r, |a| matches!(a, RouteAttribute::Gateway(_))));
 
-        buf.clear();
-        let dst: IpNet = "10.9.0.0/16".parse().unwrap();
-        encode_route(
-            &mut buf,
-            &RouteOp::Replace {
-                dst,
+        // RFC 5549: an IPv4 prefix via an IPv6 gateway.
+        let (_, r) = new_route(
+            RouteOp::Replace {
+                dst: net("10.9.0.0/16"),
                 via: Via::Gateway(gw),
             },
-            186,
-            20,
-            7,
             false,
         );
-        let (_, m) = decode(&buf);
-        let RouteNetlinkMessage::NewRoute(r) = m else {
-            panic!()
-        };
-        assert!(
-            r.attributes
-                .iter()
-                .any(|a| matches!(a, RouteAttribute::Via(_))),
-            "RFC 5549"
-        );
+        assert!(has(&r, |a| matches!(a, RouteAttribute::Via(_))));
 
-        buf.clear();
-        encode_route(&mut buf, &RouteOp::Delete { dst }, 186, 20, 8, false);
-        let (_, m) = decode(&buf);
-        let RouteNetlinkMessage::DelRoute(r) = m else {
+        let RouteNetlinkMessage::DelRoute(r) = round_trip(
+            RouteOp::Delete {
+                dst: net("10.9.0.0/16"),
+            },
+            false,
+        )
+        .1
+        else {
             panic!()
         };
         assert_eq!(r.header.protocol, RouteProtocol::Bgp);

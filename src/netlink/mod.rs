@@ -49,10 +49,6 @@ impl NetlinkError {
     }
 }
 
-/// Largest datagram we build before sending; the kernel accepts up to the socket's send
-/// buffer, 64 KiB keeps well under the default.
-const BATCH_BYTES: usize = 60 * 1024;
-
 /// An rtnetlink socket bound to the namespace of the thread that opened it.
 pub struct Netlink {
     sock: Socket,
@@ -75,7 +71,7 @@ impl Netlink {
             sock,
             seq: 0,
             rx: vec![0; 1 << 16],
-            tx: Vec::with_capacity(BATCH_BYTES + 4096),
+            tx: Vec::with_capacity(64 * 1024),
         })
     }
 
@@ -107,80 +103,16 @@ impl Netlink {
     /// early (reading acknowledgements failed) with the index of the first op whose
     /// outcome is unknown (it and the ops after it may not have run). For large batches
     /// (a BGP speaker's routes) whose caller must know which ops took effect.
-    #[allow(clippy::type_complexity)]
-    pub fn run_indexed(
-        &mut self,
-        ops: &[Op],
-    ) -> (Vec<(usize, io::Error)>, Option<(usize, io::Error)>) {
-        let mut errors = Vec::new();
-        let mut start = 0;
-        while start < ops.len() {
-            self.tx.clear();
-            let first_seq = self.seq.wrapping_add(1);
-            let mut end = start;
-            while end < ops.len() && (end == start || self.tx.len() < BATCH_BYTES) {
-                let (msg, flags) = ops[end].message();
-                self.seq = self.seq.wrapping_add(1);
-                emit(
-                    &mut self.tx,
-                    msg,
-                    flags | NLM_F_REQUEST | NLM_F_ACK,
-                    self.seq,
-                );
-                end += 1;
-            }
-            if let Err(e) = self.sock.send(&self.tx, 0) {
-                errors.extend((start..end).map(|i| (i, io::Error::new(e.kind(), e.to_string()))));
-                start = end;
-                continue;
-            }
-            if let Err(e) = self.collect_acks(first_seq, start, end - start, &mut errors) {
-                return (errors, Some((start, e)));
-            }
-            start = end;
-        }
-        (errors, None)
+    pub fn run_indexed(&mut self, ops: &[Op]) -> fib::BulkOutcome {
+        self.run_batched(ops.len(), |buf, i, seq| {
+            let (msg, flags) = ops[i].message();
+            emit(buf, msg, flags | NLM_F_REQUEST | NLM_F_ACK, seq);
+        })
     }
 
     /// Runs ops and fails on the first error (after the whole batch ran).
     pub fn run_all(&mut self, ops: &[Op]) -> Result<(), NetlinkError> {
         self.run(ops).map_err(|mut errs| errs.swap_remove(0))
-    }
-
-    /// Reads the ACKs of `count` requests numbered from `first_seq` (op indexes from
-    /// `base`), recording failures.
-    fn collect_acks(
-        &mut self,
-        first_seq: u32,
-        base: usize,
-        count: usize,
-        errors: &mut Vec<(usize, io::Error)>,
-    ) -> io::Result<()> {
-        let mut pending = count;
-        while pending > 0 {
-            let n = self.sock.recv(&mut &mut self.rx[..], 0)?;
-            let mut off = 0;
-            while off < n {
-                let msg = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&self.rx[off..n])
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-                let len = msg.header.length as usize;
-                if len == 0 {
-                    break;
-                }
-                off += (len + 3) & !3;
-                let idx = msg.header.sequence_number.wrapping_sub(first_seq) as usize;
-                if idx >= count {
-                    continue; // a stale reply from an earlier, failed batch
-                }
-                if let NetlinkPayload::Error(e) = msg.payload {
-                    pending -= 1;
-                    if e.code.is_some() {
-                        errors.push((base + idx, e.to_io()));
-                    }
-                }
-            }
-        }
-        Ok(())
     }
 
     pub(crate) fn next_seq(&mut self) -> u32 {
