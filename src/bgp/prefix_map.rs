@@ -152,6 +152,20 @@ impl<V> Default for PrefixMap<V> {
     }
 }
 
+/// Asks the CPU to load the cache line at `p` (a hint: it never faults, whatever `p`).
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch instruction reads nothing into the program and cannot fault,
+    // whatever the address; SSE is part of the x86_64 baseline.
+    #[allow(unused_unsafe)]
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// An IPv4 prefix's /16 and its key within it. The address must be truncated.
 fn v4_key(n: &Ipv4Net) -> (usize, u32) {
     let a = u32::from(n.network());
@@ -213,6 +227,30 @@ impl<V> PrefixMap<V> {
                 self.bucket_mut(top)?.get_mut(k)
             }
             IpNet::V6(n) => self.v6.get_mut(&v6_key(n)),
+        }
+    }
+
+    /// A hint, with no effect on the map: start loading the bucket header of `prefix`
+    /// (which must be truncated). A loop over many random prefixes calls this a few
+    /// prefixes ahead, then [`PrefixMap::prefetch_entries`] one or two ahead, so that its
+    /// memory waits overlap the work on the prefixes before it.
+    pub fn prefetch_bucket(&self, prefix: &IpNet) {
+        if let IpNet::V4(n) = prefix
+            && let Some(&i) = self.dir.get(v4_key(n).0)
+            && i != NONE
+        {
+            prefetch(self.buckets.as_ptr().wrapping_add(i as usize));
+        }
+    }
+
+    /// A hint, with no effect on the map: start loading the keys and values an insert or
+    /// lookup of `prefix` will search.
+    pub fn prefetch_entries(&self, prefix: &IpNet) {
+        if let IpNet::V4(n) = prefix
+            && let Some(Bucket::Small { keys, vals }) = self.bucket(v4_key(n).0)
+        {
+            prefetch(keys.as_ptr().wrapping_add(keys.len() / 2));
+            prefetch(vals.as_ptr().wrapping_add(vals.len() / 2));
         }
     }
 
@@ -323,6 +361,32 @@ mod tests {
 
     fn p(s: &str) -> IpNet {
         s.parse::<IpNet>().unwrap().trunc()
+    }
+
+    #[test]
+    fn prefetching_is_only_a_hint() {
+        let mut m = PrefixMap::default();
+        // An empty map, a map with buckets, present and absent prefixes, IPv6, a /0.
+        for q in ["10.0.0.0/8", "::/0", "0.0.0.0/0"] {
+            m.prefetch_bucket(&p(q));
+            m.prefetch_entries(&p(q));
+        }
+        m.insert(p("10.1.2.0/24"), 1);
+        m.insert(p("2001:db8::/32"), 2);
+        let before: Vec<(IpNet, i32)> = m.iter().map(|(k, v)| (k, *v)).collect();
+        for q in [
+            "10.1.2.0/24",
+            "10.1.3.0/24",
+            "11.0.0.0/8",
+            "2001:db8::/32",
+            "0.0.0.0/0",
+        ] {
+            m.prefetch_bucket(&p(q));
+            m.prefetch_entries(&p(q));
+        }
+        let after: Vec<(IpNet, i32)> = m.iter().map(|(k, v)| (k, *v)).collect();
+        assert_eq!(before, after);
+        assert_eq!(m.len(), 2);
     }
 
     #[test]

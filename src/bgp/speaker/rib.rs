@@ -585,7 +585,15 @@ impl Speaker {
         let pre = self.interner.intern(attrs);
         let imp = &self.peers[pid].import;
         if imp.empty {
-            for n in nlri {
+            for (i, n) in nlri.iter().enumerate() {
+                // Full tables arrive in random order: load the Loc-RIB entries of the
+                // next prefixes while this one goes in.
+                if let Some(ahead) = nlri.get(i + 3) {
+                    self.rib.map.prefetch_bucket(&ahead.prefix.trunc());
+                }
+                if let Some(ahead) = nlri.get(i + 1) {
+                    self.rib.map.prefetch_entries(&ahead.prefix.trunc());
+                }
                 let cand = Cand::new(src, n.path_id.unwrap_or(0), pre.clone(), false, since);
                 self.rib_insert(cand, None, n.prefix.trunc());
             }
