@@ -237,6 +237,16 @@ fn two_ases_exchange_routes_ping_and_converge_on_link_loss() {
     );
     let h2: ipnet::IpNet = h2_net.parse().unwrap();
     assert!(table.routes.iter().any(|r| r.prefix == h2), "{table:?}");
+    // The peer table names r2 by the BGP identifier of its OPEN.
+    let r2_id = json(&["bgp", lab, "r2", "summary"])["router_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        table.peers.iter().any(|p| p.bgp_id.to_string() == r2_id),
+        "{r2_id}: {:?}",
+        table.peers
+    );
 
     // The link goes down: no NOTIFICATION can cross, so the session ends on hold-timer
     // expiry, and the learned routes leave the kernel.

@@ -510,20 +510,27 @@ impl Describe for Daemon {
     }
 
     /// The Loc-RIB's best paths as TABLE_DUMP_V2. The peer table lists the configured
-    /// peers (BGP identifier 0.0.0.0: the views do not keep the peers' router IDs) and,
-    /// last, this speaker itself (address 0.0.0.0, our AS and router ID) for the routes
-    /// it originates.
+    /// peers (with the BGP identifier of their OPEN; 0.0.0.0 for a peer whose session is
+    /// down, which has no routes in the dump) and, last, this speaker itself (address
+    /// 0.0.0.0, our AS and router ID) for the routes it originates.
     fn bgp_dump(&self) -> Result<Value, String> {
         use crate::bgp::mrt::{MrtPeer, MrtRoute, write_table_dump};
-        let paths = self.lock().speaker.best_paths();
+        let (paths, ids) = {
+            let core = self.lock();
+            let ids: Vec<Option<std::net::Ipv4Addr>> = (0..self.config.peers.len())
+                .map(|p| core.speaker.peer_bgp_id(p))
+                .collect();
+            (core.speaker.best_paths(), ids)
+        };
         let n = self.config.peers.len();
         let local = u16::try_from(n).map_err(|_| format!("{n} peers do not fit an MRT table"))?;
         let mut peers: Vec<MrtPeer> = self
             .config
             .peers
             .iter()
-            .map(|p| MrtPeer {
-                bgp_id: std::net::Ipv4Addr::UNSPECIFIED,
+            .zip(&ids)
+            .map(|(p, id)| MrtPeer {
+                bgp_id: id.unwrap_or(std::net::Ipv4Addr::UNSPECIFIED),
                 addr: p.address,
                 asn: p.remote_as,
             })

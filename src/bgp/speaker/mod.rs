@@ -330,6 +330,12 @@ impl Speaker {
     pub fn loc_rib_len(&self) -> usize {
         self.rib.best_count
     }
+    /// Peer `peer`'s BGP identifier, from its OPEN, while its session is up.
+    pub fn peer_bgp_id(&self, peer: PeerId) -> Option<std::net::Ipv4Addr> {
+        let up = self.peers.get(peer)?.up.as_ref()?;
+        Some(std::net::Ipv4Addr::from(up.bgp_id))
+    }
+
     /// The Loc-RIB's best paths with their attributes (MRT dumps).
     pub fn best_paths(&self) -> Vec<(IpNet, PeerId, std::sync::Arc<PathAttrs>)> {
         self.rib
