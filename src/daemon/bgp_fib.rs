@@ -374,7 +374,8 @@ fn fib_thread(rx: mpsc::Receiver<FibQueue>, stats: Arc<FibStats>, stop: Arc<Atom
 
 impl Fib {
     /// Removes every nexthop object and route of protocol bgp (the kernel deletes the
-    /// routes of an object with it); how many routes went, as far as it can tell.
+    /// routes of an object with it); how many routes it deleted one by one (those that
+    /// went with their objects are not counted).
     fn remove_ours(&mut self) -> usize {
         let mut gone = 0;
         match self.nl.nexthops_of(RTPROT_BGP) {
@@ -385,7 +386,6 @@ impl Fib {
             }
             Err(e) => super::bgp::log(&format!("cannot list nexthop objects: {e}")),
         }
-        gone += self.asked - self.refused.len();
         self.asked = 0;
         self.refused = Default::default();
         self.resolver.invalidate();

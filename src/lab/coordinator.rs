@@ -1141,13 +1141,7 @@ impl Served for Coordinator {
     }
 
     async fn down(mut self) -> Result<(), LabError> {
-        tokio::task::spawn_blocking(move || self.teardown())
-            .await
-            .map_err(|e| LabError::Kernel {
-                what: "teardown".into(),
-                source: io::Error::other(e.to_string()),
-            })?
-            .map_err(LabError::from)
+        super::teardown_off_runtime(move || self.teardown()).await
     }
 }
 

@@ -520,13 +520,7 @@ impl Lab {
 
     /// Tears the lab down: stops `run:` processes, deletes namespaces, removes the run dir.
     pub async fn down(mut self) -> Result<(), LabError> {
-        tokio::task::spawn_blocking(move || self.teardown())
-            .await
-            .map_err(|e| LabError::Kernel {
-                what: "teardown".into(),
-                source: io::Error::other(e.to_string()),
-            })?
-            .map_err(LabError::from)
+        teardown_off_runtime(move || self.teardown()).await
     }
 
     /// Blocking teardown (also what `Drop` does).
@@ -832,4 +826,18 @@ pub(crate) fn claim_run_dir(
             }
         }
     }
+}
+
+/// Runs a teardown (which waits on processes and the kernel) off the async runtime: a
+/// lab's `down` and a split lab's coordinator share it.
+pub(crate) async fn teardown_off_runtime(
+    teardown: impl FnOnce() -> Result<(), TeardownError> + Send + 'static,
+) -> Result<(), LabError> {
+    tokio::task::spawn_blocking(teardown)
+        .await
+        .map_err(|e| LabError::Kernel {
+            what: "teardown".into(),
+            source: io::Error::other(e.to_string()),
+        })?
+        .map_err(LabError::from)
 }

@@ -555,6 +555,14 @@ mod tests {
         inner: S,
         sent: Vec<u8>,
     }
+
+    /// `s`, recording what is written to it.
+    fn tap<S>(s: S) -> Tap<S> {
+        Tap {
+            inner: s,
+            sent: Vec::new(),
+        }
+    }
     impl<S: Read> Read for Tap<S> {
         fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
             self.inner.read(b)
@@ -578,14 +586,7 @@ mod tests {
             let mut ch = accept(b, &secret(5)).unwrap();
             ch.recv(1024).unwrap()
         });
-        let mut ch = connect(
-            Tap {
-                inner: a,
-                sent: Vec::new(),
-            },
-            &secret(5),
-        )
-        .unwrap();
+        let mut ch = connect(tap(a), &secret(5)).unwrap();
         ch.send(b"{\"op\":\"ping\"}").unwrap();
         assert_eq!(srv.join().unwrap().unwrap(), b"{\"op\":\"ping\"}");
         let recorded = ch.stream.sent.clone();
@@ -604,14 +605,7 @@ mod tests {
             let first = ch.recv(1024).unwrap();
             (first, ch.recv(1024).map(|_| ()))
         });
-        let mut ch = connect(
-            Tap {
-                inner: a,
-                sent: Vec::new(),
-            },
-            &secret(5),
-        )
-        .unwrap();
+        let mut ch = connect(tap(a), &secret(5)).unwrap();
         let before = ch.stream.sent.len();
         ch.send(b"x").unwrap();
         let frame = ch.stream.sent[before..].to_vec();
